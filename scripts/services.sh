@@ -1,0 +1,70 @@
+# Sourced by scripts/test: makes sure what the tests need is running, installing it
+# from Debian's packages on a fresh machine. Exports TEST_POSTGRES_URL.
+#   - a Docker engine (Debian's docker.io), started as a background dockerd if none answers
+#   - a PostgreSQL server (Debian's postgresql), started, with a password for the tests
+# Idempotent: what already runs is left alone.
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_install() {
+  if [ -z "${LUCID_APT_UPDATED:-}" ]; then
+    as_root apt-get update -qq
+    LUCID_APT_UPDATED=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+wait_until() { # wait_until SECONDS WHAT COMMAND...
+  local seconds=$1 what=$2
+  shift 2
+  for _ in $(seq 1 "$seconds"); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 1
+  done
+  echo "error: $what did not come up within ${seconds}s" >&2
+  return 1
+}
+
+ensure_docker() {
+  if docker version >/dev/null 2>&1; then
+    echo "docker: engine already answering"
+    return
+  fi
+  if ! command -v dockerd >/dev/null 2>&1; then
+    echo "docker: installing docker.io"
+    apt_install docker.io
+  fi
+  if ! docker version >/dev/null 2>&1; then
+    echo "docker: starting dockerd in the background (log: /tmp/lucid-dockerd.log)"
+    as_root sh -c 'nohup dockerd >/tmp/lucid-dockerd.log 2>&1 &'
+    wait_until 60 "dockerd" docker version || { tail -20 /tmp/lucid-dockerd.log >&2; return 1; }
+  fi
+  echo "docker: engine $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
+}
+
+ensure_postgres() {
+  if [ -n "${TEST_POSTGRES_URL:-}" ]; then
+    echo "postgres: using TEST_POSTGRES_URL from the environment"
+    return
+  fi
+  if ! command -v pg_lsclusters >/dev/null 2>&1 || [ -z "$(ls /usr/lib/postgresql 2>/dev/null)" ]; then
+    echo "postgres: installing postgresql"
+    apt_install postgresql
+  fi
+  local version
+  version=$(ls /usr/lib/postgresql | sort -V | tail -n 1)
+  if ! pg_lsclusters -h | awk '{print $1, $2}' | grep -qx "$version main"; then
+    as_root pg_createcluster "$version" main >/dev/null
+  fi
+  if ! pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main" {print $4}' | grep -q online; then
+    as_root pg_ctlcluster "$version" main start
+  fi
+  local port
+  port=$(pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main" {print $3}')
+  wait_until 30 "postgresql" as_root su postgres -c "psql -p $port -qAtc 'SELECT 1'"
+  as_root su postgres -c "psql -p $port -qc \"ALTER USER postgres PASSWORD 'lucid-tests'\"" >/dev/null
+  export TEST_POSTGRES_URL="postgres://postgres:lucid-tests@127.0.0.1:$port/postgres"
+  echo "postgres: $version running on port $port"
+}

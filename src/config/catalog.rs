@@ -1,0 +1,158 @@
+//! Every setting lucid knows, in one table: its environment variable, its key in the
+//! TOML file, its default and what it is for. The loader reads through it, refuses
+//! anything not in it, and a test checks the README lists every entry.
+
+pub struct Setting {
+    pub env: &'static str,
+    /// Dotted key in the TOML file: `listen`, `github.token`.
+    pub file: &'static str,
+    pub default: Option<&'static str>,
+    pub help: &'static str,
+}
+
+const fn setting(
+    env: &'static str,
+    file: &'static str,
+    default: Option<&'static str>,
+    help: &'static str,
+) -> Setting {
+    Setting {
+        env,
+        file,
+        default,
+        help,
+    }
+}
+
+pub const SETTINGS: &[Setting] = &[
+    setting(
+        "LUCID_CONFIG",
+        "",
+        None,
+        "Path of a TOML settings file (same as --config).",
+    ),
+    setting(
+        "LUCID_LISTEN",
+        "listen",
+        Some("127.0.0.1:8080"),
+        "Address the HTTP server listens on.",
+    ),
+    setting(
+        "DATABASE_URL",
+        "database_url",
+        Some("sqlite://lucid.db"),
+        "The store: a sqlite:// file (created if missing) or a postgres:// server.",
+    ),
+    setting(
+        "LUCID_LOG_FORMAT",
+        "log_format",
+        Some("text"),
+        "`text` or `json` log lines.",
+    ),
+    setting(
+        "LUCID_LOG",
+        "log",
+        Some("info"),
+        "Log filter, in tracing's EnvFilter syntax (e.g. `info,lucid=debug`).",
+    ),
+    setting(
+        "LUCID_API_TOKEN",
+        "api_token",
+        None,
+        "Bearer token for /api/v1. Without it the API answers 401.",
+    ),
+    setting(
+        "LUCID_SECRET_KEY",
+        "secret_key",
+        None,
+        "32-byte key (base64 or hex) that encrypts stored credentials. `openssl rand -base64 32` makes one.",
+    ),
+    setting(
+        "DOCKER_HOST",
+        "docker_host",
+        Some("unix:///var/run/docker.sock"),
+        "Docker engine for sandboxes: unix:///path or tcp://host:port.",
+    ),
+    setting(
+        "LUCID_GITHUB_WEBHOOK_SECRETS",
+        "github.webhook_secrets",
+        None,
+        "Webhook secrets, comma-separated; several are accepted so a secret can rotate.",
+    ),
+    setting(
+        "LUCID_GITHUB_TOKEN",
+        "github.token",
+        None,
+        "A personal access token (the simple start), or use a GitHub App below.",
+    ),
+    setting(
+        "LUCID_GITHUB_APP_ID",
+        "github.app_id",
+        None,
+        "GitHub App id (with github.private_key_path).",
+    ),
+    setting(
+        "LUCID_GITHUB_PRIVATE_KEY_PATH",
+        "github.private_key_path",
+        None,
+        "PEM file of the GitHub App's private key.",
+    ),
+    setting(
+        "LUCID_GITHUB_BOT_LOGIN",
+        "github.bot_login",
+        Some("lucid"),
+        "The login people mention (@lucid) and whose comments never trigger.",
+    ),
+    setting(
+        "LUCID_SLACK_SIGNING_SECRET",
+        "slack.signing_secret",
+        None,
+        "Slack app's signing secret (Basic Information page).",
+    ),
+    setting(
+        "LUCID_SLACK_BOT_TOKEN",
+        "slack.bot_token",
+        None,
+        "Slack bot token, xoxb-….",
+    ),
+    setting(
+        "LUCID_DISCORD_APPLICATION_ID",
+        "discord.application_id",
+        None,
+        "Discord application id.",
+    ),
+    setting(
+        "LUCID_DISCORD_PUBLIC_KEY",
+        "discord.public_key",
+        None,
+        "Discord application's public key (hex), for interaction signatures.",
+    ),
+    setting(
+        "LUCID_DISCORD_BOT_TOKEN",
+        "discord.bot_token",
+        None,
+        "Discord bot token.",
+    ),
+    setting(
+        "LUCID_NOTION_TOKEN",
+        "notion.token",
+        None,
+        "Notion integration token.",
+    ),
+    setting(
+        "LUCID_NOTION_WEBHOOK_SECRET",
+        "notion.webhook_secret",
+        None,
+        "Notion webhook verification token; without it lucid polls instead.",
+    ),
+];
+
+pub fn by_env(env: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.env == env)
+}
+
+pub fn by_file_key(key: &str) -> Option<&'static Setting> {
+    SETTINGS
+        .iter()
+        .find(|s| !s.file.is_empty() && s.file == key)
+}

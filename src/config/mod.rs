@@ -1,0 +1,187 @@
+//! Settings, loaded once at start from the environment and an optional TOML file into
+//! typed values. Nothing else in lucid reads the environment.
+
+pub mod catalog;
+mod platforms;
+mod reader;
+
+pub use platforms::{DiscordSettings, GithubAuth, GithubSettings, NotionSettings, SlackSettings};
+
+use crate::store::crypto::SecretKey;
+use reader::Reader;
+use secrecy::{ExposeSecret, SecretString};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+#[derive(Debug)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub database_url: DatabaseUrl,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+    pub api_token: Option<SecretString>,
+    pub secret_key: Option<SecretKey>,
+    pub docker_host: String,
+    pub github: Option<GithubSettings>,
+    pub slack: Option<SlackSettings>,
+    pub discord: Option<DiscordSettings>,
+    pub notion: Option<NotionSettings>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Every problem found in the settings, so that one failed start names them all.
+#[derive(Debug, thiserror::Error)]
+pub struct InvalidSettings {
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for InvalidSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.problems.len();
+        let noun = if count == 1 { "problem" } else { "problems" };
+        writeln!(f, "invalid settings ({count} {noun}):")?;
+        for problem in &self.problems {
+            writeln!(f, "  - {problem}")?;
+        }
+        write!(f, "Every setting is listed in the README.")
+    }
+}
+
+impl Settings {
+    /// Loads settings from `env` (the process environment, passed in so tests can give
+    /// their own) and the TOML file at `config_path`, if any. The environment wins.
+    pub fn load(
+        env: &BTreeMap<String, String>,
+        config_path: Option<&Path>,
+    ) -> Result<Settings, InvalidSettings> {
+        let path = config_path.map(Path::to_path_buf).or_else(|| {
+            env.get("LUCID_CONFIG")
+                .filter(|p| !p.is_empty())
+                .map(Into::into)
+        });
+        let file_text = match &path {
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(text) => Some(text),
+                Err(e) => {
+                    return Err(InvalidSettings {
+                        problems: vec![format!(
+                            "{}: cannot read settings file: {e}",
+                            path.display()
+                        )],
+                    });
+                }
+            },
+            None => None,
+        };
+        let file = path.as_deref().zip(file_text.as_deref());
+        let mut reader = Reader::new(env, file);
+        let settings = read_all(&mut reader);
+        let problems = reader.finish();
+        match settings {
+            Some(settings) if problems.is_empty() => Ok(settings),
+            _ => Err(InvalidSettings { problems }),
+        }
+    }
+}
+
+/// Reads every setting before deciding, so all problems are found in one pass.
+fn read_all(r: &mut Reader) -> Option<Settings> {
+    let listen = r.parsed("LUCID_LISTEN", |s| {
+        s.parse::<SocketAddr>()
+            .map_err(|_| format!("{s:?} is not an address like 127.0.0.1:8080"))
+    });
+    let database_url = r.parsed("DATABASE_URL", DatabaseUrl::parse);
+    let log_format = r.parsed("LUCID_LOG_FORMAT", |s| match s {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(format!("{other:?} is not a log format (text or json)")),
+    });
+    let log_filter = r.parsed("LUCID_LOG", |s| {
+        tracing_subscriber::EnvFilter::try_new(s)
+            .map(|_| s.to_owned())
+            .map_err(|e| format!("{s:?} is not a log filter: {e}"))
+    });
+    let api_token = r.parsed("LUCID_API_TOKEN", |s| {
+        if s.len() < 16 {
+            Err("too short: use at least 16 characters".to_owned())
+        } else {
+            Ok(SecretString::from(s))
+        }
+    });
+    let secret_key = r.parsed("LUCID_SECRET_KEY", SecretKey::parse);
+    let docker_host = r.parsed("DOCKER_HOST", |s| {
+        if s.starts_with("unix://") || s.starts_with("tcp://") || s.starts_with("http://") {
+            Ok(s.to_owned())
+        } else {
+            Err(format!("{s:?} must start with unix://, tcp:// or http://"))
+        }
+    });
+    let github = platforms::github(r);
+    let slack = platforms::slack(r);
+    let discord = platforms::discord(r);
+    let notion = platforms::notion(r);
+    Some(Settings {
+        listen: listen?,
+        database_url: database_url?,
+        log_format: log_format?,
+        log_filter: log_filter?,
+        api_token,
+        secret_key,
+        docker_host: docker_host?,
+        github: github.ok()?,
+        slack: slack.ok()?,
+        discord: discord.ok()?,
+        notion: notion.ok()?,
+    })
+}
+
+/// The store's URL. It may hold a password, so it never prints whole.
+#[derive(Clone)]
+pub struct DatabaseUrl(SecretString);
+
+impl DatabaseUrl {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let known = ["sqlite:", "postgres://", "postgresql://"];
+        if known.iter().any(|prefix| s.starts_with(prefix)) {
+            Ok(Self(SecretString::from(s)))
+        } else {
+            Err("must start with sqlite: or postgres://".to_owned())
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.expose().starts_with("sqlite:")
+    }
+
+    /// The URL with any password replaced, for logs and `lucid doctor`.
+    pub fn redacted(&self) -> String {
+        match url::Url::parse(self.expose()) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("***"));
+                url.to_string()
+            }
+            Ok(_) => self.expose().to_owned(),
+            Err(_) => "(unparseable URL)".to_owned(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+#[cfg(test)]
+mod tests;

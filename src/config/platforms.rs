@@ -1,0 +1,204 @@
+//! The settings of each platform. A platform is off until one of its settings is set;
+//! from then on it must be complete, and every missing piece is named.
+
+use super::reader::Reader;
+use secrecy::SecretString;
+use std::path::PathBuf;
+
+#[derive(Debug)]
+pub struct GithubSettings {
+    pub webhook_secrets: Vec<SecretString>,
+    pub auth: GithubAuth,
+    pub bot_login: String,
+}
+
+#[derive(Debug)]
+pub enum GithubAuth {
+    Token(SecretString),
+    App {
+        app_id: u64,
+        private_key_path: PathBuf,
+    },
+}
+
+#[derive(Debug)]
+pub struct SlackSettings {
+    pub signing_secret: SecretString,
+    pub bot_token: SecretString,
+}
+
+#[derive(Debug)]
+pub struct DiscordSettings {
+    pub application_id: String,
+    pub public_key: String,
+    pub bot_token: SecretString,
+}
+
+#[derive(Debug)]
+pub struct NotionSettings {
+    pub token: SecretString,
+    pub webhook_secret: Option<SecretString>,
+}
+
+/// `Ok(None)`: the platform is off. `Err(())`: it is on but incomplete; the reader
+/// holds the problems.
+type Section<T> = Result<Option<T>, ()>;
+
+/// Names the settings that turned a platform on, for the "missing" message.
+fn configured_by(r: &Reader, envs: &[&'static str]) -> Option<String> {
+    let set = r.set_among(envs);
+    (!set.is_empty()).then(|| set.join(", "))
+}
+
+pub(super) fn github(r: &mut Reader) -> Section<GithubSettings> {
+    const KEYS: [&str; 5] = [
+        "LUCID_GITHUB_WEBHOOK_SECRETS",
+        "LUCID_GITHUB_TOKEN",
+        "LUCID_GITHUB_APP_ID",
+        "LUCID_GITHUB_PRIVATE_KEY_PATH",
+        "LUCID_GITHUB_BOT_LOGIN",
+    ];
+    let Some(set) = configured_by(r, &KEYS) else {
+        return Ok(None);
+    };
+    let why = format!("GitHub is on because {set} is set");
+    let secrets = r.list("LUCID_GITHUB_WEBHOOK_SECRETS");
+    if secrets.is_empty() {
+        r.problem(
+            "LUCID_GITHUB_WEBHOOK_SECRETS",
+            &format!("missing: {why}, and webhooks cannot be verified without a secret"),
+        );
+    }
+    let auth = github_auth(r, &why);
+    let bot_login = r.text("LUCID_GITHUB_BOT_LOGIN");
+    match (secrets.is_empty(), auth, bot_login) {
+        (false, Some(auth), Some(bot_login)) => Ok(Some(GithubSettings {
+            webhook_secrets: secrets.into_iter().map(SecretString::from).collect(),
+            auth,
+            bot_login,
+        })),
+        _ => Err(()),
+    }
+}
+
+fn github_auth(r: &mut Reader, why: &str) -> Option<GithubAuth> {
+    let token = r.text("LUCID_GITHUB_TOKEN");
+    let app_id = r.parsed("LUCID_GITHUB_APP_ID", |s| {
+        s.parse::<u64>()
+            .map_err(|_| format!("{s:?} is not a GitHub App id (a number)"))
+    });
+    let key_path = r.parsed("LUCID_GITHUB_PRIVATE_KEY_PATH", |s| {
+        let path = PathBuf::from(s);
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!("{s:?} is not a readable file"))
+        }
+    });
+    let app_wanted = r.is_set("LUCID_GITHUB_APP_ID") || r.is_set("LUCID_GITHUB_PRIVATE_KEY_PATH");
+    match (token, app_wanted) {
+        (Some(_), true) => {
+            r.problem(
+                "LUCID_GITHUB_TOKEN",
+                "set either a token or a GitHub App (app id + private key), not both",
+            );
+            None
+        }
+        (Some(token), false) => Some(GithubAuth::Token(SecretString::from(token))),
+        (None, true) => {
+            if !r.is_set("LUCID_GITHUB_APP_ID") {
+                r.problem("LUCID_GITHUB_APP_ID", "missing: a GitHub App needs its id");
+            }
+            if !r.is_set("LUCID_GITHUB_PRIVATE_KEY_PATH") {
+                r.problem(
+                    "LUCID_GITHUB_PRIVATE_KEY_PATH",
+                    "missing: a GitHub App needs its private key",
+                );
+            }
+            Some(GithubAuth::App {
+                app_id: app_id?,
+                private_key_path: key_path?,
+            })
+        }
+        (None, false) => {
+            r.problem(
+                "LUCID_GITHUB_TOKEN",
+                &format!("missing: {why}; set a token, or a GitHub App's id and private key"),
+            );
+            None
+        }
+    }
+}
+
+pub(super) fn slack(r: &mut Reader) -> Section<SlackSettings> {
+    let Some(set) = configured_by(r, &["LUCID_SLACK_SIGNING_SECRET", "LUCID_SLACK_BOT_TOKEN"])
+    else {
+        return Ok(None);
+    };
+    let why = format!("Slack is on because {set} is set");
+    let signing_secret = r.required("LUCID_SLACK_SIGNING_SECRET", &why);
+    let bot_token = r.required("LUCID_SLACK_BOT_TOKEN", &why);
+    if let Some(token) = &bot_token
+        && !token.starts_with("xoxb-")
+    {
+        r.problem("LUCID_SLACK_BOT_TOKEN", "a bot token starts with xoxb-");
+        return Err(());
+    }
+    match (signing_secret, bot_token) {
+        (Some(signing_secret), Some(bot_token)) => Ok(Some(SlackSettings {
+            signing_secret: signing_secret.into(),
+            bot_token: bot_token.into(),
+        })),
+        _ => Err(()),
+    }
+}
+
+pub(super) fn discord(r: &mut Reader) -> Section<DiscordSettings> {
+    const KEYS: [&str; 3] = [
+        "LUCID_DISCORD_APPLICATION_ID",
+        "LUCID_DISCORD_PUBLIC_KEY",
+        "LUCID_DISCORD_BOT_TOKEN",
+    ];
+    let Some(set) = configured_by(r, &KEYS) else {
+        return Ok(None);
+    };
+    let why = format!("Discord is on because {set} is set");
+    let application_id = r.required("LUCID_DISCORD_APPLICATION_ID", &why);
+    let public_key = r.required("LUCID_DISCORD_PUBLIC_KEY", &why);
+    let bot_token = r.required("LUCID_DISCORD_BOT_TOKEN", &why);
+    if let Some(key) = &public_key
+        && (key.len() != 64 || !key.chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        r.problem(
+            "LUCID_DISCORD_PUBLIC_KEY",
+            "must be the 64 hex characters shown in the Developer Portal",
+        );
+        return Err(());
+    }
+    match (application_id, public_key, bot_token) {
+        (Some(application_id), Some(public_key), Some(bot_token)) => Ok(Some(DiscordSettings {
+            application_id,
+            public_key,
+            bot_token: bot_token.into(),
+        })),
+        _ => Err(()),
+    }
+}
+
+pub(super) fn notion(r: &mut Reader) -> Section<NotionSettings> {
+    let Some(set) = configured_by(r, &["LUCID_NOTION_TOKEN", "LUCID_NOTION_WEBHOOK_SECRET"]) else {
+        return Ok(None);
+    };
+    let why = format!("Notion is on because {set} is set");
+    let token = r.required("LUCID_NOTION_TOKEN", &why);
+    let webhook_secret = r
+        .text("LUCID_NOTION_WEBHOOK_SECRET")
+        .map(SecretString::from);
+    match token {
+        Some(token) => Ok(Some(NotionSettings {
+            token: token.into(),
+            webhook_secret,
+        })),
+        None => Err(()),
+    }
+}

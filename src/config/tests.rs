@@ -1,0 +1,230 @@
+use super::*;
+use secrecy::ExposeSecret;
+use std::io::Write;
+
+fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn problems(pairs: &[(&str, &str)]) -> Vec<String> {
+    Settings::load(&env(pairs), None).unwrap_err().problems
+}
+
+#[test]
+fn no_settings_at_all_gives_the_embedded_defaults() {
+    let s = Settings::load(&env(&[]), None).unwrap();
+    assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(s.database_url.expose(), "sqlite://lucid.db");
+    assert_eq!(s.log_format, LogFormat::Text);
+    assert_eq!(s.docker_host, "unix:///var/run/docker.sock");
+    assert!(s.api_token.is_none() && s.secret_key.is_none());
+    assert!(s.github.is_none() && s.slack.is_none() && s.discord.is_none() && s.notion.is_none());
+}
+
+#[test]
+fn every_bad_setting_is_named_not_only_the_first() {
+    let found = problems(&[
+        ("LUCID_LISTEN", "not-an-address"),
+        ("DATABASE_URL", "mysql://x"),
+        ("LUCID_LOG_FORMAT", "xml"),
+        ("LUCID_SECRET_KEY", "short"),
+        ("LUCID_API_TOKNE", "typo"),
+        ("LUCID_SLACK_SIGNING_SECRET", "s3cr3t"),
+    ]);
+    let expect = [
+        "LUCID_LISTEN",
+        "DATABASE_URL",
+        "LUCID_LOG_FORMAT",
+        "LUCID_SECRET_KEY",
+        "LUCID_API_TOKNE: unknown setting",
+        "LUCID_SLACK_BOT_TOKEN (slack.bot_token): missing: Slack is on because LUCID_SLACK_SIGNING_SECRET is set",
+    ];
+    for needle in expect {
+        assert!(
+            found.iter().any(|p| p.contains(needle)),
+            "no problem mentions {needle:?} in {found:#?}"
+        );
+    }
+    assert_eq!(found.len(), expect.len(), "{found:#?}");
+}
+
+#[test]
+fn the_error_message_lists_every_problem_on_its_own_line() {
+    let err = Settings::load(
+        &env(&[("LUCID_LISTEN", "x"), ("LUCID_LOG_FORMAT", "y")]),
+        None,
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("invalid settings (2 problems):"), "{text}");
+    assert_eq!(text.matches("\n  - ").count(), 2, "{text}");
+}
+
+#[test]
+fn secrets_never_show_in_errors_or_debug_output() {
+    let token = "xoxp-this-is-secret-and-wrong";
+    let found = problems(&[
+        ("LUCID_SLACK_SIGNING_SECRET", "signing-secret-value"),
+        ("LUCID_SLACK_BOT_TOKEN", token),
+    ]);
+    assert!(
+        found
+            .iter()
+            .all(|p| !p.contains(token) && !p.contains("signing-secret-value"))
+    );
+
+    let s = Settings::load(
+        &env(&[
+            ("LUCID_API_TOKEN", "api-token-0123456789"),
+            ("DATABASE_URL", "postgres://lucid:hunter2@db/lucid"),
+        ]),
+        None,
+    )
+    .unwrap();
+    let debug = format!("{s:?}");
+    assert!(!debug.contains("api-token-0123456789"), "{debug}");
+    assert!(!debug.contains("hunter2"), "{debug}");
+    assert_eq!(s.database_url.redacted(), "postgres://lucid:***@db/lucid");
+}
+
+#[test]
+fn the_file_is_read_and_the_environment_wins_over_it() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    writeln!(
+        file,
+        r#"
+listen = "0.0.0.0:9000"
+log_format = "json"
+
+[github]
+webhook_secrets = ["old", "new"]
+token = "ghp_file"
+"#
+    )
+    .unwrap();
+    let s = Settings::load(
+        &env(&[("LUCID_LISTEN", "127.0.0.1:9100")]),
+        Some(file.path()),
+    )
+    .unwrap();
+    assert_eq!(s.listen.to_string(), "127.0.0.1:9100");
+    assert_eq!(s.log_format, LogFormat::Json);
+    let github = s.github.unwrap();
+    assert_eq!(github.webhook_secrets.len(), 2);
+    assert_eq!(github.bot_login, "lucid");
+    assert!(matches!(github.auth, GithubAuth::Token(t) if t.expose_secret() == "ghp_file"));
+}
+
+#[test]
+fn unknown_keys_in_the_file_are_rejected() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    writeln!(file, "listn = \"x\"\n[slack]\nbot_tokn = \"y\"").unwrap();
+    let found = Settings::load(&env(&[]), Some(file.path()))
+        .unwrap_err()
+        .problems;
+    assert!(
+        found.iter().any(|p| p.contains("unknown setting `listn`")),
+        "{found:#?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("unknown setting `slack.bot_tokn`")),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn a_missing_or_broken_file_is_a_clear_error() {
+    let found = Settings::load(&env(&[]), Some(Path::new("/nonexistent/lucid.toml")))
+        .unwrap_err()
+        .problems;
+    assert!(found[0].contains("cannot read settings file"), "{found:#?}");
+
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    writeln!(file, "listen = ").unwrap();
+    let found = Settings::load(&env(&[]), Some(file.path()))
+        .unwrap_err()
+        .problems;
+    assert!(found[0].contains("not valid TOML"), "{found:#?}");
+}
+
+#[test]
+fn github_needs_one_way_to_authenticate() {
+    let found = problems(&[("LUCID_GITHUB_WEBHOOK_SECRETS", "s")]);
+    assert!(
+        found[0].starts_with("LUCID_GITHUB_TOKEN (github.token): missing"),
+        "{found:#?}"
+    );
+
+    let found = problems(&[
+        ("LUCID_GITHUB_WEBHOOK_SECRETS", "s"),
+        ("LUCID_GITHUB_TOKEN", "t"),
+        ("LUCID_GITHUB_APP_ID", "12"),
+    ]);
+    assert!(found.iter().any(|p| p.contains("not both")), "{found:#?}");
+
+    let found = problems(&[
+        ("LUCID_GITHUB_WEBHOOK_SECRETS", "s"),
+        ("LUCID_GITHUB_APP_ID", "x"),
+    ]);
+    assert!(
+        found.iter().any(|p| p.contains("not a GitHub App id")),
+        "{found:#?}"
+    );
+    assert!(
+        found.iter().any(|p| p.contains("needs its private key")),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn webhook_secrets_are_a_comma_separated_list() {
+    let s = Settings::load(
+        &env(&[
+            ("LUCID_GITHUB_WEBHOOK_SECRETS", "one, two ,,three"),
+            ("LUCID_GITHUB_TOKEN", "t"),
+        ]),
+        None,
+    )
+    .unwrap();
+    let secrets: Vec<_> = s
+        .github
+        .unwrap()
+        .webhook_secrets
+        .iter()
+        .map(|s| s.expose_secret().to_owned())
+        .collect();
+    assert_eq!(secrets, ["one", "two", "three"]);
+}
+
+#[test]
+fn complete_platforms_load() {
+    let s = Settings::load(
+        &env(&[
+            ("LUCID_SLACK_SIGNING_SECRET", "s"),
+            ("LUCID_SLACK_BOT_TOKEN", "xoxb-1"),
+            ("LUCID_DISCORD_APPLICATION_ID", "1"),
+            ("LUCID_DISCORD_PUBLIC_KEY", &"ab".repeat(32)),
+            ("LUCID_DISCORD_BOT_TOKEN", "t"),
+            ("LUCID_NOTION_TOKEN", "secret_x"),
+        ]),
+        None,
+    )
+    .unwrap();
+    assert!(s.slack.is_some() && s.discord.is_some() && s.notion.is_some());
+}
+
+#[test]
+fn empty_variables_count_as_unset() {
+    let s = Settings::load(
+        &env(&[("LUCID_LISTEN", ""), ("LUCID_SLACK_BOT_TOKEN", "")]),
+        None,
+    )
+    .unwrap();
+    assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+    assert!(s.slack.is_none());
+}

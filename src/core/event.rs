@@ -1,0 +1,137 @@
+//! The per-session event log: every step of a session, numbered, append-only. The
+//! store's copy is the source of truth; the web stream, the thread renderers and
+//! resuming a session all read it.
+
+use super::ids::SessionId;
+use super::session::{SessionState, Usage};
+use super::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// What happened. Serialized with a `kind` tag, which is also what the store indexes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventBody {
+    /// The model's own words between actions.
+    Thought {
+        text: String,
+    },
+    /// A command the agent started in the sandbox.
+    Command {
+        command: String,
+    },
+    /// What a command printed, and its exit code once it ended.
+    Output {
+        text: String,
+        exit_code: Option<i64>,
+    },
+    /// A change to a file, as a unified diff computed on the host.
+    FileEdit {
+        path: String,
+        diff: String,
+    },
+    /// The session moved to a new state.
+    Status {
+        state: SessionState,
+        message: Option<String>,
+    },
+    /// Someone in the thread said something to the running agent.
+    UserMessage {
+        author: String,
+        text: String,
+    },
+    PrOpened {
+        url: String,
+        number: u64,
+    },
+    /// Totals so far for the session, not the step's own.
+    Usage {
+        tokens_in: u64,
+        tokens_out: u64,
+        cost_micros: u64,
+    },
+    Error {
+        message: String,
+    },
+}
+
+impl EventBody {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EventBody::Thought { .. } => "thought",
+            EventBody::Command { .. } => "command",
+            EventBody::Output { .. } => "output",
+            EventBody::FileEdit { .. } => "file_edit",
+            EventBody::Status { .. } => "status",
+            EventBody::UserMessage { .. } => "user_message",
+            EventBody::PrOpened { .. } => "pr_opened",
+            EventBody::Usage { .. } => "usage",
+            EventBody::Error { .. } => "error",
+        }
+    }
+
+    pub fn usage(usage: Usage) -> Self {
+        EventBody::Usage {
+            tokens_in: usage.tokens_in,
+            tokens_out: usage.tokens_out,
+            cost_micros: usage.cost_micros,
+        }
+    }
+}
+
+/// One numbered entry of a session's log. `seq` starts at 1 and has no gaps.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Event {
+    pub session: SessionId,
+    pub seq: u64,
+    pub at: Timestamp,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_serialize_with_the_kind_they_report() {
+        let bodies = [
+            EventBody::Thought { text: "t".into() },
+            EventBody::Command {
+                command: "ls".into(),
+            },
+            EventBody::Output {
+                text: "a".into(),
+                exit_code: Some(0),
+            },
+            EventBody::FileEdit {
+                path: "a.rs".into(),
+                diff: "-a\n+b\n".into(),
+            },
+            EventBody::Status {
+                state: SessionState::Running,
+                message: None,
+            },
+            EventBody::UserMessage {
+                author: "ada".into(),
+                text: "also fix docs".into(),
+            },
+            EventBody::PrOpened {
+                url: "https://example.test/pr/1".into(),
+                number: 1,
+            },
+            EventBody::usage(Usage {
+                tokens_in: 10,
+                tokens_out: 5,
+                cost_micros: 42,
+            }),
+            EventBody::Error {
+                message: "boom".into(),
+            },
+        ];
+        for body in bodies {
+            let json = serde_json::to_value(&body).unwrap();
+            assert_eq!(json["kind"], body.kind());
+            assert_eq!(serde_json::from_value::<EventBody>(json).unwrap(), body);
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The domain: what a session is, what starts one, and what happens in one.
+//!
+//! Nothing here knows about HTTP, a platform SDK, a database driver or Docker; the
+//! adapters around it translate to and from these types.
+
+pub mod event;
+pub mod ids;
+pub mod session;
+pub mod time;
+pub mod trigger;
+
+pub use event::{Event, EventBody};
+pub use ids::{DeliveryId, InvalidId, RepoName, SessionId};
+pub use session::{IllegalTransition, Lease, Session, SessionState, Usage};
+pub use time::Timestamp;
+pub use trigger::{Author, Platform, ThreadRef, Trigger};

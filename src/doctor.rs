@@ -1,0 +1,270 @@
+//! `lucid doctor`: one line per part of the setup, what is wrong, and what to do.
+
+use crate::config::{GithubAuth, Settings};
+use crate::sandbox::DockerEngine;
+use crate::store::Store;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// Works, but something is worth knowing.
+    Warn,
+    /// Not configured, and that is allowed.
+    Off,
+    /// Required and broken.
+    Fail,
+}
+
+#[derive(Debug)]
+pub struct Check {
+    pub part: &'static str,
+    pub outcome: Outcome,
+    pub detail: String,
+    /// What to do about it.
+    pub fix: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.outcome != Outcome::Fail)
+    }
+
+    fn add(
+        &mut self,
+        part: &'static str,
+        outcome: Outcome,
+        detail: impl Into<String>,
+        fix: Option<&str>,
+    ) {
+        self.checks.push(Check {
+            part,
+            outcome,
+            detail: detail.into(),
+            fix: fix.map(str::to_owned),
+        });
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for check in &self.checks {
+            let mark = match check.outcome {
+                Outcome::Ok => "ok  ",
+                Outcome::Warn => "warn",
+                Outcome::Off => "off ",
+                Outcome::Fail => "FAIL",
+            };
+            write!(f, "{mark}  {:<9} {}", check.part, check.detail)?;
+            if let Some(fix) = &check.fix {
+                write!(f, " -> {fix}")?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}
+
+pub async fn run(env: &BTreeMap<String, String>, config: Option<&Path>) -> Report {
+    let mut report = Report::default();
+    let settings = match Settings::load(env, config) {
+        Ok(settings) => settings,
+        Err(invalid) => {
+            for problem in invalid.problems {
+                report.add(
+                    "settings",
+                    Outcome::Fail,
+                    problem,
+                    Some("fix this setting (README lists them all)"),
+                );
+            }
+            return report;
+        }
+    };
+    report.add("settings", Outcome::Ok, "loaded and valid", None);
+    check_database(&settings, &mut report).await;
+    check_docker(&settings, &mut report).await;
+    check_secrets(&settings, &mut report);
+    check_platforms(&settings, &mut report);
+    report
+}
+
+async fn check_database(settings: &Settings, report: &mut Report) {
+    let url = &settings.database_url;
+    let shown = url.redacted();
+    if let Some(path) = sqlite_file(url.expose())
+        && !Path::new(&path).exists()
+    {
+        report.add(
+            "database",
+            Outcome::Warn,
+            format!("{shown}: the file does not exist yet"),
+            Some("`lucid serve` creates and migrates it on first start"),
+        );
+        return;
+    }
+    let store = match Store::connect(url).await {
+        Ok(store) => store,
+        Err(e) => {
+            report.add(
+                "database",
+                Outcome::Fail,
+                format!("{shown}: {e}"),
+                Some("check DATABASE_URL and that the database server is running"),
+            );
+            return;
+        }
+    };
+    match store.migration_status().await {
+        Ok((applied, known)) if applied >= known => report.add(
+            "database",
+            Outcome::Ok,
+            format!("{shown} reachable, {applied} of {known} migrations applied"),
+            None,
+        ),
+        Ok((applied, known)) => report.add(
+            "database",
+            Outcome::Fail,
+            format!("{shown} reachable but only {applied} of {known} migrations applied"),
+            Some("start `lucid serve`, which migrates at start-up"),
+        ),
+        Err(e) => report.add(
+            "database",
+            Outcome::Fail,
+            format!("{shown}: {e}"),
+            Some("check DATABASE_URL and the database's permissions"),
+        ),
+    }
+    store.close().await;
+}
+
+/// The file a `sqlite:` URL names, unless it is in memory.
+fn sqlite_file(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| path.to_owned())
+}
+
+async fn check_docker(settings: &Settings, report: &mut Report) {
+    let fix = Some("start the Docker engine (e.g. `dockerd &`), or point DOCKER_HOST at one");
+    let engine = match DockerEngine::new(&settings.docker_host) {
+        Ok(engine) => engine,
+        Err(e) => return report.add("docker", Outcome::Fail, e.to_string(), fix),
+    };
+    match engine.probe().await {
+        Ok(info) => report.add(
+            "docker",
+            Outcome::Ok,
+            format!(
+                "{} reachable: engine {}, API {}",
+                engine.host(),
+                info.server_version,
+                info.api_version
+            ),
+            None,
+        ),
+        Err(e) => report.add("docker", Outcome::Fail, e.to_string(), fix),
+    }
+}
+
+fn check_secrets(settings: &Settings, report: &mut Report) {
+    if settings.api_token.is_some() {
+        report.add("api", Outcome::Ok, "LUCID_API_TOKEN is set", None);
+    } else {
+        report.add(
+            "api",
+            Outcome::Warn,
+            "LUCID_API_TOKEN is not set, so /api/v1 answers 401",
+            Some("set LUCID_API_TOKEN to use the API"),
+        );
+    }
+    match &settings.secret_key {
+        Some(key) => report.add(
+            "secrets",
+            Outcome::Ok,
+            format!("LUCID_SECRET_KEY is set (key id {})", key.id()),
+            None,
+        ),
+        None => report.add(
+            "secrets",
+            Outcome::Warn,
+            "LUCID_SECRET_KEY is not set, so no credential can be stored",
+            Some("set it to the output of `openssl rand -base64 32`"),
+        ),
+    }
+}
+
+fn check_platforms(settings: &Settings, report: &mut Report) {
+    match &settings.github {
+        Some(github) => {
+            let auth = match &github.auth {
+                GithubAuth::Token(_) => "personal access token".to_owned(),
+                GithubAuth::App { app_id, .. } => format!("GitHub App {app_id}"),
+            };
+            let detail = format!(
+                "complete: {auth}, {} webhook secret(s), bot @{}",
+                github.webhook_secrets.len(),
+                github.bot_login
+            );
+            report.add("github", Outcome::Ok, detail, None);
+        }
+        None => report.add(
+            "github",
+            Outcome::Off,
+            "not configured",
+            Some("set LUCID_GITHUB_WEBHOOK_SECRETS and LUCID_GITHUB_TOKEN to connect GitHub"),
+        ),
+    }
+    let others = [
+        (
+            "slack",
+            settings.slack.is_some(),
+            "set LUCID_SLACK_SIGNING_SECRET and LUCID_SLACK_BOT_TOKEN to connect Slack",
+        ),
+        (
+            "discord",
+            settings.discord.is_some(),
+            "set LUCID_DISCORD_APPLICATION_ID, LUCID_DISCORD_PUBLIC_KEY and LUCID_DISCORD_BOT_TOKEN to connect Discord",
+        ),
+        (
+            "notion",
+            settings.notion.is_some(),
+            "set LUCID_NOTION_TOKEN to connect Notion",
+        ),
+    ];
+    for (part, configured, how) in others {
+        if configured {
+            report.add(part, Outcome::Ok, "complete", None);
+        } else {
+            report.add(part, Outcome::Off, "not configured", Some(how));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        assert_eq!(
+            sqlite_file("sqlite://lucid.db").as_deref(),
+            Some("lucid.db")
+        );
+        assert_eq!(
+            sqlite_file("sqlite:///var/lib/lucid.db?mode=rwc").as_deref(),
+            Some("/var/lib/lucid.db")
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://x/y"), None);
+    }
+}

@@ -1,0 +1,129 @@
+//! `/metrics` in Prometheus text format: HTTP requests by route and status, sessions
+//! by state, and events logged. Store figures are read at scrape time, so every
+//! replica reports the same totals.
+
+use super::AppState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    sessions: Family<StateLabels, Gauge>,
+    events: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("lucid");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let sessions = Family::<StateLabels, Gauge>::default();
+        let events = Gauge::default();
+        registry.register("http_requests", "HTTP requests answered", requests.clone());
+        registry.register(
+            "sessions",
+            "Sessions in the store, by state",
+            sessions.clone(),
+        );
+        registry.register(
+            "events",
+            "Events in the store, all sessions",
+            events.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            sessions,
+            events,
+        }
+    }
+}
+
+/// Counts each request under its route template, not its path, so ids do not
+/// explode the label set.
+pub(super) async fn count_requests(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    state
+        .metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            method,
+            route,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
+}
+
+pub(super) async fn render(State(state): State<AppState>) -> Response {
+    let metrics = &state.metrics;
+    match state.store.count_sessions_by_state().await {
+        Ok(counts) => {
+            for (s, n) in counts {
+                let n = i64::try_from(n).unwrap_or(i64::MAX);
+                metrics
+                    .sessions
+                    .get_or_create(&StateLabels { state: s.as_str() })
+                    .set(n);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot count sessions"),
+    }
+    match state.store.count_events().await {
+        Ok(n) => {
+            metrics.events.set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot count events"),
+    }
+    let mut text = String::new();
+    if let Err(e) = encode(&mut text, &metrics.registry) {
+        return super::ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode metrics: {e}"),
+        )
+        .into_response();
+    }
+    (
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}

@@ -1,0 +1,68 @@
+//! lucid's HTTP face: health and readiness, Prometheus metrics, and the JSON API
+//! (with its live event stream) under `/api/v1`.
+
+mod api;
+mod auth;
+mod error;
+mod health;
+pub mod metrics;
+mod stream;
+
+pub use error::ApiError;
+pub use metrics::Metrics;
+
+use crate::sandbox::DockerEngine;
+use crate::store::Store;
+use axum::Router;
+use axum::routing::get;
+use secrecy::SecretString;
+use std::sync::Arc;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+/// Webhook bodies are small; anything bigger than this is refused before it is read.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub docker: Arc<DockerEngine>,
+    pub api_token: Option<Arc<SecretString>>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(store: Store, docker: DockerEngine, api_token: Option<SecretString>) -> Self {
+        Self {
+            store,
+            docker: Arc::new(docker),
+            api_token: api_token.map(Arc::new),
+            metrics: Arc::new(Metrics::new()),
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/sessions", get(api::list_sessions))
+        .route("/sessions/{id}", get(api::get_session))
+        .route("/sessions/{id}/events", get(api::list_events))
+        .route("/sessions/{id}/events/stream", get(stream::stream_events))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_api_token,
+        ));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
+        .nest("/api/v1", api)
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count_requests,
+        ))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,14 @@
+//! lucid: hand a coding task to an agent from the tools your team already talks in.
+//!
+//! `core` is the domain and imports no framework, SDK or Docker client. Around it:
+//! `config` (settings), `store` (SQLite / PostgreSQL), `sandbox` (Docker), `http`
+//! (API, health, metrics), and the commands `serve` and `doctor`.
+
+pub mod config;
+pub mod core;
+pub mod doctor;
+pub mod http;
+pub mod sandbox;
+pub mod serve;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,232 @@
+//! The HTTP API over real HTTP on a random port.
+
+use crate::harness::{API_TOKEN, Backend, TestApp, new_session, on_both_stores, within};
+use lucid::core::{EventBody, SessionId, SessionState};
+
+on_both_stores!(
+    sessions_are_listed_filtered_and_paged,
+    one_session_and_its_events,
+    metrics_count_requests_sessions_and_events,
+);
+
+async fn sessions_are_listed_filtered_and_paged(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(
+            new_session(&app.store, &format!("d-{i}"))
+                .await
+                .id
+                .to_string(),
+        );
+    }
+    app.store
+        .transition(ids[0].parse().unwrap(), SessionState::Cancelled, None, None)
+        .await
+        .unwrap();
+
+    let (status, body) = app.get_json("/api/v1/sessions?limit=2").await;
+    assert_eq!(status, 200, "{body}");
+    let listed: Vec<&str> = body["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [ids[2].as_str(), ids[1].as_str()]);
+    let next = body["next_before"].as_str().unwrap();
+    assert_eq!(next, ids[1]);
+
+    let (_, body) = app
+        .get_json(&format!("/api/v1/sessions?limit=2&before={next}"))
+        .await;
+    assert_eq!(body["sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(body["sessions"][0]["id"], ids[0].as_str());
+    assert!(body["next_before"].is_null());
+
+    let (_, body) = app.get_json("/api/v1/sessions?state=cancelled").await;
+    assert_eq!(body["sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(body["sessions"][0]["state"], "cancelled");
+    assert_eq!(
+        body["sessions"][0]["trigger"]["thread"]["platform"],
+        "github"
+    );
+}
+
+async fn one_session_and_its_events(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let s = new_session(&app.store, "d-one").await;
+    app.store
+        .append_event(
+            s.id,
+            EventBody::Command {
+                command: "cargo test".into(),
+            },
+        )
+        .await
+        .unwrap();
+
+    let (status, body) = app.get_json(&format!("/api/v1/sessions/{}", s.id)).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["id"], s.id.to_string());
+    assert_eq!(body["state"], "queued");
+    assert_eq!(body["trigger"]["task"], "make the tests pass");
+
+    let (status, body) = app
+        .get_json(&format!("/api/v1/sessions/{}/events", s.id))
+        .await;
+    assert_eq!(status, 200);
+    let events = body["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1]["seq"], 2);
+    assert_eq!(events[1]["kind"], "command");
+    assert_eq!(events[1]["command"], "cargo test");
+
+    let (_, body) = app
+        .get_json(&format!("/api/v1/sessions/{}/events?after=1", s.id))
+        .await;
+    assert_eq!(body["events"].as_array().unwrap().len(), 1);
+}
+
+async fn metrics_count_requests_sessions_and_events(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let s = new_session(&app.store, "d-m1").await;
+    new_session(&app.store, "d-m2").await;
+    app.store
+        .transition(s.id, SessionState::Provisioning, None, None)
+        .await
+        .unwrap();
+    app.get_json("/api/v1/sessions").await;
+
+    let text = within("metrics", async {
+        app.http
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    })
+    .await;
+    for line in [
+        r#"lucid_sessions{state="queued"} 1"#,
+        r#"lucid_sessions{state="provisioning"} 1"#,
+        r#"lucid_sessions{state="failed"} 0"#,
+        "lucid_events 3",
+        r#"lucid_http_requests_total{method="GET",route="/api/v1/sessions",status="200"} 1"#,
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "no line {line:?} in:\n{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn health_answers_and_readiness_checks_store_and_docker() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (status, body) = app.get_json("/healthz").await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+    let (status, body) = app.get_json("/readyz").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["checks"]["store"], "ok");
+    assert!(
+        body["checks"]["docker"]
+            .as_str()
+            .unwrap()
+            .starts_with("ok: engine"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn readiness_is_503_with_the_reason_when_docker_is_unreachable() {
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        Some(API_TOKEN),
+        "unix:///nonexistent/docker.sock",
+    )
+    .await;
+    let (status, body) = app.get_json("/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(
+            "not ready: docker: cannot reach the Docker engine at unix:///nonexistent/docker.sock"
+        ),
+        "{error}"
+    );
+    assert_eq!(body["checks"]["store"], "ok");
+}
+
+#[tokio::test]
+async fn without_a_configured_token_the_api_says_how_to_set_one() {
+    let app = TestApp::spawn_with(Backend::Sqlite, None, &crate::harness::docker_host()).await;
+    let (status, body) = app.get_json("/api/v1/sessions").await;
+    assert_eq!(status, 401);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("set LUCID_API_TOKEN"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_or_wrong_token_is_401() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let missing = app
+        .http
+        .get(app.url("/api/v1/sessions"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 401);
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("Authorization"));
+
+    let wrong = app
+        .http
+        .get(app.url("/api/v1/sessions"))
+        .bearer_auth("test-token-0123456780")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let body: serde_json::Value = wrong.json().await.unwrap();
+    assert_eq!(body["error"], "wrong API token");
+}
+
+#[tokio::test]
+async fn bad_requests_get_json_errors_with_the_reason() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let cases = [
+        ("/api/v1/sessions?state=paused", 400, "not a session state"),
+        (
+            "/api/v1/sessions?limit=0",
+            400,
+            "limit must be between 1 and 200",
+        ),
+        ("/api/v1/sessions?limit=abc", 400, "limit"),
+        ("/api/v1/sessions?colour=red", 400, "unknown field `colour`"),
+        ("/api/v1/sessions?before=nope", 400, "not a session id"),
+        ("/api/v1/sessions/nope", 400, "not a session id"),
+        ("/api/v1/no-such-thing", 404, "no such route"),
+    ];
+    for (path, status, needle) in cases {
+        let (got, body) = app.get_json(path).await;
+        assert_eq!(got, status, "{path}: {body}");
+        let error = body["error"].as_str().unwrap_or_default();
+        assert!(error.contains(needle), "{path}: {error:?} lacks {needle:?}");
+    }
+    let unknown = SessionId::new();
+    let (status, body) = app.get_json(&format!("/api/v1/sessions/{unknown}")).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"], format!("session {unknown} not found"));
+    let (status, _) = app
+        .get_json(&format!("/api/v1/sessions/{unknown}/events"))
+        .await;
+    assert_eq!(status, 404);
+}

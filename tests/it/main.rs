@@ -1,0 +1,9 @@
+//! The one integration-test binary (every file directly in tests/ would link the whole
+//! dependency tree again). Modules share the harness.
+
+mod api;
+mod cli;
+mod harness;
+mod readme;
+mod sse;
+mod store;

@@ -1,0 +1,436 @@
+//! The store's contract, run against SQLite and against a real PostgreSQL server.
+
+use crate::harness::{Backend, migrated_store, new_session, on_both_stores, trigger, trigger_in};
+use lucid::core::{EventBody, SessionState, ThreadRef, Timestamp, Usage};
+use lucid::store::crypto::{OpenError, SecretKey};
+use lucid::store::{Recorded, SessionFilter, Store, StoreError};
+use secrecy::{ExposeSecret, SecretString};
+use std::collections::HashSet;
+use std::time::Duration;
+
+on_both_stores!(
+    a_trigger_becomes_a_queued_session_with_its_first_event,
+    the_same_delivery_twice_creates_one_session,
+    the_same_delivery_sent_concurrently_creates_one_session,
+    the_same_delivery_id_on_two_platforms_is_two_deliveries,
+    two_claimers_one_winner,
+    many_claimers_never_share_a_session,
+    an_expired_lease_can_be_reclaimed_and_the_old_owner_loses_it,
+    transitions_follow_the_state_machine_and_are_logged,
+    only_the_lease_holder_may_move_a_leased_session,
+    events_are_numbered_without_gaps_even_when_appended_concurrently,
+    usage_events_update_the_session_totals,
+    sessions_list_newest_first_filtered_and_paged,
+    a_thread_maps_to_its_newest_session,
+    credentials_are_sealed_and_a_wrong_key_is_a_clear_error,
+    migrations_are_tracked_and_idempotent,
+    acknowledged_sessions_survive_a_restart,
+);
+
+async fn a_trigger_becomes_a_queued_session_with_its_first_event(backend: Backend) {
+    let (store, _db) = migrated_store(backend).await;
+    let created = new_session(&store, "d-1").await;
+    let loaded = store.session(created.id).await.unwrap().unwrap();
+    assert_eq!(loaded, created);
+    assert_eq!(loaded.state, SessionState::Queued);
+    let events = store.events_after(created.id, 0, 100).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].seq, 1);
+    assert_eq!(
+        events[0].body,
+        EventBody::Status {
+            state: SessionState::Queued,
+            message: None
+        }
+    );
+}
+
+async fn the_same_delivery_twice_creates_one_session(backend: Backend) {
+    let (store, _db) = migrated_store(backend).await;
+    let first = new_session(&store, "d-dup").await;
+    match store.record_trigger(trigger("d-dup")).await.unwrap() {
+        Recorded::Duplicate { session } => assert_eq!(session, Some(first.id)),
+        Recorded::Created(_) => panic!("a retried delivery made a second session"),
+    }
+    let all = store.list_sessions(&page(100)).await.unwrap();
+    assert_eq!(all.len(), 1);
+}
+
+async fn the_same_delivery_sent_concurrently_creates_one_session(backend: Backend) {
+    let (store, _db) = migrated_store(backend).await;
+    let attempts = (0..16).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.record_trigger(trigger("d-race")).await.unwrap() })
+    });
+    let results = futures::future::join_all(attempts).await;
+    let created = results
+        .into_iter()
+        .filter(|r| matches!(r.as_ref().unwrap(), Recorded::Created(_)))
+        .count();
+    assert_eq!(created, 1);
+    assert_eq!(store.list_sessions(&page(100)).await.unwrap().len(), 1);
+}
+
+async fn the_same_delivery_id_on_two_platforms_is_two_deliveries(backend: Backend) {
+    let (store, _db) = migrated_store(backend).await;
+    new_session(&store, "same-id").await;
+    let slack = ThreadRef::Slack {
+        team: "T1".into(),
+        channel: "C1".into(),
+        thread_ts: "1.2".into(),
+    };
+    let recorded = store
+        .record_trigger(trigger_in(slack, "same-id"))
+        .await
+        .unwrap();
+    assert!(matches!(recorded, Recorded::Created(_)));
+}
+
+async fn two_claimers_one_winner(backend: Backend) {
+    let (store, _db) = migrated_store(backend).await;
+    let session = new_session(&store, "d-claim").await;
+    let now = Timestamp::now();
+    let claim = |owner: &'static str| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .claim_next(owner, Duration::from_secs(30), now)
+                .await
+                .unwrap()
+        })
+    };
+    let (a, b) = tokio::join!(claim("worker-a"), claim("worker-b"));
+    let winners: Vec<_> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
+    assert_eq!(winners.len(), 1, "{winners:#?}");
+    assert_eq!(winners[0].id, session.id);
+    let lease = winners[0].lease.clone().unwrap();
+    assert!(["worker-a", "worker-b"].contains(&lease.owner.as_str()));
+    assert_eq!(lease.expires_at, now.plus(Duration::from_secs(30)));
+}
+
+async fn many_claimers_never_share_a_session(backend: Backend) {
+    let (store, _db) = migrated_store(backend).await;
+    let mut expected = HashSet::new();
+    for i in 0..20 {
+        expected.insert(new_session(&store, &format!("d-{i}")).await.id);
+    }
+    let now = Timestamp::now();
+    let workers = (0..8).map(|w| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let owner = format!("worker-{w}");
+            let mut mine = Vec::new();
+            while let Some(s) = store
+                .claim_next(&owner, Duration::from_secs(60), now)
+                .await
+                .unwrap()
+            {
+                mine.push(s.id);
+            }
+            mine
+        })
+    });
+    let mut claimed = Vec::new();
+    for worker in futures::future::join_all(workers).await {
+        claimed.extend(worker.unwrap());
+    }
+    let unique: HashSet<_> = claimed.iter().copied().collect();
+    assert_eq!(
+        claimed.len(),
+        20,
+        "some session was claimed twice or not at all"
+    );
+    assert_eq!(unique, expected);
+}
+
+async fn an_expired_lease_can_be_reclaimed_and_the_old_owner_loses_it(backend: Backend) {
+    let (store, _db) = migrated_store(backend).await;
+    let session = new_session(&store, "d-lease").await;
+    let ttl = Duration::from_secs(30);
+    let t0 = Timestamp::now();
+    store.claim_next("old", ttl, t0).await.unwrap().unwrap();
+    store
+        .transition(session.id, SessionState::Provisioning, None, Some("old"))
+        .await
+        .unwrap();
+
+    let before_expiry = t0.plus(ttl - Duration::from_millis(1));
+    assert!(
+        store
+            .claim_next("new", ttl, before_expiry)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let after_expiry = t0.plus(ttl);
+    let taken = store
+        .claim_next("new", ttl, after_expiry)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.id, session.id);
+    assert_eq!(taken.state, SessionState::Provisioning);
+    assert_eq!(taken.lease.unwrap().owner, "new");
+
+    assert!(
+        !store
+            .renew_lease(session.id, "old", ttl, after_expiry)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .renew_lease(session.id, "new", ttl, after_expiry)
+            .await
+            .unwrap()
+    );
+}
+
+async fn transitions_follow_the_state_machine_and_are_logged(backend: Backend) {
+    let (store, _db) = migrated_store(backend).await;
+    let s = new_session(&store, "d-fsm").await;
+    let err = store
+        .transition(s.id, SessionState::Completed, None, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::IllegalTransition(_)), "{err}");
+    assert_eq!(
+        store.session(s.id).await.unwrap().unwrap().state,
+        SessionState::Queued
+    );
+
+    for to in [SessionState::Provisioning, SessionState::Running] {
+        store.transition(s.id, to, None, None).await.unwrap();
+    }
+    let done = store
+        .transition(
+            s.id,
+            SessionState::Failed,
+            Some("the model's key was refused".into()),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.reason.as_deref(), Some("the model's key was refused"));
+    assert!(done.lease.is_none());
+
+    let states: Vec<_> = store
+        .events_after(s.id, 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| match e.body {
+            EventBody::Status { state, .. } => state,
+            other => panic!("unexpected event {other:?}"),
+        })
+        .collect();
+    use SessionState::*;
+    assert_eq!(states, [Queued, Provisioning, Running, Failed]);
+
+    let again = store
+        .transition(s.id, Running, None, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(again, StoreError::IllegalTransition(_)));
+}
+
+async fn only_the_lease_holder_may_move_a_leased_session(backend: Backend) {
+    let (store, _db) = migrated_store(backend).await;
+    let s = new_session(&store, "d-owner").await;
+    store
+        .claim_next("worker-a", Duration::from_secs(60), Timestamp::now())
+        .await
+        .unwrap()
+        .unwrap();
+    let err = store
+        .transition(s.id, SessionState::Provisioning, None, Some("worker-b"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::LeaseLost(_)), "{err}");
+    store
+        .transition(s.id, SessionState::Provisioning, None, Some("worker-a"))
+        .await
+        .unwrap();
+}
+
+async fn events_are_numbered_without_gaps_even_when_appended_concurrently(backend: Backend) {
+    let (store, _db) = migrated_store(backend).await;
+    let s = new_session(&store, "d-events").await;
+    let appends = (0..40).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .append_event(
+                    s.id,
+                    EventBody::Thought {
+                        text: format!("step {i}"),
+                    },
+                )
+                .await
+                .unwrap()
+        })
+    });
+    for append in futures::future::join_all(appends).await {
+        append.unwrap();
+    }
+    let events = store.events_after(s.id, 0, 1000).await.unwrap();
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=41).collect::<Vec<_>>());
+
+    let page = store.events_after(s.id, 10, 5).await.unwrap();
+    assert_eq!(
+        page.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [11, 12, 13, 14, 15]
+    );
+    assert_eq!(store.count_events().await.unwrap(), 41);
+}
+
+async fn usage_events_update_the_session_totals(backend: Backend) {
+    let (store, _db) = migrated_store(backend).await;
+    let s = new_session(&store, "d-usage").await;
+    let usage = Usage {
+        tokens_in: 1200,
+        tokens_out: 340,
+        cost_micros: 5_600,
+    };
+    store
+        .append_event(s.id, EventBody::usage(usage))
+        .await
+        .unwrap();
+    assert_eq!(store.session(s.id).await.unwrap().unwrap().usage, usage);
+}
+
+async fn sessions_list_newest_first_filtered_and_paged(backend: Backend) {
+    let (store, _db) = migrated_store(backend).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(new_session(&store, &format!("d-list-{i}")).await.id);
+    }
+    store
+        .transition(ids[1], SessionState::Cancelled, None, None)
+        .await
+        .unwrap();
+
+    let first = store.list_sessions(&page(2)).await.unwrap();
+    assert_eq!(
+        first.iter().map(|s| s.id).collect::<Vec<_>>(),
+        [ids[4], ids[3]]
+    );
+    let second = store
+        .list_sessions(&SessionFilter {
+            before: Some(ids[3]),
+            ..page(10)
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        second.iter().map(|s| s.id).collect::<Vec<_>>(),
+        [ids[2], ids[1], ids[0]]
+    );
+    let cancelled = store
+        .list_sessions(&SessionFilter {
+            state: Some(SessionState::Cancelled),
+            ..page(10)
+        })
+        .await
+        .unwrap();
+    assert_eq!(cancelled.iter().map(|s| s.id).collect::<Vec<_>>(), [ids[1]]);
+
+    let counts = store.count_sessions_by_state().await.unwrap();
+    let count = |state| counts.iter().find(|(s, _)| *s == state).unwrap().1;
+    assert_eq!(count(SessionState::Queued), 4);
+    assert_eq!(count(SessionState::Cancelled), 1);
+    assert_eq!(count(SessionState::Running), 0);
+}
+
+async fn a_thread_maps_to_its_newest_session(backend: Backend) {
+    let (store, _db) = migrated_store(backend).await;
+    let thread = ThreadRef::Discord {
+        channel: "c".into(),
+        thread: Some("t".into()),
+    };
+    assert_eq!(store.session_for_thread(&thread).await.unwrap(), None);
+    let Recorded::Created(first) = store
+        .record_trigger(trigger_in(thread.clone(), "a"))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        store.session_for_thread(&thread).await.unwrap(),
+        Some(first.id)
+    );
+    let Recorded::Created(second) = store
+        .record_trigger(trigger_in(thread.clone(), "b"))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        store.session_for_thread(&thread).await.unwrap(),
+        Some(second.id)
+    );
+}
+
+async fn credentials_are_sealed_and_a_wrong_key_is_a_clear_error(backend: Backend) {
+    let (store, _db) = migrated_store(backend).await;
+    let key = SecretKey::generate();
+    let value = SecretString::from("ghp_supersecretvalue");
+    store
+        .put_credential(&key, "github-token", &value)
+        .await
+        .unwrap();
+    let read = store
+        .credential(&key, "github-token")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.expose_secret(), "ghp_supersecretvalue");
+    assert!(store.credential(&key, "absent").await.unwrap().is_none());
+
+    let err = store
+        .credential(&SecretKey::generate(), "github-token")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Credential(OpenError::WrongKey { .. })),
+        "{err}"
+    );
+    assert!(err.to_string().contains("LUCID_SECRET_KEY"), "{err}");
+    assert!(!err.to_string().contains("ghp_"));
+}
+
+async fn migrations_are_tracked_and_idempotent(backend: Backend) {
+    let db = crate::harness::fresh_db(backend).await;
+    let store = Store::connect(&db.url).await.unwrap();
+    let (applied, known) = store.migration_status().await.unwrap();
+    assert_eq!(applied, 0);
+    assert!(known >= 1);
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap();
+    assert_eq!(store.migration_status().await.unwrap(), (known, known));
+}
+
+async fn acknowledged_sessions_survive_a_restart(backend: Backend) {
+    let (store, db) = migrated_store(backend).await;
+    let s = new_session(&store, "d-durable").await;
+    store.close().await;
+    drop(store);
+    let reopened = Store::connect(&db.url).await.unwrap();
+    reopened.migrate().await.unwrap();
+    assert_eq!(reopened.session(s.id).await.unwrap().unwrap().id, s.id);
+    assert!(matches!(
+        reopened.record_trigger(trigger("d-durable")).await.unwrap(),
+        Recorded::Duplicate { .. }
+    ));
+}
+
+fn page(limit: u32) -> SessionFilter {
+    SessionFilter {
+        limit,
+        ..SessionFilter::default()
+    }
+}
