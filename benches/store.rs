@@ -11,8 +11,8 @@ use lucid::store::{Recorded, Store};
 use sqlx::Connection;
 use std::time::{Duration, Instant};
 
-const OPS_ALONE: usize = 3_000;
-const OPS_PER_WRITER_OF_32: usize = 200;
+const OPS_ALONE: usize = 20_000;
+const OPS_PER_WRITER_OF_32: usize = 2_000;
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()

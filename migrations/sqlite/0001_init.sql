@@ -1,4 +1,6 @@
 -- Sessions: one row per task handed to lucid. Times are Unix milliseconds.
+-- Tables keyed by text are WITHOUT ROWID: clustered on their key, so an insert
+-- writes one B-tree instead of a table and its key index.
 CREATE TABLE sessions (
     id               TEXT PRIMARY KEY,      -- UUIDv7, so it sorts by creation
     platform         TEXT NOT NULL,
@@ -19,7 +21,7 @@ CREATE TABLE sessions (
     last_seq         BIGINT NOT NULL DEFAULT 0,  -- number of the newest event
     created_at       BIGINT NOT NULL,
     updated_at       BIGINT NOT NULL
-);
+) WITHOUT ROWID;
 CREATE INDEX sessions_by_state ON sessions (state, id);
 CREATE INDEX sessions_claimable ON sessions (id)
     WHERE state IN ('queued', 'provisioning', 'running');
@@ -32,7 +34,7 @@ CREATE TABLE events (
     body       TEXT NOT NULL,               -- EventBody as JSON
     created_at BIGINT NOT NULL,
     PRIMARY KEY (session_id, seq)
-);
+) WITHOUT ROWID;
 
 -- Every webhook delivery lucid acknowledged; the key is what dedupes retries.
 CREATE TABLE deliveries (
@@ -41,7 +43,7 @@ CREATE TABLE deliveries (
     session_id  TEXT,
     received_at BIGINT NOT NULL,
     PRIMARY KEY (platform, delivery_id)
-);
+) WITHOUT ROWID;
 
 -- Which session a conversation belongs to, so follow-ups find it.
 CREATE TABLE threads (
@@ -50,7 +52,7 @@ CREATE TABLE threads (
     session_id TEXT NOT NULL REFERENCES sessions (id),
     updated_at BIGINT NOT NULL,
     PRIMARY KEY (platform, thread_key)
-);
+) WITHOUT ROWID;
 
 -- Credentials sealed with AES-256-GCM under LUCID_SECRET_KEY.
 CREATE TABLE credentials (

@@ -14,22 +14,23 @@ impl Store {
         value: &SecretString,
     ) -> Result<(), StoreError> {
         let sealed = crypto::seal(key, name, value);
-        let mut w = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO credentials (name, key_id, nonce, ciphertext, updated_at) \
+        self.write(async |conn| {
+            sqlx::query(
+                "INSERT INTO credentials (name, key_id, nonce, ciphertext, updated_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE SET \
              key_id = excluded.key_id, nonce = excluded.nonce, \
              ciphertext = excluded.ciphertext, updated_at = excluded.updated_at",
-        )
-        .bind(name)
-        .bind(sealed.key_id)
-        .bind(sealed.nonce)
-        .bind(sealed.ciphertext)
-        .bind(Timestamp::now().as_millis())
-        .execute(&mut *w.tx)
-        .await?;
-        w.tx.commit().await?;
-        Ok(())
+            )
+            .bind(name)
+            .bind(sealed.key_id)
+            .bind(sealed.nonce)
+            .bind(sealed.ciphertext)
+            .bind(Timestamp::now().as_millis())
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// The credential, or a clear error if it was sealed with another key.

@@ -4,7 +4,7 @@ use super::rows::{event_from_row, to_i64};
 use super::sessions::to_json;
 use super::{Store, StoreError};
 use crate::core::{Event, EventBody, SessionId, Timestamp};
-use sqlx::{Any, Transaction};
+use sqlx::AnyConnection;
 
 impl Store {
     /// Appends one event and announces it to live streams. A `Usage` event also sets
@@ -15,25 +15,29 @@ impl Store {
         body: EventBody,
     ) -> Result<Event, StoreError> {
         let now = Timestamp::now();
-        let mut w = self.begin_write().await?;
-        let event = append_in(&mut w.tx, session, &body, now).await?;
-        if let EventBody::Usage {
-            tokens_in,
-            tokens_out,
-            cost_micros,
-        } = body
-        {
-            sqlx::query(
-                "UPDATE sessions SET tokens_in = $1, tokens_out = $2, cost_micros = $3 WHERE id = $4",
-            )
-            .bind(to_i64(tokens_in))
-            .bind(to_i64(tokens_out))
-            .bind(to_i64(cost_micros))
-            .bind(session.to_string())
-            .execute(&mut *w.tx)
+        let event = self
+            .write(async |conn| {
+                let event = append_in(conn, session, &body, now).await?;
+                if let EventBody::Usage {
+                    tokens_in,
+                    tokens_out,
+                    cost_micros,
+                } = body
+                {
+                    sqlx::query(
+                        "UPDATE sessions SET tokens_in = $1, tokens_out = $2, cost_micros = $3 \
+                         WHERE id = $4",
+                    )
+                    .bind(to_i64(tokens_in))
+                    .bind(to_i64(tokens_out))
+                    .bind(to_i64(cost_micros))
+                    .bind(session.to_string())
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                Ok(event)
+            })
             .await?;
-        }
-        w.tx.commit().await?;
         self.announce(session);
         Ok(event)
     }
@@ -72,7 +76,7 @@ impl Store {
 /// Appends inside the caller's transaction: bumping the session's counter takes its
 /// row lock, so concurrent appends to one session get consecutive numbers.
 pub(super) async fn append_in(
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
     session: SessionId,
     body: &EventBody,
     now: Timestamp,
@@ -82,7 +86,7 @@ pub(super) async fn append_in(
     )
     .bind(now.as_millis())
     .bind(session.to_string())
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *conn)
     .await?;
     let seq = seq.ok_or(StoreError::SessionNotFound(session))?;
     sqlx::query(
@@ -93,7 +97,7 @@ pub(super) async fn append_in(
     .bind(body.kind())
     .bind(to_json(body))
     .bind(now.as_millis())
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     Ok(Event {
         session,

@@ -9,6 +9,7 @@ mod credentials;
 pub mod crypto;
 mod error;
 mod events;
+mod record;
 mod rows;
 mod sessions;
 mod threads;
@@ -19,10 +20,10 @@ pub use sessions::{Recorded, SessionFilter};
 use crate::config::DatabaseUrl;
 use crate::core::SessionId;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 use std::sync::{Arc, Once};
 use std::time::Duration;
-use tokio::sync::{Mutex, MutexGuard, broadcast};
+use tokio::sync::{Mutex, broadcast};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -39,21 +40,25 @@ pub struct Store {
 }
 
 struct Inner {
+    /// Reads, on both backends; writes too on PostgreSQL.
     pool: AnyPool,
     backend: Backend,
-    /// SQLite has one writer at a time. Queueing writers here, in order, is much
-    /// faster and fairer than letting them collide and back off inside SQLite.
-    write_gate: Option<Mutex<()>>,
+    /// SQLite has one writer at a time, so lucid keeps one connection for all writes
+    /// and queues writers for it in order: much faster and fairer than letting them
+    /// collide and back off inside SQLite, and no pool hand-off per write.
+    sqlite_writer: Option<Mutex<AnyConnection>>,
+    /// Triggers waiting to be recorded together (SQLite's group commit).
+    pending_records: std::sync::Mutex<Vec<record::Pending>>,
     /// Says "session X has new events" to live streams in this process. Other replicas
     /// are caught by the streams' periodic re-read of the log.
     appended: broadcast::Sender<SessionId>,
 }
 
-/// A write transaction, holding the SQLite write gate for as long as it lives.
-pub(crate) struct WriteTx<'a> {
-    pub(crate) tx: Transaction<'static, Any>,
-    _gate: Option<MutexGuard<'a, ()>>,
-}
+/// Set on every SQLite connection. WAL lets readers go on while one writer commits;
+/// NORMAL sync survives a crash of the process, which is what "acknowledged is never
+/// lost" needs.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
 
 impl Store {
     /// Connects without changing anything; `migrate` brings the schema up to date.
@@ -67,37 +72,43 @@ impl Store {
             Backend::Postgres
         };
         let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
-        let pool = match backend {
+        let (pool, sqlite_writer) = match backend {
             Backend::Sqlite => {
-                options
+                let url = sqlite_url_creating_file(url.expose());
+                let mut writer = AnyConnection::connect(&url).await?;
+                writer.execute(SQLITE_PRAGMAS).await?;
+                // The writer never checkpoints (that fsyncs, and would stall the one
+                // write queue); a background task does it instead.
+                writer.execute("PRAGMA wal_autocheckpoint = 0").await?;
+                let pool = options
                     .max_connections(8)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
-                            // WAL lets readers go on while one writer commits; NORMAL
-                            // sync is durable across a process crash, which is what
-                            // "acknowledged survives a crash" needs.
-                            conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                                 PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
-                            )
-                            .await?;
+                            conn.execute(SQLITE_PRAGMAS).await?;
                             Ok(())
                         })
                     })
-                    .connect(&sqlite_url_creating_file(url.expose()))
-                    .await?
+                    .connect(&url)
+                    .await?;
+                (pool, Some(Mutex::new(writer)))
             }
-            Backend::Postgres => options.max_connections(16).connect(url.expose()).await?,
+            Backend::Postgres => (
+                options.max_connections(16).connect(url.expose()).await?,
+                None,
+            ),
         };
         let (appended, _) = broadcast::channel(1024);
-        Ok(Store {
-            inner: Arc::new(Inner {
-                pool,
-                backend,
-                write_gate: (backend == Backend::Sqlite).then(|| Mutex::new(())),
-                appended,
-            }),
-        })
+        let inner = Arc::new(Inner {
+            pool,
+            backend,
+            sqlite_writer,
+            pending_records: std::sync::Mutex::new(Vec::new()),
+            appended,
+        });
+        if backend == Backend::Sqlite {
+            tokio::spawn(checkpoint_wal(Arc::downgrade(&inner)));
+        }
+        Ok(Store { inner })
     }
 
     pub fn backend(&self) -> Backend {
@@ -153,18 +164,44 @@ impl Store {
         &self.inner.pool
     }
 
-    pub(crate) async fn begin_write(&self) -> Result<WriteTx<'_>, StoreError> {
-        let gate = match &self.inner.write_gate {
-            Some(gate) => Some(gate.lock().await),
-            None => None,
-        };
-        let tx = match self.inner.backend {
-            // IMMEDIATE takes the write lock up front, so a transaction that reads
-            // before it writes cannot deadlock with another process.
-            Backend::Sqlite => self.inner.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.inner.pool.begin().await?,
-        };
-        Ok(WriteTx { tx, _gate: gate })
+    /// Runs `work` in one write transaction: committed if it returns Ok, rolled back
+    /// if it fails.
+    pub(crate) async fn write<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut AnyConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match &self.inner.sqlite_writer {
+            Some(writer) => {
+                let mut writer = writer.lock().await;
+                // IMMEDIATE takes the write lock up front, so a transaction that
+                // reads before it writes cannot deadlock with another process.
+                let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+                let value = work(&mut tx).await?;
+                tx.commit().await?;
+                Ok(value)
+            }
+            None => {
+                let mut tx = self.inner.pool.begin().await?;
+                let value = work(&mut tx).await?;
+                tx.commit().await?;
+                Ok(value)
+            }
+        }
+    }
+
+    fn sqlite_writer(&self) -> &Mutex<AnyConnection> {
+        self.inner
+            .sqlite_writer
+            .as_ref()
+            .expect("only SQLite stores have a dedicated writer")
+    }
+
+    fn pending_records(&self) -> std::sync::MutexGuard<'_, Vec<record::Pending>> {
+        // A panic while holding this lock leaves a plain Vec behind: still usable.
+        self.inner
+            .pending_records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) fn announce(&self, session: SessionId) {
@@ -173,7 +210,27 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(writer) = &self.inner.sqlite_writer {
+            let _ = writer.lock().await.execute("PRAGMA optimize").await;
+        }
         self.inner.pool.close().await;
+    }
+}
+
+/// Copies SQLite's write-ahead log back into the database file now and then, beside
+/// the writer rather than in its way (PASSIVE never waits for it). Ends with the store.
+async fn checkpoint_wal(store: std::sync::Weak<Inner>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(inner) = store.upgrade() else { return };
+        if inner.pool.is_closed() {
+            return;
+        }
+        if let Err(e) = inner.pool.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
+            tracing::warn!(error = %e, "SQLite checkpoint failed; will retry");
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::rows::{session_columns, session_from_row};
 use super::{Backend, Store, StoreError};
-use crate::core::{EventBody, Session, SessionId, SessionState, Timestamp, Trigger};
+use crate::core::{EventBody, Session, SessionId, SessionState, Timestamp};
 use sqlx::Row;
 use std::time::Duration;
 
@@ -23,17 +23,6 @@ pub struct SessionFilter {
     pub before: Option<SessionId>,
     pub limit: u32,
 }
-
-const INSERT_DELIVERY: &str = "INSERT INTO deliveries (platform, delivery_id, session_id, received_at) \
-     VALUES ($1, $2, $3, $4) ON CONFLICT (platform, delivery_id) DO NOTHING";
-const INSERT_SESSION: &str = "INSERT INTO sessions \
-     (id, platform, thread, author, task, repo, delivery_id, state, last_seq, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)";
-const LINK_THREAD: &str = "INSERT INTO threads (platform, thread_key, session_id, updated_at) \
-     VALUES ($1, $2, $3, $4) ON CONFLICT (platform, thread_key) \
-     DO UPDATE SET session_id = excluded.session_id, updated_at = excluded.updated_at";
-const INSERT_FIRST_EVENT: &str =
-    "INSERT INTO events (session_id, seq, kind, body, created_at) VALUES ($1, 1, $2, $3, $4)";
 
 /// Claimable: queued and never leased, or any live state whose lease ran out (its
 /// worker died). The condition is repeated outside the sub-select so a row that
@@ -56,74 +45,6 @@ macro_rules! claim_sql {
 }
 
 impl Store {
-    /// Records a delivery and creates its session in one transaction, so a delivery
-    /// is never acknowledged without its session, nor a session made twice for a
-    /// platform's retry. The session's thread now maps to it.
-    pub async fn record_trigger(&self, trigger: Trigger) -> Result<Recorded, StoreError> {
-        let now = Timestamp::now();
-        let session = Session::new(trigger, now);
-        let platform = session.trigger.platform().as_str();
-        let id = session.id.to_string();
-        let mut w = self.begin_write().await?;
-
-        let inserted = sqlx::query(INSERT_DELIVERY)
-            .bind(platform)
-            .bind(session.trigger.delivery.as_str())
-            .bind(&id)
-            .bind(now.as_millis())
-            .execute(&mut *w.tx)
-            .await?
-            .rows_affected();
-        if inserted == 0 {
-            let existing: Option<String> = sqlx::query_scalar(
-                "SELECT session_id FROM deliveries WHERE platform = $1 AND delivery_id = $2",
-            )
-            .bind(platform)
-            .bind(session.trigger.delivery.as_str())
-            .fetch_one(&mut *w.tx)
-            .await?;
-            w.tx.rollback().await?;
-            return Ok(Recorded::Duplicate {
-                session: existing.and_then(|s| s.parse().ok()),
-            });
-        }
-
-        let t = &session.trigger;
-        sqlx::query(INSERT_SESSION)
-            .bind(&id)
-            .bind(platform)
-            .bind(to_json(&t.thread))
-            .bind(to_json(&t.author))
-            .bind(&t.task)
-            .bind(t.repo.as_ref().map(ToString::to_string))
-            .bind(t.delivery.as_str())
-            .bind(session.state.as_str())
-            .bind(now.as_millis())
-            .execute(&mut *w.tx)
-            .await?;
-        sqlx::query(LINK_THREAD)
-            .bind(platform)
-            .bind(t.thread.key())
-            .bind(&id)
-            .bind(now.as_millis())
-            .execute(&mut *w.tx)
-            .await?;
-        let queued = EventBody::Status {
-            state: SessionState::Queued,
-            message: None,
-        };
-        sqlx::query(INSERT_FIRST_EVENT)
-            .bind(&id)
-            .bind(queued.kind())
-            .bind(to_json(&queued))
-            .bind(now.as_millis())
-            .execute(&mut *w.tx)
-            .await?;
-        w.tx.commit().await?;
-        self.announce(session.id);
-        Ok(Recorded::Created(Box::new(session)))
-    }
-
     pub async fn session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(concat!(
             "SELECT ",
@@ -183,14 +104,16 @@ impl Store {
             Backend::Sqlite => claim_sql!(""),
             Backend::Postgres => claim_sql!("FOR UPDATE SKIP LOCKED"),
         };
-        let mut w = self.begin_write().await?;
-        let row = sqlx::query(sql)
-            .bind(owner)
-            .bind(now.plus(ttl).as_millis())
-            .bind(now.as_millis())
-            .fetch_optional(&mut *w.tx)
+        let row = self
+            .write(async |conn| {
+                Ok(sqlx::query(sql)
+                    .bind(owner)
+                    .bind(now.plus(ttl).as_millis())
+                    .bind(now.as_millis())
+                    .fetch_optional(&mut *conn)
+                    .await?)
+            })
             .await?;
-        w.tx.commit().await?;
         row.as_ref().map(session_from_row).transpose()
     }
 
@@ -203,19 +126,21 @@ impl Store {
         ttl: Duration,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let mut w = self.begin_write().await?;
-        let renewed = sqlx::query(
-            "UPDATE sessions SET lease_expires_at = $1, updated_at = $2 \
-             WHERE id = $3 AND lease_owner = $4 AND lease_expires_at > $2",
-        )
-        .bind(now.plus(ttl).as_millis())
-        .bind(now.as_millis())
-        .bind(id.to_string())
-        .bind(owner)
-        .execute(&mut *w.tx)
-        .await?
-        .rows_affected();
-        w.tx.commit().await?;
+        let renewed = self
+            .write(async |conn| {
+                Ok(sqlx::query(
+                    "UPDATE sessions SET lease_expires_at = $1, updated_at = $2 \
+                     WHERE id = $3 AND lease_owner = $4 AND lease_expires_at > $2",
+                )
+                .bind(now.plus(ttl).as_millis())
+                .bind(now.as_millis())
+                .bind(id.to_string())
+                .bind(owner)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected())
+            })
+            .await?;
         Ok(renewed == 1)
     }
 
@@ -230,53 +155,56 @@ impl Store {
         lease_owner: Option<&str>,
     ) -> Result<Session, StoreError> {
         let now = Timestamp::now();
-        let mut w = self.begin_write().await?;
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            session_columns!(),
-            " FROM sessions WHERE id = $1"
-        ))
-        .bind(id.to_string())
-        .fetch_optional(&mut *w.tx)
-        .await?
-        .ok_or(StoreError::SessionNotFound(id))?;
-        let mut session = session_from_row(&row)?;
-        if let Some(owner) = lease_owner {
-            let holds = session
-                .lease
-                .as_ref()
-                .is_some_and(|l| l.owner == owner && l.is_live(now));
-            if !holds {
-                return Err(StoreError::LeaseLost(id));
-            }
-        }
-        let from = session.state;
-        session.transition(to, reason, now)?;
-        let lease = session.lease.as_ref();
-        let changed = sqlx::query(
-            "UPDATE sessions SET state = $1, reason = $2, lease_owner = $3, \
-             lease_expires_at = $4, updated_at = $5 WHERE id = $6 AND state = $7",
-        )
-        .bind(session.state.as_str())
-        .bind(session.reason.clone())
-        .bind(lease.map(|l| l.owner.clone()))
-        .bind(lease.map(|l| l.expires_at.as_millis()))
-        .bind(now.as_millis())
-        .bind(id.to_string())
-        .bind(from.as_str())
-        .execute(&mut *w.tx)
-        .await?
-        .rows_affected();
-        if changed != 1 {
-            // Only another process could have moved it under us (PostgreSQL).
-            return Err(StoreError::LeaseLost(id));
-        }
-        let status = EventBody::Status {
-            state: to,
-            message: session.reason.clone(),
-        };
-        super::events::append_in(&mut w.tx, id, &status, now).await?;
-        w.tx.commit().await?;
+        let session = self
+            .write(async |conn| {
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM sessions WHERE id = $1"
+                ))
+                .bind(id.to_string())
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or(StoreError::SessionNotFound(id))?;
+                let mut session = session_from_row(&row)?;
+                if let Some(owner) = lease_owner {
+                    let holds = session
+                        .lease
+                        .as_ref()
+                        .is_some_and(|l| l.owner == owner && l.is_live(now));
+                    if !holds {
+                        return Err(StoreError::LeaseLost(id));
+                    }
+                }
+                let from = session.state;
+                session.transition(to, reason, now)?;
+                let lease = session.lease.as_ref();
+                let changed = sqlx::query(
+                    "UPDATE sessions SET state = $1, reason = $2, lease_owner = $3, \
+                     lease_expires_at = $4, updated_at = $5 WHERE id = $6 AND state = $7",
+                )
+                .bind(session.state.as_str())
+                .bind(session.reason.clone())
+                .bind(lease.map(|l| l.owner.clone()))
+                .bind(lease.map(|l| l.expires_at.as_millis()))
+                .bind(now.as_millis())
+                .bind(id.to_string())
+                .bind(from.as_str())
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                if changed != 1 {
+                    // Only another process could have moved it under us (PostgreSQL).
+                    return Err(StoreError::LeaseLost(id));
+                }
+                let status = EventBody::Status {
+                    state: to,
+                    message: session.reason.clone(),
+                };
+                super::events::append_in(conn, id, &status, now).await?;
+                Ok(session)
+            })
+            .await?;
         self.announce(id);
         Ok(session)
     }

@@ -230,3 +230,12 @@ async fn bad_requests_get_json_errors_with_the_reason() {
         .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn a_wrong_method_is_405_in_json() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let response = app.http.post(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(body["error"].is_string());
+}

@@ -1,7 +1,8 @@
 //! The `lucid` binary itself: `serve` with no settings at all, a start with bad
 //! settings, JSON logs, and `doctor`.
 
-use crate::harness::{DEADLINE, docker_host, within};
+use crate::harness::{Backend, DEADLINE, docker_host, fresh_db, within};
+use lucid::store::Store;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
@@ -254,4 +255,43 @@ fn doctor_reports_bad_settings_as_failures() {
         "{stdout}"
     );
     assert!(stdout.contains("LUCID_DISCORD_PUBLIC_KEY"), "{stdout}");
+}
+
+#[tokio::test]
+async fn serve_on_postgres_migrates_at_start_and_is_ready() {
+    let db = fresh_db(Backend::Postgres).await;
+    let dir = tempfile::tempdir().unwrap();
+    let child = lucid(dir.path())
+        .arg("serve")
+        .env("DATABASE_URL", db.url.expose())
+        .env("LUCID_LISTEN", "127.0.0.1:0")
+        .env("DOCKER_HOST", docker_host())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    let lines = wait_for_line(&mut server.0, "lucid listening on http://");
+    let address = lines
+        .last()
+        .unwrap()
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let ready = within("readyz", reqwest::get(format!("http://{address}/readyz")))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200, "{}", ready.text().await.unwrap());
+    assert!(
+        !lines.iter().any(|l| l.contains("lucid-tests")),
+        "the database password was logged"
+    );
+
+    let store = Store::connect(&db.url).await.unwrap();
+    let (applied, known) = store.migration_status().await.unwrap();
+    assert_eq!(applied, known);
+    assert!(terminate(&mut server.0).success());
 }

@@ -33,6 +33,34 @@ pub enum Backend {
 pub struct TestDb {
     pub url: DatabaseUrl,
     _dir: Option<tempfile::TempDir>,
+    /// The server and database name to drop when the test ends (PostgreSQL only).
+    postgres: Option<(String, String)>,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs outside async code, so the cleanup gets a runtime of its own.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut conn = sqlx::AnyConnection::connect(&admin).await?;
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await?;
+                conn.close().await
+            })?;
+            Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+        });
+        if let Ok(Err(e)) = cleanup.join() {
+            eprintln!("could not drop test database: {e}");
+        }
+    }
 }
 
 pub async fn fresh_db(backend: Backend) -> TestDb {
@@ -43,6 +71,7 @@ pub async fn fresh_db(backend: Backend) -> TestDb {
             TestDb {
                 url: DatabaseUrl::parse(&url).unwrap(),
                 _dir: Some(dir),
+                postgres: None,
             }
         }
         Backend::Postgres => {
@@ -65,6 +94,7 @@ pub async fn fresh_db(backend: Backend) -> TestDb {
             TestDb {
                 url: DatabaseUrl::parse(url.as_str()).unwrap(),
                 _dir: None,
+                postgres: Some((admin, name)),
             }
         }
     }
