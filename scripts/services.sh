@@ -49,12 +49,13 @@ ensure_postgres() {
     echo "postgres: using TEST_POSTGRES_URL from the environment"
     return
   fi
-  if ! command -v pg_lsclusters >/dev/null 2>&1 || [ -z "$(ls /usr/lib/postgresql 2>/dev/null)" ]; then
+  # The client alone (psql) is often there; the server is what the tests need.
+  if ! command -v pg_lsclusters >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
     echo "postgres: installing postgresql"
     apt_install postgresql
   fi
   local version
-  version=$(ls /usr/lib/postgresql | sort -V | tail -n 1)
+  version=$(ls -d /usr/lib/postgresql/*/bin/postgres | awk -F/ '{print $5}' | sort -V | tail -n 1)
   if ! pg_lsclusters -h | awk '{print $1, $2}' | grep -qx "$version main"; then
     as_root pg_createcluster "$version" main >/dev/null
   fi
