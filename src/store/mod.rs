@@ -46,7 +46,7 @@ struct Inner {
     /// SQLite has one writer at a time, so lucid keeps one connection for all writes
     /// and queues writers for it in order: much faster and fairer than letting them
     /// collide and back off inside SQLite, and no pool hand-off per write.
-    sqlite_writer: Option<Mutex<AnyConnection>>,
+    sqlite_writer: Option<Arc<Mutex<AnyConnection>>>,
     /// Triggers waiting to be recorded together (SQLite's group commit).
     pending_records: std::sync::Mutex<Vec<record::Pending>>,
     /// Says "session X has new events" to live streams in this process. Other replicas
@@ -90,7 +90,7 @@ impl Store {
                     })
                     .connect(&url)
                     .await?;
-                (pool, Some(Mutex::new(writer)))
+                (pool, Some(Arc::new(Mutex::new(writer))))
             }
             Backend::Postgres => (
                 options.max_connections(16).connect(url.expose()).await?,
@@ -189,7 +189,7 @@ impl Store {
         }
     }
 
-    fn sqlite_writer(&self) -> &Mutex<AnyConnection> {
+    fn sqlite_writer(&self) -> &Arc<Mutex<AnyConnection>> {
         self.inner
             .sqlite_writer
             .as_ref()

@@ -112,16 +112,8 @@ impl Params {
 impl Store {
     /// Records a delivery and creates its session atomically, so a delivery is never
     /// acknowledged without its session, nor a session made twice for a platform's
-    /// retry. The session's thread now maps to it. Runs to the end even if the
-    /// caller stops waiting (a client that hung up), so nothing is half-done.
+    /// retry. The session's thread now maps to it.
     pub async fn record_trigger(&self, trigger: Trigger) -> Result<Recorded, StoreError> {
-        let store = self.clone();
-        tokio::spawn(async move { store.record_trigger_to_the_end(trigger).await })
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("recording a trigger panicked: {e}")))?
-    }
-
-    async fn record_trigger_to_the_end(&self, trigger: Trigger) -> Result<Recorded, StoreError> {
         let session = Session::new(trigger, Timestamp::now());
         let params = Params::of(&session);
         let created = match self.backend() {
@@ -158,7 +150,7 @@ impl Store {
                         Err(StoreError::Corrupt("a queued trigger was dropped".into()))
                     });
                 }
-                mut writer = self.sqlite_writer().lock() => {
+                mut writer = self.sqlite_writer().clone().lock_owned() => {
                     if let Ok(result) = answered.try_recv() {
                         return result;
                     }
@@ -167,7 +159,12 @@ impl Store {
                         let take = pending.len().min(MAX_BATCH);
                         pending.drain(..take).collect()
                     };
-                    run_batch(&mut writer, batch).await;
+                    // Others wait on this batch: it runs to the end even if this
+                    // caller stops waiting (a client that hung up).
+                    let run = tokio::spawn(async move { run_batch(&mut writer, batch).await });
+                    if let Err(e) = run.await {
+                        return Err(StoreError::Corrupt(format!("a batch of triggers panicked: {e}")));
+                    }
                 }
             }
         }
