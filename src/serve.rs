@@ -3,10 +3,15 @@
 
 use crate::config::Settings;
 use crate::http::{AppState, router};
-use crate::sandbox::DockerEngine;
+use crate::sandbox::{DockerEngine, DockerSandboxes};
 use crate::store::Store;
 use anyhow::Context;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
+
+/// How often idle and expired sandboxes are looked for.
+const REAP_EVERY: Duration = Duration::from_secs(30);
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let store = Store::connect(&settings.database_url)
@@ -23,11 +28,14 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .context("cannot bring the store's schema up to date")?;
     tracing::info!(database = %settings.database_url.redacted(), "store ready");
 
-    let docker = DockerEngine::new(&settings.docker_host)?;
-    if let Err(e) = docker.probe().await {
+    let docker = Arc::new(DockerEngine::new(&settings.docker_host)?);
+    let sandboxes = DockerSandboxes::new(docker.clone(), settings.sandbox.clone());
+    match docker.probe().await {
+        Ok(_) => prepare_sandboxes(&store, &sandboxes).await,
         // Not fatal: /readyz reports it until the engine answers.
-        tracing::warn!(error = %e, "Docker engine not reachable yet");
+        Err(e) => tracing::warn!(error = %e, "Docker engine not reachable yet"),
     }
+    sandboxes.reap_idle_in_background(REAP_EVERY);
     if settings.api_token.is_none() {
         tracing::warn!("LUCID_API_TOKEN is not set: /api/v1 answers 401 until it is");
     }
@@ -43,9 +51,30 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("the HTTP server failed")?;
+    sandboxes.drain_pool().await;
     store.close().await;
     tracing::info!("lucid stopped");
     Ok(())
+}
+
+/// Removes sandboxes an earlier lucid left behind (those of sessions nobody runs any
+/// more), then warms the pool.
+async fn prepare_sandboxes(store: &Store, sandboxes: &DockerSandboxes) {
+    match store.live_session_ids().await {
+        Ok(live) => {
+            let live: Vec<String> = live.iter().map(ToString::to_string).collect();
+            match sandboxes
+                .reap_orphans(|session| live.iter().any(|l| l == session))
+                .await
+            {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "removed sandboxes left by an earlier run"),
+                Err(e) => tracing::warn!(error = %e, "could not look for orphaned sandboxes"),
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not read live sessions; orphans stay for now"),
+    }
+    sandboxes.refill_in_background();
 }
 
 async fn shutdown_signal() {

@@ -4,6 +4,7 @@
 pub mod catalog;
 mod platforms;
 mod reader;
+mod sandbox;
 
 pub use platforms::{DiscordSettings, GithubAuth, GithubSettings, NotionSettings, SlackSettings};
 
@@ -24,6 +25,7 @@ pub struct Settings {
     pub api_token: Option<SecretString>,
     pub secret_key: Option<SecretKey>,
     pub docker_host: String,
+    pub sandbox: crate::sandbox::SandboxSettings,
     pub github: Option<GithubSettings>,
     pub slack: Option<SlackSettings>,
     pub discord: Option<DiscordSettings>,
@@ -123,6 +125,7 @@ fn read_all(r: &mut Reader) -> Option<Settings> {
             Err(format!("{s:?} must start with unix://, tcp:// or http://"))
         }
     });
+    let sandbox = sandbox::read(r);
     let github = platforms::github(r);
     let slack = platforms::slack(r);
     let discord = platforms::discord(r);
@@ -135,6 +138,7 @@ fn read_all(r: &mut Reader) -> Option<Settings> {
         api_token,
         secret_key,
         docker_host: docker_host?,
+        sandbox: sandbox?,
         github: github.ok()?,
         slack: slack.ok()?,
         discord: discord.ok()?,

@@ -20,6 +20,13 @@ fn no_settings_at_all_gives_the_embedded_defaults() {
     assert_eq!(s.database_url.expose(), "sqlite://lucid.db");
     assert_eq!(s.log_format, LogFormat::Text);
     assert_eq!(s.docker_host, "unix:///var/run/docker.sock");
+    assert_eq!(s.sandbox.spec, lucid_default_spec());
+    assert_eq!(s.sandbox.pool_size, 2);
+    assert_eq!(
+        s.sandbox.idle_timeout,
+        std::time::Duration::from_secs(30 * 60)
+    );
+    assert_eq!(s.sandbox.workspaces, std::path::PathBuf::from("workspaces"));
     assert!(s.api_token.is_none() && s.secret_key.is_none());
     assert!(s.github.is_none() && s.slack.is_none() && s.discord.is_none() && s.notion.is_none());
 }
@@ -227,4 +234,35 @@ fn empty_variables_count_as_unset() {
     .unwrap();
     assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
     assert!(s.slack.is_none());
+}
+
+fn lucid_default_spec() -> crate::sandbox::SandboxSpec {
+    crate::sandbox::SandboxSpec::default()
+}
+
+#[test]
+fn sandbox_limits_are_read_and_checked() {
+    let s = Settings::load(
+        &env(&[
+            ("LUCID_SANDBOX_MEMORY", "512m"),
+            ("LUCID_SANDBOX_CPUS", "0.5"),
+            ("LUCID_SANDBOX_NETWORK", "bridge"),
+            ("LUCID_SANDBOX_IMAGE", "registry.example/tools:7"),
+        ]),
+        None,
+    )
+    .unwrap();
+    let spec = &s.sandbox.spec;
+    assert_eq!(spec.memory_bytes, 512 << 20);
+    assert_eq!(spec.cpu_millis, 500);
+    assert_eq!(spec.network, crate::sandbox::Network::Bridge);
+    assert_eq!(spec.image, "registry.example/tools:7");
+
+    let found = problems(&[
+        ("LUCID_SANDBOX_MEMORY", "huge"),
+        ("LUCID_SANDBOX_PIDS", "3"),
+        ("LUCID_SANDBOX_LIFETIME", "forever"),
+        ("LUCID_SANDBOX_POOL_SIZE", "-1"),
+    ]);
+    assert_eq!(found.len(), 4, "{found:#?}");
 }

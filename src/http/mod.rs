@@ -32,10 +32,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, docker: DockerEngine, api_token: Option<SecretString>) -> Self {
+    pub fn new(store: Store, docker: Arc<DockerEngine>, api_token: Option<SecretString>) -> Self {
         Self {
             store,
-            docker: Arc::new(docker),
+            docker,
             api_token: api_token.map(Arc::new),
             metrics: Arc::new(Metrics::new()),
         }

@@ -1,6 +1,111 @@
-//! Sandboxes: where an agent's commands run. Today this holds the Docker engine
-//! connection that readiness checks and `lucid doctor` use.
+//! Sandboxes: where an agent's commands run, one per session, with nothing of lucid's
+//! inside. The port is in lucid's own terms (create, run, read, write, list, destroy);
+//! `docker` implements it on the Docker Engine API, and no bollard type leaves it.
 
+pub mod capture;
+pub mod docker;
 pub mod engine;
+pub mod spec;
+pub mod workspace;
 
+pub use capture::CapturedOutput;
+pub use docker::{DockerSandboxes, SandboxSettings};
 pub use engine::{DockerEngine, EngineError, EngineInfo};
+pub use spec::{CommandSpec, Network, SandboxSpec};
+pub use workspace::Workspace;
+
+use crate::core::SessionId;
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Output as it comes, for the live view: stdout and stderr together, in the order
+/// the command wrote them, as a terminal shows them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputChunk {
+    pub bytes: Vec<u8>,
+}
+
+/// How a command ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Exited(i64),
+    /// Killed at its timeout.
+    TimedOut(Duration),
+    /// Killed by the kernel for using more memory than the sandbox has.
+    OutOfMemory,
+    /// Killed after printing nothing for this long.
+    NoOutputFor(Duration),
+    /// Stopped because the caller asked (the session was stopped).
+    Cancelled,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandResult {
+    pub outcome: Outcome,
+    pub output: CapturedOutput,
+    pub duration: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileEntry {
+    pub name: String,
+    pub is_dir: bool,
+    pub size: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("the Docker engine refused: {0}")]
+    Docker(String),
+    #[error("the image {image} is not on the engine: build it with `lucid sandbox build-image`")]
+    ImageMissing { image: String },
+    #[error("the sandbox is gone: {0}")]
+    Gone(String),
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+    #[error("the workspace: {0}")]
+    Workspace(#[from] std::io::Error),
+}
+
+/// One session's sandbox.
+#[async_trait]
+pub trait Sandbox: Send + Sync {
+    fn id(&self) -> &str;
+
+    /// The host directory mounted at `/workspace`.
+    fn workspace(&self) -> &Workspace;
+
+    /// Runs a bash command line, sending output to `live` as it comes.
+    async fn run(
+        &self,
+        command: &CommandSpec,
+        live: Option<&mpsc::Sender<OutputChunk>>,
+        cancel: &CancellationToken,
+    ) -> Result<CommandResult, SandboxError>;
+
+    async fn read_file(&self, path: &str) -> Result<Vec<u8>, SandboxError>;
+
+    /// Writes a file, creating its directory if needed.
+    async fn write_file(&self, path: &str, contents: &[u8]) -> Result<(), SandboxError>;
+
+    /// The entries of a directory (not recursive), sorted by name.
+    async fn list_files(&self, dir: &str) -> Result<Vec<FileEntry>, SandboxError>;
+
+    /// Removes the container and its workspace. Safe to call twice.
+    async fn destroy(&self) -> Result<(), SandboxError>;
+}
+
+/// Where sandboxes come from.
+#[async_trait]
+pub trait Sandboxes: Send + Sync {
+    async fn create(
+        &self,
+        session: SessionId,
+        spec: &SandboxSpec,
+    ) -> Result<Arc<dyn Sandbox>, SandboxError>;
+}

@@ -91,6 +91,22 @@ impl Store {
         Ok(counts)
     }
 
+    /// Sessions some worker is running (provisioning or running): their sandboxes
+    /// must be left alone.
+    pub async fn live_session_ids(&self) -> Result<Vec<SessionId>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM sessions WHERE state IN ('provisioning', 'running')",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        ids.iter()
+            .map(|id| {
+                id.parse()
+                    .map_err(|e: crate::core::InvalidId| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
     /// Takes the oldest claimable session for `owner` until `now + ttl`. Two workers
     /// never get the same session while its lease is live: on PostgreSQL the row is
     /// locked with `FOR UPDATE SKIP LOCKED`, on SQLite the write is serialized.

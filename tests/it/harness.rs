@@ -158,7 +158,7 @@ impl TestApp {
 
     pub async fn spawn_with(backend: Backend, token: Option<&str>, docker_host: &str) -> TestApp {
         let (store, db) = migrated_store(backend).await;
-        let docker = DockerEngine::new(docker_host).unwrap();
+        let docker = std::sync::Arc::new(DockerEngine::new(docker_host).unwrap());
         let state = AppState::new(store.clone(), docker, token.map(SecretString::from));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

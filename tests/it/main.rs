@@ -5,5 +5,6 @@ mod api;
 mod cli;
 mod harness;
 mod readme;
+mod sandbox;
 mod sse;
 mod store;

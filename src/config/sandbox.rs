@@ -1,0 +1,108 @@
+//! The sandbox settings: limits in Docker's own notation (`2g`), times as people
+//! write them (`30m`, `2h`).
+
+use super::reader::Reader;
+use crate::sandbox::{Network, SandboxSettings, SandboxSpec};
+use std::path::PathBuf;
+
+pub(super) fn read(r: &mut Reader) -> Option<SandboxSettings> {
+    let image = r.parsed("LUCID_SANDBOX_IMAGE", |s| {
+        if s.trim().is_empty() || s.contains(char::is_whitespace) {
+            Err(format!("{s:?} is not an image name"))
+        } else {
+            Ok(s.to_owned())
+        }
+    });
+    let memory = r.parsed("LUCID_SANDBOX_MEMORY", parse_bytes);
+    let cpus = r.parsed("LUCID_SANDBOX_CPUS", |s| match s.parse::<f64>() {
+        Ok(cpus) if (0.01..=256.0).contains(&cpus) => Ok((cpus * 1000.0).round() as u32),
+        _ => Err(format!("{s:?} is not a number of CPUs such as 0.5 or 2")),
+    });
+    let pids = r.parsed("LUCID_SANDBOX_PIDS", |s| match s.parse::<u32>() {
+        Ok(n) if n >= 16 => Ok(n),
+        _ => Err(format!("{s:?} is not a process count of at least 16")),
+    });
+    let network = r.parsed("LUCID_SANDBOX_NETWORK", |s| match s {
+        "off" => Ok(Network::Off),
+        "bridge" => Ok(Network::Bridge),
+        other => Err(format!("{other:?} is not a network (off or bridge)")),
+    });
+    let lifetime = r.parsed("LUCID_SANDBOX_LIFETIME", parse_duration);
+    let idle_timeout = r.parsed("LUCID_SANDBOX_IDLE_TIMEOUT", parse_duration);
+    let pool_size = r.parsed("LUCID_SANDBOX_POOL_SIZE", |s| {
+        s.parse::<usize>()
+            .ok()
+            .filter(|n| *n <= 64)
+            .ok_or_else(|| format!("{s:?} is not a pool size from 0 to 64"))
+    });
+    let workspaces = r.parsed("LUCID_WORKSPACES_DIR", |s| Ok(PathBuf::from(s)));
+    Some(SandboxSettings {
+        spec: SandboxSpec::default()
+            .image(image?)
+            .memory_bytes(memory?)
+            .cpu_millis(cpus?)
+            .pids_limit(pids?)
+            .network(network?)
+            .lifetime(lifetime?),
+        workspaces: workspaces?,
+        pool_size: pool_size?,
+        idle_timeout: idle_timeout?,
+    })
+}
+
+/// Bytes, or a number with k, m or g (powers of 1024), as Docker writes limits.
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let bad = || format!("{s:?} is not a size such as 512m or 2g");
+    let lower = s.trim().to_ascii_lowercase();
+    let (digits, unit) = match lower.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => lower.split_at(i),
+        None => (lower.as_str(), ""),
+    };
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let scale: u64 = match unit.trim_end_matches('b') {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    let bytes = n.checked_mul(scale).ok_or_else(bad)?;
+    if bytes < 64 << 20 {
+        return Err(format!("{s:?} is too little: a sandbox needs at least 64m"));
+    }
+    Ok(bytes)
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|_| format!("{s:?} is not a duration such as 90s, 30m or 2h"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_docker_limits() {
+        assert_eq!(parse_bytes("2g"), Ok(2 << 30));
+        assert_eq!(parse_bytes("512M"), Ok(512 << 20));
+        assert_eq!(parse_bytes("1gb"), Ok(1 << 30));
+        assert_eq!(parse_bytes("134217728"), Ok(128 << 20));
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("2t").is_err());
+        assert!(parse_bytes("1m").unwrap_err().contains("too little"));
+    }
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(
+            parse_duration("30m"),
+            Ok(std::time::Duration::from_secs(1800))
+        );
+        assert_eq!(
+            parse_duration("2h"),
+            Ok(std::time::Duration::from_secs(7200))
+        );
+        assert!(parse_duration("soon").is_err());
+    }
+}

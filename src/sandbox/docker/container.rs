@@ -1,0 +1,128 @@
+//! The container a sandbox is: every setting spelled out, nothing inherited from the
+//! host. No credential, no Docker socket, no host path but the session's workspace.
+
+use super::labels;
+use crate::sandbox::spec::{Network, SandboxSpec};
+use crate::sandbox::workspace::{SandboxUser, Workspace};
+use bollard::models::{ContainerCreateBody, HostConfig};
+use std::collections::HashMap;
+
+/// The environment inside, in full. Nothing from lucid's own environment is passed.
+const ENV: [&str; 4] = [
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME=/tmp",
+    "LANG=C.UTF-8",
+    "TERM=dumb",
+];
+
+pub(super) fn container_body(
+    spec: &SandboxSpec,
+    workspace: &Workspace,
+    user: SandboxUser,
+    session_label: &str,
+) -> ContainerCreateBody {
+    let mut container_labels = HashMap::from([
+        (labels::MANAGED.to_owned(), "true".to_owned()),
+        (labels::SESSION.to_owned(), session_label.to_owned()),
+        (
+            labels::WORKSPACE.to_owned(),
+            workspace.path().display().to_string(),
+        ),
+    ]);
+    if session_label == labels::POOL_SESSION {
+        container_labels.insert(labels::POOL.to_owned(), "true".to_owned());
+    }
+    let memory = i64::try_from(spec.memory_bytes).unwrap_or(i64::MAX);
+    ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        user: Some(user.docker_user()),
+        env: Some(ENV.iter().map(|e| (*e).to_owned()).collect()),
+        // The container only waits; commands come in through exec.
+        entrypoint: Some(vec!["sleep".to_owned()]),
+        cmd: Some(vec!["infinity".to_owned()]),
+        working_dir: Some("/workspace".to_owned()),
+        labels: Some(container_labels),
+        network_disabled: Some(spec.network == Network::Off),
+        host_config: Some(HostConfig {
+            memory: Some(memory),
+            // No swap: memory beyond the limit is an OOM, not a slow crawl.
+            memory_swap: Some(memory),
+            nano_cpus: Some(i64::from(spec.cpu_millis) * 1_000_000),
+            pids_limit: Some(i64::from(spec.pids_limit)),
+            cap_drop: Some(vec!["ALL".to_owned()]),
+            security_opt: Some(vec!["no-new-privileges".to_owned()]),
+            readonly_rootfs: Some(true),
+            tmpfs: Some(HashMap::from([(
+                "/tmp".to_owned(),
+                format!("rw,nosuid,nodev,size={}", spec.tmp_bytes),
+            )])),
+            binds: Some(vec![format!(
+                "{}:/workspace:rw",
+                workspace.path().display()
+            )]),
+            network_mode: Some(match spec.network {
+                Network::Off => "none".to_owned(),
+                Network::Bridge => "bridge".to_owned(),
+            }),
+            // A tiny init reaps orphaned processes, so killed commands leave no
+            // zombies holding pids.
+            init: Some(true),
+            privileged: Some(false),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::workspace::SandboxUser;
+
+    fn body(spec: &SandboxSpec) -> ContainerCreateBody {
+        let dir = tempfile::tempdir().unwrap();
+        let user = SandboxUser {
+            uid: 1000,
+            gid: 1000,
+        };
+        let workspace = Workspace::create(dir.path(), "w", user).unwrap();
+        container_body(spec, &workspace, user, "s-1")
+    }
+
+    #[test]
+    fn the_container_is_hardened_and_limited() {
+        let body = body(&SandboxSpec::default());
+        let host = body.host_config.unwrap();
+        assert_eq!(host.cap_drop.unwrap(), ["ALL"]);
+        assert_eq!(host.security_opt.unwrap(), ["no-new-privileges"]);
+        assert_eq!(host.readonly_rootfs, Some(true));
+        assert_eq!(host.network_mode.as_deref(), Some("none"));
+        assert_eq!(host.memory, Some(2 << 30));
+        assert_eq!(host.memory_swap, host.memory);
+        assert_eq!(host.nano_cpus, Some(1_000_000_000));
+        assert_eq!(host.pids_limit, Some(512));
+        assert_eq!(host.privileged, Some(false));
+        let binds = host.binds.unwrap();
+        assert_eq!(binds.len(), 1, "only the workspace is mounted");
+        assert!(binds[0].ends_with(":/workspace:rw"));
+        assert_eq!(body.user.as_deref(), Some("1000:1000"));
+        assert_eq!(body.labels.unwrap()["lucid.session"], "s-1");
+    }
+
+    #[test]
+    fn the_environment_holds_nothing_from_the_host() {
+        let env = body(&SandboxSpec::default()).env.unwrap();
+        let names: Vec<&str> = env.iter().map(|e| e.split('=').next().unwrap()).collect();
+        assert_eq!(names, ["PATH", "HOME", "LANG", "TERM"]);
+    }
+
+    #[test]
+    fn a_bridge_network_is_only_there_when_asked_for() {
+        let body = body(&SandboxSpec::default().network(Network::Bridge));
+        assert_eq!(body.network_disabled, Some(false));
+        assert_eq!(
+            body.host_config.unwrap().network_mode.as_deref(),
+            Some("bridge")
+        );
+    }
+}

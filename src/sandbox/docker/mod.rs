@@ -1,0 +1,351 @@
+//! The sandbox port on the Docker Engine API (bollard). Containers are created from
+//! an explicit spec, commands and files go through exec, and a warm pool keeps
+//! containers ready so a session starts at once.
+
+mod container;
+mod exec;
+mod files;
+mod pool;
+mod reaper;
+
+use self::exec::{Exec, docker_error};
+use self::pool::Pool;
+use super::spec::{CommandSpec, SandboxSpec};
+use super::workspace::{SandboxUser, Workspace};
+use super::{
+    CommandResult, DockerEngine, FileEntry, Outcome, OutputChunk, Sandbox, SandboxError, Sandboxes,
+};
+use crate::core::SessionId;
+use async_trait::async_trait;
+use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// The labels every lucid container carries, so lucid can find its own.
+pub mod labels {
+    pub const MANAGED: &str = "lucid.managed";
+    pub const SESSION: &str = "lucid.session";
+    pub const WORKSPACE: &str = "lucid.workspace";
+    pub const POOL: &str = "lucid.pool";
+    /// The session label of a warm container no session has taken yet.
+    pub const POOL_SESSION: &str = "pool";
+}
+
+#[derive(Clone, Debug)]
+pub struct SandboxSettings {
+    /// What a session's sandbox is made of unless it asks otherwise.
+    pub spec: SandboxSpec,
+    /// Where the workspaces live on the host.
+    pub workspaces: PathBuf,
+    /// Warm containers kept ready.
+    pub pool_size: usize,
+    /// A sandbox unused this long is destroyed.
+    pub idle_timeout: Duration,
+}
+
+/// Creates and tracks sandboxes on one Docker engine.
+#[derive(Clone)]
+pub struct DockerSandboxes {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    engine: Arc<DockerEngine>,
+    settings: SandboxSettings,
+    user: SandboxUser,
+    /// Every sandbox handed out and not yet destroyed, by container id.
+    live: Mutex<HashMap<String, Arc<Container>>>,
+    pool: Pool,
+}
+
+/// One container and its workspace.
+struct Container {
+    id: String,
+    engine: Arc<DockerEngine>,
+    workspace: Workspace,
+    user: String,
+    last_used: Mutex<Instant>,
+    expires_at: Mutex<Instant>,
+    commands: AtomicU64,
+    /// OOM kills seen in this container's cgroup so far.
+    oom_kills: AtomicU64,
+    destroyed: AtomicBool,
+}
+
+impl DockerSandboxes {
+    pub fn new(engine: Arc<DockerEngine>, mut settings: SandboxSettings) -> Self {
+        // Docker binds only absolute paths; a relative setting means "here".
+        if let Ok(absolute) = std::path::absolute(&settings.workspaces) {
+            settings.workspaces = absolute;
+        }
+        let pool = Pool::new(settings.pool_size);
+        Self {
+            shared: Arc::new(Shared {
+                engine,
+                settings,
+                user: SandboxUser::for_this_process(),
+                live: Mutex::new(HashMap::new()),
+                pool,
+            }),
+        }
+    }
+
+    pub fn settings(&self) -> &SandboxSettings {
+        &self.shared.settings
+    }
+
+    /// How many sandboxes are handed out and not destroyed.
+    pub fn live_count(&self) -> usize {
+        self.live().len()
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Container>>> {
+        self.shared
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Creates and starts a container for `session_label` from `spec`, with a new
+    /// workspace.
+    async fn start_container(
+        &self,
+        spec: &SandboxSpec,
+        session_label: &str,
+    ) -> Result<Arc<Container>, SandboxError> {
+        let docker = self.shared.engine.client().await?;
+        let short = &uuid::Uuid::now_v7().simple().to_string()[24..];
+        let name = format!("lucid-{session_label}-{short}");
+        let workspace =
+            Workspace::create(&self.shared.settings.workspaces, &name, self.shared.user)?;
+        let body = container::container_body(spec, &workspace, self.shared.user, session_label);
+        let options = CreateContainerOptions {
+            name: Some(name.clone()),
+            ..Default::default()
+        };
+        let created = match docker.create_container(Some(options), body).await {
+            Ok(created) => created,
+            Err(e) => {
+                let _ = workspace.remove();
+                return Err(match docker_error(e) {
+                    SandboxError::Gone(_) => SandboxError::ImageMissing {
+                        image: spec.image.clone(),
+                    },
+                    other => other,
+                });
+            }
+        };
+        let container = Arc::new(Container {
+            id: created.id,
+            engine: self.shared.engine.clone(),
+            workspace,
+            user: self.shared.user.docker_user(),
+            last_used: Mutex::new(Instant::now()),
+            expires_at: Mutex::new(Instant::now() + spec.lifetime),
+            commands: AtomicU64::new(0),
+            oom_kills: AtomicU64::new(0),
+            destroyed: AtomicBool::new(false),
+        });
+        if let Err(e) = docker.start_container(&container.id, None).await {
+            let _ = container.destroy().await;
+            return Err(docker_error(e));
+        }
+        Ok(container)
+    }
+
+    fn hand_out(&self, container: Arc<Container>, spec: &SandboxSpec) -> Arc<dyn Sandbox> {
+        *lock(&container.expires_at) = Instant::now() + spec.lifetime;
+        container.touch();
+        self.live().insert(container.id.clone(), container.clone());
+        Arc::new(DockerSandbox {
+            container,
+            owner: self.clone(),
+        })
+    }
+}
+
+#[async_trait]
+impl Sandboxes for DockerSandboxes {
+    async fn create(
+        &self,
+        session: SessionId,
+        spec: &SandboxSpec,
+    ) -> Result<Arc<dyn Sandbox>, SandboxError> {
+        if spec.same_container_as(&self.shared.settings.spec)
+            && let Some(warm) = self.take_warm(session).await
+        {
+            return Ok(self.hand_out(warm, spec));
+        }
+        let container = self.start_container(spec, &session.to_string()).await?;
+        Ok(self.hand_out(container, spec))
+    }
+}
+
+/// A sandbox handed to a session.
+pub struct DockerSandbox {
+    container: Arc<Container>,
+    owner: DockerSandboxes,
+}
+
+impl Container {
+    fn touch(&self) {
+        *lock(&self.last_used) = Instant::now();
+    }
+
+    fn exec<'a>(&'a self, docker: &'a bollard::Docker) -> Exec<'a> {
+        Exec {
+            docker,
+            container: &self.id,
+            user: &self.user,
+            seq: self.commands.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    fn check_alive(&self) -> Result<(), SandboxError> {
+        if self.destroyed.load(Ordering::SeqCst) {
+            return Err(SandboxError::Gone(format!(
+                "sandbox {} was destroyed",
+                &self.id[..12.min(self.id.len())]
+            )));
+        }
+        Ok(())
+    }
+
+    /// An exit by SIGKILL that lucid did not cause: was it the kernel's OOM killer?
+    async fn classify(&self, result: CommandResult, exec: &Exec<'_>) -> CommandResult {
+        if result.outcome != Outcome::Exited(137) {
+            return result;
+        }
+        let Ok(bytes) = exec
+            .read_any(&[
+                "/sys/fs/cgroup/memory.events",
+                "/sys/fs/cgroup/memory/memory.oom_control",
+            ])
+            .await
+        else {
+            return result;
+        };
+        let kills = oom_kill_count(&String::from_utf8_lossy(&bytes));
+        let before = self.oom_kills.swap(kills, Ordering::SeqCst);
+        if kills > before {
+            CommandResult {
+                outcome: Outcome::OutOfMemory,
+                ..result
+            }
+        } else {
+            result
+        }
+    }
+
+    async fn destroy(&self) -> Result<(), SandboxError> {
+        if self.destroyed.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        let docker = self.engine.client().await?;
+        let options = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        match docker
+            .remove_container(&self.id, Some(options))
+            .await
+            .map_err(docker_error)
+        {
+            Ok(()) | Err(SandboxError::Gone(_)) => {}
+            Err(e) => return Err(e),
+        }
+        self.workspace.remove()?;
+        Ok(())
+    }
+}
+
+/// `oom_kill N` from cgroup v2's memory.events or v1's memory.oom_control.
+fn oom_kill_count(text: &str) -> u64 {
+    text.lines()
+        .filter_map(|line| line.strip_prefix("oom_kill "))
+        .filter_map(|n| n.trim().parse::<u64>().ok())
+        .sum()
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[async_trait]
+impl Sandbox for DockerSandbox {
+    fn id(&self) -> &str {
+        &self.container.id
+    }
+
+    fn workspace(&self) -> &Workspace {
+        &self.container.workspace
+    }
+
+    async fn run(
+        &self,
+        command: &CommandSpec,
+        live: Option<&mpsc::Sender<OutputChunk>>,
+        cancel: &CancellationToken,
+    ) -> Result<CommandResult, SandboxError> {
+        self.container.check_alive()?;
+        self.container.touch();
+        let docker = self.container.engine.client().await?;
+        let exec = self.container.exec(docker);
+        let result = exec.run(command, live, cancel).await?;
+        let result = self.container.classify(result, &exec).await;
+        self.container.touch();
+        Ok(result)
+    }
+
+    async fn read_file(&self, path: &str) -> Result<Vec<u8>, SandboxError> {
+        self.container.check_alive()?;
+        self.container.touch();
+        let docker = self.container.engine.client().await?;
+        self.container.exec(docker).read_file(path).await
+    }
+
+    async fn write_file(&self, path: &str, contents: &[u8]) -> Result<(), SandboxError> {
+        self.container.check_alive()?;
+        self.container.touch();
+        let docker = self.container.engine.client().await?;
+        self.container.exec(docker).write_file(path, contents).await
+    }
+
+    async fn list_files(&self, dir: &str) -> Result<Vec<FileEntry>, SandboxError> {
+        self.container.check_alive()?;
+        self.container.touch();
+        let docker = self.container.engine.client().await?;
+        self.container.exec(docker).list_files(dir).await
+    }
+
+    async fn destroy(&self) -> Result<(), SandboxError> {
+        self.owner.live().remove(&self.container.id);
+        self.container.destroy().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oom_kills_are_read_from_either_cgroup_version() {
+        assert_eq!(
+            oom_kill_count("low 0\nhigh 0\nmax 3\noom 2\noom_kill 2\n"),
+            2
+        );
+        assert_eq!(
+            oom_kill_count("oom_kill_disable 0\nunder_oom 0\noom_kill 5\n"),
+            5
+        );
+        assert_eq!(oom_kill_count(""), 0);
+    }
+}

@@ -1,0 +1,464 @@
+//! Sandboxes on the real Docker engine that scripts/test starts, from the image it
+//! builds (lucid-sandbox:latest).
+
+use crate::harness::{docker_host, within};
+use lucid::core::SessionId;
+use lucid::sandbox::{
+    CommandSpec, DockerEngine, DockerSandboxes, Network, Outcome, OutputChunk, Sandbox,
+    SandboxError, SandboxSettings, SandboxSpec, Sandboxes,
+};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+struct Rig {
+    sandboxes: DockerSandboxes,
+    engine: Arc<DockerEngine>,
+    _workspaces: tempfile::TempDir,
+}
+
+fn rig(pool_size: usize) -> Rig {
+    let workspaces = tempfile::tempdir().unwrap();
+    let engine = Arc::new(DockerEngine::new(&docker_host()).unwrap());
+    let settings = SandboxSettings {
+        spec: SandboxSpec::default(),
+        workspaces: workspaces.path().to_owned(),
+        pool_size,
+        idle_timeout: Duration::from_secs(30 * 60),
+    };
+    Rig {
+        sandboxes: DockerSandboxes::new(engine.clone(), settings),
+        engine,
+        _workspaces: workspaces,
+    }
+}
+
+impl Rig {
+    async fn sandbox(&self, spec: SandboxSpec) -> Arc<dyn Sandbox> {
+        within("a sandbox", self.sandboxes.create(SessionId::new(), &spec))
+            .await
+            .unwrap()
+    }
+
+    async fn container_exists(&self, id: &str) -> bool {
+        let docker = self.engine.client().await.unwrap();
+        docker.inspect_container(id, None).await.is_ok()
+    }
+}
+
+async fn run(sandbox: &dyn Sandbox, command: &str) -> lucid::sandbox::CommandResult {
+    let spec = CommandSpec::new(command).timeout(Duration::from_secs(60));
+    within(command, sandbox.run(&spec, None, &CancellationToken::new()))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn output_streams_live_in_the_order_written_with_the_exit_code() {
+    let rig = rig(0);
+    let sandbox = rig.sandbox(SandboxSpec::default()).await;
+    let (tx, mut rx) = mpsc::channel::<OutputChunk>(64);
+    let command = CommandSpec::new(
+        "echo first; while [ ! -f /tmp/go ]; do sleep 0.05; done; \
+         for i in 1 2 3; do echo out$i; echo err$i >&2; done; exit 3",
+    );
+    let running = {
+        let sandbox = sandbox.clone();
+        tokio::spawn(async move {
+            sandbox
+                .run(&command, Some(&tx), &CancellationToken::new())
+                .await
+        })
+    };
+    // The first line arrives while the command is still waiting: output is live.
+    let first = within("the first output", rx.recv()).await.unwrap();
+    assert_eq!(first.bytes, b"first\n");
+    assert!(!running.is_finished());
+    sandbox.write_file("/tmp/go", b"").await.unwrap();
+
+    let result = within("the command", running).await.unwrap().unwrap();
+    assert_eq!(result.outcome, Outcome::Exited(3));
+    let mut rest = String::new();
+    while let Some(chunk) = rx.recv().await {
+        rest.push_str(&String::from_utf8_lossy(&chunk.bytes));
+    }
+    assert_eq!(rest, "out1\nerr1\nout2\nerr2\nout3\nerr3\n");
+    assert_eq!(
+        result.output.text,
+        "first\nout1\nerr1\nout2\nerr2\nout3\nerr3\n"
+    );
+    sandbox.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_past_its_timeout_is_killed_with_its_children() {
+    let rig = rig(0);
+    let sandbox = rig.sandbox(SandboxSpec::default()).await;
+    let spec =
+        CommandSpec::new("sleep 300 & sleep 301; echo never").timeout(Duration::from_secs(1));
+    let started = Instant::now();
+    let result = within(
+        "the timeout",
+        sandbox.run(&spec, None, &CancellationToken::new()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(result.outcome, Outcome::TimedOut(Duration::from_secs(1)));
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert!(!result.output.text.contains("never"));
+    // The bracket keeps the pattern from matching this probe's own command line.
+    let left = run(&*sandbox, "pgrep -c -f 'sleep 30[01]' || true").await;
+    assert_eq!(
+        left.output.text.trim(),
+        "0",
+        "the command's children survived"
+    );
+    sandbox.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quiet_command_and_a_cancelled_one_are_told_apart() {
+    let rig = rig(0);
+    let sandbox = rig.sandbox(SandboxSpec::default()).await;
+    let quiet = CommandSpec::new("echo hi; sleep 300").no_output_timeout(Duration::from_secs(1));
+    let result = within(
+        "quiet",
+        sandbox.run(&quiet, None, &CancellationToken::new()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(result.outcome, Outcome::NoOutputFor(Duration::from_secs(1)));
+    assert_eq!(result.output.text, "hi\n");
+
+    let cancel = CancellationToken::new();
+    let long = CommandSpec::new("sleep 300");
+    let running = {
+        let (sandbox, cancel) = (sandbox.clone(), cancel.clone());
+        tokio::spawn(async move { sandbox.run(&long, None, &cancel).await })
+    };
+    cancel.cancel();
+    let started = Instant::now();
+    let result = within("cancel", running).await.unwrap().unwrap();
+    assert_eq!(result.outcome, Outcome::Cancelled);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "stop took {:?}",
+        started.elapsed()
+    );
+    sandbox.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_memory_hog_is_reported_as_out_of_memory() {
+    let rig = rig(0);
+    let sandbox = rig
+        .sandbox(SandboxSpec::default().memory_bytes(128 << 20))
+        .await;
+    let result = run(&*sandbox, "python3 -c 'b = bytearray(1024 * 1024 * 1024)'").await;
+    assert_eq!(
+        result.outcome,
+        Outcome::OutOfMemory,
+        "{}",
+        result.output.text
+    );
+    // An ordinary failure afterwards is not mistaken for another OOM.
+    assert_eq!(
+        run(&*sandbox, "kill -KILL $$").await.outcome,
+        Outcome::Exited(137)
+    );
+    sandbox.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fork_bomb_hits_the_pids_limit_and_the_host_stays_healthy() {
+    let rig = rig(0);
+    let sandbox = rig.sandbox(SandboxSpec::default().pids_limit(128)).await;
+    let bomb = CommandSpec::new("bomb() { bomb | bomb & }; bomb; sleep 300")
+        .timeout(Duration::from_secs(3));
+    let result = within(
+        "the bomb",
+        sandbox.run(&bomb, None, &CancellationToken::new()),
+    )
+    .await;
+    match result {
+        Ok(result) => assert_eq!(result.outcome, Outcome::TimedOut(Duration::from_secs(3))),
+        // Killing the container outright is also a stop.
+        Err(e) => assert!(
+            matches!(e, SandboxError::Gone(_) | SandboxError::Docker(_)),
+            "{e}"
+        ),
+    }
+    // The host can still start processes and the engine still answers.
+    assert!(
+        std::process::Command::new("true")
+            .status()
+            .unwrap()
+            .success()
+    );
+    within("the engine", rig.engine.probe()).await.unwrap();
+    let fresh = rig.sandbox(SandboxSpec::default()).await;
+    assert_eq!(run(&*fresh, "echo alive").await.output.text, "alive\n");
+    sandbox.destroy().await.unwrap();
+    fresh.destroy().await.unwrap();
+}
+
+/// The address containers reach the host at on Docker's bridge.
+async fn bridge_gateway(engine: &DockerEngine) -> String {
+    let docker = engine.client().await.unwrap();
+    let bridge = docker
+        .inspect_network(
+            "bridge",
+            None::<bollard::query_parameters::InspectNetworkOptions>,
+        )
+        .await
+        .unwrap();
+    bridge.ipam.unwrap().config.unwrap()[0]
+        .gateway
+        .clone()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_network_off_the_sandbox_cannot_reach_the_host() {
+    let rig = rig(0);
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let gateway = bridge_gateway(&rig.engine).await;
+    let probe =
+        format!("timeout 5 bash -c 'echo hi > /dev/tcp/{gateway}/{port}' && echo connected");
+
+    let off = rig.sandbox(SandboxSpec::default()).await;
+    let result = run(&*off, &probe).await;
+    assert_ne!(result.outcome, Outcome::Exited(0), "{}", result.output.text);
+    assert!(!result.output.text.contains("connected"));
+    let interfaces = run(&*off, "ls /sys/class/net").await.output.text;
+    assert_eq!(interfaces.trim(), "lo");
+
+    // The same probe with the network on does connect: the test can fail.
+    let on = rig
+        .sandbox(SandboxSpec::default().network(Network::Bridge))
+        .await;
+    let accepted = tokio::spawn(async move { listener.accept().await.is_ok() });
+    let result = run(&*on, &probe).await;
+    assert_eq!(result.outcome, Outcome::Exited(0), "{}", result.output.text);
+    assert!(within("the connection", accepted).await.unwrap());
+    off.destroy().await.unwrap();
+    on.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sandbox_user_is_not_root_and_holds_no_privilege_or_secret() {
+    let rig = rig(0);
+    let sandbox = rig.sandbox(SandboxSpec::default()).await;
+    let uid = run(&*sandbox, "id -u").await.output.text;
+    assert_ne!(uid.trim(), "0");
+    assert_eq!(
+        run(&*sandbox, "grep CapEff /proc/self/status")
+            .await
+            .output
+            .text
+            .split_whitespace()
+            .nth(1),
+        Some("0000000000000000")
+    );
+    let chown = run(&*sandbox, "touch /workspace/f && chown 0:0 /workspace/f").await;
+    assert_ne!(chown.outcome, Outcome::Exited(0));
+    let mount = run(&*sandbox, "mkdir -p /tmp/m && mount -t tmpfs none /tmp/m").await;
+    assert_ne!(mount.outcome, Outcome::Exited(0));
+    let write_root = run(&*sandbox, "touch /etc/lucid-was-here").await;
+    assert_ne!(
+        write_root.outcome,
+        Outcome::Exited(0),
+        "the root filesystem is writable"
+    );
+    assert_eq!(
+        run(&*sandbox, "test -S /var/run/docker.sock").await.outcome,
+        Outcome::Exited(1)
+    );
+
+    // Nothing of lucid's environment is inside: only the names lucid sets.
+    for environ in ["/proc/self/environ", "/proc/1/environ"] {
+        let env = run(
+            &*sandbox,
+            &format!("tr '\\0' '\\n' < {environ} | cut -d= -f1 | sort"),
+        )
+        .await;
+        let names: HashSet<&str> = env.output.text.lines().collect();
+        let allowed: HashSet<&str> = [
+            "PATH", "HOME", "LANG", "TERM", "PWD", "SHLVL", "_", "HOSTNAME", "OLDPWD",
+        ]
+        .into();
+        assert!(names.is_subset(&allowed), "{environ} holds {names:?}");
+    }
+    sandbox.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn files_cross_between_host_and_sandbox_both_ways() {
+    let rig = rig(0);
+    let sandbox = rig.sandbox(SandboxSpec::default()).await;
+    let host_side = sandbox.workspace().path().to_owned();
+    std::fs::write(host_side.join("from-host.txt"), "written on the host\n").unwrap();
+    sandbox.workspace().hand_over().unwrap();
+    assert_eq!(
+        run(&*sandbox, "cat /workspace/from-host.txt")
+            .await
+            .output
+            .text,
+        "written on the host\n"
+    );
+    run(
+        &*sandbox,
+        "echo written inside > /workspace/from-inside.txt && echo more >> /workspace/from-host.txt",
+    )
+    .await;
+    assert_eq!(
+        std::fs::read_to_string(host_side.join("from-inside.txt")).unwrap(),
+        "written inside\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(host_side.join("from-host.txt")).unwrap(),
+        "written on the host\nmore\n"
+    );
+
+    sandbox
+        .write_file("/workspace/src/new.rs", b"fn main() {}\n")
+        .await
+        .unwrap();
+    assert_eq!(
+        sandbox.read_file("/workspace/src/new.rs").await.unwrap(),
+        b"fn main() {}\n"
+    );
+    assert_eq!(
+        std::fs::read(host_side.join("src/new.rs")).unwrap(),
+        b"fn main() {}\n"
+    );
+    let names: Vec<String> = sandbox
+        .list_files("/workspace")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| format!("{}{}", e.name, if e.is_dir { "/" } else { "" }))
+        .collect();
+    assert_eq!(names, ["from-host.txt", "from-inside.txt", "src/"]);
+    let missing = sandbox.read_file("/workspace/nope").await.unwrap_err();
+    assert_eq!(
+        missing.to_string(),
+        "/workspace/nope: No such file or directory"
+    );
+    sandbox.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn destroy_leaves_no_container_volume_or_workspace() {
+    let rig = rig(0);
+    let docker = rig.engine.client().await.unwrap();
+    let volumes = |docker: bollard::Docker| async move {
+        docker
+            .list_volumes(None::<bollard::query_parameters::ListVolumesOptions>)
+            .await
+            .unwrap()
+            .volumes
+            .unwrap_or_default()
+            .len()
+    };
+    let volumes_before = volumes(docker.clone()).await;
+    let sandbox = rig.sandbox(SandboxSpec::default()).await;
+    run(&*sandbox, "echo x > /workspace/x").await;
+    let workspace = sandbox.workspace().path().to_owned();
+    sandbox.destroy().await.unwrap();
+    sandbox.destroy().await.unwrap();
+    assert!(!rig.container_exists(sandbox.id()).await);
+    assert!(!workspace.exists());
+    assert_eq!(volumes(docker.clone()).await, volumes_before);
+    let after = sandbox
+        .run(&CommandSpec::new("true"), None, &CancellationToken::new())
+        .await;
+    assert!(matches!(after, Err(SandboxError::Gone(_))));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn orphans_of_a_killed_lucid_are_reaped_at_the_next_start() {
+    let killed = rig(0);
+    let orphan = killed.sandbox(SandboxSpec::default()).await;
+    let still_running = killed.sandbox(SandboxSpec::default()).await;
+    let running_session = {
+        let docker = killed.engine.client().await.unwrap();
+        let inspect = docker
+            .inspect_container(still_running.id(), None)
+            .await
+            .unwrap();
+        inspect.config.unwrap().labels.unwrap()["lucid.session"].clone()
+    };
+    // The next lucid knows nothing of the first one's sandboxes; its store says
+    // which session is still running somewhere.
+    let next = DockerSandboxes::new(killed.engine.clone(), killed.sandboxes.settings().clone());
+    next.reap_orphans(|session| session == running_session)
+        .await
+        .unwrap();
+    assert!(!killed.container_exists(orphan.id()).await);
+    assert!(!orphan.workspace().path().exists());
+    assert!(killed.container_exists(still_running.id()).await);
+    still_running.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_sandboxes_are_reaped() {
+    let rig = rig(0);
+    let sandbox = rig.sandbox(SandboxSpec::default()).await;
+    assert_eq!(rig.sandboxes.reap_idle(Instant::now()).await, 0);
+    let later = Instant::now() + Duration::from_secs(31 * 60);
+    assert_eq!(rig.sandboxes.reap_idle(later).await, 1);
+    assert!(!rig.container_exists(sandbox.id()).await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pooled_containers_go_to_one_session_each_and_are_never_reused() {
+    let rig = rig(2);
+    within("the pool", rig.sandboxes.fill_pool()).await;
+    assert_eq!(rig.sandboxes.warm_count().await, 2);
+    let creations = (0..6).map(|_| {
+        let sandboxes = rig.sandboxes.clone();
+        tokio::spawn(async move {
+            sandboxes
+                .create(SessionId::new(), &SandboxSpec::default())
+                .await
+                .unwrap()
+        })
+    });
+    let handed: Vec<Arc<dyn Sandbox>> =
+        within("six sandboxes", futures::future::join_all(creations))
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+    let ids: HashSet<String> = handed.iter().map(|s| s.id().to_owned()).collect();
+    assert_eq!(ids.len(), 6, "two sessions shared a container");
+    for sandbox in &handed {
+        sandbox.destroy().await.unwrap();
+    }
+    within("the refill", rig.sandboxes.fill_pool()).await;
+    let next = rig.sandbox(SandboxSpec::default()).await;
+    assert!(
+        !ids.contains(next.id()),
+        "a destroyed session's container came back"
+    );
+    next.destroy().await.unwrap();
+    rig.sandboxes.drain_pool().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_image_says_how_to_build_one() {
+    let rig = rig(0);
+    let spec = SandboxSpec::default().image("lucid-no-such-image:never");
+    let err = rig
+        .sandboxes
+        .create(SessionId::new(), &spec)
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, SandboxError::ImageMissing { .. }), "{err}");
+    assert!(err.to_string().contains("lucid sandbox build-image"));
+}
