@@ -2,5 +2,6 @@
 //! connection that readiness checks and `lucid doctor` use.
 
 pub mod engine;
+pub mod image;
 
 pub use engine::{DockerEngine, EngineError, EngineInfo};

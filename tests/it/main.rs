@@ -5,5 +5,6 @@ mod api;
 mod cli;
 mod harness;
 mod readme;
+mod sandbox_image;
 mod sse;
 mod store;
