@@ -4,6 +4,8 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY migrations ./migrations
+# The sandbox image's Dockerfile is embedded in the binary.
+COPY sandbox-image ./sandbox-image
 # Cargo reads every target the manifest declares, so these come along too.
 COPY benches ./benches
 COPY tests ./tests

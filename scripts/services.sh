@@ -2,6 +2,7 @@
 # from Debian's packages on a fresh machine. Exports TEST_POSTGRES_URL.
 #   - a Docker engine (Debian's docker.io), started as a background dockerd if none answers
 #   - a PostgreSQL server (Debian's postgresql), started, with a password for the tests
+#   - the sandbox image lucid-sandbox:latest, built once by `lucid sandbox build-image`
 # Idempotent: what already runs is left alone.
 
 as_root() {
@@ -68,4 +69,25 @@ ensure_postgres() {
   as_root su postgres -c "psql -p $port -qc \"ALTER USER postgres PASSWORD 'lucid-tests'\"" >/dev/null
   export TEST_POSTGRES_URL="postgres://postgres:lucid-tests@127.0.0.1:$port/postgres"
   echo "postgres: $version running on port $port"
+}
+
+ensure_sandbox_image() {
+  if docker image inspect lucid-sandbox:latest >/dev/null 2>&1; then
+    echo "sandbox image: lucid-sandbox:latest already built"
+    return
+  fi
+  # Where no registry answers, lucid builds the image from debootstrap.
+  if ! command -v debootstrap >/dev/null 2>&1 && [ ! -x /usr/sbin/debootstrap ]; then
+    echo "sandbox image: installing debootstrap"
+    apt_install debootstrap
+  fi
+  echo "sandbox image: building lucid-sandbox:latest (a few minutes, once)"
+  if [ "$(id -u)" -eq 0 ]; then
+    cargo run --quiet --locked -- sandbox build-image
+  else
+    # debootstrap needs root; the build itself stays the user's.
+    cargo build --quiet --locked --bin lucid
+    as_root env DOCKER_HOST="${DOCKER_HOST:-unix:///var/run/docker.sock}" \
+      "${CARGO_TARGET_DIR:-target}/debug/lucid" sandbox build-image
+  fi
 }

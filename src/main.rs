@@ -1,5 +1,7 @@
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use lucid::config::Settings;
+use lucid::sandbox::DockerEngine;
+use lucid::sandbox::image::{self, BuildMethod, BuildOptions};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,6 +23,49 @@ enum Command {
     Serve,
     /// Check each configured part and say what to do about any failure.
     Doctor,
+    /// The sandboxes' Docker image.
+    Sandbox {
+        #[command(subcommand)]
+        command: SandboxCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SandboxCommand {
+    /// Build the sandbox image: from a Dockerfile where a registry answers, otherwise
+    /// from a debootstrap root filesystem (needs root and a Debian mirror).
+    BuildImage {
+        /// The name the image gets.
+        #[arg(long, default_value = image::DEFAULT_TAG)]
+        tag: String,
+        /// How to build it.
+        #[arg(long, value_enum, default_value_t = Method::Auto)]
+        method: Method,
+        /// Where debootstrap builds the root filesystem (about 1 GB for a few minutes).
+        /// Disk-backed, not a noexec tmpfs, hence not /tmp.
+        #[arg(long, value_name = "DIR", default_value = "/var/tmp")]
+        scratch_dir: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Method {
+    /// The Dockerfile if debian:bookworm-slim is on the engine or can be pulled, else debootstrap.
+    Auto,
+    /// sandbox-image/Dockerfile, on debian:bookworm-slim (pulled if need be).
+    Dockerfile,
+    /// A debootstrap root filesystem from deb.debian.org, imported into the engine.
+    Debootstrap,
+}
+
+impl From<Method> for BuildMethod {
+    fn from(method: Method) -> Self {
+        match method {
+            Method::Auto => BuildMethod::Auto,
+            Method::Dockerfile => BuildMethod::Dockerfile,
+            Method::Debootstrap => BuildMethod::Debootstrap,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -34,14 +79,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let load_settings = || {
+        Settings::load(&env, cli.config.as_deref()).map_err(|invalid| {
+            eprintln!("error: {invalid}");
+            ExitCode::from(2)
+        })
+    };
     match cli.command {
         Command::Serve => {
-            let settings = match Settings::load(&env, cli.config.as_deref()) {
+            let settings = match load_settings() {
                 Ok(settings) => settings,
-                Err(invalid) => {
-                    eprintln!("error: {invalid}");
-                    return ExitCode::from(2);
-                }
+                Err(code) => return code,
             };
             lucid::telemetry::init(settings.log_format, &settings.log_filter);
             match runtime.block_on(lucid::serve::run(settings)) {
@@ -61,6 +109,54 @@ fn main() -> ExitCode {
             } else {
                 ExitCode::FAILURE
             }
+        }
+        Command::Sandbox {
+            command:
+                SandboxCommand::BuildImage {
+                    tag,
+                    method,
+                    scratch_dir,
+                },
+        } => {
+            let settings = match load_settings() {
+                Ok(settings) => settings,
+                Err(code) => return code,
+            };
+            let options = BuildOptions {
+                tag,
+                method: method.into(),
+                scratch_dir,
+            };
+            runtime.block_on(build_image(&settings.docker_host, &options))
+        }
+    }
+}
+
+/// `lucid sandbox build-image`: the build's progress line by line, then the image.
+async fn build_image(docker_host: &str, options: &BuildOptions) -> ExitCode {
+    let engine = match DockerEngine::new(docker_host) {
+        Ok(engine) => engine,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let started = std::time::Instant::now();
+    let mut progress = |line: &str| println!("{line}");
+    match image::build(&engine, options, &mut progress).await {
+        Ok(built) => {
+            println!(
+                "built {} {} ({}, {} s)",
+                built.tag,
+                built.id,
+                built.method_used,
+                started.elapsed().as_secs()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod capture;
 pub mod docker;
 pub mod engine;
+pub mod image;
 pub mod spec;
 pub mod workspace;
 

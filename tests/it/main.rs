@@ -6,5 +6,6 @@ mod cli;
 mod harness;
 mod readme;
 mod sandbox;
+mod sandbox_image;
 mod sse;
 mod store;
