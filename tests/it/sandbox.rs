@@ -462,3 +462,25 @@ async fn a_missing_image_says_how_to_build_one() {
     assert!(matches!(err, SandboxError::ImageMissing { .. }), "{err}");
     assert!(err.to_string().contains("lucid sandbox build-image"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_that_leaves_a_process_running_still_ends_when_it_ends() {
+    let rig = rig(0);
+    let sandbox = rig.sandbox(SandboxSpec::default()).await;
+    let spec = CommandSpec::new("sleep 300 & echo started").timeout(Duration::from_secs(60));
+    let started = Instant::now();
+    let result = within(
+        "the command",
+        sandbox.run(&spec, None, &CancellationToken::new()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(result.outcome, Outcome::Exited(0));
+    assert_eq!(result.output.text, "started\n");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    sandbox.destroy().await.unwrap();
+}

@@ -5,8 +5,10 @@
 mod container;
 mod exec;
 mod files;
+mod marker;
 mod pool;
 mod reaper;
+mod shell;
 
 use self::exec::{Exec, docker_error};
 use self::pool::Pool;
@@ -71,7 +73,8 @@ struct Container {
     user: String,
     last_used: Mutex<Instant>,
     expires_at: Mutex<Instant>,
-    commands: AtomicU64,
+    /// The shell commands run through, started at the first command.
+    shell: tokio::sync::Mutex<Option<shell::Shell>>,
     /// OOM kills seen in this container's cgroup so far.
     oom_kills: AtomicU64,
     destroyed: AtomicBool,
@@ -147,7 +150,7 @@ impl DockerSandboxes {
             user: self.shared.user.docker_user(),
             last_used: Mutex::new(Instant::now()),
             expires_at: Mutex::new(Instant::now() + spec.lifetime),
-            commands: AtomicU64::new(0),
+            shell: tokio::sync::Mutex::new(None),
             oom_kills: AtomicU64::new(0),
             destroyed: AtomicBool::new(false),
         });
@@ -202,7 +205,6 @@ impl Container {
             docker,
             container: &self.id,
             user: &self.user,
-            seq: self.commands.fetch_add(1, Ordering::Relaxed),
         }
     }
 
@@ -299,7 +301,25 @@ impl Sandbox for DockerSandbox {
         self.container.touch();
         let docker = self.container.engine.client().await?;
         let exec = self.container.exec(docker);
-        let result = exec.run(command, live, cancel).await?;
+        // One command at a time: they share the shell.
+        let mut shell = self.container.shell.lock().await;
+        if shell.is_none() {
+            *shell = Some(shell::Shell::start(&exec).await?);
+        }
+        let running = shell.as_mut().expect("started above");
+        let outcome = running.run(&exec, command, live, cancel).await;
+        let result = match outcome {
+            Ok((result, shell::ShellAfter::Ready)) => result,
+            Ok((result, shell::ShellAfter::Dead)) => {
+                *shell = None;
+                result
+            }
+            Err(e) => {
+                *shell = None;
+                return Err(e);
+            }
+        };
+        drop(shell);
         let result = self.container.classify(result, &exec).await;
         self.container.touch();
         Ok(result)

@@ -69,7 +69,10 @@ impl DockerSandboxes {
     /// container could not be made).
     pub async fn fill_pool(&self) {
         let pool = &self.shared.pool;
+        let refill_ended = pool.refilled.notified();
         if pool.refilling.swap(true, Ordering::SeqCst) {
+            // Someone else is refilling: their refill is this one.
+            refill_ended.await;
             return;
         }
         while !pool.closed.load(Ordering::SeqCst) && pool.ready.lock().await.len() < pool.size {
