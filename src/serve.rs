@@ -40,6 +40,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         tracing::warn!("LUCID_API_TOKEN is not set: /api/v1 answers 401 until it is");
     }
 
+    // Handlers first: a stop that comes right after "listening" must be graceful.
+    let shutdown = shutdown_signal().context("cannot install signal handlers")?;
     let listener = TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -48,7 +50,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
 
     let state = AppState::new(store.clone(), docker, settings.api_token);
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
         .context("the HTTP server failed")?;
     sandboxes.drain_pool().await;
@@ -77,21 +79,17 @@ async fn prepare_sandboxes(store: &Store, sandboxes: &DockerSandboxes) {
     sandboxes.refill_in_background();
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Resolves at Ctrl-C or SIGTERM. The handlers are installed when this is called,
+/// not when the future is first polled.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
         }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down");
+        tracing::info!("shutting down");
+    })
 }
