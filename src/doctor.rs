@@ -172,7 +172,23 @@ async fn check_docker(settings: &Settings, report: &mut Report) {
             ),
             None,
         ),
-        Err(e) => report.add("docker", Outcome::Fail, e.to_string(), fix),
+        Err(e) => return report.add("docker", Outcome::Fail, e.to_string(), fix),
+    }
+    let image = &settings.sandbox.spec.image;
+    match crate::sandbox::image::exists(&engine, image).await {
+        Ok(true) => report.add(
+            "sandbox",
+            Outcome::Ok,
+            format!("image {image} is on the engine"),
+            None,
+        ),
+        Ok(false) => report.add(
+            "sandbox",
+            Outcome::Fail,
+            format!("image {image} is not on the engine"),
+            Some("build it with `lucid sandbox build-image`, or set LUCID_SANDBOX_IMAGE"),
+        ),
+        Err(e) => report.add("sandbox", Outcome::Fail, e.to_string(), None),
     }
 }
 

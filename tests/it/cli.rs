@@ -194,6 +194,7 @@ fn doctor_passes_on_a_working_setup_and_says_what_is_off() {
         "ok    settings",
         "ok    database  sqlite://lucid.db reachable, ",
         "ok    docker    ",
+        "ok    sandbox   image lucid-sandbox:latest is on the engine",
         "ok    api       ",
         "warn  secrets   LUCID_SECRET_KEY is not set",
         "off   github    not configured -> set LUCID_GITHUB_WEBHOOK_SECRETS",
@@ -234,6 +235,28 @@ fn doctor_fails_when_a_required_part_is_down_and_says_what_to_do() {
     assert!(docker.starts_with("FAIL  docker"), "{docker}");
     assert!(docker.contains("-> start the Docker engine"), "{docker}");
     assert!(!stdout.contains("hunter2"));
+}
+
+#[test]
+fn doctor_fails_when_the_sandbox_image_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = lucid(dir.path())
+        .arg("doctor")
+        .env("DOCKER_HOST", docker_host())
+        .env("LUCID_SANDBOX_IMAGE", "lucid-no-such-image:never")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("sandbox"))
+        .unwrap_or_default();
+    assert!(
+        line.starts_with("FAIL  sandbox   image lucid-no-such-image:never is not on the engine"),
+        "{stdout}"
+    );
+    assert!(line.contains("lucid sandbox build-image"), "{line}");
 }
 
 #[test]
