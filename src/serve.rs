@@ -35,7 +35,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         // Not fatal: /readyz reports it until the engine answers.
         Err(e) => tracing::warn!(error = %e, "Docker engine not reachable yet"),
     }
-    sandboxes.reap_idle_in_background(REAP_EVERY);
+    sandboxes.reap_expired_in_background(REAP_EVERY);
     if settings.api_token.is_none() {
         tracing::warn!("LUCID_API_TOKEN is not set: /api/v1 answers 401 until it is");
     }

@@ -408,9 +408,9 @@ async fn orphans_of_a_killed_lucid_are_reaped_at_the_next_start() {
 async fn idle_sandboxes_are_reaped() {
     let rig = rig(0);
     let sandbox = rig.sandbox(SandboxSpec::default()).await;
-    assert_eq!(rig.sandboxes.reap_idle(Instant::now()).await, 0);
+    assert_eq!(rig.sandboxes.reap_expired(Instant::now()).await, 0);
     let later = Instant::now() + Duration::from_secs(31 * 60);
-    assert_eq!(rig.sandboxes.reap_idle(later).await, 1);
+    assert_eq!(rig.sandboxes.reap_expired(later).await, 1);
     assert!(!rig.container_exists(sandbox.id()).await);
 }
 
@@ -483,4 +483,21 @@ async fn a_command_that_leaves_a_process_running_still_ends_when_it_ends() {
         started.elapsed()
     );
     sandbox.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sandbox_past_its_lifetime_is_destroyed_even_while_busy() {
+    let rig = rig(0);
+    let sandbox = rig
+        .sandbox(SandboxSpec::default().lifetime(Duration::from_secs(60)))
+        .await;
+    run(&*sandbox, "true").await;
+    // Used a moment ago, so not idle; but its wall-clock limit has passed.
+    let past_lifetime = Instant::now() + Duration::from_secs(61);
+    assert_eq!(rig.sandboxes.reap_expired(past_lifetime).await, 1);
+    assert!(!rig.container_exists(sandbox.id()).await);
+    let after = sandbox
+        .run(&CommandSpec::new("true"), None, &CancellationToken::new())
+        .await;
+    assert!(matches!(after, Err(SandboxError::Gone(_))), "{after:?}");
 }

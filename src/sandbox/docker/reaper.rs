@@ -84,7 +84,7 @@ impl DockerSandboxes {
 
     /// Destroys sandboxes idle longer than the idle timeout or past their lifetime.
     /// Returns how many.
-    pub async fn reap_idle(&self, now: Instant) -> usize {
+    pub async fn reap_expired(&self, now: Instant) -> usize {
         let idle_timeout = self.shared.settings.idle_timeout;
         let expired: Vec<_> = self
             .live()
@@ -105,13 +105,13 @@ impl DockerSandboxes {
     }
 
     /// Reaps idle sandboxes every `every` until the process ends.
-    pub fn reap_idle_in_background(&self, every: std::time::Duration) {
+    pub fn reap_expired_in_background(&self, every: std::time::Duration) {
         let sandboxes = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             loop {
                 tick.tick().await;
-                let reaped = sandboxes.reap_idle(Instant::now()).await;
+                let reaped = sandboxes.reap_expired(Instant::now()).await;
                 if reaped > 0 {
                     tracing::info!(reaped, "destroyed idle or expired sandboxes");
                 }
