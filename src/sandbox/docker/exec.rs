@@ -3,8 +3,6 @@
 
 use crate::sandbox::SandboxError;
 use bollard::Docker;
-use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
-use futures::StreamExt;
 use std::time::Duration;
 
 /// Kills the process group recorded in `$1`, waiting briefly for the file to appear
@@ -71,28 +69,7 @@ impl Exec<'_> {
     /// Runs a short helper command and returns its exit code, or None if it could
     /// not run at all.
     pub async fn run_quietly(&self, cmd: &[&str]) -> Option<i64> {
-        let exec = self
-            .docker
-            .create_exec(
-                self.container,
-                CreateExecOptions {
-                    cmd: Some(cmd.to_vec()),
-                    user: Some(self.user),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    ..Default::default()
-                },
-            )
-            .await
-            .ok()?;
-        if let Ok(StartExecResults::Attached { mut output, .. }) = self
-            .docker
-            .start_exec(&exec.id, None::<StartExecOptions>)
-            .await
-        {
-            while output.next().await.is_some() {}
-        }
-        self.exit_code(&exec.id).await.ok()
+        self.collect(cmd, None).await.ok().map(|out| out.code)
     }
 }
 

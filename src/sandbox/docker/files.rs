@@ -14,10 +14,10 @@ const MAX_READ: usize = 16 * 1024 * 1024;
 
 const WRITE_FILE: &str = r#"mkdir -p -- "$(dirname -- "$1")" && cat > "$1""#;
 
-struct Collected {
-    code: i64,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
+pub(super) struct Collected {
+    pub code: i64,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
 }
 
 impl Exec<'_> {
@@ -84,7 +84,11 @@ impl Exec<'_> {
     }
 
     /// Runs `cmd` to the end, feeding it `stdin` if given, and collects its output.
-    async fn collect(&self, cmd: &[&str], stdin: Option<&[u8]>) -> Result<Collected, SandboxError> {
+    pub(super) async fn collect(
+        &self,
+        cmd: &[&str],
+        stdin: Option<&[u8]>,
+    ) -> Result<Collected, SandboxError> {
         let exec = self
             .docker
             .create_exec(
