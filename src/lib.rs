@@ -4,6 +4,7 @@
 //! `config` (settings), `store` (SQLite / PostgreSQL), `sandbox` (Docker), `http`
 //! (API, health, metrics), and the commands `serve` and `doctor`.
 
+pub mod agent;
 pub mod config;
 pub mod core;
 pub mod doctor;

@@ -3,7 +3,9 @@
 
 mod api;
 mod cli;
+mod fake_llm;
 mod harness;
+mod llm;
 mod readme;
 mod sandbox;
 mod sandbox_image;

@@ -1,0 +1,119 @@
+//! Language models with tool calling, in lucid's own terms. Each provider's wire
+//! format stays in its client; the agent sees messages, tool calls and usage.
+
+mod openai;
+mod retry;
+
+pub use openai::OpenAiClient;
+pub use retry::RetryPolicy;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+/// A tool the model may call, with its parameters as a JSON Schema.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    pub parameters: Value,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+    /// The result of a tool call, given back to the model.
+    Tool,
+}
+
+/// A call the model asked for. `arguments` is JSON text exactly as the model wrote it:
+/// it may be malformed, and that is the tool's to report back, not the client's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+    /// What the assistant asked for in this turn.
+    pub tool_calls: Vec<ToolCall>,
+    /// Which call a tool result answers.
+    pub tool_call_id: Option<String>,
+}
+
+impl Message {
+    fn plain(role: Role, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
+    }
+
+    pub fn system(content: impl Into<String>) -> Self {
+        Self::plain(Role::System, content)
+    }
+
+    pub fn user(content: impl Into<String>) -> Self {
+        Self::plain(Role::User, content)
+    }
+
+    pub fn assistant(content: impl Into<String>, tool_calls: Vec<ToolCall>) -> Self {
+        Self {
+            tool_calls,
+            ..Self::plain(Role::Assistant, content)
+        }
+    }
+
+    pub fn tool_result(call_id: impl Into<String>, content: impl Into<String>) -> Self {
+        Self {
+            tool_call_id: Some(call_id.into()),
+            ..Self::plain(Role::Tool, content)
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TokenUsage {
+    pub input: u64,
+    pub output: u64,
+}
+
+/// One answer of the model: its words, the calls it wants made, what it cost.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Completion {
+    pub text: String,
+    pub tool_calls: Vec<ToolCall>,
+    pub usage: TokenUsage,
+}
+
+pub struct ChatRequest<'a> {
+    pub model: &'a str,
+    pub messages: &'a [Message],
+    pub tools: &'a [ToolSpec],
+    pub max_tokens: Option<u32>,
+}
+
+/// Why a model gave no answer, in words the session's thread can show.
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    #[error("the model provider refused the API key ({status}): {message}")]
+    Auth { status: u16, message: String },
+    #[error("the model provider refused the request ({status}): {message}")]
+    Rejected { status: u16, message: String },
+    #[error("the model provider kept failing ({attempts} attempts, last {last})")]
+    Unavailable { attempts: u32, last: String },
+    #[error("the model provider's answer made no sense: {0}")]
+    BadResponse(String),
+}
+
+#[async_trait]
+pub trait ChatModel: Send + Sync {
+    async fn complete(&self, request: &ChatRequest<'_>) -> Result<Completion, LlmError>;
+}
