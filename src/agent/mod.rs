@@ -1,4 +1,34 @@
-//! The built-in agent. So far: the language-model clients it drives (`llm`).
-//! The tool loop, its tools and its events come next (issue 4).
+//! The built-in agent: language-model clients (`llm`), the tools it uses in the
+//! sandbox (`tools`), and the loop that drives them (`engine`).
 
+pub mod engine;
 pub mod llm;
+pub mod tools;
+
+use crate::core::{EventBody, SessionId};
+use crate::sandbox::SandboxError;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+}
+
+/// Where a session's steps are written as they happen.
+#[derive(Clone, Copy)]
+pub struct StepLog<'a> {
+    pub store: &'a Store,
+    pub session: SessionId,
+}
+
+impl StepLog<'_> {
+    pub async fn log(&self, body: EventBody) -> Result<(), StoreError> {
+        self.store
+            .append_event(self.session, body)
+            .await
+            .map(|_| ())
+    }
+}

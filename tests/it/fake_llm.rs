@@ -50,6 +50,12 @@ impl Reply {
         }
     }
 
+    /// The model also says something beside its tool call.
+    pub fn saying(mut self, text: &str) -> Self {
+        self.body["choices"][0]["message"]["content"] = json!(text);
+        self
+    }
+
     /// An error as OpenAI words it.
     pub fn error(status: u16, message: &str) -> Self {
         Self {

@@ -1,6 +1,7 @@
 //! The one integration-test binary (every file directly in tests/ would link the whole
 //! dependency tree again). Modules share the harness.
 
+mod agent;
 mod api;
 mod cli;
 mod fake_llm;

@@ -1,0 +1,414 @@
+//! The agent loop end to end: the real store, a real Docker sandbox holding a clone of
+//! a small repository, and the fake model scripted step by step.
+
+use crate::fake_llm::{FakeLlm, Reply};
+use crate::harness::{Backend, migrated_store, new_session, within};
+use lucid::agent::engine::{Agent, AgentEnd, AgentSettings, Prices};
+use lucid::agent::llm::{OpenAiClient, RetryPolicy};
+use lucid::agent::tools::ToolLimits;
+use lucid::core::{Event, EventBody, SessionId};
+use lucid::sandbox::{
+    DockerEngine, DockerSandboxes, Sandbox, SandboxSettings, SandboxSpec, Sandboxes,
+};
+use lucid::store::Store;
+use secrecy::SecretString;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+const CALC: &str = "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n";
+const TEST: &str = "from calc import add\nassert add(2, 2) == 4, 'add is broken'\nprint('ok')\n";
+
+struct Rig {
+    store: Store,
+    session: SessionId,
+    sandbox: Arc<dyn Sandbox>,
+    fake: FakeLlm,
+    client: OpenAiClient,
+    settings: AgentSettings,
+    _dirs: (tempfile::TempDir, tempfile::TempDir, crate::harness::TestDb),
+}
+
+/// A repository with a failing test, cloned on the host into a fresh sandbox's workspace.
+async fn rig(replies: Vec<Reply>) -> Rig {
+    let (store, db) = migrated_store(Backend::Sqlite).await;
+    let session = new_session(&store, &format!("agent-{}", uuid::Uuid::now_v7()))
+        .await
+        .id;
+    let repo = tempfile::tempdir().unwrap();
+    std::fs::write(repo.path().join("calc.py"), CALC).unwrap();
+    std::fs::write(repo.path().join("test_calc.py"), TEST).unwrap();
+    let git = |args: &[&str], dir: &std::path::Path| {
+        let status = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"], repo.path());
+    git(&["add", "."], repo.path());
+    git(&["commit", "-qm", "calc"], repo.path());
+
+    let workspaces = tempfile::tempdir().unwrap();
+    let engine = Arc::new(DockerEngine::new(&crate::harness::docker_host()).unwrap());
+    let sandboxes = DockerSandboxes::new(
+        engine,
+        SandboxSettings {
+            spec: SandboxSpec::default(),
+            workspaces: workspaces.path().to_owned(),
+            pool_size: 0,
+            idle_timeout: Duration::from_secs(600),
+        },
+    );
+    let sandbox = within(
+        "a sandbox",
+        sandboxes.create(session, &SandboxSpec::default()),
+    )
+    .await
+    .unwrap();
+    let source = repo.path().display().to_string();
+    git(&["clone", "-q", &source, "."], sandbox.workspace().path());
+    sandbox.workspace().hand_over().unwrap();
+
+    let fake = FakeLlm::start(replies).await;
+    let client = OpenAiClient::new(
+        &fake.base_url,
+        SecretString::from("sk-agent-test"),
+        Duration::from_secs(10),
+        RetryPolicy::default(),
+    );
+    let settings = AgentSettings {
+        model: "fake-model".into(),
+        max_steps: 20,
+        max_tokens: 1_000_000,
+        max_cost_micros: 10_000_000,
+        prices: Prices {
+            input_per_mtok: 3_000_000,
+            output_per_mtok: 15_000_000,
+        },
+        tools: ToolLimits {
+            command_timeout: Duration::from_secs(60),
+            output_cap: 16 * 1024,
+        },
+        max_context_bytes: 200_000,
+    };
+    Rig {
+        store,
+        session,
+        sandbox,
+        fake,
+        client,
+        settings,
+        _dirs: (repo, workspaces, db),
+    }
+}
+
+impl Rig {
+    fn agent(
+        &self,
+        inbox: mpsc::UnboundedReceiver<(String, String)>,
+        stop: CancellationToken,
+    ) -> Agent<'_> {
+        Agent {
+            model: &self.client,
+            sandbox: &*self.sandbox,
+            store: &self.store,
+            session: self.session,
+            settings: &self.settings,
+            inbox,
+            stop,
+        }
+    }
+
+    async fn run(&self) -> AgentEnd {
+        let (_tx, inbox) = mpsc::unbounded_channel();
+        within(
+            "the agent",
+            self.agent(inbox, CancellationToken::new())
+                .run("make test_calc.py pass"),
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn events(&self) -> Vec<Event> {
+        self.store
+            .events_after(self.session, 0, 1000)
+            .await
+            .unwrap()
+    }
+
+    /// The last message the model was sent in request `n` (0-based).
+    fn last_sent(&self, n: usize) -> serde_json::Value {
+        let received = self.fake.received();
+        received[n].body["messages"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone()
+    }
+}
+
+fn kinds(events: &[Event]) -> Vec<&'static str> {
+    events.iter().map(|e| e.body.kind()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_agent_fixes_a_failing_test_and_every_step_is_logged() {
+    let rig = rig(vec![
+        Reply::tool_call("c1", "run", r#"{"command": "python3 test_calc.py"}"#).saying("Let me run the test first."),
+        Reply::tool_call("c2", "read_file", r#"{"path": "calc.py", "start": 1, "end": 2}"#),
+        Reply::tool_call("c3", "edit_file", r#"{"path": "calc.py", "old_text": "def add(a, b):\n    return a - b", "new_text": "def add(a, b):\n    return a + b"}"#),
+        Reply::tool_call("c4", "run", r#"{"command": "python3 test_calc.py"}"#),
+        Reply::tool_call("c5", "finish", r#"{"summary": "add() subtracted; it adds now."}"#),
+    ])
+    .await;
+    let end = rig.run().await;
+    assert_eq!(
+        end,
+        AgentEnd::Finished {
+            summary: "add() subtracted; it adds now.".into()
+        }
+    );
+
+    let events = rig.events().await;
+    assert_eq!(
+        kinds(&events),
+        [
+            "status",
+            "usage",
+            "thought",
+            "command",
+            "output",
+            "usage",
+            "usage",
+            "file_edit",
+            "usage",
+            "command",
+            "output",
+            "usage"
+        ]
+    );
+    let outputs: Vec<(Option<i64>, &str)> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Output { text, exit_code } => Some((*exit_code, text.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(outputs[0].0, Some(1));
+    assert!(
+        outputs[0].1.contains("AssertionError: add is broken"),
+        "{}",
+        outputs[0].1
+    );
+    assert_eq!(outputs[1], (Some(0), "ok\n"));
+    let diff = events
+        .iter()
+        .find_map(|e| match &e.body {
+            EventBody::FileEdit { path, diff } if path == "calc.py" => Some(diff.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        diff.contains("-    return a - b\n+    return a + b\n"),
+        "{diff}"
+    );
+    assert_eq!(
+        diff.matches("\n+").count(),
+        1 + 1,
+        "only one line changed (plus the +++ header): {diff}"
+    );
+    let on_host = std::fs::read_to_string(rig.sandbox.workspace().path().join("calc.py")).unwrap();
+    assert!(on_host.starts_with("def add(a, b):\n    return a + b\n"));
+
+    // What the model saw: the test's failure, then the numbered lines it asked for.
+    assert!(
+        rig.last_sent(1)["content"]
+            .as_str()
+            .unwrap()
+            .contains("[exit code 1]")
+    );
+    assert_eq!(
+        rig.last_sent(2)["content"],
+        "    1 def add(a, b):\n    2     return a - b\n"
+    );
+    let last_usage = events.iter().rev().find_map(|e| match e.body {
+        EventBody::Usage {
+            tokens_in,
+            cost_micros,
+            ..
+        } => Some((tokens_in, cost_micros)),
+        _ => None,
+    });
+    assert_eq!(last_usage, Some((50, 50 * 3 + 25 * 15)));
+    rig.sandbox.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tool_mistakes_go_back_to_the_model_and_the_session_goes_on() {
+    let rig = rig(vec![
+        Reply::tool_call(
+            "c1",
+            "edit_file",
+            r#"{"path": "calc.py", "old_text": "return a - b", "new_text": "return a + b"}"#,
+        ),
+        Reply::tool_call("c2", "run", r#"{"command": "python3 test_calc.py"#),
+        Reply::tool_call("c3", "delete_everything", r#"{}"#),
+        Reply::tool_call("c4", "finish", r#"{"summary": "gave up"}"#),
+    ])
+    .await;
+    assert_eq!(
+        rig.run().await,
+        AgentEnd::Finished {
+            summary: "gave up".into()
+        }
+    );
+    let twice = rig.last_sent(1)["content"].as_str().unwrap().to_owned();
+    assert!(twice.contains("old_text matches 2 times"), "{twice}");
+    let malformed = rig.last_sent(2)["content"].as_str().unwrap().to_owned();
+    assert!(
+        malformed.starts_with("error: the arguments are not valid JSON"),
+        "{malformed}"
+    );
+    let unknown = rig.last_sent(3)["content"].as_str().unwrap().to_owned();
+    assert!(
+        unknown.contains("there is no tool \"delete_everything\""),
+        "{unknown}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(rig.sandbox.workspace().path().join("calc.py")).unwrap(),
+        CALC
+    );
+    rig.sandbox.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_step_budget_ends_the_session_with_its_reason() {
+    let mut rig = rig((0..5)
+        .map(|i| Reply::tool_call(&format!("c{i}"), "run", r#"{"command": "true"}"#))
+        .collect())
+    .await;
+    rig.settings.max_steps = 3;
+    assert_eq!(rig.run().await, AgentEnd::StepLimit(3));
+    assert_eq!(rig.fake.received().len(), 3);
+    rig.sandbox.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cost_budget_ends_the_session() {
+    let mut rig = rig((0..5)
+        .map(|i| Reply::tool_call(&format!("c{i}"), "run", r#"{"command": "true"}"#))
+        .collect())
+    .await;
+    // Each answer costs 10*3 + 5*15 = 105 micro-dollars.
+    rig.settings.max_cost_micros = 200;
+    assert_eq!(rig.run().await, AgentEnd::CostBudget(200));
+    assert_eq!(rig.fake.received().len(), 2);
+    rig.sandbox.destroy().await.unwrap();
+}
+
+/// Waits until the session's log holds an event of `kind`.
+async fn until_logged(store: &Store, session: SessionId, kind: &str) {
+    let mut announced = store.subscribe();
+    within(kind, async {
+        loop {
+            let events = store.events_after(session, 0, 1000).await.unwrap();
+            if events.iter().any(|e| e.body.kind() == kind) {
+                return;
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(500), announced.recv()).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stop_ends_the_session_within_two_seconds_even_mid_command() {
+    let rig = rig(vec![Reply::tool_call(
+        "c1",
+        "run",
+        r#"{"command": "echo started; sleep 300"}"#,
+    )])
+    .await;
+    let stop = CancellationToken::new();
+    let (_tx, inbox) = mpsc::unbounded_channel();
+    let agent = rig.agent(inbox, stop.clone());
+    let running = agent.run("anything");
+    let watcher = async {
+        until_logged(&rig.store, rig.session, "command").await;
+        // The command is running now (its Command event is logged before it starts).
+        stop.cancel();
+        Instant::now()
+    };
+    let (end, stopped_at) = tokio::join!(within("the agent", running), watcher);
+    assert!(
+        stopped_at.elapsed() < Duration::from_secs(2),
+        "stop took {:?}",
+        stopped_at.elapsed()
+    );
+    assert_eq!(end.unwrap(), AgentEnd::Stopped);
+    rig.sandbox.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_follow_up_sent_while_a_command_runs_reaches_the_model_next() {
+    let rig = rig(vec![
+        Reply::tool_call(
+            "c1",
+            "run",
+            r#"{"command": "while [ ! -f /tmp/go ]; do sleep 0.05; done; echo done"}"#,
+        ),
+        Reply::tool_call("c2", "finish", r#"{"summary": "done, docs too"}"#),
+    ])
+    .await;
+    let (tx, inbox) = mpsc::unbounded_channel();
+    let agent = rig.agent(inbox, CancellationToken::new());
+    let running = agent.run("fix it");
+    let person = async {
+        until_logged(&rig.store, rig.session, "command").await;
+        tx.send(("ada".into(), "also update the docs".into()))
+            .unwrap();
+        rig.sandbox.write_file("/tmp/go", b"").await.unwrap();
+    };
+    let (end, ()) = tokio::join!(within("the agent", running), person);
+    assert_eq!(
+        end.unwrap(),
+        AgentEnd::Finished {
+            summary: "done, docs too".into()
+        }
+    );
+    let sent = rig.last_sent(1);
+    assert_eq!(sent["role"], "user");
+    assert!(
+        sent["content"]
+            .as_str()
+            .unwrap()
+            .contains("also update the docs")
+    );
+    let events = rig.events().await;
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(&e.body, EventBody::UserMessage { author, .. } if author == "ada"))
+    );
+    rig.sandbox.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_model_that_refuses_the_key_fails_the_session_with_the_reason_logged() {
+    let rig = rig(vec![Reply::error(401, "Incorrect API key provided")]).await;
+    let end = rig.run().await;
+    assert!(
+        matches!(&end, AgentEnd::ModelFailed(m) if m.contains("refused the API key")),
+        "{end:?}"
+    );
+    let events = rig.events().await;
+    assert!(events.iter().any(|e| matches!(&e.body, EventBody::Error { message } if message.contains("refused the API key"))));
+    rig.sandbox.destroy().await.unwrap();
+}
