@@ -9,6 +9,7 @@ pub mod config;
 pub mod core;
 pub mod doctor;
 pub mod http;
+pub mod run;
 pub mod sandbox;
 pub mod serve;
 pub mod store;

@@ -23,6 +23,15 @@ enum Command {
     Serve,
     /// Check each configured part and say what to do about any failure.
     Doctor,
+    /// Run one session from the terminal: clone the repository into a sandbox, let
+    /// the agent work on the task, print every step.
+    Run {
+        /// A local path or a git URL.
+        #[arg(long)]
+        repo: String,
+        /// What to do.
+        task: String,
+    },
     /// The sandboxes' Docker image.
     Sandbox {
         #[command(subcommand)]
@@ -108,6 +117,23 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
+            }
+        }
+        Command::Run { repo, task } => {
+            let settings = match load_settings() {
+                Ok(settings) => settings,
+                Err(code) => return code,
+            };
+            lucid::telemetry::init(settings.log_format, "warn");
+            let author = env.get("USER").cloned().unwrap_or_else(|| "you".to_owned());
+            let request = lucid::run::RunRequest { repo, task, author };
+            match runtime.block_on(lucid::run::run(settings, request)) {
+                Ok(lucid::agent::engine::AgentEnd::Finished { .. }) => ExitCode::SUCCESS,
+                Ok(_) => ExitCode::FAILURE,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
             }
         }
         Command::Sandbox {

@@ -1,11 +1,13 @@
 //! Settings, loaded once at start from the environment and an optional TOML file into
 //! typed values. Nothing else in lucid reads the environment.
 
+mod agent;
 pub mod catalog;
 mod platforms;
 mod reader;
 mod sandbox;
 
+pub use agent::{LlmSettings, Provider};
 pub use platforms::{DiscordSettings, GithubAuth, GithubSettings, NotionSettings, SlackSettings};
 
 use crate::store::crypto::SecretKey;
@@ -26,6 +28,9 @@ pub struct Settings {
     pub secret_key: Option<SecretKey>,
     pub docker_host: String,
     pub sandbox: crate::sandbox::SandboxSettings,
+    /// The model sessions use; `None` until its key is set.
+    pub llm: Option<LlmSettings>,
+    pub agent: crate::agent::engine::AgentSettings,
     pub github: Option<GithubSettings>,
     pub slack: Option<SlackSettings>,
     pub discord: Option<DiscordSettings>,
@@ -126,6 +131,7 @@ fn read_all(r: &mut Reader) -> Option<Settings> {
         }
     });
     let sandbox = sandbox::read(r);
+    let (llm, agent) = agent::read(r);
     let github = platforms::github(r);
     let slack = platforms::slack(r);
     let discord = platforms::discord(r);
@@ -139,6 +145,8 @@ fn read_all(r: &mut Reader) -> Option<Settings> {
         secret_key,
         docker_host: docker_host?,
         sandbox: sandbox?,
+        llm: llm.ok()?,
+        agent: agent?,
         github: github.ok()?,
         slack: slack.ok()?,
         discord: discord.ok()?,

@@ -31,28 +31,58 @@ struct Rig {
     _dirs: (tempfile::TempDir, tempfile::TempDir, crate::harness::TestDb),
 }
 
+fn git(args: &[&str], dir: &std::path::Path) {
+    let status = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+/// A small repository whose test fails.
+fn calc_repo() -> tempfile::TempDir {
+    let repo = tempfile::tempdir().unwrap();
+    std::fs::write(repo.path().join("calc.py"), CALC).unwrap();
+    std::fs::write(repo.path().join("test_calc.py"), TEST).unwrap();
+    git(&["init", "-q"], repo.path());
+    git(&["add", "."], repo.path());
+    git(&["commit", "-qm", "calc"], repo.path());
+    repo
+}
+
+/// The script of a session that fixes calc.py.
+fn fixing_script() -> Vec<Reply> {
+    vec![
+        Reply::tool_call("c1", "run", r#"{"command": "python3 test_calc.py"}"#)
+            .saying("Let me run the test first."),
+        Reply::tool_call(
+            "c2",
+            "read_file",
+            r#"{"path": "calc.py", "start": 1, "end": 2}"#,
+        ),
+        Reply::tool_call(
+            "c3",
+            "edit_file",
+            r#"{"path": "calc.py", "old_text": "def add(a, b):\n    return a - b", "new_text": "def add(a, b):\n    return a + b"}"#,
+        ),
+        Reply::tool_call("c4", "run", r#"{"command": "python3 test_calc.py"}"#),
+        Reply::tool_call(
+            "c5",
+            "finish",
+            r#"{"summary": "add() subtracted; it adds now."}"#,
+        ),
+    ]
+}
+
 /// A repository with a failing test, cloned on the host into a fresh sandbox's workspace.
 async fn rig(replies: Vec<Reply>) -> Rig {
     let (store, db) = migrated_store(Backend::Sqlite).await;
     let session = new_session(&store, &format!("agent-{}", uuid::Uuid::now_v7()))
         .await
         .id;
-    let repo = tempfile::tempdir().unwrap();
-    std::fs::write(repo.path().join("calc.py"), CALC).unwrap();
-    std::fs::write(repo.path().join("test_calc.py"), TEST).unwrap();
-    let git = |args: &[&str], dir: &std::path::Path| {
-        let status = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-            .args(args)
-            .current_dir(dir)
-            .status()
-            .unwrap();
-        assert!(status.success(), "git {args:?}");
-    };
-    git(&["init", "-q"], repo.path());
-    git(&["add", "."], repo.path());
-    git(&["commit", "-qm", "calc"], repo.path());
-
+    let repo = calc_repo();
     let workspaces = tempfile::tempdir().unwrap();
     let engine = Arc::new(DockerEngine::new(&crate::harness::docker_host()).unwrap());
     let sandboxes = DockerSandboxes::new(
@@ -160,14 +190,7 @@ fn kinds(events: &[Event]) -> Vec<&'static str> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_agent_fixes_a_failing_test_and_every_step_is_logged() {
-    let rig = rig(vec![
-        Reply::tool_call("c1", "run", r#"{"command": "python3 test_calc.py"}"#).saying("Let me run the test first."),
-        Reply::tool_call("c2", "read_file", r#"{"path": "calc.py", "start": 1, "end": 2}"#),
-        Reply::tool_call("c3", "edit_file", r#"{"path": "calc.py", "old_text": "def add(a, b):\n    return a - b", "new_text": "def add(a, b):\n    return a + b"}"#),
-        Reply::tool_call("c4", "run", r#"{"command": "python3 test_calc.py"}"#),
-        Reply::tool_call("c5", "finish", r#"{"summary": "add() subtracted; it adds now."}"#),
-    ])
-    .await;
+    let rig = rig(fixing_script()).await;
     let end = rig.run().await;
     assert_eq!(
         end,
@@ -411,4 +434,62 @@ async fn a_model_that_refuses_the_key_fails_the_session_with_the_reason_logged()
     let events = rig.events().await;
     assert!(events.iter().any(|e| matches!(&e.body, EventBody::Error { message } if message.contains("refused the API key"))));
     rig.sandbox.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lucid_run_works_a_task_from_the_terminal_and_prints_each_step() {
+    let repo = calc_repo();
+    let fake = FakeLlm::start(fixing_script()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lucid"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DOCKER_HOST", crate::harness::docker_host())
+        .env("LUCID_LLM_API_KEY", "sk-run-test")
+        .env("LUCID_LLM_MODEL", "fake-model")
+        .env("LUCID_LLM_BASE_URL", &fake.base_url)
+        .current_dir(dir.path())
+        .args([
+            "run",
+            "--repo",
+            &repo.path().display().to_string(),
+            "make test_calc.py pass",
+        ]);
+    let output = within(
+        "lucid run",
+        tokio::task::spawn_blocking(move || command.output()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        "Let me run the test first.",
+        "$ python3 test_calc.py",
+        "AssertionError: add is broken",
+        "-    return a - b",
+        "+    return a + b",
+        "ok\n[exit 0]",
+        "Finished: add() subtracted; it adds now.",
+        "calc.py | 2 +-",
+    ] {
+        assert!(stdout.contains(expected), "no {expected:?} in:\n{stdout}");
+    }
+    // The repository itself was cloned, not changed; the sandbox is gone.
+    assert_eq!(
+        std::fs::read_to_string(repo.path().join("calc.py")).unwrap(),
+        CALC
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("workspaces"))
+            .unwrap()
+            .count(),
+        0
+    );
 }

@@ -287,7 +287,16 @@ async fn the_sandbox_user_is_not_root_and_holds_no_privilege_or_secret() {
         .await;
         let names: HashSet<&str> = env.output.text.lines().collect();
         let allowed: HashSet<&str> = [
-            "PATH", "HOME", "LANG", "TERM", "PWD", "SHLVL", "_", "HOSTNAME", "OLDPWD",
+            "PATH",
+            "HOME",
+            "LANG",
+            "TERM",
+            "PYTHONDONTWRITEBYTECODE",
+            "PWD",
+            "SHLVL",
+            "_",
+            "HOSTNAME",
+            "OLDPWD",
         ]
         .into();
         assert!(names.is_subset(&allowed), "{environ} holds {names:?}");

@@ -8,11 +8,14 @@ use bollard::models::{ContainerCreateBody, HostConfig};
 use std::collections::HashMap;
 
 /// The environment inside, in full. Nothing from lucid's own environment is passed.
-const ENV: [&str; 4] = [
+/// No bytecode caches: Python keys them on mtime in seconds and size, so an edit that
+/// keeps a file's size, re-run within the second, would run the old code.
+const ENV: [&str; 5] = [
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "HOME=/tmp",
     "LANG=C.UTF-8",
     "TERM=dumb",
+    "PYTHONDONTWRITEBYTECODE=1",
 ];
 
 pub(super) fn container_body(
@@ -113,7 +116,10 @@ mod tests {
     fn the_environment_holds_nothing_from_the_host() {
         let env = body(&SandboxSpec::default()).env.unwrap();
         let names: Vec<&str> = env.iter().map(|e| e.split('=').next().unwrap()).collect();
-        assert_eq!(names, ["PATH", "HOME", "LANG", "TERM"]);
+        assert_eq!(
+            names,
+            ["PATH", "HOME", "LANG", "TERM", "PYTHONDONTWRITEBYTECODE"]
+        );
     }
 
     #[test]
