@@ -4,9 +4,11 @@
 mod agent;
 mod api;
 mod cli;
+mod fake_anthropic;
 mod fake_llm;
 mod harness;
 mod llm;
+mod llm_anthropic;
 mod readme;
 mod sandbox;
 mod sandbox_image;

@@ -1,9 +1,11 @@
 //! Language models with tool calling, in lucid's own terms. Each provider's wire
 //! format stays in its client; the agent sees messages, tool calls and usage.
 
+mod anthropic;
 mod openai;
 mod retry;
 
+pub use anthropic::AnthropicClient;
 pub use openai::OpenAiClient;
 pub use retry::RetryPolicy;
 
