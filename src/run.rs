@@ -2,7 +2,7 @@
 //! same engine, sandbox and store as the service, its steps printed as they happen.
 
 use crate::agent::engine::{Agent, AgentEnd};
-use crate::agent::llm::{ChatModel, OpenAiClient, RetryPolicy};
+use crate::agent::llm::{AnthropicClient, ChatModel, OpenAiClient, RetryPolicy};
 use crate::config::{Provider, Settings};
 use crate::core::{
     Author, DeliveryId, Event, EventBody, SessionId, SessionState, ThreadRef, Trigger,
@@ -35,7 +35,12 @@ pub async fn run(settings: Settings, request: RunRequest) -> anyhow::Result<Agen
             Duration::from_secs(300),
             RetryPolicy::default(),
         )),
-        Provider::Anthropic => bail!("the Anthropic client is not wired into `lucid run` yet"),
+        Provider::Anthropic => Box::new(AnthropicClient::new(
+            &llm.base_url,
+            llm.api_key.clone(),
+            Duration::from_secs(300),
+            RetryPolicy::default(),
+        )),
     };
     let store = Store::connect(&settings.database_url).await?;
     store.migrate().await?;
