@@ -7,10 +7,10 @@
 //! not JSON text.
 
 use super::retry::RetryPolicy;
+use super::transport::Transport;
 use super::{ChatModel, ChatRequest, Completion, LlmError, Message, Role, TokenUsage, ToolCall};
 use async_trait::async_trait;
-use reqwest::StatusCode;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::time::Duration;
@@ -21,15 +21,10 @@ const API_VERSION: &str = "2023-06-01";
 /// Anthropic requires `max_tokens`; this is used when the request sets none.
 const DEFAULT_MAX_TOKENS: u32 = 4096;
 
-/// Anthropic's "overloaded" status, retried like a 503.
-const OVERLOADED: u16 = 529;
-
 pub struct AnthropicClient {
-    http: reqwest::Client,
-    /// Without the version, e.g. `https://api.anthropic.com`.
+    transport: Transport,
+    /// e.g. `https://api.anthropic.com`.
     base_url: String,
-    api_key: SecretString,
-    retry: RetryPolicy,
 }
 
 impl AnthropicClient {
@@ -39,25 +34,9 @@ impl AnthropicClient {
         timeout: Duration,
         retry: RetryPolicy,
     ) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .expect("a client with only a timeout always builds");
         Self {
-            http,
+            transport: Transport::new(api_key, timeout, retry),
             base_url: base_url.trim_end_matches('/').to_owned(),
-            api_key,
-            retry,
-        }
-    }
-
-    /// The provider's words, with the key taken out should it echo it back.
-    fn redact(&self, text: &str) -> String {
-        let key = self.api_key.expose_secret();
-        if key.len() >= 8 {
-            text.replace(key, "[redacted]")
-        } else {
-            text.to_owned()
         }
     }
 }
@@ -67,85 +46,18 @@ impl ChatModel for AnthropicClient {
     async fn complete(&self, request: &ChatRequest<'_>) -> Result<Completion, LlmError> {
         let body = request_body(request);
         let url = format!("{}/v1/messages", self.base_url);
-        let mut last = String::new();
-        for attempt in 1..=self.retry.attempts {
-            let sent = self
-                .http
-                .post(&url)
-                .header("x-api-key", self.api_key.expose_secret())
-                .header("anthropic-version", API_VERSION)
-                .json(&body)
-                .send()
-                .await;
-            let response = match sent {
-                Ok(response) => response,
-                Err(e) => {
-                    // Network trouble and timeouts are worth another try.
-                    last = describe(&e);
-                    if attempt < self.retry.attempts {
-                        tokio::time::sleep(self.retry.delay(attempt, None)).await;
-                    }
-                    continue;
-                }
-            };
-            let status = response.status();
-            if status.is_success() {
-                let text = response
-                    .text()
-                    .await
-                    .map_err(|e| LlmError::BadResponse(describe(&e)))?;
-                return parse_completion(&text);
-            }
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let message = self.redact(&error_message(&response.text().await.unwrap_or_default()));
-            match status {
-                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                    return Err(LlmError::Auth {
-                        status: status.as_u16(),
-                        message,
-                    });
-                }
-                s if s == StatusCode::TOO_MANY_REQUESTS
-                    || s.is_server_error()
-                    || s.as_u16() == OVERLOADED =>
-                {
-                    last = format!("{}: {message}", s.as_u16());
-                    if attempt < self.retry.attempts {
-                        tokio::time::sleep(self.retry.delay(attempt, retry_after.as_deref())).await;
-                    }
-                }
-                s => {
-                    return Err(LlmError::Rejected {
-                        status: s.as_u16(),
-                        message,
-                    });
-                }
-            }
-        }
-        Err(LlmError::Unavailable {
-            attempts: self.retry.attempts,
-            last,
-        })
+        let http = &self.transport.http;
+        let answer = self
+            .transport
+            .send(|| {
+                http.post(&url)
+                    .header("x-api-key", self.transport.key())
+                    .header("anthropic-version", API_VERSION)
+                    .json(&body)
+            })
+            .await?;
+        parse_completion(&answer)
     }
-}
-
-/// What went wrong, without reqwest's text, which names the URL (a proxy URL can
-/// carry credentials).
-fn describe(e: &reqwest::Error) -> String {
-    let what = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else if e.is_body() || e.is_decode() {
-        "the answer broke off"
-    } else {
-        "the request failed"
-    };
-    what.to_owned()
 }
 
 fn request_body(request: &ChatRequest<'_>) -> Value {
@@ -318,17 +230,6 @@ fn parse_completion(text: &str) -> Result<Completion, LlmError> {
     Ok(completion)
 }
 
-/// The `error.message` of an error body
-/// (`{"type":"error","error":{"type":"...","message":"..."}}`), or the body itself,
-/// shortened.
-fn error_message(body: &str) -> String {
-    let message = serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| body.trim().to_owned());
-    message.chars().take(300).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -472,16 +373,5 @@ mod tests {
             parse_completion("<html>"),
             Err(LlmError::BadResponse(_))
         ));
-    }
-
-    #[test]
-    fn error_bodies_give_their_message() {
-        assert_eq!(
-            error_message(
-                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
-            ),
-            "Overloaded"
-        );
-        assert_eq!(error_message("  bad gateway \n"), "bad gateway");
     }
 }

@@ -4,6 +4,7 @@
 mod anthropic;
 mod openai;
 mod retry;
+mod transport;
 
 pub use anthropic::AnthropicClient;
 pub use openai::OpenAiClient;

@@ -3,20 +3,18 @@
 //! `tool_calls`.
 
 use super::retry::RetryPolicy;
+use super::transport::Transport;
 use super::{ChatModel, ChatRequest, Completion, LlmError, Message, Role, TokenUsage, ToolCall};
 use async_trait::async_trait;
-use reqwest::StatusCode;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Duration;
 
 pub struct OpenAiClient {
-    http: reqwest::Client,
+    transport: Transport,
     /// Up to and including the version, e.g. `https://api.openai.com/v1`.
     base_url: String,
-    api_key: SecretString,
-    retry: RetryPolicy,
 }
 
 impl OpenAiClient {
@@ -26,25 +24,9 @@ impl OpenAiClient {
         timeout: Duration,
         retry: RetryPolicy,
     ) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .expect("a client with only a timeout always builds");
         Self {
-            http,
+            transport: Transport::new(api_key, timeout, retry),
             base_url: base_url.trim_end_matches('/').to_owned(),
-            api_key,
-            retry,
-        }
-    }
-
-    /// The provider's words, with the key taken out should it echo it back.
-    fn redact(&self, text: &str) -> String {
-        let key = self.api_key.expose_secret();
-        if key.len() >= 8 {
-            text.replace(key, "[redacted]")
-        } else {
-            text.to_owned()
         }
     }
 }
@@ -54,81 +36,17 @@ impl ChatModel for OpenAiClient {
     async fn complete(&self, request: &ChatRequest<'_>) -> Result<Completion, LlmError> {
         let body = request_body(request);
         let url = format!("{}/chat/completions", self.base_url);
-        let mut last = String::new();
-        for attempt in 1..=self.retry.attempts {
-            let sent = self
-                .http
-                .post(&url)
-                .bearer_auth(self.api_key.expose_secret())
-                .json(&body)
-                .send()
-                .await;
-            let response = match sent {
-                Ok(response) => response,
-                Err(e) => {
-                    // Network trouble and timeouts are worth another try.
-                    last = describe(&e);
-                    if attempt < self.retry.attempts {
-                        tokio::time::sleep(self.retry.delay(attempt, None)).await;
-                    }
-                    continue;
-                }
-            };
-            let status = response.status();
-            if status.is_success() {
-                let text = response
-                    .text()
-                    .await
-                    .map_err(|e| LlmError::BadResponse(describe(&e)))?;
-                return parse_completion(&text);
-            }
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let message = self.redact(&error_message(&response.text().await.unwrap_or_default()));
-            match status {
-                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                    return Err(LlmError::Auth {
-                        status: status.as_u16(),
-                        message,
-                    });
-                }
-                s if s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error() => {
-                    last = format!("{}: {message}", s.as_u16());
-                    if attempt < self.retry.attempts {
-                        tokio::time::sleep(self.retry.delay(attempt, retry_after.as_deref())).await;
-                    }
-                }
-                s => {
-                    return Err(LlmError::Rejected {
-                        status: s.as_u16(),
-                        message,
-                    });
-                }
-            }
-        }
-        Err(LlmError::Unavailable {
-            attempts: self.retry.attempts,
-            last,
-        })
+        let http = &self.transport.http;
+        let answer = self
+            .transport
+            .send(|| {
+                http.post(&url)
+                    .bearer_auth(self.transport.key())
+                    .json(&body)
+            })
+            .await?;
+        parse_completion(&answer)
     }
-}
-
-/// What went wrong, without reqwest's text, which names the URL (a proxy URL can
-/// carry credentials).
-fn describe(e: &reqwest::Error) -> String {
-    let what = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else if e.is_body() || e.is_decode() {
-        "the answer broke off"
-    } else {
-        "the request failed"
-    };
-    what.to_owned()
 }
 
 fn request_body(request: &ChatRequest<'_>) -> Value {
@@ -246,15 +164,6 @@ fn parse_completion(text: &str) -> Result<Completion, LlmError> {
             output: u.completion_tokens,
         }),
     })
-}
-
-/// The `error.message` of an error body, or the body itself, shortened.
-fn error_message(body: &str) -> String {
-    let message = serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| body.trim().to_owned());
-    message.chars().take(300).collect()
 }
 
 #[cfg(test)]

@@ -1,0 +1,150 @@
+//! What every provider's client shares: one HTTP client with a timeout, the key, and
+//! the rules for failures. A refused key (401/403) fails at once; a busy or failing
+//! provider (429, any 5xx including Anthropic's 529, network trouble) is retried per
+//! `RetryPolicy`; any other 4xx is the request's fault and is not retried. The key is
+//! taken out of anything the provider echoes, and reqwest's own error text, which
+//! names the URL, is never shown.
+
+use super::LlmError;
+use super::retry::RetryPolicy;
+use reqwest::{RequestBuilder, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use std::time::Duration;
+
+pub(super) struct Transport {
+    pub http: reqwest::Client,
+    api_key: SecretString,
+    retry: RetryPolicy,
+}
+
+impl Transport {
+    pub fn new(api_key: SecretString, timeout: Duration, retry: RetryPolicy) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .expect("a client with only a timeout always builds");
+        Self {
+            http,
+            api_key,
+            retry,
+        }
+    }
+
+    pub fn key(&self) -> &str {
+        self.api_key.expose_secret()
+    }
+
+    /// Sends what `request` builds until it succeeds or the rules say stop, and
+    /// returns the answer's body.
+    pub async fn send(&self, request: impl Fn() -> RequestBuilder) -> Result<String, LlmError> {
+        let mut last = String::new();
+        for attempt in 1..=self.retry.attempts {
+            let response = match request().send().await {
+                Ok(response) => response,
+                Err(e) => {
+                    last = describe(&e);
+                    if attempt < self.retry.attempts {
+                        tokio::time::sleep(self.retry.delay(attempt, None)).await;
+                    }
+                    continue;
+                }
+            };
+            let status = response.status();
+            if status.is_success() {
+                return response
+                    .text()
+                    .await
+                    .map_err(|e| LlmError::BadResponse(describe(&e)));
+            }
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let message = self.redact(&error_message(&response.text().await.unwrap_or_default()));
+            match status {
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                    return Err(LlmError::Auth {
+                        status: status.as_u16(),
+                        message,
+                    });
+                }
+                s if s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error() => {
+                    last = format!("{}: {message}", s.as_u16());
+                    if attempt < self.retry.attempts {
+                        tokio::time::sleep(self.retry.delay(attempt, retry_after.as_deref())).await;
+                    }
+                }
+                s => {
+                    return Err(LlmError::Rejected {
+                        status: s.as_u16(),
+                        message,
+                    });
+                }
+            }
+        }
+        Err(LlmError::Unavailable {
+            attempts: self.retry.attempts,
+            last,
+        })
+    }
+
+    /// The provider's words, with the key taken out should it echo it back.
+    fn redact(&self, text: &str) -> String {
+        let key = self.key();
+        if key.len() >= 8 {
+            text.replace(key, "[redacted]")
+        } else {
+            text.to_owned()
+        }
+    }
+}
+
+/// What went wrong, without reqwest's text, which names the URL (a proxy URL can
+/// carry credentials).
+fn describe(e: &reqwest::Error) -> String {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the answer broke off"
+    } else {
+        "the request failed"
+    };
+    what.to_owned()
+}
+
+/// The `error.message` of an error body (both OpenAI's and Anthropic's shape), or the
+/// body itself, shortened.
+fn error_message(body: &str) -> String {
+    let message = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| body.trim().to_owned());
+    message.chars().take(300).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_of_both_providers_give_their_message() {
+        assert_eq!(
+            error_message(r#"{"error":{"message":"Rate limit reached"}}"#),
+            "Rate limit reached"
+        );
+        assert_eq!(
+            error_message(
+                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
+            ),
+            "Overloaded"
+        );
+        assert_eq!(
+            error_message("<html>bad gateway</html>"),
+            "<html>bad gateway</html>"
+        );
+    }
+}
