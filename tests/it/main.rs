@@ -12,5 +12,6 @@ mod llm_anthropic;
 mod readme;
 mod sandbox;
 mod sandbox_image;
+mod scripted;
 mod sse;
 mod store;
