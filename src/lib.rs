@@ -8,6 +8,7 @@ pub mod agent;
 pub mod config;
 pub mod core;
 pub mod doctor;
+pub mod github;
 pub mod http;
 pub mod run;
 pub mod sandbox;

@@ -2,8 +2,7 @@
 //! same engine, sandbox and store as the service, its steps printed as they happen.
 
 use crate::agent::engine::{Agent, AgentEnd};
-use crate::agent::llm::{AnthropicClient, ChatModel, OpenAiClient, RetryPolicy};
-use crate::config::{Provider, Settings};
+use crate::config::Settings;
 use crate::core::{
     Author, DeliveryId, Event, EventBody, SessionId, SessionState, ThreadRef, Trigger,
 };
@@ -28,20 +27,7 @@ pub async fn run(settings: Settings, request: RunRequest) -> anyhow::Result<Agen
     let Some(llm) = &settings.llm else {
         bail!("no model is configured: set LUCID_LLM_API_KEY and LUCID_LLM_MODEL (see the README)");
     };
-    let model: Box<dyn ChatModel> = match llm.provider {
-        Provider::OpenAi => Box::new(OpenAiClient::new(
-            &llm.base_url,
-            llm.api_key.clone(),
-            Duration::from_secs(300),
-            RetryPolicy::default(),
-        )),
-        Provider::Anthropic => Box::new(AnthropicClient::new(
-            &llm.base_url,
-            llm.api_key.clone(),
-            Duration::from_secs(300),
-            RetryPolicy::default(),
-        )),
-    };
+    let model = crate::agent::llm::connect(llm);
     let store = Store::connect(&settings.database_url).await?;
     store.migrate().await?;
     let session = record(&store, &request).await?;

@@ -64,19 +64,60 @@ pub struct Agent<'a> {
 
 impl Agent<'_> {
     /// Works on `task` (which came from a person, so it is fenced as untrusted).
-    pub async fn run(mut self, task: &str) -> Result<AgentEnd, AgentError> {
-        let mut messages = vec![
+    pub async fn run(self, task: &str) -> Result<AgentEnd, AgentError> {
+        let messages = vec![
             Message::system(SYSTEM_PROMPT),
             Message::user(format!("<untrusted>\n{task}\n</untrusted>")),
         ];
+        self.work(messages, Usage::default()).await
+    }
+
+    /// Takes a finished session up again: its saved conversation, then what people
+    /// said since (`follow_ups`, already in the event log), with its spending so far
+    /// counting against the budgets. The workspace is whatever the caller set up,
+    /// normally the session's branch.
+    pub async fn resume(self, follow_ups: Vec<(String, String)>) -> Result<AgentEnd, AgentError> {
+        let saved = self.store.conversation(self.session).await?;
+        let mut messages: Vec<Message> = match saved.as_deref().map(serde_json::from_str) {
+            Some(Ok(messages)) => messages,
+            Some(Err(e)) => return Err(AgentError::Conversation(e.to_string())),
+            None => return Err(AgentError::Conversation("no conversation was saved".into())),
+        };
+        answer_unanswered_calls(&mut messages);
+        for (author, text) in &follow_ups {
+            messages.push(follow_up(author, text));
+        }
+        let usage = match self.store.session(self.session).await? {
+            Some(session) => session.usage,
+            None => Usage::default(),
+        };
+        self.work(messages, usage).await
+    }
+
+    async fn work(
+        mut self,
+        mut messages: Vec<Message>,
+        mut usage: Usage,
+    ) -> Result<AgentEnd, AgentError> {
+        let end = self.steps(&mut messages, &mut usage).await;
+        // Saved however it ended, so a follow-up can pick it up.
+        answer_unanswered_calls(&mut messages);
+        self.save(&messages).await?;
+        end
+    }
+
+    async fn steps(
+        &mut self,
+        messages: &mut Vec<Message>,
+        usage: &mut Usage,
+    ) -> Result<AgentEnd, AgentError> {
         let specs = tools::specs();
-        let mut usage = Usage::default();
         for _ in 0..self.settings.max_steps {
-            self.take_follow_ups(&mut messages).await?;
-            trim_context(&mut messages, self.settings.max_context_bytes);
+            self.take_follow_ups(messages);
+            trim_context(messages, self.settings.max_context_bytes);
             let request = ChatRequest {
                 model: &self.settings.model,
-                messages: &messages,
+                messages,
                 tools: &specs,
                 max_tokens: None,
             };
@@ -90,8 +131,8 @@ impl Agent<'_> {
             };
             usage.tokens_in += completion.usage.input;
             usage.tokens_out += completion.usage.output;
-            usage.cost_micros = cost(usage, self.settings.prices);
-            self.log(EventBody::usage(usage)).await?;
+            usage.cost_micros = cost(*usage, self.settings.prices);
+            self.log(EventBody::usage(*usage)).await?;
             if !completion.text.trim().is_empty() {
                 self.log(EventBody::Thought {
                     text: completion.text.clone(),
@@ -116,7 +157,10 @@ impl Agent<'_> {
             };
             for call in &completion.tool_calls {
                 match tools::call(&bench, call).await? {
-                    ToolResult::Finish { summary } => return Ok(AgentEnd::Finished { summary }),
+                    ToolResult::Finish { summary } => {
+                        messages.push(Message::tool_result(&call.id, "finished"));
+                        return Ok(AgentEnd::Finished { summary });
+                    }
                     ToolResult::Done { for_model } => {
                         messages.push(Message::tool_result(&call.id, for_model));
                     }
@@ -125,6 +169,7 @@ impl Agent<'_> {
                     return Ok(AgentEnd::Stopped);
                 }
             }
+            self.save(messages).await?;
             if usage.tokens_in + usage.tokens_out > self.settings.max_tokens {
                 return Ok(AgentEnd::TokenBudget(self.settings.max_tokens));
             }
@@ -135,18 +180,17 @@ impl Agent<'_> {
         Ok(AgentEnd::StepLimit(self.settings.max_steps))
     }
 
-    async fn take_follow_ups(&mut self, messages: &mut Vec<Message>) -> Result<(), StoreError> {
+    /// Messages people sent in the thread since the last step. Whoever received them
+    /// logged them already, so they are only handed to the model here.
+    fn take_follow_ups(&mut self, messages: &mut Vec<Message>) {
         while let Ok((author, text)) = self.inbox.try_recv() {
-            self.log(EventBody::UserMessage {
-                author: author.clone(),
-                text: text.clone(),
-            })
-            .await?;
-            messages.push(Message::user(format!(
-                "{author} added in the thread:\n<untrusted>\n{text}\n</untrusted>"
-            )));
+            messages.push(follow_up(&author, &text));
         }
-        Ok(())
+    }
+
+    async fn save(&self, messages: &[Message]) -> Result<(), StoreError> {
+        let json = serde_json::to_string(messages).expect("messages always serialize");
+        self.store.save_conversation(self.session, &json).await
     }
 
     async fn model_failed(&self, error: LlmError) -> Result<AgentEnd, AgentError> {
@@ -167,6 +211,44 @@ impl Agent<'_> {
 
     async fn log(&self, body: EventBody) -> Result<(), StoreError> {
         self.step_log().log(body).await
+    }
+}
+
+fn follow_up(author: &str, text: &str) -> Message {
+    Message::user(format!(
+        "{author} added in the thread:\n<untrusted>\n{text}\n</untrusted>"
+    ))
+}
+
+/// Gives every tool call that has no result one, so the conversation can be sent
+/// again: providers refuse a call left unanswered (a run stopped mid-turn, or calls
+/// after `finish`).
+fn answer_unanswered_calls(messages: &mut Vec<Message>) {
+    let answered: std::collections::HashSet<String> = messages
+        .iter()
+        .filter_map(|m| m.tool_call_id.clone())
+        .collect();
+    let mut i = 0;
+    while i < messages.len() {
+        let missing: Vec<String> = messages[i]
+            .tool_calls
+            .iter()
+            .filter(|c| !answered.contains(&c.id))
+            .map(|c| c.id.clone())
+            .collect();
+        // A call's result goes after its turn and the results already there.
+        let mut at = i + 1;
+        while at < messages.len() && messages[at].role == Role::Tool {
+            at += 1;
+        }
+        for id in missing {
+            messages.insert(
+                at,
+                Message::tool_result(id, "not run: the session ended first"),
+            );
+            at += 1;
+        }
+        i = at.max(i + 1);
     }
 }
 
@@ -209,6 +291,28 @@ mod tests {
             output_per_mtok: 15_000_000,
         };
         assert_eq!(cost(usage, prices), 6_000_000 + 7_500_000);
+    }
+
+    #[test]
+    fn calls_left_unanswered_get_a_result_right_after_their_turn() {
+        let call = |id: &str| super::super::llm::ToolCall {
+            id: id.into(),
+            name: "run".into(),
+            arguments: "{}".into(),
+        };
+        let mut messages = vec![
+            Message::user("task"),
+            Message::assistant("", vec![call("a"), call("b")]),
+            Message::tool_result("a", "ok"),
+            Message::user("more"),
+            Message::assistant("", vec![call("c")]),
+        ];
+        answer_unanswered_calls(&mut messages);
+        let ids: Vec<_> = messages
+            .iter()
+            .map(|m| m.tool_call_id.as_deref().unwrap_or("-"))
+            .collect();
+        assert_eq!(ids, ["-", "-", "a", "b", "-", "-", "c"]);
     }
 
     #[test]

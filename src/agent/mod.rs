@@ -15,6 +15,8 @@ pub enum AgentError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Sandbox(#[from] SandboxError),
+    #[error("the session cannot be resumed: {0}")]
+    Conversation(String),
 }
 
 /// Where a session's steps are written as they happen.

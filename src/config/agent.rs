@@ -16,6 +16,8 @@ pub struct LlmSettings {
     pub provider: Provider,
     pub base_url: String,
     pub api_key: SecretString,
+    /// Ask for streamed answers.
+    pub stream: bool,
 }
 
 /// The model's connection (`None` while no key is set) and the agent's settings.
@@ -81,16 +83,22 @@ fn llm(r: &mut Reader, provider: Option<Provider>) -> Result<Option<LlmSettings>
             .map(|_| s.trim_end_matches('/').to_owned())
             .ok_or_else(|| format!("{s:?} is not an http(s) URL"))
     });
+    let stream = r.parsed("LUCID_LLM_STREAM", |s| match s {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(format!("{other:?} is not true or false")),
+    });
     let provider = provider.ok_or(())?;
     let base_url = base_url.unwrap_or_else(|| match provider {
         Provider::OpenAi => "https://api.openai.com/v1".to_owned(),
         Provider::Anthropic => "https://api.anthropic.com".to_owned(),
     });
-    match (api_key, model) {
-        (Some(api_key), Some(_)) => Ok(Some(LlmSettings {
+    match (api_key, model, stream) {
+        (Some(api_key), Some(_), Some(stream)) => Ok(Some(LlmSettings {
             provider,
             base_url,
             api_key: SecretString::from(api_key),
+            stream,
         })),
         _ => Err(()),
     }

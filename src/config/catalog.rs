@@ -152,6 +152,12 @@ pub const SETTINGS: &[Setting] = &[
         "The model provider's API key.",
     ),
     setting(
+        "LUCID_LLM_STREAM",
+        "llm.stream",
+        Some("true"),
+        "Stream the model's answers (`false` for servers that only answer whole).",
+    ),
+    setting(
         "LUCID_LLM_PRICE_INPUT",
         "llm.price_input",
         Some("0"),

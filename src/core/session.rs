@@ -60,7 +60,8 @@ impl SessionState {
 
     /// The one place that says which moves are allowed:
     /// `Queued → Provisioning → Running → Completed`, and from any live state to
-    /// `Failed` or `Cancelled`. A finished session never moves again.
+    /// `Failed` or `Cancelled`. A finished session moves only back to `Queued`, when a
+    /// follow-up in its thread resumes it; it never runs again without being queued.
     pub fn transition(self, to: SessionState) -> Result<SessionState, IllegalTransition> {
         use SessionState::*;
         let legal = matches!(
@@ -69,6 +70,7 @@ impl SessionState {
                 | (Provisioning, Running)
                 | (Running, Completed)
                 | (Queued | Provisioning | Running, Failed | Cancelled)
+                | (Completed | Failed | Cancelled, Queued)
         );
         if legal {
             Ok(to)
@@ -152,9 +154,13 @@ impl Session {
         reason: Option<String>,
         now: Timestamp,
     ) -> Result<(), IllegalTransition> {
+        let from = self.state;
         self.state = self.state.transition(to)?;
         if reason.is_some() {
             self.reason = reason;
+        } else if from.is_terminal() {
+            // Resumed: the old ending no longer describes it.
+            self.reason = None;
         }
         if to.is_terminal() {
             self.lease = None;
@@ -170,7 +176,7 @@ mod tests {
     use super::*;
     use crate::core::{Author, DeliveryId, ThreadRef};
 
-    const LEGAL: [(SessionState, SessionState); 9] = [
+    const LEGAL: [(SessionState, SessionState); 12] = [
         (Queued, Provisioning),
         (Queued, Failed),
         (Queued, Cancelled),
@@ -180,6 +186,9 @@ mod tests {
         (Running, Completed),
         (Running, Failed),
         (Running, Cancelled),
+        (Completed, Queued),
+        (Failed, Queued),
+        (Cancelled, Queued),
     ];
 
     #[test]
@@ -205,8 +214,8 @@ mod tests {
                 illegal += 1;
             }
         }
-        // 36 pairs in all, 9 legal.
-        assert_eq!(illegal, 27);
+        // 36 pairs in all, 12 legal.
+        assert_eq!(illegal, 24);
     }
 
     #[test]
@@ -289,6 +298,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.reason.as_deref(), Some("repository not found"));
+    }
+
+    #[test]
+    fn a_resumed_session_is_queued_again_without_its_old_ending() {
+        let mut s = session();
+        s.transition(
+            Failed,
+            Some("the model failed".into()),
+            Timestamp::from_millis(2),
+        )
+        .unwrap();
+        s.transition(Queued, None, Timestamp::from_millis(3))
+            .unwrap();
+        assert_eq!(s.state, Queued);
+        assert_eq!(s.reason, None);
     }
 
     #[test]

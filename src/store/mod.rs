@@ -5,6 +5,7 @@
 //! two SQL dialects differ say so. Every write that must be atomic runs in one
 //! transaction handle, never back through the pool.
 
+mod conversations;
 mod credentials;
 pub mod crypto;
 mod error;

@@ -380,6 +380,29 @@ async fn stop_ends_the_session_within_two_seconds_even_mid_command() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn stop_ends_the_session_within_two_seconds_even_mid_stream() {
+    // The answer starts streaming, then the provider goes quiet.
+    let rig = rig(vec![Reply::text("Thinking about", 1, 1).stall_after(2)]).await;
+    let stop = CancellationToken::new();
+    let (_tx, inbox) = mpsc::unbounded_channel();
+    let agent = rig.agent(inbox, stop.clone());
+    let running = agent.run("anything");
+    let watcher = async {
+        rig.fake.until_a_stream_stalls().await;
+        stop.cancel();
+        Instant::now()
+    };
+    let (end, stopped_at) = tokio::join!(within("the agent", running), watcher);
+    assert!(
+        stopped_at.elapsed() < Duration::from_secs(2),
+        "stop took {:?}",
+        stopped_at.elapsed()
+    );
+    assert_eq!(end.unwrap(), AgentEnd::Stopped);
+    rig.sandbox.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_follow_up_sent_while_a_command_runs_reaches_the_model_next() {
     let rig = rig(vec![
         Reply::tool_call(
@@ -395,6 +418,7 @@ async fn a_follow_up_sent_while_a_command_runs_reaches_the_model_next() {
     let running = agent.run("fix it");
     let person = async {
         until_logged(&rig.store, rig.session, "command").await;
+        // Whoever receives a follow-up logs it, then hands it to the running agent.
         tx.send(("ada".into(), "also update the docs".into()))
             .unwrap();
         rig.sandbox.write_file("/tmp/go", b"").await.unwrap();
@@ -414,13 +438,6 @@ async fn a_follow_up_sent_while_a_command_runs_reaches_the_model_next() {
             .unwrap()
             .contains("also update the docs")
     );
-    let events = rig.events().await;
-    assert!(
-        events
-            .iter()
-            .any(|e| matches!(&e.body, EventBody::UserMessage { author, .. } if author == "ada"))
-    );
-    rig.sandbox.destroy().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -492,4 +509,100 @@ async fn lucid_run_works_a_task_from_the_terminal_and_prints_each_step() {
             .count(),
         0
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_follow_up_after_the_end_resumes_the_conversation_on_the_same_workspace() {
+    let mut script = fixing_script();
+    script.extend([
+        Reply::tool_call("c6", "read_file", r#"{"path": "calc.py"}"#),
+        Reply::tool_call(
+            "c7",
+            "finish",
+            r#"{"summary": "sub() was right all along."}"#,
+        ),
+    ]);
+    let rig = rig(script).await;
+    assert!(matches!(rig.run().await, AgentEnd::Finished { .. }));
+    let first_run_requests = rig.fake.received().len();
+
+    let (_tx, inbox) = mpsc::unbounded_channel();
+    let follow_ups = vec![("ada".to_owned(), "is sub() right too?".to_owned())];
+    let end = within(
+        "the resumed agent",
+        rig.agent(inbox, CancellationToken::new())
+            .resume(follow_ups),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        end,
+        AgentEnd::Finished {
+            summary: "sub() was right all along.".into()
+        }
+    );
+
+    let received = rig.fake.received();
+    let resumed = received[first_run_requests].body["messages"]
+        .as_array()
+        .unwrap()
+        .clone();
+    // The whole earlier conversation came back: the task, every call and its result
+    // (the finish call answered too, or the provider would refuse it), then the
+    // follow-up.
+    let contents: Vec<String> = resumed
+        .iter()
+        .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(contents[1].contains("make test_calc.py pass"));
+    let answered: Vec<&str> = resumed
+        .iter()
+        .filter_map(|m| m["tool_call_id"].as_str())
+        .collect();
+    assert_eq!(answered, ["c1", "c2", "c3", "c4", "c5"]);
+    let last = resumed.last().unwrap();
+    assert_eq!(last["role"], "user");
+    assert!(
+        last["content"]
+            .as_str()
+            .unwrap()
+            .contains("is sub() right too?")
+    );
+    // The workspace kept the first run's fix.
+    let read_back = rig.last_sent(first_run_requests + 1);
+    assert!(
+        read_back["content"]
+            .as_str()
+            .unwrap()
+            .contains("return a + b"),
+        "{read_back}"
+    );
+    // Spending carries on from where the first run left it.
+    let usage: Vec<u64> = rig
+        .events()
+        .await
+        .iter()
+        .filter_map(|e| match e.body {
+            EventBody::Usage { tokens_in, .. } => Some(tokens_in),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(usage, [10, 20, 30, 40, 50, 60, 70]);
+    rig.sandbox.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_with_nothing_saved_cannot_be_resumed() {
+    let rig = rig(vec![]).await;
+    let (_tx, inbox) = mpsc::unbounded_channel();
+    let err = rig
+        .agent(inbox, CancellationToken::new())
+        .resume(vec![])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the session cannot be resumed: no conversation was saved"
+    );
+    rig.sandbox.destroy().await.unwrap();
 }

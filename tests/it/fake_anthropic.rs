@@ -2,7 +2,7 @@
 //! reply, and every request is recorded (its auth headers and JSON body) for the test
 //! to inspect.
 
-use crate::scripted::{Scripted, ScriptedServer};
+use crate::scripted::{Scripted, ScriptedServer, StreamEnd, frame, halves};
 use serde_json::{Value, json};
 
 #[derive(Clone, Debug)]
@@ -45,6 +45,7 @@ impl Reply {
                 "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
             }),
             retry_after: None,
+            stream_end: StreamEnd::Whole,
         })
     }
 
@@ -54,11 +55,18 @@ impl Reply {
             status,
             body: json!({"type": "error", "error": {"type": kind, "message": message}}),
             retry_after: None,
+            stream_end: StreamEnd::Whole,
         })
     }
 
     pub fn retry_after(mut self, seconds: &str) -> Self {
         self.0.retry_after = Some(seconds.to_owned());
+        self
+    }
+
+    /// Streamed, the connection is cut after `events` events.
+    pub fn cut_after(mut self, events: usize) -> Self {
+        self.0.stream_end = StreamEnd::CutAfter(events);
         self
     }
 }
@@ -79,7 +87,7 @@ pub struct FakeAnthropic {
 impl FakeAnthropic {
     pub async fn start(replies: Vec<Reply>) -> FakeAnthropic {
         let replies = replies.into_iter().map(|r| r.0).collect();
-        let server = ScriptedServer::start("/v1/messages", replies).await;
+        let server = ScriptedServer::start("/v1/messages", replies, stream).await;
         FakeAnthropic {
             base_url: server.origin.clone(),
             server,
@@ -97,4 +105,66 @@ impl FakeAnthropic {
             })
             .collect()
     }
+}
+
+/// A message as Anthropic streams it: `message_start`, each block's start, deltas
+/// and stop (text in pieces, a tool call's input as pieces of JSON text), a `ping`,
+/// `message_delta` with the output tokens, `message_stop`.
+fn stream(message: &Value) -> Vec<String> {
+    let event = |kind: &str, mut data: Value| {
+        data["type"] = json!(kind);
+        frame(Some(kind), &data)
+    };
+    let mut started = message.clone();
+    started["content"] = json!([]);
+    started["stop_reason"] = Value::Null;
+    started["usage"]["output_tokens"] = json!(1);
+    let mut frames = vec![
+        event("message_start", json!({"message": started})),
+        event("ping", json!({})),
+    ];
+    for (index, block) in message["content"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let (start, pieces) = match block["type"].as_str() {
+            Some("tool_use") => {
+                let mut start = block.clone();
+                start["input"] = json!({});
+                let pieces = halves(&block["input"].to_string())
+                    .into_iter()
+                    .map(|p| json!({"type": "input_json_delta", "partial_json": p}))
+                    .collect::<Vec<_>>();
+                (start, pieces)
+            }
+            _ => {
+                let text = block["text"].as_str().unwrap_or_default();
+                let pieces = halves(text)
+                    .into_iter()
+                    .map(|p| json!({"type": "text_delta", "text": p}))
+                    .collect();
+                (json!({"type": "text", "text": ""}), pieces)
+            }
+        };
+        frames.push(event(
+            "content_block_start",
+            json!({"index": index, "content_block": start}),
+        ));
+        for delta in pieces {
+            frames.push(event(
+                "content_block_delta",
+                json!({"index": index, "delta": delta}),
+            ));
+        }
+        frames.push(event("content_block_stop", json!({"index": index})));
+    }
+    frames.push(event(
+        "message_delta",
+        json!({"delta": {"stop_reason": message["stop_reason"], "stop_sequence": null},
+               "usage": {"output_tokens": message["usage"]["output_tokens"]}}),
+    ));
+    frames.push(event("message_stop", json!({})));
+    frames
 }

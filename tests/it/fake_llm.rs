@@ -1,7 +1,7 @@
 //! A fake OpenAI-compatible chat-completions server on loopback: each request gets
 //! the next scripted reply, and every request is recorded for the test to inspect.
 
-use crate::scripted::{Scripted, ScriptedServer};
+use crate::scripted::{Scripted, ScriptedServer, StreamEnd, frame, halves};
 use serde_json::{Value, json};
 
 #[derive(Clone, Debug)]
@@ -37,6 +37,7 @@ impl Reply {
                           "total_tokens": input_tokens + output_tokens},
             }),
             retry_after: None,
+            stream_end: StreamEnd::Whole,
         })
     }
 
@@ -52,11 +53,24 @@ impl Reply {
             status,
             body: json!({"error": {"message": message, "type": "error", "code": null}}),
             retry_after: None,
+            stream_end: StreamEnd::Whole,
         })
     }
 
     pub fn retry_after(mut self, seconds: &str) -> Self {
         self.0.retry_after = Some(seconds.to_owned());
+        self
+    }
+
+    /// Streamed, the connection is cut after `events` events.
+    pub fn cut_after(mut self, events: usize) -> Self {
+        self.0.stream_end = StreamEnd::CutAfter(events);
+        self
+    }
+
+    /// Streamed, nothing more comes after `events` events.
+    pub fn stall_after(mut self, events: usize) -> Self {
+        self.0.stream_end = StreamEnd::StallAfter(events);
         self
     }
 }
@@ -76,11 +90,15 @@ pub struct FakeLlm {
 impl FakeLlm {
     pub async fn start(replies: Vec<Reply>) -> FakeLlm {
         let replies = replies.into_iter().map(|r| r.0).collect();
-        let server = ScriptedServer::start("/v1/chat/completions", replies).await;
+        let server = ScriptedServer::start("/v1/chat/completions", replies, stream).await;
         FakeLlm {
             base_url: format!("{}/v1", server.origin),
             server,
         }
+    }
+
+    pub async fn until_a_stream_stalls(&self) {
+        self.server.until_a_stream_stalls().await
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -93,4 +111,45 @@ impl FakeLlm {
             })
             .collect()
     }
+}
+
+/// A chat completion as OpenAI streams it: the words in pieces, each tool call's
+/// name then its arguments in pieces, the finish reason, usage in a chunk of its own
+/// (`stream_options.include_usage`), then `[DONE]`.
+fn stream(completion: &Value) -> Vec<String> {
+    let chunk = |choices: Value| {
+        frame(
+            None,
+            &json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": "fake-model", "choices": choices}),
+        )
+    };
+    let delta = |delta: Value| chunk(json!([{"index": 0, "delta": delta, "finish_reason": null}]));
+    let message = &completion["choices"][0]["message"];
+    let mut frames = vec![delta(json!({"role": "assistant", "content": ""}))];
+    if let Some(text) = message["content"].as_str() {
+        frames.extend(halves(text).iter().map(|t| delta(json!({"content": t}))));
+    }
+    for (index, call) in message["tool_calls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        frames.push(delta(
+            json!({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
+            "function": {"name": call["function"]["name"], "arguments": ""}}]}),
+        ));
+        for piece in halves(call["function"]["arguments"].as_str().unwrap_or_default()) {
+            frames.push(delta(
+                json!({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}),
+            ));
+        }
+    }
+    frames.push(chunk(json!([{"index": 0, "delta": {}, "finish_reason": completion["choices"][0]["finish_reason"]}])));
+    frames.push(frame(
+        None,
+        &json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": [], "usage": completion["usage"]}),
+    ));
+    frames.push("data: [DONE]\n\n".to_owned());
+    frames
 }

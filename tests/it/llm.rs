@@ -178,3 +178,62 @@ async fn an_unreachable_provider_is_retried_then_reported() {
         "the model provider kept failing (2 attempts, last could not connect)"
     );
 }
+
+#[tokio::test]
+async fn answers_are_streamed_by_default_and_whole_when_streaming_is_off() {
+    let reply = || Reply::tool_call("call_1", "run", r#"{"command": "ls"}"#).saying("Looking.");
+    let fake = FakeLlm::start(vec![reply(), reply()]).await;
+    let streamed = ask(&client(&fake, RetryPolicy::default())).await.unwrap();
+    let whole = ask(&client(&fake, RetryPolicy::default()).streaming(false))
+        .await
+        .unwrap();
+    assert_eq!(streamed, whole);
+    assert_eq!(streamed.text, "Looking.");
+    assert_eq!(streamed.tool_calls[0].arguments, r#"{"command": "ls"}"#);
+    assert_eq!(
+        streamed.usage,
+        TokenUsage {
+            input: 10,
+            output: 5
+        }
+    );
+    let received = fake.received();
+    assert_eq!(received[0].body["stream"], true);
+    assert_eq!(received[0].body["stream_options"]["include_usage"], true);
+    assert_eq!(received[1].body["stream"], false);
+}
+
+#[tokio::test]
+async fn a_stream_cut_in_the_middle_is_asked_again() {
+    let fake = FakeLlm::start(vec![
+        Reply::tool_call("call_1", "run", r#"{"command": "cargo test"}"#).cut_after(3),
+        Reply::tool_call("call_2", "run", r#"{"command": "cargo test"}"#),
+    ])
+    .await;
+    let completion = ask(&client(&fake, quick_retries(3))).await.unwrap();
+    // The half-read first answer left nothing behind.
+    assert_eq!(completion.tool_calls.len(), 1);
+    assert_eq!(completion.tool_calls[0].id, "call_2");
+    assert_eq!(
+        completion.tool_calls[0].arguments,
+        r#"{"command": "cargo test"}"#
+    );
+    assert_eq!(fake.received().len(), 2);
+}
+
+#[tokio::test]
+async fn a_stream_that_keeps_breaking_off_is_reported_as_such() {
+    let fake = FakeLlm::start(vec![
+        Reply::text("partial", 1, 1).cut_after(2),
+        Reply::text("partial", 1, 1).cut_after(2),
+    ])
+    .await;
+    let err = ask(&client(&fake, quick_retries(2))).await.unwrap_err();
+    // Depending on when the reset reaches the client, the cut shows as a failed
+    // request or a broken-off answer; either way it was retried, then reported.
+    assert!(
+        matches!(err, LlmError::Unavailable { attempts: 2, .. }),
+        "{err}"
+    );
+    assert_eq!(fake.received().len(), 2);
+}

@@ -248,3 +248,47 @@ async fn a_refused_request_is_not_retried() {
     );
     assert_eq!(fake.received().len(), 1);
 }
+
+#[tokio::test]
+async fn answers_are_streamed_by_default_and_whole_when_streaming_is_off() {
+    let reply = || {
+        Reply::tool_use(
+            "Running it.",
+            "toolu_1",
+            "run",
+            json!({"command": "ls -la"}),
+        )
+    };
+    let fake = FakeAnthropic::start(vec![reply(), reply()]).await;
+    let streamed = ask(&client(&fake, RetryPolicy::default())).await.unwrap();
+    let whole = ask(&client(&fake, RetryPolicy::default()).streaming(false))
+        .await
+        .unwrap();
+    assert_eq!(streamed, whole);
+    assert_eq!(streamed.text, "Running it.");
+    assert_eq!(streamed.tool_calls[0].arguments, r#"{"command":"ls -la"}"#);
+    assert_eq!(
+        streamed.usage,
+        TokenUsage {
+            input: 10,
+            output: 5
+        }
+    );
+    let received = fake.received();
+    assert_eq!(received[0].body["stream"], true);
+    assert!(received[1].body.get("stream").is_none());
+}
+
+#[tokio::test]
+async fn a_stream_cut_in_the_middle_is_asked_again() {
+    let fake = FakeAnthropic::start(vec![
+        Reply::tool_use("Running it.", "toolu_1", "run", json!({"command": "ls"})).cut_after(6),
+        Reply::tool_use("Running it.", "toolu_2", "run", json!({"command": "ls"})),
+    ])
+    .await;
+    let completion = ask(&client(&fake, quick_retries(3))).await.unwrap();
+    assert_eq!(completion.text, "Running it.");
+    assert_eq!(completion.tool_calls.len(), 1);
+    assert_eq!(completion.tool_calls[0].id, "toolu_2");
+    assert_eq!(fake.received().len(), 2);
+}

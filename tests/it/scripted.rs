@@ -1,6 +1,9 @@
 //! A fake HTTP API on loopback, the common part of the fake model servers: each
 //! request to its one route gets the next scripted reply, and every request is
-//! recorded (headers and JSON body) for the test to inspect.
+//! recorded (headers and JSON body) for the test to inspect. A request that asks for
+//! `"stream": true` gets the scripted answer as Server-Sent Events, cut into pieces
+//! the way the provider streams (each fake gives its own `Streamer`), and a script
+//! can cut the stream or stall it part-way.
 
 use axum::Json;
 use axum::extract::State;
@@ -17,7 +20,22 @@ pub struct Scripted {
     pub status: u16,
     pub body: Value,
     pub retry_after: Option<String>,
+    pub stream_end: StreamEnd,
 }
+
+/// How a streamed answer ends.
+#[derive(Clone, Copy, Debug, Default)]
+pub enum StreamEnd {
+    #[default]
+    Whole,
+    /// The connection is cut after this many events.
+    CutAfter(usize),
+    /// After this many events nothing more comes, and the connection stays open.
+    StallAfter(usize),
+}
+
+/// Turns a whole answer into the Server-Sent Event frames of its stream.
+pub type Streamer = fn(&Value) -> Vec<String>;
 
 #[derive(Clone, Debug)]
 pub struct Recorded {
@@ -38,8 +56,12 @@ impl Recorded {
 
 #[derive(Default)]
 struct Script {
+    streamer: Option<Streamer>,
     replies: Mutex<VecDeque<Scripted>>,
     received: Mutex<Vec<Recorded>>,
+    /// Streams that have sent what they were to send and now stall.
+    stalled: std::sync::atomic::AtomicUsize,
+    changed: tokio::sync::Notify,
 }
 
 pub struct ScriptedServer {
@@ -49,8 +71,11 @@ pub struct ScriptedServer {
 }
 
 impl ScriptedServer {
-    pub async fn start(route: &str, replies: Vec<Scripted>) -> ScriptedServer {
-        let script = Arc::new(Script::default());
+    pub async fn start(route: &str, replies: Vec<Scripted>, streamer: Streamer) -> ScriptedServer {
+        let script = Arc::new(Script {
+            streamer: Some(streamer),
+            ..Script::default()
+        });
         script.replies.lock().unwrap().extend(replies);
         let app = axum::Router::new()
             .route(route, post(answer))
@@ -64,6 +89,21 @@ impl ScriptedServer {
     pub fn received(&self) -> Vec<Recorded> {
         self.script.received.lock().unwrap().clone()
     }
+
+    /// Waits until a streamed answer has sent its first events and stalls.
+    pub async fn until_a_stream_stalls(&self) {
+        use std::sync::atomic::Ordering;
+        crate::harness::within("a stream to stall", async {
+            loop {
+                let changed = self.script.changed.notified();
+                if self.script.stalled.load(Ordering::SeqCst) > 0 {
+                    return;
+                }
+                changed.await;
+            }
+        })
+        .await
+    }
 }
 
 async fn answer(
@@ -71,6 +111,7 @@ async fn answer(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
+    let wants_stream = body["stream"] == true;
     script
         .received
         .lock()
@@ -83,15 +124,72 @@ async fn answer(
         )
             .into_response();
     };
-    let mut response = (
-        StatusCode::from_u16(reply.status).unwrap(),
-        Json(reply.body),
-    )
-        .into_response();
+    let mut response = match script.streamer {
+        Some(streamer) if wants_stream && reply.status == 200 => {
+            event_stream(streamer(&reply.body), reply.stream_end, script.clone())
+        }
+        _ => (
+            StatusCode::from_u16(reply.status).unwrap(),
+            Json(reply.body),
+        )
+            .into_response(),
+    };
     if let Some(seconds) = reply.retry_after {
         response
             .headers_mut()
             .insert("retry-after", seconds.parse().unwrap());
     }
     response
+}
+
+fn event_stream(frames: Vec<String>, end: StreamEnd, script: Arc<Script>) -> Response {
+    use futures::StreamExt;
+    let sent = match end {
+        StreamEnd::Whole => frames.len(),
+        StreamEnd::CutAfter(n) | StreamEnd::StallAfter(n) => n.min(frames.len()),
+    };
+    let frames = frames
+        .into_iter()
+        .take(sent)
+        .map(|frame| Ok::<_, std::io::Error>(bytes::Bytes::from(frame)));
+    let tail: futures::stream::BoxStream<'static, Result<bytes::Bytes, std::io::Error>> = match end
+    {
+        StreamEnd::Whole => futures::stream::empty().boxed(),
+        // An error in the body makes the server drop the connection mid-answer.
+        StreamEnd::CutAfter(_) => {
+            futures::stream::once(async { Err(std::io::Error::other("cut by the test")) }).boxed()
+        }
+        // The body is polled for more once the events before it were handed over.
+        StreamEnd::StallAfter(_) => futures::stream::once(async move {
+            script
+                .stalled
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            script.changed.notify_waiters();
+        })
+        .filter_map(|()| async { None })
+        .chain(futures::stream::pending())
+        .boxed(),
+    };
+    let body = axum::body::Body::from_stream(futures::stream::iter(frames).chain(tail));
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(body)
+        .unwrap()
+}
+
+/// One Server-Sent Event frame.
+pub fn frame(event: Option<&str>, data: &Value) -> String {
+    match event {
+        Some(event) => format!("event: {event}\ndata: {data}\n\n"),
+        None => format!("data: {data}\n\n"),
+    }
+}
+
+/// Text in two pieces, so that clients must put it back together.
+pub fn halves(text: &str) -> Vec<String> {
+    let mid = text
+        .char_indices()
+        .nth(text.chars().count() / 2)
+        .map_or(0, |(i, _)| i);
+    vec![text[..mid].to_owned(), text[mid..].to_owned()]
 }

@@ -21,7 +21,8 @@ pub struct ToolSpec {
     pub parameters: Value,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Role {
     System,
     User,
@@ -32,20 +33,23 @@ pub enum Role {
 
 /// A call the model asked for. `arguments` is JSON text exactly as the model wrote it:
 /// it may be malformed, and that is the tool's to report back, not the client's.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ToolCall {
     pub id: String,
     pub name: String,
     pub arguments: String,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// One turn of the conversation; saved as JSON so a finished session can resume.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Message {
     pub role: Role,
     pub content: String,
     /// What the assistant asked for in this turn.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<ToolCall>,
     /// Which call a tool result answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
 }
 
@@ -114,6 +118,24 @@ pub enum LlmError {
     Unavailable { attempts: u32, last: String },
     #[error("the model provider's answer made no sense: {0}")]
     BadResponse(String),
+}
+
+/// The client the settings name, ready to use.
+pub fn connect(settings: &crate::config::LlmSettings) -> std::sync::Arc<dyn ChatModel> {
+    use crate::config::Provider;
+    // Long enough for a slow model writing a long answer; a stalled one is cut.
+    let timeout = std::time::Duration::from_secs(300);
+    let key = settings.api_key.clone();
+    match settings.provider {
+        Provider::OpenAi => std::sync::Arc::new(
+            OpenAiClient::new(&settings.base_url, key, timeout, RetryPolicy::default())
+                .streaming(settings.stream),
+        ),
+        Provider::Anthropic => std::sync::Arc::new(
+            AnthropicClient::new(&settings.base_url, key, timeout, RetryPolicy::default())
+                .streaming(settings.stream),
+        ),
+    }
 }
 
 #[async_trait]

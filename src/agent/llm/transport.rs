@@ -7,10 +7,57 @@
 
 use super::LlmError;
 use super::retry::RetryPolicy;
-use reqwest::{RequestBuilder, StatusCode};
+use futures::{Stream, StreamExt};
+use reqwest::{RequestBuilder, Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use std::time::Duration;
+
+/// Why an answer that came back with a 2xx could not be used.
+#[derive(Debug)]
+pub(super) enum ReadError {
+    /// It stopped before it was whole (connection cut, stream ended early, an error
+    /// event mid-stream): worth another attempt.
+    BrokeOff(String),
+    /// It was whole but made no sense: another attempt would get the same.
+    Invalid(LlmError),
+}
+
+impl ReadError {
+    pub fn invalid(why: impl Into<String>) -> Self {
+        ReadError::Invalid(LlmError::BadResponse(why.into()))
+    }
+}
+
+/// The whole body of a plain (not streamed) answer.
+pub(super) async fn body_text(response: Response) -> Result<String, ReadError> {
+    response
+        .text()
+        .await
+        .map_err(|e| ReadError::BrokeOff(describe(&e)))
+}
+
+/// The `data:` of each Server-Sent Event of a streamed answer, in order (both
+/// providers repeat the event's name in its data); a body that breaks off yields a
+/// `BrokeOff` error.
+pub(super) fn events(response: Response) -> impl Stream<Item = Result<String, ReadError>> {
+    use eventsource_stream::Eventsource;
+    response
+        .bytes_stream()
+        .eventsource()
+        .map(|event| match event {
+            Ok(e) => Ok(e.data),
+            Err(eventsource_stream::EventStreamError::Transport(e)) => {
+                Err(ReadError::BrokeOff(describe(&e)))
+            }
+            Err(e) => Err(ReadError::BrokeOff(format!(
+                "the stream made no sense: {e}"
+            ))),
+        })
+}
+
+/// What a stream that ended before its last event says.
+pub(super) const ENDED_EARLY: &str = "the answer's stream ended before the answer did";
 
 pub(super) struct Transport {
     pub http: reqwest::Client,
@@ -35,53 +82,57 @@ impl Transport {
         self.api_key.expose_secret()
     }
 
-    /// Sends what `request` builds until it succeeds or the rules say stop, and
-    /// returns the answer's body.
-    pub async fn send(&self, request: impl Fn() -> RequestBuilder) -> Result<String, LlmError> {
+    /// Sends what `request` builds and has `read` make sense of the answer, until it
+    /// succeeds or the rules say stop. An answer that broke off halfway (a cut stream)
+    /// is retried like a busy provider: the whole request goes again.
+    pub async fn send<T, Fut>(
+        &self,
+        request: impl Fn() -> RequestBuilder,
+        read: impl Fn(Response) -> Fut,
+    ) -> Result<T, LlmError>
+    where
+        Fut: Future<Output = Result<T, ReadError>>,
+    {
         let mut last = String::new();
         for attempt in 1..=self.retry.attempts {
-            let response = match request().send().await {
-                Ok(response) => response,
-                Err(e) => {
-                    last = describe(&e);
-                    if attempt < self.retry.attempts {
-                        tokio::time::sleep(self.retry.delay(attempt, None)).await;
+            let mut retry_after = None;
+            match request().send().await {
+                Err(e) => last = describe(&e),
+                Ok(response) if response.status().is_success() => match read(response).await {
+                    Ok(answer) => return Ok(answer),
+                    Err(ReadError::Invalid(e)) => return Err(e),
+                    Err(ReadError::BrokeOff(why)) => last = self.redact(&why),
+                },
+                Ok(response) => {
+                    let status = response.status();
+                    retry_after = response
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    let message =
+                        self.redact(&error_message(&response.text().await.unwrap_or_default()));
+                    match status {
+                        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                            return Err(LlmError::Auth {
+                                status: status.as_u16(),
+                                message,
+                            });
+                        }
+                        s if s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error() => {
+                            last = format!("{}: {message}", s.as_u16());
+                        }
+                        s => {
+                            return Err(LlmError::Rejected {
+                                status: s.as_u16(),
+                                message,
+                            });
+                        }
                     }
-                    continue;
                 }
-            };
-            let status = response.status();
-            if status.is_success() {
-                return response
-                    .text()
-                    .await
-                    .map_err(|e| LlmError::BadResponse(describe(&e)));
             }
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let message = self.redact(&error_message(&response.text().await.unwrap_or_default()));
-            match status {
-                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                    return Err(LlmError::Auth {
-                        status: status.as_u16(),
-                        message,
-                    });
-                }
-                s if s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error() => {
-                    last = format!("{}: {message}", s.as_u16());
-                    if attempt < self.retry.attempts {
-                        tokio::time::sleep(self.retry.delay(attempt, retry_after.as_deref())).await;
-                    }
-                }
-                s => {
-                    return Err(LlmError::Rejected {
-                        status: s.as_u16(),
-                        message,
-                    });
-                }
+            if attempt < self.retry.attempts {
+                tokio::time::sleep(self.retry.delay(attempt, retry_after.as_deref())).await;
             }
         }
         Err(LlmError::Unavailable {

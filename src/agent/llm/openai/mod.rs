@@ -1,9 +1,11 @@
 //! Any OpenAI-compatible chat-completions API (OpenAI, OpenRouter, vLLM, Ollama,
 //! LiteLLM, ...): `POST {base}/chat/completions` with `tools`, answers with
-//! `tool_calls`.
+//! `tool_calls`, streamed (the default) or whole.
+
+mod stream;
 
 use super::retry::RetryPolicy;
-use super::transport::Transport;
+use super::transport::{ReadError, Transport, body_text};
 use super::{ChatModel, ChatRequest, Completion, LlmError, Message, Role, TokenUsage, ToolCall};
 use async_trait::async_trait;
 use secrecy::SecretString;
@@ -15,6 +17,9 @@ pub struct OpenAiClient {
     transport: Transport,
     /// Up to and including the version, e.g. `https://api.openai.com/v1`.
     base_url: String,
+    /// Streamed answers can be stopped mid-way and never idle long enough for a
+    /// proxy to cut them; some compatible servers only do whole answers.
+    stream: bool,
 }
 
 impl OpenAiClient {
@@ -27,34 +32,49 @@ impl OpenAiClient {
         Self {
             transport: Transport::new(api_key, timeout, retry),
             base_url: base_url.trim_end_matches('/').to_owned(),
+            stream: true,
         }
+    }
+
+    /// Asks for whole answers instead of streamed ones when `stream` is false.
+    pub fn streaming(mut self, stream: bool) -> Self {
+        self.stream = stream;
+        self
     }
 }
 
 #[async_trait]
 impl ChatModel for OpenAiClient {
     async fn complete(&self, request: &ChatRequest<'_>) -> Result<Completion, LlmError> {
-        let body = request_body(request);
+        let body = request_body(request, self.stream);
         let url = format!("{}/chat/completions", self.base_url);
         let http = &self.transport.http;
-        let answer = self
-            .transport
-            .send(|| {
-                http.post(&url)
-                    .bearer_auth(self.transport.key())
-                    .json(&body)
-            })
-            .await?;
-        parse_completion(&answer)
+        let post = || {
+            http.post(&url)
+                .bearer_auth(self.transport.key())
+                .json(&body)
+        };
+        if self.stream {
+            self.transport.send(post, stream::read).await
+        } else {
+            self.transport.send(post, read_whole).await
+        }
     }
 }
 
-fn request_body(request: &ChatRequest<'_>) -> Value {
+async fn read_whole(response: reqwest::Response) -> Result<Completion, ReadError> {
+    parse_completion(&body_text(response).await?).map_err(ReadError::Invalid)
+}
+
+fn request_body(request: &ChatRequest<'_>, stream: bool) -> Value {
     let mut body = json!({
         "model": request.model,
         "messages": request.messages.iter().map(message_json).collect::<Vec<_>>(),
-        "stream": false,
+        "stream": stream,
     });
+    if stream {
+        body["stream_options"] = json!({"include_usage": true});
+    }
     if !request.tools.is_empty() {
         body["tools"] = request
             .tools
@@ -135,8 +155,8 @@ struct WireFunction {
 
 #[derive(Deserialize)]
 struct WireUsage {
-    prompt_tokens: u64,
-    completion_tokens: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
 }
 
 fn parse_completion(text: &str) -> Result<Completion, LlmError> {
@@ -191,12 +211,16 @@ mod tests {
             description: "run a command".into(),
             parameters: json!({"type": "object"}),
         }];
-        let body = request_body(&ChatRequest {
-            model: "m",
-            messages: &messages,
-            tools: &tools,
-            max_tokens: Some(100),
-        });
+        let body = request_body(
+            &ChatRequest {
+                model: "m",
+                messages: &messages,
+                tools: &tools,
+                max_tokens: Some(100),
+            },
+            true,
+        );
+        assert_eq!(body["stream_options"]["include_usage"], true);
         assert_eq!(
             body["messages"][2]["tool_calls"][0]["function"]["name"],
             "run"

@@ -4,10 +4,12 @@
 //! Where it differs from the OpenAI shape: the system prompt is a top-level field, not
 //! a message; roles must alternate between `user` and `assistant`, so tool results
 //! travel as `tool_result` blocks in a user turn; a tool call's input is a JSON object,
-//! not JSON text.
+//! not JSON text. Answers are streamed by default (see `stream`).
+
+mod stream;
 
 use super::retry::RetryPolicy;
-use super::transport::Transport;
+use super::transport::{ReadError, Transport, body_text};
 use super::{ChatModel, ChatRequest, Completion, LlmError, Message, Role, TokenUsage, ToolCall};
 use async_trait::async_trait;
 use secrecy::SecretString;
@@ -25,6 +27,9 @@ pub struct AnthropicClient {
     transport: Transport,
     /// e.g. `https://api.anthropic.com`.
     base_url: String,
+    /// Streamed answers can be stopped mid-way and never idle long enough for a
+    /// proxy to cut them.
+    stream: bool,
 }
 
 impl AnthropicClient {
@@ -37,27 +42,42 @@ impl AnthropicClient {
         Self {
             transport: Transport::new(api_key, timeout, retry),
             base_url: base_url.trim_end_matches('/').to_owned(),
+            stream: true,
         }
+    }
+
+    /// Asks for whole answers instead of streamed ones when `stream` is false.
+    pub fn streaming(mut self, stream: bool) -> Self {
+        self.stream = stream;
+        self
     }
 }
 
 #[async_trait]
 impl ChatModel for AnthropicClient {
     async fn complete(&self, request: &ChatRequest<'_>) -> Result<Completion, LlmError> {
-        let body = request_body(request);
+        let mut body = request_body(request);
+        if self.stream {
+            body["stream"] = json!(true);
+        }
         let url = format!("{}/v1/messages", self.base_url);
         let http = &self.transport.http;
-        let answer = self
-            .transport
-            .send(|| {
-                http.post(&url)
-                    .header("x-api-key", self.transport.key())
-                    .header("anthropic-version", API_VERSION)
-                    .json(&body)
-            })
-            .await?;
-        parse_completion(&answer)
+        let post = || {
+            http.post(&url)
+                .header("x-api-key", self.transport.key())
+                .header("anthropic-version", API_VERSION)
+                .json(&body)
+        };
+        if self.stream {
+            self.transport.send(post, stream::read).await
+        } else {
+            self.transport.send(post, read_whole).await
+        }
     }
+}
+
+async fn read_whole(response: reqwest::Response) -> Result<Completion, ReadError> {
+    parse_completion(&body_text(response).await?).map_err(ReadError::Invalid)
 }
 
 fn request_body(request: &ChatRequest<'_>) -> Value {
