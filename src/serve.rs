@@ -2,9 +2,13 @@
 //! told to stop.
 
 use crate::config::Settings;
-use crate::http::{AppState, router};
+use crate::github::inbound::GithubWebhook;
+use crate::github::outbound::client::GithubClient;
+use crate::github::outbound::forge::GithubForge;
+use crate::http::{AppState, router_with};
 use crate::sandbox::{DockerEngine, DockerSandboxes};
 use crate::store::Store;
+use crate::worker::{GithubParts, Worker};
 use anyhow::Context;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +32,17 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .context("cannot bring the store's schema up to date")?;
     tracing::info!(database = %settings.database_url.redacted(), "store ready");
 
+    let settings_for_worker = WorkerSettings {
+        llm: settings.llm.as_ref().map(crate::agent::llm::connect),
+        agent: settings.agent.clone(),
+        spec: settings.sandbox.spec.clone(),
+        public_url: settings.public_url.clone(),
+        max_sessions: settings.max_sessions,
+        github: settings
+            .github
+            .as_ref()
+            .map(|g| (g.bot_login.clone(), g.edit_interval)),
+    };
     let docker = Arc::new(DockerEngine::new(&settings.docker_host)?);
     let sandboxes = DockerSandboxes::new(docker.clone(), settings.sandbox.clone());
     match docker.probe().await {
@@ -48,11 +63,37 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     tracing::info!(%address, "lucid listening on http://{address}");
 
+    let github = match &settings.github {
+        Some(github) => Some(Arc::new(
+            GithubClient::new(github).context("cannot set up the GitHub client")?,
+        )),
+        None => None,
+    };
+    let mut webhooks = axum::Router::new();
+    if let (Some(client), Some(github)) = (&github, settings.github) {
+        let hook = GithubWebhook::new(store.clone(), Arc::new(github), client.clone());
+        webhooks = webhooks.merge(Arc::new(hook).routes());
+        tracing::info!("GitHub webhooks at /webhooks/github");
+    }
+    let stop_work = tokio_util::sync::CancellationToken::new();
+    let sandboxes = Arc::new(sandboxes);
+    let worker = start_worker(
+        &settings_for_worker,
+        &store,
+        &sandboxes,
+        github,
+        stop_work.clone(),
+    );
+
     let state = AppState::new(store.clone(), docker, settings.api_token);
-    axum::serve(listener, router(state))
+    axum::serve(listener, router_with(state, webhooks))
         .with_graceful_shutdown(shutdown)
         .await
         .context("the HTTP server failed")?;
+    stop_work.cancel();
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
     sandboxes.drain_pool().await;
     store.close().await;
     tracing::info!("lucid stopped");
@@ -92,4 +133,54 @@ fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
         }
         tracing::info!("shutting down");
     })
+}
+
+/// What the worker needs from the settings, taken before they are handed on.
+struct WorkerSettings {
+    llm: Option<Arc<dyn crate::agent::llm::ChatModel>>,
+    agent: crate::agent::engine::AgentSettings,
+    spec: crate::sandbox::SandboxSpec,
+    public_url: String,
+    max_sessions: usize,
+    github: Option<(String, Duration)>,
+}
+
+/// Starts taking sessions, if a model is configured to work on them.
+fn start_worker(
+    settings: &WorkerSettings,
+    store: &Store,
+    sandboxes: &Arc<DockerSandboxes>,
+    github: Option<Arc<GithubClient>>,
+    stop: tokio_util::sync::CancellationToken,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let Some(model) = settings.llm.clone() else {
+        tracing::warn!(
+            "no model is configured (LUCID_LLM_API_KEY, LUCID_LLM_MODEL): sessions stay queued"
+        );
+        return None;
+    };
+    let github = match (github, &settings.github) {
+        (Some(client), Some((bot_login, edit_interval))) => Some(GithubParts {
+            forge: GithubForge {
+                client: client.clone(),
+                bot_login: bot_login.clone(),
+                workspaces: sandboxes.settings().workspaces.clone(),
+            },
+            client,
+            edit_interval: *edit_interval,
+        }),
+        _ => None,
+    };
+    let worker = Arc::new(Worker {
+        store: store.clone(),
+        sandboxes: sandboxes.clone(),
+        spec: settings.spec.clone(),
+        model,
+        agent: settings.agent.clone(),
+        github,
+        public_url: settings.public_url.clone(),
+        owner: format!("lucid-{}", uuid::Uuid::now_v7()),
+        max_sessions: settings.max_sessions,
+    });
+    Some(tokio::spawn(worker.run(stop)))
 }

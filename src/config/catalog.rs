@@ -38,6 +38,18 @@ pub const SETTINGS: &[Setting] = &[
         "Address the HTTP server listens on.",
     ),
     setting(
+        "LUCID_PUBLIC_URL",
+        "public_url",
+        None,
+        "The URL people reach lucid at, for session links in threads; default http://<LUCID_LISTEN>.",
+    ),
+    setting(
+        "LUCID_MAX_SESSIONS",
+        "max_sessions",
+        Some("4"),
+        "Sessions this lucid runs at once; more wait queued.",
+    ),
+    setting(
         "DATABASE_URL",
         "database_url",
         Some("sqlite://lucid.db"),
@@ -222,6 +234,24 @@ pub const SETTINGS: &[Setting] = &[
         "github.bot_login",
         Some("lucid"),
         "The login people mention (@lucid) and whose comments never trigger.",
+    ),
+    setting(
+        "LUCID_GITHUB_API_URL",
+        "github.api_url",
+        Some("https://api.github.com"),
+        "GitHub's REST API (GitHub Enterprise: https://HOST/api/v3).",
+    ),
+    setting(
+        "LUCID_GITHUB_TRIGGER_LABEL",
+        "github.trigger_label",
+        Some("lucid"),
+        "Labelling an issue with this starts a session on it.",
+    ),
+    setting(
+        "LUCID_GITHUB_EDIT_INTERVAL",
+        "github.edit_interval",
+        Some("3s"),
+        "Least time between two edits of a progress comment (GitHub limits content writes).",
     ),
     setting(
         "LUCID_SLACK_SIGNING_SECRET",

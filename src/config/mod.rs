@@ -27,6 +27,10 @@ pub struct Settings {
     pub api_token: Option<SecretString>,
     pub secret_key: Option<SecretKey>,
     pub docker_host: String,
+    /// Where people reach this lucid, for links in threads.
+    pub public_url: String,
+    /// Sessions one lucid runs at a time.
+    pub max_sessions: usize,
     pub sandbox: crate::sandbox::SandboxSettings,
     /// The model sessions use; `None` until its key is set.
     pub llm: Option<LlmSettings>,
@@ -130,6 +134,15 @@ fn read_all(r: &mut Reader) -> Option<Settings> {
             Err(format!("{s:?} must start with unix://, tcp:// or http://"))
         }
     });
+    let public_url = r
+        .text("LUCID_PUBLIC_URL")
+        .map(|s| s.trim_end_matches('/').to_owned());
+    let max_sessions = r.parsed("LUCID_MAX_SESSIONS", |s| {
+        s.parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("{s:?} is not a positive whole number"))
+    });
     let sandbox = sandbox::read(r);
     let (llm, agent) = agent::read(r);
     let github = platforms::github(r);
@@ -144,6 +157,13 @@ fn read_all(r: &mut Reader) -> Option<Settings> {
         api_token,
         secret_key,
         docker_host: docker_host?,
+        public_url: public_url.unwrap_or_else(|| {
+            format!(
+                "http://{}",
+                listen.unwrap_or_else(|| "127.0.0.1:8080".parse().unwrap())
+            )
+        }),
+        max_sessions: max_sessions?,
         sandbox: sandbox?,
         llm: llm.ok()?,
         agent: agent?,

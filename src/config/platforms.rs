@@ -10,6 +10,9 @@ pub struct GithubSettings {
     pub webhook_secrets: Vec<SecretString>,
     pub auth: GithubAuth,
     pub bot_login: String,
+    pub api_url: String,
+    pub trigger_label: String,
+    pub edit_interval: std::time::Duration,
 }
 
 #[derive(Debug)]
@@ -71,11 +74,39 @@ pub(super) fn github(r: &mut Reader) -> Section<GithubSettings> {
     }
     let auth = github_auth(r, &why);
     let bot_login = r.text("LUCID_GITHUB_BOT_LOGIN");
-    match (secrets.is_empty(), auth, bot_login) {
-        (false, Some(auth), Some(bot_login)) => Ok(Some(GithubSettings {
+    let api_url = r.parsed("LUCID_GITHUB_API_URL", |s| {
+        url::Url::parse(s)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .map(|_| s.trim_end_matches('/').to_owned())
+            .ok_or_else(|| format!("{s:?} is not an http(s) URL"))
+    });
+    let trigger_label = r.text("LUCID_GITHUB_TRIGGER_LABEL");
+    let edit_interval = r.parsed("LUCID_GITHUB_EDIT_INTERVAL", |s| {
+        humantime::parse_duration(s).map_err(|_| format!("{s:?} is not a duration such as 3s"))
+    });
+    match (
+        secrets.is_empty(),
+        auth,
+        bot_login,
+        api_url,
+        trigger_label,
+        edit_interval,
+    ) {
+        (
+            false,
+            Some(auth),
+            Some(bot_login),
+            Some(api_url),
+            Some(trigger_label),
+            Some(edit_interval),
+        ) => Ok(Some(GithubSettings {
             webhook_secrets: secrets.into_iter().map(SecretString::from).collect(),
             auth,
-            bot_login,
+            bot_login: bot_login.trim_start_matches('@').to_owned(),
+            api_url,
+            trigger_label,
+            edit_interval,
         })),
         _ => Err(()),
     }

@@ -43,6 +43,12 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The router with the platforms' webhook routes (`webhooks`, state already given)
+/// behind the same limits, metrics and tracing.
+pub fn router_with(state: AppState, webhooks: Router) -> Router {
     let api = Router::new()
         .route("/sessions", get(api::list_sessions))
         .route("/sessions/{id}", get(api::get_session))
@@ -57,6 +63,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
         .nest("/api/v1", api)
+        .with_state(state.clone())
+        .merge(webhooks)
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -70,5 +78,4 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
 }

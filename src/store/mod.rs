@@ -8,6 +8,7 @@
 mod conversations;
 mod credentials;
 pub mod crypto;
+mod deliveries;
 mod error;
 mod events;
 mod record;
@@ -15,6 +16,7 @@ mod rows;
 mod sessions;
 mod threads;
 
+pub use deliveries::{Delivered, DeliveryAction};
 pub use error::StoreError;
 pub use sessions::{Recorded, SessionFilter};
 

@@ -172,58 +172,102 @@ impl Store {
     ) -> Result<Session, StoreError> {
         let now = Timestamp::now();
         let session = self
-            .write(async |conn| {
-                let row = sqlx::query(concat!(
-                    "SELECT ",
-                    session_columns!(),
-                    " FROM sessions WHERE id = $1"
-                ))
-                .bind(id.to_string())
-                .fetch_optional(&mut *conn)
-                .await?
-                .ok_or(StoreError::SessionNotFound(id))?;
-                let mut session = session_from_row(&row)?;
-                if let Some(owner) = lease_owner {
-                    let holds = session
-                        .lease
-                        .as_ref()
-                        .is_some_and(|l| l.owner == owner && l.is_live(now));
-                    if !holds {
-                        return Err(StoreError::LeaseLost(id));
-                    }
-                }
-                let from = session.state;
-                session.transition(to, reason, now)?;
-                let lease = session.lease.as_ref();
-                let changed = sqlx::query(
-                    "UPDATE sessions SET state = $1, reason = $2, lease_owner = $3, \
-                     lease_expires_at = $4, updated_at = $5 WHERE id = $6 AND state = $7",
-                )
-                .bind(session.state.as_str())
-                .bind(session.reason.clone())
-                .bind(lease.map(|l| l.owner.clone()))
-                .bind(lease.map(|l| l.expires_at.as_millis()))
-                .bind(now.as_millis())
-                .bind(id.to_string())
-                .bind(from.as_str())
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-                if changed != 1 {
-                    // Only another process could have moved it under us (PostgreSQL).
-                    return Err(StoreError::LeaseLost(id));
-                }
-                let status = EventBody::Status {
-                    state: to,
-                    message: session.reason.clone(),
-                };
-                super::events::append_in(conn, id, &status, now).await?;
-                Ok(session)
-            })
+            .write(async |conn| transition_in(conn, id, to, reason, lease_owner, now).await)
             .await?;
         self.announce(id);
         Ok(session)
     }
+}
+
+impl Store {
+    /// The branch a session works on, once it is known.
+    pub async fn set_branch(&self, id: SessionId, branch: &str) -> Result<(), StoreError> {
+        self.set_column(id, "branch", branch).await
+    }
+
+    /// The pull request a session opened.
+    pub async fn set_pr_url(&self, id: SessionId, url: &str) -> Result<(), StoreError> {
+        self.set_column(id, "pr_url", url).await
+    }
+
+    async fn set_column(
+        &self,
+        id: SessionId,
+        column: &'static str,
+        value: &str,
+    ) -> Result<(), StoreError> {
+        let now = Timestamp::now().as_millis();
+        let sql = format!("UPDATE sessions SET {column} = $1, updated_at = $2 WHERE id = $3");
+        self.write(async |conn| {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(value)
+                .bind(now)
+                .bind(id.to_string())
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        })
+        .await?;
+        self.announce(id);
+        Ok(())
+    }
+}
+
+/// `transition`, inside a transaction someone else holds.
+pub(super) async fn transition_in(
+    conn: &mut sqlx::AnyConnection,
+    id: SessionId,
+    to: SessionState,
+    reason: Option<String>,
+    lease_owner: Option<&str>,
+    now: Timestamp,
+) -> Result<Session, StoreError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        session_columns!(),
+        " FROM sessions WHERE id = $1"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::SessionNotFound(id))?;
+    let mut session = session_from_row(&row)?;
+    if let Some(owner) = lease_owner {
+        let holds = session
+            .lease
+            .as_ref()
+            .is_some_and(|l| l.owner == owner && l.is_live(now));
+        if !holds {
+            return Err(StoreError::LeaseLost(id));
+        }
+    }
+    let from = session.state;
+    session.transition(to, reason, now)?;
+    let lease = session.lease.as_ref();
+    let changed = sqlx::query(
+        "UPDATE sessions SET state = $1, reason = $2, lease_owner = $3, \
+             lease_expires_at = $4, updated_at = $5 WHERE id = $6 AND state = $7",
+    )
+    .bind(session.state.as_str())
+    .bind(session.reason.clone())
+    .bind(lease.map(|l| l.owner.clone()))
+    .bind(lease.map(|l| l.expires_at.as_millis()))
+    .bind(now.as_millis())
+    .bind(id.to_string())
+    .bind(from.as_str())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if changed != 1 {
+        // Only another process could have moved it under us (PostgreSQL).
+        return Err(StoreError::LeaseLost(id));
+    }
+    let status = EventBody::Status {
+        state: to,
+        message: session.reason.clone(),
+    };
+    super::events::append_in(conn, id, &status, now).await?;
+    Ok(session)
 }
 
 pub(super) fn to_json(value: &impl serde::Serialize) -> String {

@@ -8,10 +8,12 @@
 
 mod mention;
 mod payload;
+mod route;
 mod signature;
 
 pub use mention::{Mention, mention};
 pub use payload::{Actor, Comment, GithubEvent, Issue, PayloadError, parse};
+pub use route::GithubWebhook;
 pub use signature::{SIGNATURE_HEADER, SignatureError, sign, verify};
 
 /// The header that names a delivery's event type (`issue_comment`, `ping`, ...).

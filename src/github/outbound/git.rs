@@ -1,0 +1,221 @@
+//! git on the host, for a session's repository: fetch, branch, commit, push.
+//!
+//! The token never touches disk or a command line: it reaches git as an HTTP header
+//! through `GIT_CONFIG_*` environment variables of each git process. The git
+//! directory lives outside the sandbox's workspace (only the work tree is mounted),
+//! so nothing the agent writes can change how the host's git behaves (hooks,
+//! `core.fsmonitor`, a rewritten remote); hooks are switched off besides.
+
+use base64::Engine;
+use secrecy::{ExposeSecret, SecretString};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+#[derive(Debug, thiserror::Error)]
+#[error("git {action} failed: {detail}")]
+pub struct GitError {
+    action: String,
+    detail: String,
+}
+
+/// A repository checked out for one session: its git dir on the host, its work tree
+/// (the sandbox's workspace), and how to reach the remote.
+pub struct HostRepo {
+    pub git_dir: PathBuf,
+    pub work_tree: PathBuf,
+    pub remote_url: String,
+    token: SecretString,
+}
+
+/// Who a commit is by and for.
+pub struct CommitBy<'a> {
+    pub name: &'a str,
+    pub email: &'a str,
+}
+
+impl HostRepo {
+    pub fn new(
+        git_dir: PathBuf,
+        work_tree: PathBuf,
+        remote_url: &str,
+        token: SecretString,
+    ) -> Self {
+        Self {
+            git_dir,
+            work_tree,
+            remote_url: remote_url.to_owned(),
+            token,
+        }
+    }
+
+    /// Fetches `branch` if the remote has it, else `base`, and checks it out as
+    /// `branch` in the work tree.
+    pub async fn check_out(&self, branch: &str, base: &str) -> Result<(), GitError> {
+        self.git("init", &["init", "-q", "--initial-branch", branch])
+            .await?;
+        let start = if self.remote_has(branch).await? {
+            branch
+        } else {
+            base
+        };
+        let refspec = format!("+refs/heads/{start}:refs/remotes/origin/{start}");
+        self.git(
+            "fetch",
+            &["fetch", "-q", "--no-tags", &self.remote_url, &refspec],
+        )
+        .await?;
+        let from = format!("refs/remotes/origin/{start}");
+        self.git("checkout", &["checkout", "-q", "-B", branch, &from])
+            .await?;
+        Ok(())
+    }
+
+    async fn remote_has(&self, branch: &str) -> Result<bool, GitError> {
+        let refname = format!("refs/heads/{branch}");
+        let out = self
+            .git(
+                "ls-remote",
+                &["ls-remote", "--heads", &self.remote_url, &refname],
+            )
+            .await?;
+        Ok(!out.trim().is_empty())
+    }
+
+    /// Commits everything changed in the work tree; false when nothing changed.
+    pub async fn commit_all(&self, message: &str, by: &CommitBy<'_>) -> Result<bool, GitError> {
+        self.git("add", &["add", "-A"]).await?;
+        let status = self.git("status", &["status", "--porcelain"]).await?;
+        if status.trim().is_empty() {
+            return Ok(false);
+        }
+        let author = format!("{} <{}>", by.name, by.email);
+        self.git(
+            "commit",
+            &[
+                "-c",
+                &format!("user.name={}", by.name),
+                "-c",
+                &format!("user.email={}", by.email),
+                "commit",
+                "-q",
+                "--author",
+                &author,
+                "-m",
+                message,
+            ],
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Pushes the checked-out branch to the remote branch of the same name. Only
+    /// lucid's own branches (`lucid/...`) are ever pushed.
+    pub async fn push(&self, branch: &str) -> Result<(), GitError> {
+        if !branch.starts_with("lucid/") {
+            return Err(GitError {
+                action: "push".into(),
+                detail: format!("{branch} is not a branch lucid made"),
+            });
+        }
+        let refspec = format!("HEAD:refs/heads/{branch}");
+        self.git("push", &["push", "-q", &self.remote_url, &refspec])
+            .await?;
+        Ok(())
+    }
+
+    /// Files changed since `base`, for the pull request's body.
+    pub async fn changed_files(&self, base: &str) -> Result<Vec<String>, GitError> {
+        let range = format!("refs/remotes/origin/{base}...HEAD");
+        let out = self.git("diff", &["diff", "--name-only", &range]).await;
+        // A branch fetched from its own remote has no base ref; that is fine.
+        Ok(out.unwrap_or_default().lines().map(str::to_owned).collect())
+    }
+
+    async fn git(&self, action: &str, args: &[&str]) -> Result<String, GitError> {
+        let header = format!(
+            "Authorization: Basic {}",
+            base64::engine::general_purpose::STANDARD
+                .encode(format!("x-access-token:{}", self.token.expose_secret()))
+        );
+        let output = tokio::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(&self.git_dir)
+            .arg("--work-tree")
+            .arg(&self.work_tree)
+            .args([
+                "-c",
+                "core.hooksPath=/dev/null",
+                "-c",
+                "core.fsmonitor=false",
+            ])
+            .args(args)
+            .env("GIT_CONFIG_COUNT", "1")
+            .env("GIT_CONFIG_KEY_0", "http.extraHeader")
+            .env("GIT_CONFIG_VALUE_0", header)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .map_err(|e| GitError {
+                action: action.into(),
+                detail: format!("cannot run git: {e}"),
+            })?;
+        if output.status.success() {
+            return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+        }
+        let detail = String::from_utf8_lossy(&output.stderr)
+            .replace(self.token.expose_secret(), "[redacted]")
+            .trim()
+            .chars()
+            .take(500)
+            .collect();
+        Err(GitError {
+            action: action.into(),
+            detail,
+        })
+    }
+}
+
+/// `lucid/<number>-<slug of the title>`, short and safe as a ref name.
+pub fn branch_name(number: u64, title: &str) -> String {
+    let mut slug = String::new();
+    for word in title
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        if slug.len() + word.len() > 40 {
+            break;
+        }
+        if !slug.is_empty() {
+            slug.push('-');
+        }
+        slug.push_str(&word.to_ascii_lowercase());
+    }
+    if slug.is_empty() {
+        format!("lucid/{number}")
+    } else {
+        format!("lucid/{number}-{slug}")
+    }
+}
+
+/// Where a session's git dir goes: beside the workspaces, never inside one.
+pub fn git_dir_for(workspaces: &Path, session: &str) -> PathBuf {
+    workspaces.join(".git-dirs").join(session)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branch_names_are_short_slugs_of_the_title() {
+        assert_eq!(
+            branch_name(7, "Fix: add() subtracts!"),
+            "lucid/7-fix-add-subtracts"
+        );
+        assert_eq!(branch_name(8, "ÄÖÜ"), "lucid/8");
+        let long = branch_name(9, &"word ".repeat(30));
+        assert!(long.len() <= "lucid/9-".len() + 40, "{long}");
+    }
+}

@@ -1,0 +1,125 @@
+//! The GitHub thread of a session: one progress comment, posted when a run starts and
+//! edited in place as the log grows, at most once per `edit_interval` (GitHub limits
+//! content writes), and a last time when the run ends, so a session never ends
+//! without its issue saying how.
+
+use super::client::GithubClient;
+use super::progress::{ProgressView, render};
+use crate::core::{RepoName, SessionId, Timestamp};
+use crate::store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+pub struct ProgressComment {
+    pub client: Arc<GithubClient>,
+    pub store: Store,
+    pub repo: RepoName,
+    pub issue: u64,
+    pub session: SessionId,
+    pub session_url: String,
+    pub edit_interval: Duration,
+}
+
+impl ProgressComment {
+    /// Posts the comment, then keeps it current until `done` fires; then writes it
+    /// one last time.
+    pub async fn follow(self, done: tokio_util::sync::CancellationToken) {
+        let mut announced = self.store.subscribe();
+        let mut comment: Option<u64> = None;
+        let mut shown = String::new();
+        let mut last_edit = Instant::now() - self.edit_interval;
+        loop {
+            let finishing = done.is_cancelled();
+            let due = last_edit + self.edit_interval;
+            if finishing || Instant::now() >= due {
+                if let Some(body) = self.body().await
+                    && body != shown
+                {
+                    match self.write(&mut comment, &body).await {
+                        Ok(()) => shown = body,
+                        Err(e) => {
+                            tracing::warn!(session = %self.session, error = %e, "could not update the progress comment")
+                        }
+                    }
+                    last_edit = Instant::now();
+                }
+            }
+            if finishing {
+                return;
+            }
+            // Wake for this session's events, the end, or the next allowed edit.
+            let wait = due.max(Instant::now() + Duration::from_millis(50));
+            tokio::select! {
+                () = done.cancelled() => {}
+                () = tokio::time::sleep_until(wait) => {}
+                _ = async {
+                    loop {
+                        match announced.recv().await {
+                            Ok(id) if id == self.session => return,
+                            Ok(_) => {}
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+                            Err(_) => std::future::pending::<()>().await,
+                        }
+                    }
+                } => {
+                    // Something happened; write once the interval allows.
+                    tokio::select! {
+                        () = done.cancelled() => {}
+                        () = tokio::time::sleep_until(due) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn body(&self) -> Option<String> {
+        let session = self.store.session(self.session).await.ok()??;
+        let mut events = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self
+                .store
+                .events_after(self.session, after, 1000)
+                .await
+                .ok()?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            events.extend(page);
+        }
+        // The comment shows this run: events from the last time it was queued on.
+        let start = events
+            .iter()
+            .rposition(|e| {
+                matches!(
+                    e.body,
+                    crate::core::EventBody::Status {
+                        state: crate::core::SessionState::Queued,
+                        ..
+                    }
+                )
+            })
+            .unwrap_or(0);
+        Some(render(&ProgressView {
+            session: &session,
+            events: &events[start..],
+            now: Timestamp::now(),
+            session_url: &self.session_url,
+        }))
+    }
+
+    async fn write(&self, comment: &mut Option<u64>, body: &str) -> anyhow::Result<()> {
+        let api = self.client.repo(&self.repo).await?;
+        match *comment {
+            Some(id) => api.edit_comment(id, body).await?,
+            None => {
+                let id = api.comment(self.issue, body).await?;
+                self.store
+                    .set_thread_message(self.session, "progress", &id.to_string())
+                    .await?;
+                *comment = Some(id);
+            }
+        }
+        Ok(())
+    }
+}
