@@ -8,6 +8,7 @@ mod fake_anthropic;
 mod fake_github;
 mod fake_github_selftest;
 mod fake_llm;
+mod github_e2e;
 mod harness;
 mod llm;
 mod llm_anthropic;

@@ -32,18 +32,17 @@ impl ProgressComment {
         loop {
             let finishing = done.is_cancelled();
             let due = last_edit + self.edit_interval;
-            if finishing || Instant::now() >= due {
-                if let Some(body) = self.body().await
-                    && body != shown
-                {
-                    match self.write(&mut comment, &body).await {
-                        Ok(()) => shown = body,
-                        Err(e) => {
-                            tracing::warn!(session = %self.session, error = %e, "could not update the progress comment")
-                        }
+            if (finishing || Instant::now() >= due)
+                && let Some(body) = self.body().await
+                && body != shown
+            {
+                match self.write(&mut comment, &body).await {
+                    Ok(()) => shown = body,
+                    Err(e) => {
+                        tracing::warn!(session = %self.session, error = %e, "could not update the progress comment")
                     }
-                    last_edit = Instant::now();
                 }
+                last_edit = Instant::now();
             }
             if finishing {
                 return;

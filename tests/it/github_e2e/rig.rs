@@ -1,0 +1,243 @@
+//! What the GitHub end-to-end tests stand on: the fake GitHub and fake model on
+//! loopback, and the real `lucid serve` binary pointed at them, its log kept.
+
+use crate::fake_github::FakeGithub;
+use crate::fake_llm::{FakeLlm, Reply};
+use crate::harness::within;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+pub const TOKEN: &str = "ghp_e2eSecretToken0123456789abcdef";
+pub const SECRET: &str = "webhook-secret-for-tests";
+pub const LLM_KEY: &str = "sk-e2e-model-key-0123456789";
+pub const API_TOKEN: &str = "e2e-api-token-0123456789";
+pub const REPO: &str = "acme/calc";
+pub const CALC: &str = "def add(a, b):\n    return a - b\n";
+pub const TEST: &str =
+    "from calc import add\nassert add(2, 2) == 4, 'add is broken'\nprint('ok')\n";
+
+pub const APP_ID: u64 = 777;
+
+/// How lucid signs in to GitHub.
+pub enum Auth {
+    Token,
+    App,
+}
+
+pub struct Lucid {
+    pub url: String,
+    pub github: FakeGithub,
+    pub llm: FakeLlm,
+    pub http: reqwest::Client,
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Lucid {
+    fn drop(&mut self) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+impl Lucid {
+    pub async fn start(replies: Vec<Reply>) -> Lucid {
+        Self::start_as(replies, Auth::Token).await
+    }
+
+    pub async fn start_as(replies: Vec<Reply>, auth: Auth) -> Lucid {
+        let github = FakeGithub::start("lucid").await;
+        github.accept_token(TOKEN);
+        github.add_repo(REPO, &[("calc.py", CALC), ("test_calc.py", TEST)]);
+        github.set_permission(REPO, "ada", "write");
+        github.set_permission(REPO, "rob", "read");
+        let llm = FakeLlm::start(replies).await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lucid"));
+        command.env_clear();
+        match auth {
+            Auth::Token => command.env("LUCID_GITHUB_TOKEN", TOKEN),
+            Auth::App => {
+                github.enable_app(APP_ID, 4242);
+                let key = concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/tests/data/github/test-app-key.pem"
+                );
+                command
+                    .env("LUCID_GITHUB_APP_ID", APP_ID.to_string())
+                    .env("LUCID_GITHUB_PRIVATE_KEY_PATH", key)
+            }
+        };
+        let mut child = command
+            .arg("serve")
+            .current_dir(dir.path())
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("DOCKER_HOST", crate::harness::docker_host())
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}/lucid.db", dir.path().display()),
+            )
+            .env("LUCID_LISTEN", "127.0.0.1:0")
+            .env("LUCID_LOG", "info,lucid=debug")
+            .env("LUCID_API_TOKEN", API_TOKEN)
+            .env("LUCID_WORKSPACES_DIR", dir.path().join("workspaces"))
+            .env("LUCID_SANDBOX_POOL_SIZE", "0")
+            .env(
+                "LUCID_GITHUB_WEBHOOK_SECRETS",
+                format!("old-secret,{SECRET}"),
+            )
+            .env("LUCID_GITHUB_API_URL", &github.origin)
+            .env("LUCID_GITHUB_EDIT_INTERVAL", "100ms")
+            .env("LUCID_LLM_BASE_URL", &llm.base_url)
+            .env("LUCID_LLM_API_KEY", LLM_KEY)
+            .env("LUCID_LLM_MODEL", "fake-model")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let log = log.clone();
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if let Some(at) = line.find("lucid listening on http://") {
+                        let address = line[at + "lucid listening on ".len()..]
+                            .split_whitespace()
+                            .next()
+                            .unwrap()
+                            .to_owned();
+                        let _ = tx.send(address);
+                    }
+                    log.lock().unwrap().push(line);
+                }
+            });
+        }
+        let url = tokio::task::spawn_blocking(move || {
+            rx.recv_timeout(crate::harness::DEADLINE)
+                .expect("lucid did not start listening")
+        })
+        .await
+        .unwrap();
+        Lucid {
+            url,
+            github,
+            llm,
+            http: reqwest::Client::new(),
+            child,
+            log,
+            _dir: dir,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// Posts a signed delivery as GitHub would.
+    pub async fn deliver(&self, event: &str, delivery: &str, payload: &Value) -> (u16, Value) {
+        let body = serde_json::to_vec(payload).unwrap();
+        let signature = lucid::github::inbound::sign(SECRET, &body);
+        self.post(event, delivery, body, &signature).await
+    }
+
+    pub async fn post(
+        &self,
+        event: &str,
+        delivery: &str,
+        body: Vec<u8>,
+        signature: &str,
+    ) -> (u16, Value) {
+        let response = within(
+            "the webhook",
+            self.http
+                .post(format!("{}/webhooks/github", self.url))
+                .header("X-GitHub-Event", event)
+                .header("X-GitHub-Delivery", delivery)
+                .header("X-Hub-Signature-256", signature)
+                .header("content-type", "application/json")
+                .body(body)
+                .send(),
+        )
+        .await
+        .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn api(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}/api/v1{path}", self.url))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn sessions(&self) -> Vec<Value> {
+        self.api("/sessions").await["sessions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Polls the API (with the test deadline) until `check` accepts the session.
+    pub async fn until_session(
+        &self,
+        id: &str,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        within(what, async {
+            loop {
+                let session = self.api(&format!("/sessions/{id}")).await;
+                if check(&session) {
+                    return session;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        })
+        .await
+    }
+
+    pub async fn events(&self, id: &str) -> Vec<Value> {
+        self.api(&format!("/sessions/{id}/events?limit=1000")).await["events"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// An `issue_comment` delivery: `login` comments `body` on issue `issue` of acme/calc.
+pub fn comment_payload(issue: u64, title: &str, comment_id: u64, login: &str, body: &str) -> Value {
+    let mut payload: Value = serde_json::from_str(include_str!(
+        "../../data/github/issue_comment.created.payload.json"
+    ))
+    .unwrap();
+    payload["repository"]["full_name"] = json!(REPO);
+    payload["repository"]["name"] = json!("calc");
+    payload["repository"]["owner"]["login"] = json!("acme");
+    payload["issue"]["number"] = json!(issue);
+    payload["issue"]["title"] = json!(title);
+    payload["issue"]["body"] = json!("add(2, 2) gives 0.");
+    payload["comment"]["id"] = json!(comment_id);
+    payload["comment"]["body"] = json!(body);
+    payload["comment"]["user"]["login"] = json!(login);
+    payload["comment"]["user"]["type"] = json!(if login.ends_with("[bot]") {
+        "Bot"
+    } else {
+        "User"
+    });
+    payload["sender"]["login"] = json!(login);
+    payload
+}
