@@ -169,7 +169,6 @@ impl Agent<'_> {
                     return Ok(AgentEnd::Stopped);
                 }
             }
-            self.save(messages).await?;
             if usage.tokens_in + usage.tokens_out > self.settings.max_tokens {
                 return Ok(AgentEnd::TokenBudget(self.settings.max_tokens));
             }

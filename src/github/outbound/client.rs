@@ -97,15 +97,19 @@ pub enum CommentKind {
 }
 
 enum Auth {
-    Token(SecretString),
-    App { app: Octocrab },
+    /// A personal access token, and the one client that uses it.
+    Token(SecretString, Octocrab),
+    App {
+        app: Octocrab,
+    },
 }
 
 pub struct GithubClient {
     base_url: String,
     auth: Auth,
-    /// Installation tokens by repository, with when to stop using them.
-    tokens: Mutex<HashMap<RepoName, (SecretString, Instant)>>,
+    /// Installation tokens by repository, each with its client (making a client
+    /// loads TLS roots: far too slow to do per call) and when to stop using them.
+    tokens: Mutex<HashMap<RepoName, (SecretString, Octocrab, Instant)>>,
 }
 
 /// Installation tokens live an hour; lucid renews them well before.
@@ -115,7 +119,7 @@ impl GithubClient {
     pub fn new(settings: &GithubSettings) -> Result<Self, GithubError> {
         let base_url = settings.api_url.trim_end_matches('/').to_owned();
         let auth = match &settings.auth {
-            GithubAuth::Token(token) => Auth::Token(token.clone()),
+            GithubAuth::Token(token) => Auth::Token(token.clone(), with_token(&base_url, token)?),
             GithubAuth::App {
                 app_id,
                 private_key_path,
@@ -137,17 +141,27 @@ impl GithubClient {
         })
     }
 
-    /// A token for work on `repo`: the personal token, or an installation token
-    /// scoped to that repository alone.
-    pub async fn token_for(&self, repo: &RepoName) -> Result<SecretString, GithubError> {
+    /// The calls on one repository, with a token for it: the personal token, or an
+    /// installation token scoped to that repository alone.
+    pub async fn repo(&self, repo: &RepoName) -> Result<RepoClient, GithubError> {
         let app = match &self.auth {
-            Auth::Token(token) => return Ok(token.clone()),
+            Auth::Token(token, api) => {
+                return Ok(RepoClient {
+                    api: api.clone(),
+                    token: token.clone(),
+                    repo: repo.clone(),
+                });
+            }
             Auth::App { app } => app,
         };
-        if let Some((token, until)) = self.tokens.lock().unwrap().get(repo)
+        if let Some((token, api, until)) = self.tokens.lock().unwrap().get(repo)
             && Instant::now() < *until
         {
-            return Ok(token.clone());
+            return Ok(RepoClient {
+                api: api.clone(),
+                token: token.clone(),
+                repo: repo.clone(),
+            });
         }
         #[derive(Deserialize)]
         struct Installation {
@@ -167,25 +181,23 @@ impl GithubClient {
             )
             .await?;
         let token = SecretString::from(minted.token);
-        self.tokens
-            .lock()
-            .unwrap()
-            .insert(repo.clone(), (token.clone(), Instant::now() + TOKEN_REUSE));
-        Ok(token)
-    }
-
-    /// The calls on one repository, with a token for it.
-    pub async fn repo(&self, repo: &RepoName) -> Result<RepoClient, GithubError> {
-        let token = self.token_for(repo).await?;
-        let api = builder(&self.base_url)?
-            .personal_token(token.expose_secret().to_owned())
-            .build()?;
+        let api = with_token(&self.base_url, &token)?;
+        self.tokens.lock().unwrap().insert(
+            repo.clone(),
+            (token.clone(), api.clone(), Instant::now() + TOKEN_REUSE),
+        );
         Ok(RepoClient {
             api,
             token,
             repo: repo.clone(),
         })
     }
+}
+
+fn with_token(base_url: &str, token: &SecretString) -> Result<Octocrab, GithubError> {
+    Ok(builder(base_url)?
+        .personal_token(token.expose_secret().to_owned())
+        .build()?)
 }
 
 fn builder(

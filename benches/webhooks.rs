@@ -1,0 +1,628 @@
+//! The inbound GitHub path end to end, against the real `lucid serve` binary and the
+//! test suite's fake GitHub: signed `issue_comment` mentions sent open-loop at a fixed
+//! rate, each a new session, and then checks that none was lost or doubled (and that a
+//! resent delivery changes nothing). A small separate batch measures the time from a
+//! webhook to the 👀 reaction on the fake.
+//!
+//! No model is configured, so sessions stay queued: this measures verify, parse,
+//! permission (cached), record and answer, plus the reaction lucid sends afterwards.
+//! The "first progress comment" needs a model and a sandbox and is not measured.
+//!
+//! Run: `cargo bench --bench webhooks` (1000 requests/second for 30 seconds);
+//! `BENCH_RATE=200 BENCH_SECONDS=5 cargo bench --bench webhooks` for a quick run.
+
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/it/fake_github/mod.rs"]
+mod fake_github;
+
+/// What the fake takes from the test harness.
+mod harness {
+    /// How long `FakeGithub::wait_until` waits before it gives up.
+    pub const DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+}
+
+use fake_github::FakeGithub;
+use lucid::github::inbound::sign;
+use serde_json::Value;
+use sqlx::Connection;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+const REPO: &str = "acme/app";
+const AUTHOR: &str = "ada";
+const BOT: &str = "lucid";
+const SECRET: &str = "bench-webhook-secret";
+const TOKEN: &str = "ghp_bench_token_0123456789";
+const EYES_BATCH: usize = 50;
+const EYES_EVERY: Duration = Duration::from_millis(20);
+const RESENT: usize = 100;
+
+fn main() {
+    raise_fd_limit();
+    let rate: f64 = env_or("BENCH_RATE", 1000.0);
+    let seconds: f64 = env_or("BENCH_SECONDS", 30.0);
+    assert!(
+        rate > 0.0 && seconds > 0.0,
+        "BENCH_RATE and BENCH_SECONDS must be > 0"
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run(rate, seconds));
+}
+
+async fn run(rate: f64, seconds: f64) {
+    let fake = Arc::new(FakeGithub::start(BOT).await);
+    fake.accept_token(TOKEN);
+    fake.add_repo(REPO, &[("README.md", "# app\n")]);
+    fake.set_permission(REPO, AUTHOR, "write");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut lucid = Lucid::start(dir.path(), &fake.origin);
+    let url = format!("http://{}/webhooks/github", lucid.address);
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let template = Template::load();
+    let mut next_issue = 1u64;
+
+    // 1. 👀: one mention every 20 ms; first, so the load's reactions are not in the way.
+    let eyes = eyes_latency(&fake, &client, &url, &template, &mut next_issue).await;
+
+    // 2. The load, open-loop.
+    let total = (rate * seconds).round() as usize;
+    let deliveries: Vec<Delivery> = (0..total)
+        .map(|i| {
+            let issue = next_issue + i as u64;
+            let body = format!("@{BOT} fix the flaky test {i}");
+            let comment = fake.add_comment(REPO, issue, AUTHOR, &body);
+            Delivery::new(&template, issue, comment, &body)
+        })
+        .collect();
+    next_issue += total as u64;
+    let deliveries = Arc::new(deliveries);
+    let load = open_loop(&client, &url, &deliveries, rate).await;
+
+    // 3. Resend some of them: same delivery id, same body.
+    let step = (total / RESENT).max(1);
+    let mut resent = 0;
+    let mut resent_ok = 0;
+    for delivery in deliveries.iter().step_by(step).take(RESENT) {
+        let (status, answer) = delivery.send(&client, &url).await.expect("resend failed");
+        resent += 1;
+        if status == 200 && answer.contains("\"duplicate\":true") {
+            resent_ok += 1;
+        } else {
+            eprintln!("resent delivery answered {status}: {answer}");
+        }
+    }
+
+    // Every new session gets 👀; wait (a while) for the load's to arrive.
+    let expected_sessions = (next_issue - 1) as usize;
+    let settle = Instant::now() + Duration::from_secs(30);
+    let mut reacted = count_eyes(&fake);
+    while reacted < expected_sessions && Instant::now() < settle {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        reacted = count_eyes(&fake);
+    }
+    let github_calls = fake.requests();
+    let permission_checks = github_calls
+        .iter()
+        .filter(|r| r.path.contains("/permission"))
+        .count();
+    let failed_calls = github_calls.iter().filter(|r| r.status >= 400).count();
+
+    // 4. Stop lucid and count what it stored.
+    lucid.stop();
+    let counts = Counts::read(&dir.path().join("lucid.db")).await;
+
+    let mut latencies = load.latencies.clone();
+    latencies.sort();
+    println!();
+    println!("lucid webhooks: POST /webhooks/github, issue_comment mentions, SQLite");
+    println!("{:<40} {:>12}", "figure", "value");
+    let row = |name: &str, value: String| println!("{name:<40} {value:>12}");
+    row("target rate (req/s)", format!("{rate:.0}"));
+    row("requests sent", total.to_string());
+    row(
+        "achieved send rate (req/s)",
+        format!("{:.1}", load.send_rate),
+    );
+    row(
+        "completion rate (req/s)",
+        format!("{:.1}", load.completion_rate),
+    );
+    row("2xx answers", load.ok.to_string());
+    row("non-2xx answers", load.not_ok.to_string());
+    row("transport errors", load.errors.to_string());
+    row("answers without a session", load.no_session.to_string());
+    row("latency to 2xx p50 (ms)", ms(percentile(&latencies, 0.50)));
+    row("latency to 2xx p90 (ms)", ms(percentile(&latencies, 0.90)));
+    row("latency to 2xx p99 (ms)", ms(percentile(&latencies, 0.99)));
+    row("latency to 2xx max (ms)", ms(latencies.last().copied()));
+    row("most in flight at once", load.max_in_flight.to_string());
+    row(
+        "sessions created (load)",
+        format!("{}", counts.sessions as i64 - EYES_BATCH as i64),
+    );
+    row(
+        "sessions / deliveries / threads (all)",
+        format!(
+            "{}/{}/{}",
+            counts.sessions, counts.deliveries, counts.threads
+        ),
+    );
+    row(
+        "sessions expected (load + 👀 batch)",
+        expected_sessions.to_string(),
+    );
+    row(
+        "duplicates resent (answered duplicate)",
+        format!("{resent} ({resent_ok})"),
+    );
+    row("👀 batch size", EYES_BATCH.to_string());
+    row("👀 latency p50 (ms)", ms(percentile(&eyes, 0.50)));
+    row("👀 latency p95 (ms)", ms(percentile(&eyes, 0.95)));
+    row("👀 latency max (ms)", ms(eyes.last().copied()));
+    row(
+        "👀 reactions on the fake (all)",
+        format!("{reacted}/{expected_sessions}"),
+    );
+    row("permission checks to GitHub", permission_checks.to_string());
+    row("failed calls to GitHub (4xx/5xx)", failed_calls.to_string());
+    row(
+        "lucid warn/error log lines",
+        lucid.problems().len().to_string(),
+    );
+    for line in lucid.problems().iter().take(5) {
+        println!("  {}", strip_ansi(line));
+    }
+
+    let mut failures = Vec::new();
+    if load.ok != total {
+        failures.push(format!(
+            "{} of {total} requests were not 2xx",
+            total - load.ok
+        ));
+    }
+    if counts.sessions != expected_sessions
+        || counts.deliveries != expected_sessions
+        || counts.distinct_deliveries != expected_sessions
+        || counts.threads != expected_sessions
+    {
+        failures.push(format!(
+            "expected {expected_sessions} sessions, deliveries and threads, found {counts:?}"
+        ));
+    }
+    if resent_ok != resent {
+        failures.push(format!(
+            "{} of {resent} resent deliveries were not answered as duplicates",
+            resent - resent_ok
+        ));
+    }
+    if !failures.is_empty() {
+        panic!(
+            "the benchmark's checks failed:\n  {}",
+            failures.join("\n  ")
+        );
+    }
+    println!("checks: every answer 2xx, no session lost or doubled, resends changed nothing");
+}
+
+/// Sends `EYES_BATCH` mentions, one every `EYES_EVERY`, and returns the sorted times
+/// from each send to its 👀 appearing on the fake.
+async fn eyes_latency(
+    fake: &Arc<FakeGithub>,
+    client: &reqwest::Client,
+    url: &str,
+    template: &Template,
+    next_issue: &mut u64,
+) -> Vec<Duration> {
+    let deliveries: Vec<Delivery> = (0..EYES_BATCH)
+        .map(|i| {
+            let issue = *next_issue + i as u64;
+            let body = format!("@{BOT} fix the flaky test {i}");
+            let comment = fake.add_comment(REPO, issue, AUTHOR, &body);
+            Delivery::new(template, issue, comment, &body)
+        })
+        .collect();
+    *next_issue += EYES_BATCH as u64;
+    let sent: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
+    let seen: Mutex<HashMap<u64, Instant>> = Mutex::default();
+    let sender = {
+        let (client, url, sent) = (client.clone(), url.to_owned(), sent.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(EYES_EVERY);
+            let mut answers = Vec::new();
+            for delivery in deliveries {
+                tick.tick().await;
+                sent.lock()
+                    .unwrap()
+                    .insert(delivery.comment, Instant::now());
+                let (client, url) = (client.clone(), url.clone());
+                answers.push(tokio::spawn(
+                    async move { delivery.send(&client, &url).await },
+                ));
+            }
+            for answer in answers {
+                let (status, body) = answer.await.unwrap().expect("a 👀 batch request failed");
+                assert!(
+                    status.is_success(),
+                    "a 👀 batch request got {status}: {body}"
+                );
+            }
+        })
+    };
+    fake.wait_until("👀 on every comment of the batch", |fake| {
+        let now = Instant::now();
+        let mut seen = seen.lock().unwrap();
+        for reaction in fake.reactions() {
+            if reaction.content == "eyes" {
+                seen.entry(reaction.comment_id).or_insert(now);
+            }
+        }
+        (seen.len() >= EYES_BATCH).then_some(())
+    })
+    .await;
+    sender.await.unwrap();
+    let sent = sent.lock().unwrap();
+    let mut latencies: Vec<Duration> = seen
+        .into_inner()
+        .unwrap()
+        .iter()
+        .map(|(comment, at)| at.saturating_duration_since(sent[comment]))
+        .collect();
+    latencies.sort();
+    latencies
+}
+
+struct Load {
+    latencies: Vec<Duration>,
+    ok: usize,
+    not_ok: usize,
+    errors: usize,
+    no_session: usize,
+    send_rate: f64,
+    completion_rate: f64,
+    max_in_flight: usize,
+}
+
+/// Sends every delivery at its scheduled time (`i / rate` after the start), each on its
+/// own task; a request's latency runs from its scheduled time to the answer, so a
+/// server that falls behind shows it (no coordinated omission).
+async fn open_loop(
+    client: &reqwest::Client,
+    url: &str,
+    deliveries: &Arc<Vec<Delivery>>,
+    rate: f64,
+) -> Load {
+    let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let max_in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now() + Duration::from_millis(50);
+    let mut tasks = Vec::with_capacity(deliveries.len());
+    for i in 0..deliveries.len() {
+        let scheduled = start + Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(scheduled).await;
+        let (client, url, deliveries) = (client.clone(), url.to_owned(), deliveries.clone());
+        let (in_flight, max_in_flight) = (in_flight.clone(), max_in_flight.clone());
+        tasks.push(tokio::spawn(async move {
+            use std::sync::atomic::Ordering::Relaxed;
+            let now = in_flight.fetch_add(1, Relaxed) + 1;
+            max_in_flight.fetch_max(now, Relaxed);
+            let answer = deliveries[i].send(&client, &url).await;
+            in_flight.fetch_sub(1, Relaxed);
+            (answer, Instant::now().duration_since(scheduled))
+        }));
+    }
+    let sent_at = Instant::now();
+    let mut load = Load {
+        latencies: Vec::with_capacity(tasks.len()),
+        ok: 0,
+        not_ok: 0,
+        errors: 0,
+        no_session: 0,
+        send_rate: deliveries.len() as f64 / sent_at.duration_since(start).as_secs_f64(),
+        completion_rate: 0.0,
+        max_in_flight: 0,
+    };
+    let mut reported = 0;
+    for task in tasks {
+        let (answer, latency) = task.await.unwrap();
+        match answer {
+            Ok((status, body)) if status.is_success() => {
+                load.ok += 1;
+                load.latencies.push(latency);
+                if !body.contains("\"session\"") {
+                    load.no_session += 1;
+                    if reported < 3 {
+                        reported += 1;
+                        eprintln!("a mention was answered {status} without a session: {body}");
+                    }
+                }
+            }
+            Ok((status, body)) => {
+                load.not_ok += 1;
+                if reported < 3 {
+                    reported += 1;
+                    eprintln!("a mention was answered {status}: {body}");
+                }
+            }
+            Err(e) => {
+                load.errors += 1;
+                if reported < 3 {
+                    reported += 1;
+                    eprintln!("a mention failed: {e}");
+                }
+            }
+        }
+    }
+    load.completion_rate = deliveries.len() as f64 / start.elapsed().as_secs_f64();
+    load.max_in_flight = max_in_flight.load(std::sync::atomic::Ordering::Relaxed);
+    load
+}
+
+/// The recorded `issue_comment` `created` payload, pointed at the fake's repository.
+struct Template(Value);
+
+impl Template {
+    fn load() -> Template {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/github/issue_comment.created.payload.json"
+        );
+        let mut v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let (owner, name) = REPO.split_once('/').unwrap();
+        v["repository"]["full_name"] = REPO.into();
+        v["repository"]["name"] = name.into();
+        v["repository"]["owner"]["login"] = owner.into();
+        v["comment"]["user"]["login"] = AUTHOR.into();
+        v["comment"]["user"]["type"] = "User".into();
+        v["sender"]["login"] = AUTHOR.into();
+        Template(v)
+    }
+}
+
+/// One signed delivery, ready to send (and to resend as is).
+struct Delivery {
+    id: String,
+    comment: u64,
+    body: bytes::Bytes,
+    signature: String,
+}
+
+impl Delivery {
+    fn new(template: &Template, issue: u64, comment: u64, text: &str) -> Delivery {
+        let mut v = template.0.clone();
+        v["issue"]["number"] = issue.into();
+        v["comment"]["id"] = comment.into();
+        v["comment"]["body"] = text.into();
+        let body = serde_json::to_vec(&v).unwrap();
+        Delivery {
+            id: uuid::Uuid::now_v7().to_string(),
+            comment,
+            signature: sign(SECRET, &body),
+            body: body.into(),
+        }
+    }
+
+    async fn send(
+        &self,
+        client: &reqwest::Client,
+        url: &str,
+    ) -> reqwest::Result<(reqwest::StatusCode, String)> {
+        let response = client
+            .post(url)
+            .header("Content-Type", "application/json")
+            .header("X-GitHub-Event", "issue_comment")
+            .header("X-GitHub-Delivery", &self.id)
+            .header("X-Hub-Signature-256", &self.signature)
+            .body(self.body.clone())
+            .send()
+            .await?;
+        let status = response.status();
+        Ok((status, response.text().await?))
+    }
+}
+
+fn count_eyes(fake: &FakeGithub) -> usize {
+    fake.reactions()
+        .iter()
+        .filter(|r| r.content == "eyes")
+        .count()
+}
+
+#[derive(Debug)]
+struct Counts {
+    sessions: usize,
+    deliveries: usize,
+    distinct_deliveries: usize,
+    threads: usize,
+}
+
+impl Counts {
+    async fn read(db: &Path) -> Counts {
+        let url = format!("sqlite://{}", db.display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let mut counts = Vec::new();
+        for sql in [
+            "SELECT COUNT(*) FROM sessions",
+            "SELECT COUNT(*) FROM deliveries",
+            "SELECT COUNT(DISTINCT delivery_id) FROM sessions",
+            "SELECT COUNT(DISTINCT thread) FROM sessions",
+        ] {
+            let n: i64 = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
+            counts.push(n as usize);
+        }
+        Counts {
+            sessions: counts[0],
+            deliveries: counts[1],
+            distinct_deliveries: counts[2],
+            threads: counts[3],
+        }
+    }
+}
+
+/// The `lucid serve` child, killed if the bench fails before stopping it.
+struct Lucid {
+    child: Child,
+    address: String,
+    problems: Arc<Mutex<Vec<String>>>,
+}
+
+impl Lucid {
+    fn start(dir: &Path, github: &str) -> Lucid {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lucid"))
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .current_dir(dir)
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}/lucid.db", dir.display()),
+            )
+            .env("LUCID_LISTEN", "127.0.0.1:0")
+            .env("LUCID_GITHUB_WEBHOOK_SECRETS", SECRET)
+            .env("LUCID_GITHUB_TOKEN", TOKEN)
+            .env("LUCID_GITHUB_API_URL", github)
+            .env("LUCID_GITHUB_BOT_LOGIN", BOT)
+            // Quiet, but for the line that says where it listens.
+            .env("LUCID_LOG", "warn,lucid::serve=info")
+            .env("LUCID_WORKSPACES_DIR", dir.join("ws"))
+            .env("LUCID_SANDBOX_POOL_SIZE", "0")
+            // No Docker engine: the webhook path needs none, and a lucid with the real
+            // engine would reap other lucids' sandboxes as orphans at start.
+            .env(
+                "DOCKER_HOST",
+                format!("unix://{}/no-docker.sock", dir.display()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start lucid");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let problems = Arc::new(Mutex::new(Vec::new()));
+        // Both streams are drained to the end, so lucid never blocks on a full pipe.
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let (tx, problems) = (tx.clone(), problems.clone());
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if line.contains("WARN") || line.contains("ERROR") {
+                        problems.lock().unwrap().push(line.clone());
+                    }
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        drop(tx);
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let mut seen = Vec::new();
+        let address = loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some((_, rest)) = line.split_once("lucid listening on http://") {
+                        break rest.split_whitespace().next().unwrap().to_owned();
+                    }
+                    seen.push(line);
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!(
+                        "lucid never said where it listens; it logged:\n{}",
+                        seen.join("\n")
+                    );
+                }
+            }
+        };
+        // The rest of the log goes to the `problems` list only.
+        std::thread::spawn(move || while rx.recv().is_ok() {});
+        Lucid {
+            child,
+            address,
+            problems,
+        }
+    }
+
+    fn problems(&self) -> Vec<String> {
+        self.problems.lock().unwrap().clone()
+    }
+
+    /// SIGTERM, and wait for a clean stop.
+    fn stop(&mut self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "lucid stopped with {status}");
+    }
+}
+
+impl Drop for Lucid {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Each in-flight request holds a socket on both sides; the soft limit goes up to the
+/// hard one (the child inherits it).
+fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit on a local struct.
+    unsafe {
+        let mut limit = std::mem::zeroed::<libc::rlimit>();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+/// The log line without its colours.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // ESC [ ... final byte in @..~
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) && c != '[' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn env_or(name: &str, default: f64) -> f64 {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
+        Err(_) => default,
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Option<Duration> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len());
+    Some(sorted[rank - 1])
+}
+
+fn ms(d: Option<Duration>) -> String {
+    d.map_or("-".to_owned(), |d| format!("{:.2}", d.as_secs_f64() * 1e3))
+}
