@@ -13,6 +13,7 @@ pub mod http;
 pub mod run;
 pub mod sandbox;
 pub mod serve;
+pub mod slack;
 pub mod store;
 pub mod telemetry;
 pub mod worker;

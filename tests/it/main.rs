@@ -8,6 +8,8 @@ mod fake_anthropic;
 mod fake_github;
 mod fake_github_selftest;
 mod fake_llm;
+mod fake_slack;
+mod fake_slack_selftest;
 mod github_e2e;
 mod harness;
 mod llm;

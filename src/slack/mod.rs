@@ -1,0 +1,8 @@
+//! Slack, as a platform lucid listens to and answers on.
+//!
+//! `inbound` turns a request from Slack (the Events API, an interactive component such
+//! as a button, a slash command) into facts lucid acts on: its signature and age
+//! checked, its body parsed, the task in a message's text cleaned up. It does no I/O,
+//! so the HTTP routes that serve it stay thin.
+
+pub mod inbound;
