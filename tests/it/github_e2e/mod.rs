@@ -396,3 +396,65 @@ async fn the_trigger_label_starts_a_session_with_the_issue_as_its_task() {
         .await;
     assert_eq!(lucid.github.pulls(REPO)[0].head, "lucid/11-add-subtracts");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_review_comment_on_lucids_pull_request_continues_the_session() {
+    let mut script = fixing_script();
+    script.extend([
+        Reply::tool_call(
+            "r1",
+            "edit_file",
+            r#"{"path": "calc.py", "old_text": "def add(a, b):", "new_text": "def add(a: int, b: int) -> int:"}"#,
+        ),
+        Reply::tool_call("r2", "finish", r#"{"summary": "Type add()"}"#),
+    ]);
+    let lucid = Lucid::start(script).await;
+    let gh = &lucid.github;
+    let comment = gh.add_comment(REPO, 7, "ada", "@lucid please fix add()");
+    let payload = comment_payload(
+        7,
+        "add() subtracts",
+        comment,
+        "ada",
+        "@lucid please fix add()",
+    );
+    let (_, answer) = lucid.deliver("issue_comment", "d-rc-1", &payload).await;
+    let id = answer["session"].as_str().unwrap().to_owned();
+    lucid
+        .until_session(&id, "the session to finish", |s| state(s) == "completed")
+        .await;
+    let pull = gh.pulls(REPO)[0].clone();
+
+    let review = gh.add_review_comment(REPO, pull.number, "ada", "@lucid add type hints");
+    let mut payload: Value = serde_json::from_str(include_str!(
+        "../../data/github/pull_request_review_comment.created.payload.json"
+    ))
+    .unwrap();
+    payload["repository"]["full_name"] = serde_json::json!(REPO);
+    payload["pull_request"]["number"] = serde_json::json!(pull.number);
+    payload["comment"]["id"] = serde_json::json!(review);
+    payload["comment"]["body"] = serde_json::json!("@lucid add type hints");
+    payload["comment"]["user"]["login"] = serde_json::json!("ada");
+    payload["sender"]["login"] = serde_json::json!("ada");
+    let (status, answer) = lucid
+        .deliver("pull_request_review_comment", "d-rc-2", &payload)
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["session"], id.as_str());
+    gh.wait_until("the eyes on the review comment", |g| {
+        g.reactions().into_iter().find(|r| {
+            r.comment_id == review
+                && r.content == "eyes"
+                && r.kind == crate::fake_github::CommentKind::Review
+        })
+    })
+    .await;
+    lucid
+        .until_session(&id, "the review follow-up to finish", |s| {
+            state(s) == "completed" && s["reason"] == "Type add()"
+        })
+        .await;
+    let calc = gh.git(REPO, &["show", &format!("{}:calc.py", pull.head)]);
+    assert!(calc.contains("def add(a: int, b: int) -> int:"), "{calc}");
+    assert_eq!(gh.pulls(REPO).len(), 1);
+}
