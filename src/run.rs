@@ -130,15 +130,10 @@ fn diff_stat(workspace: &std::path::Path) -> String {
 
 fn ending(end: &AgentEnd) -> String {
     match end {
-        AgentEnd::Finished { summary } => format!("Finished: {summary}"),
-        AgentEnd::StepLimit(n) => format!("Stopped: the step limit ({n}) was reached"),
-        AgentEnd::TokenBudget(n) => format!("Stopped: the token budget ({n}) was reached"),
-        AgentEnd::CostBudget(micros) => format!(
-            "Stopped: the cost budget (${:.2}) was reached",
-            *micros as f64 / 1e6
-        ),
+        AgentEnd::Finished { .. } => format!("Finished: {}", end.describe()),
         AgentEnd::Stopped => "Stopped at your request".to_owned(),
-        AgentEnd::ModelFailed(reason) => format!("Failed: {reason}"),
+        AgentEnd::ModelFailed(_) => format!("Failed: {}", end.describe()),
+        _ => format!("Stopped: {}", end.describe()),
     }
 }
 

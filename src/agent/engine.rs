@@ -51,6 +51,22 @@ pub enum AgentEnd {
     ModelFailed(String),
 }
 
+impl AgentEnd {
+    /// How the run ended, in words for a thread or a terminal.
+    pub fn describe(&self) -> String {
+        match self {
+            AgentEnd::Finished { summary } => summary.clone(),
+            AgentEnd::StepLimit(n) => format!("the step limit ({n}) was reached"),
+            AgentEnd::TokenBudget(n) => format!("the token budget ({n} tokens) was reached"),
+            AgentEnd::CostBudget(micros) => {
+                format!("the cost budget (${:.2}) was reached", *micros as f64 / 1e6)
+            }
+            AgentEnd::Stopped => "stopped".to_owned(),
+            AgentEnd::ModelFailed(reason) => reason.clone(),
+        }
+    }
+}
+
 pub struct Agent<'a> {
     pub model: &'a dyn ChatModel,
     pub sandbox: &'a dyn Sandbox,

@@ -208,7 +208,7 @@ impl Worker {
             other => {
                 return Ok(Ending {
                     state: SessionState::Failed,
-                    reason: Some(describe(&other)),
+                    reason: Some(other.describe()),
                 });
             }
         };
@@ -287,17 +287,4 @@ fn follow_ups_since_last_run(history: &[crate::core::Event]) -> Vec<(String, Str
             _ => None,
         })
         .collect()
-}
-
-pub fn describe(end: &AgentEnd) -> String {
-    match end {
-        AgentEnd::Finished { summary } => summary.clone(),
-        AgentEnd::StepLimit(n) => format!("the step limit ({n}) was reached"),
-        AgentEnd::TokenBudget(n) => format!("the token budget ({n} tokens) was reached"),
-        AgentEnd::CostBudget(micros) => {
-            format!("the cost budget (${:.2}) was reached", *micros as f64 / 1e6)
-        }
-        AgentEnd::Stopped => "stopped".to_owned(),
-        AgentEnd::ModelFailed(reason) => reason.clone(),
-    }
 }

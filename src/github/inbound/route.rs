@@ -110,14 +110,14 @@ async fn receive(
             label,
             sender,
         } if label.eq_ignore_ascii_case(&hook.settings.trigger_label) => {
-            Request::from_issue(issue, sender.login, &format!("labeled {label}"))
+            Request::from_issue(issue, sender.login)
         }
         GithubEvent::Assigned {
             issue,
             assignee,
             sender,
         } if assignee.eq_ignore_ascii_case(&hook.settings.bot_login) => {
-            Request::from_issue(issue, sender.login, "assigned to lucid")
+            Request::from_issue(issue, sender.login)
         }
         GithubEvent::Labeled { .. } | GithubEvent::Assigned { .. } => {
             return Ok(ignored("not the trigger label or not assigned to lucid"));
@@ -163,7 +163,7 @@ impl Request {
         })
     }
 
-    fn from_issue(issue: Issue, login: String, _why: &str) -> Result<Request, &'static str> {
+    fn from_issue(issue: Issue, login: String) -> Result<Request, &'static str> {
         if login.ends_with("[bot]") {
             return Err("bots never trigger");
         }
@@ -183,17 +183,11 @@ impl Request {
         let repo = self.issue.repo.clone();
         let thread = self.issue.thread();
         if !hook.may_trigger(&repo, &self.login).await? {
-            let recorded = hook
-                .store
-                .record_delivery(Platform::Github, &delivery, DeliveryAction::Nothing)
-                .await?;
-            if recorded != Delivered::Duplicate {
-                let text = format!(
-                    "@{} I only take requests from people who can write to this repository.",
-                    self.login
-                );
-                self.reply_later(hook, text);
-            }
+            let text = format!(
+                "@{} I only take requests from people who can write to this repository.",
+                self.login
+            );
+            self.answer_once(hook, &delivery, text).await?;
             return Ok(answer(
                 StatusCode::ACCEPTED,
                 json!({"refused": format!("{} may not write to {repo}", self.login)}),
@@ -222,17 +216,11 @@ impl Request {
                 "follow-up",
             ),
             (Mention::Task(_), None) if self.issue.is_pull_request => {
-                let recorded = hook
-                    .store
-                    .record_delivery(Platform::Github, &delivery, DeliveryAction::Nothing)
-                    .await?;
-                if recorded != Delivered::Duplicate {
-                    let text = format!(
-                        "@{} I only continue pull requests I opened; mention me on an issue to start a task.",
-                        self.login
-                    );
-                    self.reply_later(hook, text);
-                }
+                let text = format!(
+                    "@{} I only continue pull requests I opened; mention me on an issue to start a task.",
+                    self.login
+                );
+                self.answer_once(hook, &delivery, text).await?;
                 return Ok(ignored("not a pull request lucid opened"));
             }
             (Mention::Task(text), None) => {
@@ -298,6 +286,24 @@ impl Request {
                 tracing::warn!(%repo, comment, error = %e, "could not react to a comment");
             }
         });
+    }
+
+    /// Records a delivery that starts nothing and, the first time it is seen, answers
+    /// it in the issue (a retried delivery must not answer twice).
+    async fn answer_once(
+        &self,
+        hook: &Arc<GithubWebhook>,
+        delivery: &DeliveryId,
+        text: String,
+    ) -> Result<(), ApiError> {
+        let recorded = hook
+            .store
+            .record_delivery(Platform::Github, delivery, DeliveryAction::Nothing)
+            .await?;
+        if recorded != Delivered::Duplicate {
+            self.reply_later(hook, text);
+        }
+        Ok(())
     }
 
     fn reply_later(&self, hook: &Arc<GithubWebhook>, text: String) {

@@ -123,14 +123,6 @@ impl HostRepo {
         Ok(())
     }
 
-    /// Files changed since `base`, for the pull request's body.
-    pub async fn changed_files(&self, base: &str) -> Result<Vec<String>, GitError> {
-        let range = format!("refs/remotes/origin/{base}...HEAD");
-        let out = self.git("diff", &["diff", "--name-only", &range]).await;
-        // A branch fetched from its own remote has no base ref; that is fine.
-        Ok(out.unwrap_or_default().lines().map(str::to_owned).collect())
-    }
-
     async fn git(&self, action: &str, args: &[&str]) -> Result<String, GitError> {
         let header = format!(
             "Authorization: Basic {}",

@@ -28,12 +28,14 @@ impl ProgressComment {
         let mut announced = self.store.subscribe();
         let mut comment: Option<u64> = None;
         let mut shown = String::new();
+        // The log read so far; each edit reads only what was appended since.
+        let mut events = Vec::new();
         let mut last_edit = Instant::now() - self.edit_interval;
         loop {
             let finishing = done.is_cancelled();
             let due = last_edit + self.edit_interval;
             if (finishing || Instant::now() >= due)
-                && let Some(body) = self.body().await
+                && let Some(body) = self.body(&mut events).await
                 && body != shown
             {
                 match self.write(&mut comment, &body).await {
@@ -72,18 +74,18 @@ impl ProgressComment {
         }
     }
 
-    async fn body(&self) -> Option<String> {
+    async fn body(&self, events: &mut Vec<crate::core::Event>) -> Option<String> {
         let session = self.store.session(self.session).await.ok()??;
-        let mut events = Vec::new();
-        let mut after = 0;
         loop {
+            let after = events.last().map_or(0, |e: &crate::core::Event| e.seq);
             let page = self
                 .store
                 .events_after(self.session, after, 1000)
                 .await
                 .ok()?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
+            if page.is_empty() {
+                break;
+            }
             events.extend(page);
         }
         // The comment shows this run: events from the last time it was queued on.
