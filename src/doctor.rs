@@ -244,7 +244,7 @@ fn check_platforms(settings: &Settings, report: &mut Report) {
         (
             "slack",
             settings.slack.is_some(),
-            "set LUCID_SLACK_SIGNING_SECRET and LUCID_SLACK_BOT_TOKEN to connect Slack",
+            "set LUCID_SLACK_SIGNING_SECRET, LUCID_SLACK_BOT_TOKEN and LUCID_SLACK_TEAMS to connect Slack",
         ),
         (
             "discord",

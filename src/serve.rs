@@ -7,8 +7,11 @@ use crate::github::outbound::client::GithubClient;
 use crate::github::outbound::forge::GithubForge;
 use crate::http::{AppState, router_with};
 use crate::sandbox::{DockerEngine, DockerSandboxes};
+use crate::slack::inbound::SlackWebhook;
+use crate::slack::outbound::SlackApi;
+use crate::slack::outbound::thread::StatusMessages;
 use crate::store::Store;
-use crate::worker::{GithubParts, Worker};
+use crate::worker::{GithubParts, SlackParts, Worker};
 use anyhow::Context;
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +65,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, "lucid listening on http://{address}");
+    // Links in threads point at the port actually bound when none was chosen.
+    let mut settings_for_worker = settings_for_worker;
+    if settings.listen.port() == 0
+        && settings_for_worker.public_url == format!("http://{}", settings.listen)
+    {
+        settings_for_worker.public_url = format!("http://{address}");
+    }
 
     let github = match &settings.github {
         Some(github) => Some(Arc::new(
@@ -75,6 +85,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         webhooks = webhooks.merge(Arc::new(hook).routes());
         tracing::info!("GitHub webhooks at /webhooks/github");
     }
+    let slack = settings.slack.map(|slack| {
+        let (hook, parts) = slack_parts(slack, &store, &settings_for_worker);
+        webhooks = std::mem::take(&mut webhooks).merge(hook.routes());
+        tracing::info!("Slack webhooks at /webhooks/slack/{{events,interactions,commands}}");
+        parts
+    });
     let stop_work = tokio_util::sync::CancellationToken::new();
     let sandboxes = Arc::new(sandboxes);
     let worker = start_worker(
@@ -82,6 +98,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         &store,
         &sandboxes,
         github,
+        slack,
         stop_work.clone(),
     );
 
@@ -145,12 +162,54 @@ struct WorkerSettings {
     github: Option<(String, Duration)>,
 }
 
+/// Slack's webhook routes, and what the worker needs to keep its threads; learns the
+/// bot's user id from `auth.test` in the background.
+fn slack_parts(
+    settings: crate::config::SlackSettings,
+    store: &Store,
+    worker: &WorkerSettings,
+) -> (Arc<SlackWebhook>, SlackParts) {
+    let api = Arc::new(SlackApi::new(
+        &settings.api_url,
+        &settings.bot_token,
+        crate::slack::outbound::client::CHANNEL_INTERVAL,
+    ));
+    let status_messages = Arc::new(StatusMessages::default());
+    let parts = SlackParts {
+        api: api.clone(),
+        status_messages: status_messages.clone(),
+        edit_interval: settings.edit_interval,
+    };
+    let hook = Arc::new(SlackWebhook {
+        store: store.clone(),
+        settings: Arc::new(settings),
+        api: api.clone(),
+        status_messages: status_messages.clone(),
+        sessions_url: format!("{}/api/v1/sessions", worker.public_url),
+        bot_user_id: std::sync::OnceLock::new(),
+    });
+    let learning = hook.clone();
+    tokio::spawn(async move {
+        match learning.api.identity().await {
+            Ok(me) => {
+                if !learning.settings.teams.contains(&me.team) {
+                    tracing::warn!(team = %me.team, "the Slack bot token belongs to a workspace not in LUCID_SLACK_TEAMS");
+                }
+                let _ = learning.bot_user_id.set(me.user_id);
+            }
+            Err(e) => tracing::warn!(error = %e, "could not ask Slack who lucid is (auth.test)"),
+        }
+    });
+    (hook, parts)
+}
+
 /// Starts taking sessions, if a model is configured to work on them.
 fn start_worker(
     settings: &WorkerSettings,
     store: &Store,
     sandboxes: &Arc<DockerSandboxes>,
     github: Option<Arc<GithubClient>>,
+    slack: Option<SlackParts>,
     stop: tokio_util::sync::CancellationToken,
 ) -> Option<tokio::task::JoinHandle<()>> {
     let Some(model) = settings.llm.clone() else {
@@ -178,6 +237,7 @@ fn start_worker(
         model,
         agent: settings.agent.clone(),
         github,
+        slack,
         public_url: settings.public_url.clone(),
         owner: format!("lucid-{}", uuid::Uuid::now_v7()),
         max_sessions: settings.max_sessions,

@@ -266,6 +266,42 @@ pub const SETTINGS: &[Setting] = &[
         "Slack bot token, xoxb-….",
     ),
     setting(
+        "LUCID_SLACK_TEAMS",
+        "slack.teams",
+        None,
+        "Slack workspaces (team ids, T…) lucid answers; required with Slack. Comma-separated.",
+    ),
+    setting(
+        "LUCID_SLACK_CHANNELS",
+        "slack.channels",
+        None,
+        "Only these channel ids (C…) may start sessions; unset: every channel the bot is in.",
+    ),
+    setting(
+        "LUCID_SLACK_USERS",
+        "slack.users",
+        None,
+        "Only these user ids (U…) may start or stop sessions; unset: everyone in the workspaces.",
+    ),
+    setting(
+        "LUCID_SLACK_CHANNEL_REPOS",
+        "slack.channel_repos",
+        None,
+        "Each channel's default repository, CHANNEL=owner/repo, comma-separated; * for every channel.",
+    ),
+    setting(
+        "LUCID_SLACK_API_URL",
+        "slack.api_url",
+        Some("https://slack.com/api"),
+        "Slack's Web API.",
+    ),
+    setting(
+        "LUCID_SLACK_EDIT_INTERVAL",
+        "slack.edit_interval",
+        Some("2s"),
+        "Least time between two updates of a session's status message.",
+    ),
+    setting(
         "LUCID_DISCORD_APPLICATION_ID",
         "discord.application_id",
         None,

@@ -28,6 +28,24 @@ pub enum GithubAuth {
 pub struct SlackSettings {
     pub signing_secret: SecretString,
     pub bot_token: SecretString,
+    /// The workspaces (team ids) lucid answers; never empty.
+    pub teams: Vec<String>,
+    /// When not empty, the only channels where sessions may start.
+    pub channels: Vec<String>,
+    /// When not empty, the only users who may start or stop sessions.
+    pub users: Vec<String>,
+    /// Each channel's default repository; channel `*` is every channel's.
+    pub channel_repos: Vec<(String, crate::core::RepoName)>,
+    pub api_url: String,
+    pub edit_interval: std::time::Duration,
+}
+
+impl SlackSettings {
+    /// The repository a channel works on when a message names none.
+    pub fn channel_repo(&self, channel: &str) -> Option<&crate::core::RepoName> {
+        let find = |key: &str| self.channel_repos.iter().find(|(c, _)| c == key);
+        find(channel).or_else(|| find("*")).map(|(_, repo)| repo)
+    }
 }
 
 #[derive(Debug)]
@@ -74,17 +92,9 @@ pub(super) fn github(r: &mut Reader) -> Section<GithubSettings> {
     }
     let auth = github_auth(r, &why);
     let bot_login = r.text("LUCID_GITHUB_BOT_LOGIN");
-    let api_url = r.parsed("LUCID_GITHUB_API_URL", |s| {
-        url::Url::parse(s)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .map(|_| s.trim_end_matches('/').to_owned())
-            .ok_or_else(|| format!("{s:?} is not an http(s) URL"))
-    });
+    let api_url = r.parsed("LUCID_GITHUB_API_URL", http_url);
     let trigger_label = r.text("LUCID_GITHUB_TRIGGER_LABEL");
-    let edit_interval = r.parsed("LUCID_GITHUB_EDIT_INTERVAL", |s| {
-        humantime::parse_duration(s).map_err(|_| format!("{s:?} is not a duration such as 3s"))
-    });
+    let edit_interval = r.parsed("LUCID_GITHUB_EDIT_INTERVAL", duration);
     match (
         secrets.is_empty(),
         auth,
@@ -162,26 +172,97 @@ fn github_auth(r: &mut Reader, why: &str) -> Option<GithubAuth> {
 }
 
 pub(super) fn slack(r: &mut Reader) -> Section<SlackSettings> {
-    let Some(set) = configured_by(r, &["LUCID_SLACK_SIGNING_SECRET", "LUCID_SLACK_BOT_TOKEN"])
-    else {
+    const KEYS: [&str; 3] = [
+        "LUCID_SLACK_SIGNING_SECRET",
+        "LUCID_SLACK_BOT_TOKEN",
+        "LUCID_SLACK_TEAMS",
+    ];
+    let Some(set) = configured_by(r, &KEYS) else {
         return Ok(None);
     };
     let why = format!("Slack is on because {set} is set");
     let signing_secret = r.required("LUCID_SLACK_SIGNING_SECRET", &why);
     let bot_token = r.required("LUCID_SLACK_BOT_TOKEN", &why);
+    let mut complete = true;
     if let Some(token) = &bot_token
         && !token.starts_with("xoxb-")
     {
         r.problem("LUCID_SLACK_BOT_TOKEN", "a bot token starts with xoxb-");
-        return Err(());
+        complete = false;
     }
-    match (signing_secret, bot_token) {
-        (Some(signing_secret), Some(bot_token)) => Ok(Some(SlackSettings {
+    let teams = r.list("LUCID_SLACK_TEAMS");
+    if teams.is_empty() {
+        r.problem(
+            "LUCID_SLACK_TEAMS",
+            &format!("missing: {why}; name the workspaces (team ids, T…) lucid may answer"),
+        );
+        complete = false;
+    }
+    let channels = r.list("LUCID_SLACK_CHANNELS");
+    let users = r.list("LUCID_SLACK_USERS");
+    let channel_repos = channel_repos(r);
+    let api_url = r.parsed("LUCID_SLACK_API_URL", http_url);
+    let edit_interval = r.parsed("LUCID_SLACK_EDIT_INTERVAL", duration);
+    match (
+        signing_secret,
+        bot_token,
+        channel_repos,
+        api_url,
+        edit_interval,
+    ) {
+        (
+            Some(signing_secret),
+            Some(bot_token),
+            Some(channel_repos),
+            Some(api_url),
+            Some(edit_interval),
+        ) if complete => Ok(Some(SlackSettings {
             signing_secret: signing_secret.into(),
             bot_token: bot_token.into(),
+            teams,
+            channels,
+            users,
+            channel_repos,
+            api_url,
+            edit_interval,
         })),
         _ => Err(()),
     }
+}
+
+/// `C123=acme/app,*=acme/monorepo`; every bad pair is named.
+fn channel_repos(r: &mut Reader) -> Option<Vec<(String, crate::core::RepoName)>> {
+    let mut pairs = Vec::new();
+    let mut ok = true;
+    for item in r.list("LUCID_SLACK_CHANNEL_REPOS") {
+        let parsed = item.split_once('=').and_then(|(channel, repo)| {
+            let repo = crate::core::RepoName::parse(repo.trim()).ok()?;
+            Some((channel.trim().to_owned(), repo))
+        });
+        match parsed {
+            Some(pair) if !pair.0.is_empty() => pairs.push(pair),
+            _ => {
+                r.problem(
+                    "LUCID_SLACK_CHANNEL_REPOS",
+                    &format!("{item:?} is not CHANNEL=owner/repo"),
+                );
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(pairs)
+}
+
+fn http_url(s: &str) -> Result<String, String> {
+    url::Url::parse(s)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .map(|_| s.trim_end_matches('/').to_owned())
+        .ok_or_else(|| format!("{s:?} is not an http(s) URL"))
+}
+
+fn duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|_| format!("{s:?} is not a duration such as 3s"))
 }
 
 pub(super) fn discord(r: &mut Reader) -> Section<DiscordSettings> {

@@ -48,6 +48,7 @@ fn every_bad_setting_is_named_not_only_the_first() {
         "LUCID_SECRET_KEY",
         "LUCID_API_TOKNE: unknown setting",
         "LUCID_SLACK_BOT_TOKEN (slack.bot_token): missing: Slack is on because LUCID_SLACK_SIGNING_SECRET is set",
+        "LUCID_SLACK_TEAMS (slack.teams): missing: Slack is on because LUCID_SLACK_SIGNING_SECRET is set",
     ];
     for needle in expect {
         assert!(
@@ -214,6 +215,7 @@ fn complete_platforms_load() {
         &env(&[
             ("LUCID_SLACK_SIGNING_SECRET", "s"),
             ("LUCID_SLACK_BOT_TOKEN", "xoxb-1"),
+            ("LUCID_SLACK_TEAMS", "T1"),
             ("LUCID_DISCORD_APPLICATION_ID", "1"),
             ("LUCID_DISCORD_PUBLIC_KEY", &"ab".repeat(32)),
             ("LUCID_DISCORD_BOT_TOKEN", "t"),
@@ -265,4 +267,48 @@ fn sandbox_limits_are_read_and_checked() {
         ("LUCID_SANDBOX_POOL_SIZE", "-1"),
     ]);
     assert_eq!(found.len(), 4, "{found:#?}");
+}
+
+#[test]
+fn slack_reads_its_allow_lists_and_channel_repositories() {
+    let s = Settings::load(
+        &env(&[
+            ("LUCID_SLACK_SIGNING_SECRET", "s"),
+            ("LUCID_SLACK_BOT_TOKEN", "xoxb-1"),
+            ("LUCID_SLACK_TEAMS", "T1, T2"),
+            ("LUCID_SLACK_USERS", "U1"),
+            ("LUCID_SLACK_CHANNEL_REPOS", "C1=acme/app, *=acme/mono"),
+            ("LUCID_SLACK_API_URL", "http://127.0.0.1:9/api/"),
+        ]),
+        None,
+    )
+    .unwrap();
+    let slack = s.slack.unwrap();
+    assert_eq!(slack.teams, ["T1", "T2"]);
+    assert_eq!(slack.users, ["U1"]);
+    assert!(slack.channels.is_empty());
+    assert_eq!(slack.channel_repo("C1").unwrap().to_string(), "acme/app");
+    assert_eq!(slack.channel_repo("C9").unwrap().to_string(), "acme/mono");
+    assert_eq!(slack.api_url, "http://127.0.0.1:9/api");
+    assert_eq!(slack.edit_interval, std::time::Duration::from_secs(2));
+}
+
+#[test]
+fn slack_names_every_bad_channel_repository_and_missing_workspaces() {
+    let found = problems(&[
+        ("LUCID_SLACK_SIGNING_SECRET", "s"),
+        ("LUCID_SLACK_BOT_TOKEN", "xoxb-1"),
+        ("LUCID_SLACK_CHANNEL_REPOS", "C1=acme/app,C2,C3=not a repo"),
+    ]);
+    for needle in [
+        "LUCID_SLACK_TEAMS (slack.teams): missing",
+        "\"C2\" is not CHANNEL=owner/repo",
+        "\"C3=not a repo\" is not CHANNEL=owner/repo",
+    ] {
+        assert!(
+            found.iter().any(|p| p.contains(needle)),
+            "no {needle:?} in {found:#?}"
+        );
+    }
+    assert_eq!(found.len(), 3, "{found:#?}");
 }

@@ -8,6 +8,7 @@ pub mod ids;
 pub mod session;
 pub mod time;
 pub mod trigger;
+pub mod words;
 
 pub use event::{Event, EventBody};
 pub use ids::{DeliveryId, InvalidId, RepoName, SessionId};

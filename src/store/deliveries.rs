@@ -18,6 +18,13 @@ pub enum DeliveryAction {
         author: String,
         text: String,
     },
+    /// Someone said something in the session's thread without asking lucid: logged for
+    /// a running agent, and kept as context (not resuming) when the session is over.
+    Note {
+        session: SessionId,
+        author: String,
+        text: String,
+    },
     /// Someone asked the session to stop: a live session is cancelled.
     Stop { session: SessionId, reason: String },
 }
@@ -40,9 +47,9 @@ impl Store {
         let now = Timestamp::now();
         let session = match &action {
             DeliveryAction::Nothing => None,
-            DeliveryAction::Say { session, .. } | DeliveryAction::Stop { session, .. } => {
-                Some(*session)
-            }
+            DeliveryAction::Say { session, .. }
+            | DeliveryAction::Note { session, .. }
+            | DeliveryAction::Stop { session, .. } => Some(*session),
         };
         let delivered = self
             .write(async |conn| {
@@ -84,6 +91,20 @@ impl Store {
                                 .await?;
                             resumed = true;
                         }
+                    }
+                    (
+                        DeliveryAction::Note {
+                            session,
+                            author,
+                            text,
+                        },
+                        Some(_),
+                    ) => {
+                        let said = EventBody::UserMessage {
+                            author: author.clone(),
+                            text: text.clone(),
+                        };
+                        super::events::append_in(conn, *session, &said, now).await?;
                     }
                     (DeliveryAction::Stop { session, reason }, Some(state))
                         if !state.is_terminal() =>

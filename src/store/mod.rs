@@ -11,6 +11,7 @@ pub mod crypto;
 mod deliveries;
 mod error;
 mod events;
+mod questions;
 mod record;
 mod rows;
 mod sessions;

@@ -28,6 +28,13 @@ pub struct GithubParts {
     pub edit_interval: Duration,
 }
 
+/// Slack, when it is configured: the thread of sessions that started there.
+pub struct SlackParts {
+    pub api: Arc<crate::slack::outbound::SlackApi>,
+    pub status_messages: Arc<crate::slack::outbound::thread::StatusMessages>,
+    pub edit_interval: Duration,
+}
+
 pub struct Worker {
     pub store: Store,
     pub sandboxes: Arc<DockerSandboxes>,
@@ -35,6 +42,7 @@ pub struct Worker {
     pub model: Arc<dyn ChatModel>,
     pub agent: AgentSettings,
     pub github: Option<GithubParts>,
+    pub slack: Option<SlackParts>,
     pub public_url: String,
     pub owner: String,
     pub max_sessions: usize,

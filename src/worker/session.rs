@@ -6,6 +6,7 @@ use crate::core::{EventBody, Session, SessionState, ThreadRef, Timestamp};
 use crate::github::outbound::forge::Checkout;
 use crate::github::outbound::thread::ProgressComment;
 use crate::sandbox::{Sandbox, Sandboxes};
+use crate::slack::outbound::thread::SlackThread;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -64,27 +65,48 @@ impl Worker {
         }
     }
 
-    /// Starts the thread's progress display, for sessions that came from an issue.
+    /// Starts the thread's progress display: the issue's progress comment, or the Slack
+    /// thread's status message and replies.
     fn follow_thread(
         &self,
         session: &Session,
         done: CancellationToken,
     ) -> Option<tokio::task::JoinHandle<()>> {
-        let (ThreadRef::Github { repo, issue }, Some(github)) =
-            (&session.trigger.thread, &self.github)
-        else {
-            return None;
-        };
-        let progress = ProgressComment {
-            client: github.client.clone(),
-            store: self.store.clone(),
-            repo: repo.clone(),
-            issue: *issue,
-            session: session.id,
-            session_url: self.session_url(session.id),
-            edit_interval: github.edit_interval,
-        };
-        Some(tokio::spawn(progress.follow(done)))
+        match (&session.trigger.thread, &self.github, &self.slack) {
+            (ThreadRef::Github { repo, issue }, Some(github), _) => {
+                let progress = ProgressComment {
+                    client: github.client.clone(),
+                    store: self.store.clone(),
+                    repo: repo.clone(),
+                    issue: *issue,
+                    session: session.id,
+                    session_url: self.session_url(session.id),
+                    edit_interval: github.edit_interval,
+                };
+                Some(tokio::spawn(progress.follow(done)))
+            }
+            (
+                ThreadRef::Slack {
+                    channel, thread_ts, ..
+                },
+                _,
+                Some(slack),
+            ) => {
+                let thread = SlackThread {
+                    api: slack.api.clone(),
+                    store: self.store.clone(),
+                    status_messages: slack.status_messages.clone(),
+                    channel: channel.clone(),
+                    thread_ts: thread_ts.clone(),
+                    thread_key: session.trigger.thread.key(),
+                    session: session.id,
+                    session_url: self.session_url(session.id),
+                    edit_interval: slack.edit_interval,
+                };
+                Some(tokio::spawn(thread.follow(done)))
+            }
+            _ => None,
+        }
     }
 
     /// Renews the lease while the session runs; stops the agent when the session is

@@ -107,11 +107,12 @@ fn a_start_with_bad_settings_names_every_problem_and_touches_nothing() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8(output.stderr).unwrap();
     for needle in [
-        "invalid settings (4 problems)",
+        "invalid settings (5 problems)",
         "LUCID_LISTEN (listen): \"everywhere\" is not an address",
         "LUCID_LOG_FORMAT (log_format)",
         "LUCID_BOGUS: unknown setting",
         "LUCID_SLACK_SIGNING_SECRET (slack.signing_secret): missing",
+        "LUCID_SLACK_TEAMS (slack.teams): missing",
     ] {
         assert!(
             stderr.contains(needle),

@@ -554,3 +554,95 @@ async fn wait_until_wakes_on_a_call() {
         .await;
     assert_eq!(text, "later");
 }
+
+/// lucid's own Slack client (slack-morphism underneath) against the fake: every call
+/// lucid makes is understood, answered in Slack's shapes, and recorded.
+#[tokio::test]
+async fn lucids_slack_client_speaks_to_the_fake() {
+    use lucid::slack::outbound::{Post, SlackApi};
+    let slack = FakeSlack::start(TOKEN).await;
+    let api = SlackApi::new(
+        &slack.api_url,
+        &secrecy::SecretString::from(TOKEN),
+        Duration::from_millis(10),
+    );
+    let me = within("auth.test", api.identity()).await.unwrap();
+    assert_eq!(
+        (me.team.as_str(), me.user_id.as_str()),
+        ("T0001", "U0LUCID")
+    );
+
+    let root = within("a post", api.post(CHANNEL, None, &Post::text("root")))
+        .await
+        .unwrap();
+    let reply = within(
+        "a reply",
+        api.post(CHANNEL, Some(&root), &Post::text("reply")),
+    )
+    .await
+    .unwrap();
+    within(
+        "an update",
+        api.update(CHANNEL, &reply, &Post::text("edited")),
+    )
+    .await
+    .unwrap();
+    within("a reaction", api.react(CHANNEL, &root, "eyes"))
+        .await
+        .unwrap();
+    // Reacting twice is fine.
+    within("the same reaction", api.react(CHANNEL, &root, "eyes"))
+        .await
+        .unwrap();
+    within(
+        "an ephemeral",
+        api.ephemeral(CHANNEL, "U0ADA", Some(&root), "psst"),
+    )
+    .await
+    .unwrap();
+
+    let thread = slack.thread(CHANNEL, &root);
+    assert_eq!(thread.len(), 2);
+    assert_eq!(thread[1].thread_ts.as_deref(), Some(root.as_str()));
+    assert_eq!(thread[1].text, "edited");
+    assert_eq!(slack.reactions().len(), 1);
+    assert_eq!(slack.ephemerals()[0].user, "U0ADA");
+    assert!(slack.unexpected().is_empty(), "{:#?}", slack.unexpected());
+
+    // A refusal is an error naming Slack's code, not a retry.
+    slack.fail_next("chat.postMessage", "channel_not_found");
+    let refused = within("a refused post", api.post(CHANNEL, None, &Post::text("x")))
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("channel_not_found"),
+        "{refused}"
+    );
+}
+
+/// A 429 is waited out (its Retry-After) and the call made again: the message arrives
+/// once, late, and nothing is lost.
+#[tokio::test]
+async fn lucids_slack_client_waits_out_rate_limits() {
+    use lucid::slack::outbound::{Post, SlackApi};
+    let slack = FakeSlack::start(TOKEN).await;
+    let api = SlackApi::new(
+        &slack.api_url,
+        &secrecy::SecretString::from(TOKEN),
+        Duration::from_millis(10),
+    );
+    slack.rate_limit_next(2, 1);
+    let started = std::time::Instant::now();
+    within(
+        "a rate-limited post",
+        api.post(CHANNEL, None, &Post::text("patient")),
+    )
+    .await
+    .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "Retry-After was not honoured"
+    );
+    assert_eq!(slack.calls_to("chat.postMessage").len(), 3);
+    assert_eq!(slack.messages().len(), 1);
+}

@@ -25,7 +25,98 @@ on_both_stores!(
     credentials_are_sealed_and_a_wrong_key_is_a_clear_error,
     migrations_are_tracked_and_idempotent,
     acknowledged_sessions_survive_a_restart,
+    a_question_waits_in_its_thread_and_is_asked_once_per_delivery,
+    a_note_is_logged_without_resuming_and_a_mention_resumes,
 );
+
+async fn a_question_waits_in_its_thread_and_is_asked_once_per_delivery(backend: Backend) {
+    use lucid::store::Delivered;
+    let (store, _db) = migrated_store(backend).await;
+    let thread = ThreadRef::Slack {
+        team: "T1".into(),
+        channel: "C1".into(),
+        thread_ts: "1.1".into(),
+    };
+    let mut asked = trigger_in(thread.clone(), "Ev-ask");
+    asked.repo = None;
+    assert_eq!(store.open_question(&thread).await.unwrap(), None);
+    let first = store
+        .record_question(&asked.delivery, &asked)
+        .await
+        .unwrap();
+    assert_eq!(first, Delivered::New { resumed: false });
+    let again = store
+        .record_question(&asked.delivery, &asked)
+        .await
+        .unwrap();
+    assert_eq!(again, Delivered::Duplicate);
+    assert_eq!(store.open_question(&thread).await.unwrap(), Some(asked));
+    // No session until the answer.
+    assert!(store.session_for_thread(&thread).await.unwrap().is_none());
+    store.close_question(&thread).await.unwrap();
+    assert_eq!(store.open_question(&thread).await.unwrap(), None);
+}
+
+async fn a_note_is_logged_without_resuming_and_a_mention_resumes(backend: Backend) {
+    use lucid::core::DeliveryId;
+    use lucid::core::Platform;
+    use lucid::store::{Delivered, DeliveryAction};
+    let (store, _db) = migrated_store(backend).await;
+    let session = new_session(&store, "d-note").await;
+    store
+        .transition(
+            session.id,
+            SessionState::Cancelled,
+            Some("stopped".into()),
+            None,
+        )
+        .await
+        .unwrap();
+    let note = DeliveryAction::Note {
+        session: session.id,
+        author: "U1".into(),
+        text: "thanks!".into(),
+    };
+    let id = DeliveryId::parse("Ev-note").unwrap();
+    let noted = store
+        .record_delivery(Platform::Slack, &id, note.clone())
+        .await
+        .unwrap();
+    assert_eq!(noted, Delivered::New { resumed: false });
+    assert_eq!(
+        store
+            .record_delivery(Platform::Slack, &id, note)
+            .await
+            .unwrap(),
+        Delivered::Duplicate
+    );
+    let now = store.session(session.id).await.unwrap().unwrap();
+    assert_eq!(
+        now.state,
+        SessionState::Cancelled,
+        "a note resumed the session"
+    );
+    let said = DeliveryAction::Say {
+        session: session.id,
+        author: "U1".into(),
+        text: "one more thing".into(),
+    };
+    let id = DeliveryId::parse("Ev-say").unwrap();
+    let resumed = store
+        .record_delivery(Platform::Slack, &id, said)
+        .await
+        .unwrap();
+    assert_eq!(resumed, Delivered::New { resumed: true });
+    let events = store.events_after(session.id, 0, 100).await.unwrap();
+    let messages: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::UserMessage { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(messages, ["thanks!", "one more thing"]);
+}
 
 async fn a_trigger_becomes_a_queued_session_with_its_first_event(backend: Backend) {
     let (store, _db) = migrated_store(backend).await;

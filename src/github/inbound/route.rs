@@ -230,7 +230,9 @@ impl Request {
         };
         let session = match &action {
             DeliveryAction::Say { session, .. } | DeliveryAction::Stop { session, .. } => *session,
-            DeliveryAction::Nothing => unreachable!("only say and stop reach here"),
+            DeliveryAction::Nothing | DeliveryAction::Note { .. } => {
+                unreachable!("only say and stop reach here")
+            }
         };
         match hook
             .store

@@ -41,7 +41,7 @@ impl GithubForge {
             .with_context(|| format!("cannot read {repo}"))?;
         let branch = match &session.branch {
             Some(branch) => branch.clone(),
-            None => branch_name(issue_number(session), &issue_title(session)),
+            None => branch_name(&branch_tag(session), &issue_title(session)),
         };
         let git_dir = git_dir_for(&self.workspaces, &session.id.to_string());
         std::fs::create_dir_all(&git_dir).context("cannot make the git directory")?;
@@ -108,10 +108,15 @@ impl GithubForge {
     }
 }
 
-fn issue_number(session: &Session) -> u64 {
+/// What names a session's branch: its issue's number, or (from another platform) the
+/// last 8 characters of its id (the random part of a UUIDv7).
+fn branch_tag(session: &Session) -> String {
     match &session.trigger.thread {
-        ThreadRef::Github { issue, .. } => *issue,
-        _ => 0,
+        ThreadRef::Github { issue, .. } => issue.to_string(),
+        _ => {
+            let id = session.id.to_string();
+            id[id.len() - 8..].to_owned()
+        }
     }
 }
 

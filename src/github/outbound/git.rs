@@ -170,7 +170,7 @@ impl HostRepo {
 }
 
 /// `lucid/<number>-<slug of the title>`, short and safe as a ref name.
-pub fn branch_name(number: u64, title: &str) -> String {
+pub fn branch_name(tag: &str, title: &str) -> String {
     let mut slug = String::new();
     for word in title
         .split(|c: char| !c.is_ascii_alphanumeric())
@@ -185,9 +185,9 @@ pub fn branch_name(number: u64, title: &str) -> String {
         slug.push_str(&word.to_ascii_lowercase());
     }
     if slug.is_empty() {
-        format!("lucid/{number}")
+        format!("lucid/{tag}")
     } else {
-        format!("lucid/{number}-{slug}")
+        format!("lucid/{tag}-{slug}")
     }
 }
 
@@ -203,11 +203,11 @@ mod tests {
     #[test]
     fn branch_names_are_short_slugs_of_the_title() {
         assert_eq!(
-            branch_name(7, "Fix: add() subtracts!"),
+            branch_name("7", "Fix: add() subtracts!"),
             "lucid/7-fix-add-subtracts"
         );
-        assert_eq!(branch_name(8, "ÄÖÜ"), "lucid/8");
-        let long = branch_name(9, &"word ".repeat(30));
+        assert_eq!(branch_name("8", "ÄÖÜ"), "lucid/8");
+        let long = branch_name("9", &"word ".repeat(30));
         assert!(long.len() <= "lucid/9-".len() + 40, "{long}");
     }
 }

@@ -1,4 +1,5 @@
-//! The parsing half of Slack's inbound requests, pure functions all:
+//! Slack's inbound requests: [`SlackWebhook`]'s routes, thin over the parsing half,
+//! which is pure functions all:
 //!
 //! - [`verify`] checks `X-Slack-Signature` and `X-Slack-Request-Timestamp` against the
 //!   app's signing secret and lucid's clock (401 on failure, before anything else is
@@ -13,6 +14,7 @@
 //! no-op.
 
 mod payload;
+mod route;
 mod signature;
 mod text;
 
@@ -20,6 +22,7 @@ pub use payload::{
     MessageKind, PayloadError, SlackMessage, SlackRequest, parse_command, parse_events,
     parse_interaction,
 };
+pub use route::SlackWebhook;
 pub use signature::{
     MAX_AGE_SECS, RETRY_NUM_HEADER, RETRY_REASON_HEADER, SIGNATURE_HEADER, SignatureError,
     TIMESTAMP_HEADER, sign, verify,

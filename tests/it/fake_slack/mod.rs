@@ -15,7 +15,7 @@
 //!
 //! Point slack-morphism at it with
 //! `SlackClientHyperConnector::with_connector(https_or_http_connector).with_slack_api_url(&fake.api_url)`
-//! (checked against slack-morphism by the self-test that drives it, to be added with lucid's Slack client).
+//! (checked against lucid's slack-morphism client by `fake_slack_selftest`).
 
 mod records;
 mod server;

@@ -1,10 +1,8 @@
 //! GitHub end to end: the real `lucid serve` against a fake GitHub (REST and real git
 //! over HTTP), a fake model, and the real Docker sandbox.
 
-mod rig;
-
 use crate::fake_llm::Reply;
-use rig::{LLM_KEY, Lucid, REPO, TOKEN, comment_payload};
+use crate::rig::{LLM_KEY, Lucid, REPO, TOKEN, comment_payload};
 use serde_json::Value;
 
 /// The model's side of a session that fixes calc.py.
@@ -94,7 +92,7 @@ async fn a_mention_becomes_a_pull_request_and_a_follow_up_updates_it() {
     );
     assert_eq!(
         gh.git(REPO, &["show", "main:calc.py"]),
-        rig::CALC,
+        crate::rig::CALC,
         "main was touched"
     );
 
@@ -235,7 +233,7 @@ async fn who_may_not_trigger_gets_a_short_answer_and_no_session() {
 
     // A malformed payload is 400 with the reason.
     let body = br#"{"action": "created", "issue": {}}"#.to_vec();
-    let signature = lucid::github::inbound::sign(rig::SECRET, &body);
+    let signature = lucid::github::inbound::sign(crate::rig::SECRET, &body);
     let (status, answer) = lucid.post("issue_comment", "d-bad", body, &signature).await;
     assert_eq!(status, 400);
     assert!(
@@ -328,7 +326,7 @@ async fn a_model_failure_is_written_into_the_progress_comment() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn as_a_github_app_each_session_gets_a_token_for_its_one_repository() {
-    let lucid = Lucid::start_as(fixing_script(), rig::Auth::App).await;
+    let lucid = Lucid::start_as(fixing_script(), crate::rig::Auth::App).await;
     let gh = &lucid.github;
     gh.set_permission(REPO, "ada", "maintain");
     let comment = gh.add_comment(REPO, 7, "ada", "@lucid please fix add()");
@@ -366,10 +364,8 @@ async fn as_a_github_app_each_session_gets_a_token_for_its_one_repository() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_trigger_label_starts_a_session_with_the_issue_as_its_task() {
     let lucid = Lucid::start(fixing_script()).await;
-    let mut payload: Value = serde_json::from_str(include_str!(
-        "../../data/github/issues.labeled.payload.json"
-    ))
-    .unwrap();
+    let mut payload: Value =
+        serde_json::from_str(include_str!("../data/github/issues.labeled.payload.json")).unwrap();
     payload["repository"]["full_name"] = serde_json::json!(REPO);
     payload["issue"]["number"] = serde_json::json!(11);
     payload["issue"]["title"] = serde_json::json!("add() subtracts");
@@ -427,7 +423,7 @@ async fn a_review_comment_on_lucids_pull_request_continues_the_session() {
 
     let review = gh.add_review_comment(REPO, pull.number, "ada", "@lucid add type hints");
     let mut payload: Value = serde_json::from_str(include_str!(
-        "../../data/github/pull_request_review_comment.created.payload.json"
+        "../data/github/pull_request_review_comment.created.payload.json"
     ))
     .unwrap();
     payload["repository"]["full_name"] = serde_json::json!(REPO);

@@ -1,8 +1,9 @@
-//! What the GitHub end-to-end tests stand on: the fake GitHub and fake model on
+//! What the end-to-end tests stand on: the fake GitHub, Slack and model on
 //! loopback, and the real `lucid serve` binary pointed at them, its log kept.
 
 use crate::fake_github::FakeGithub;
 use crate::fake_llm::{FakeLlm, Reply};
+use crate::fake_slack::FakeSlack;
 use crate::harness::within;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
@@ -20,6 +21,18 @@ pub const TEST: &str =
 
 pub const APP_ID: u64 = 777;
 
+pub const SLACK_TOKEN: &str = "xoxb-e2e-slack-token-0123456789";
+pub const SLACK_SECRET: &str = "slack-signing-secret-for-tests";
+/// The fake Slack's workspace and bot user.
+pub const TEAM: &str = "T0001";
+pub const BOT_USER: &str = "U0LUCID";
+/// A channel whose default repository is acme/calc, and one with none.
+pub const CHANNEL: &str = "C0CALC";
+pub const BARE_CHANNEL: &str = "C0BARE";
+/// People in the workspace: ada may ask lucid for work, eve may not.
+pub const ADA: &str = "U0ADA";
+pub const EVE: &str = "U0EVE";
+
 /// How lucid signs in to GitHub.
 pub enum Auth {
     Token,
@@ -29,6 +42,7 @@ pub enum Auth {
 pub struct Lucid {
     pub url: String,
     pub github: FakeGithub,
+    pub slack: FakeSlack,
     pub llm: FakeLlm,
     pub http: reqwest::Client,
     child: Child,
@@ -54,6 +68,7 @@ impl Lucid {
         github.add_repo(REPO, &[("calc.py", CALC), ("test_calc.py", TEST)]);
         github.set_permission(REPO, "ada", "write");
         github.set_permission(REPO, "rob", "read");
+        let slack = FakeSlack::start(SLACK_TOKEN).await;
         let llm = FakeLlm::start(replies).await;
         let dir = tempfile::tempdir().unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_lucid"));
@@ -91,6 +106,13 @@ impl Lucid {
             )
             .env("LUCID_GITHUB_API_URL", &github.origin)
             .env("LUCID_GITHUB_EDIT_INTERVAL", "100ms")
+            .env("LUCID_SLACK_SIGNING_SECRET", SLACK_SECRET)
+            .env("LUCID_SLACK_BOT_TOKEN", SLACK_TOKEN)
+            .env("LUCID_SLACK_TEAMS", TEAM)
+            .env("LUCID_SLACK_USERS", format!("{ADA},U0ROB"))
+            .env("LUCID_SLACK_CHANNEL_REPOS", format!("{CHANNEL}={REPO}"))
+            .env("LUCID_SLACK_API_URL", &slack.api_url)
+            .env("LUCID_SLACK_EDIT_INTERVAL", "100ms")
             .env("LUCID_LLM_BASE_URL", &llm.base_url)
             .env("LUCID_LLM_API_KEY", LLM_KEY)
             .env("LUCID_LLM_MODEL", "fake-model")
@@ -129,6 +151,7 @@ impl Lucid {
         Lucid {
             url,
             github,
+            slack,
             llm,
             http: reqwest::Client::new(),
             child,
@@ -170,6 +193,58 @@ impl Lucid {
         .unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Posts a signed Events API request as Slack would (`retry`: X-Slack-Retry-Num).
+    pub async fn slack_event(&self, payload: &Value, retry: Option<u32>) -> (u16, Value) {
+        let body = serde_json::to_vec(payload).unwrap();
+        let mut headers = vec![("content-type", "application/json".to_owned())];
+        if let Some(n) = retry {
+            headers.push(("X-Slack-Retry-Num", n.to_string()));
+            headers.push(("X-Slack-Retry-Reason", "http_timeout".to_owned()));
+        }
+        self.slack_post("events", body, now_unix(), &headers).await
+    }
+
+    /// Posts a signed form (`interactions` or `commands`) as Slack would.
+    pub async fn slack_form(&self, path: &str, fields: &[(&str, &str)]) -> (u16, Value) {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish()
+            .into_bytes();
+        let headers = [(
+            "content-type",
+            "application/x-www-form-urlencoded".to_owned(),
+        )];
+        self.slack_post(path, body, now_unix(), &headers).await
+    }
+
+    /// Posts `body` to `/webhooks/slack/{path}`, signed for `timestamp`.
+    pub async fn slack_post(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        timestamp: i64,
+        headers: &[(&str, String)],
+    ) -> (u16, Value) {
+        let signature = lucid::slack::inbound::sign(SLACK_SECRET, timestamp, &body);
+        let mut request = self
+            .http
+            .post(format!("{}/webhooks/slack/{path}", self.url))
+            .header("X-Slack-Request-Timestamp", timestamp.to_string())
+            .header("X-Slack-Signature", signature);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = within("the Slack webhook", request.body(body).send())
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn api(&self, path: &str) -> Value {
@@ -221,7 +296,7 @@ impl Lucid {
 /// An `issue_comment` delivery: `login` comments `body` on issue `issue` of acme/calc.
 pub fn comment_payload(issue: u64, title: &str, comment_id: u64, login: &str, body: &str) -> Value {
     let mut payload: Value = serde_json::from_str(include_str!(
-        "../../data/github/issue_comment.created.payload.json"
+        "../data/github/issue_comment.created.payload.json"
     ))
     .unwrap();
     payload["repository"]["full_name"] = json!(REPO);
@@ -240,4 +315,61 @@ pub fn comment_payload(issue: u64, title: &str, comment_id: u64, login: &str, bo
     });
     payload["sender"]["login"] = json!(login);
     payload
+}
+
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// An `app_mention` (or, with `kind` "message", a plain message) by `user` in
+/// `channel`, posted at `ts`, in the thread of `thread_ts` when given.
+pub fn slack_message(
+    kind: &str,
+    channel: &str,
+    user: &str,
+    ts: &str,
+    thread_ts: Option<&str>,
+    text: &str,
+) -> Value {
+    let mut payload: Value = serde_json::from_str(include_str!(
+        "../data/slack/event_callback.app_mention.json"
+    ))
+    .unwrap();
+    payload["team_id"] = json!(TEAM);
+    payload["authorizations"][0]["team_id"] = json!(TEAM);
+    payload["authorizations"][0]["user_id"] = json!(BOT_USER);
+    payload["event_id"] = json!(format!("Ev{}", ts.replace('.', "")));
+    let event = &mut payload["event"];
+    event["type"] = json!(kind);
+    event["team"] = json!(TEAM);
+    event["channel"] = json!(channel);
+    event["user"] = json!(user);
+    event["ts"] = json!(ts);
+    event["event_ts"] = json!(ts);
+    event["text"] = json!(text);
+    event.as_object_mut().unwrap().remove("blocks");
+    if let Some(thread_ts) = thread_ts {
+        event["thread_ts"] = json!(thread_ts);
+    }
+    payload
+}
+
+/// A click on the Stop button of a status message.
+pub fn stop_click(channel: &str, user: &str, thread_ts: &str, session: &str) -> String {
+    json!({
+        "type": "block_actions",
+        "user": {"id": user, "username": "someone", "team_id": TEAM},
+        "api_app_id": "A0001",
+        "container": {"type": "message", "message_ts": "1.5", "channel_id": channel, "is_ephemeral": false, "thread_ts": thread_ts},
+        "trigger_id": format!("{}.1.stop{user}", now_unix()),
+        "team": {"id": TEAM, "domain": "acme"},
+        "channel": {"id": channel, "name": "calc"},
+        "message": {"type": "message", "ts": "1.5", "thread_ts": thread_ts, "text": "status"},
+        "response_url": "https://hooks.slack.com/actions/T0001/1/x",
+        "actions": [{"action_id": "stop", "block_id": "b", "type": "button", "value": session, "action_ts": "1.6"}]
+    })
+    .to_string()
 }
