@@ -125,6 +125,17 @@ async fn a_mention_runs_in_its_thread_and_ends_with_the_pull_request() {
         .github
         .git(REPO, &["show", &format!("{branch}:calc.py")]);
     assert!(calc.contains("return a + b"), "{calc}");
+    // A Slack user id is no GitHub login: nobody on GitHub is credited or mentioned.
+    let body = pulls[0].body.clone().unwrap_or_default();
+    assert!(
+        body.contains(&format!("Requested by {ADA} in Slack")),
+        "{body}"
+    );
+    assert!(!body.contains(&format!("@{ADA}")), "{body}");
+    let message = lucid
+        .github
+        .git(REPO, &["log", "-1", "--format=%B", branch]);
+    assert!(!message.contains("Co-authored-by"), "{message}");
 
     // The thread: the status message, updated in place to Done, without its button…
     let thread = slack
@@ -634,5 +645,37 @@ async fn a_rate_limit_storm_delays_messages_but_loses_none() {
     );
     let status = slack.message(CHANNEL, &thread[0].ts).unwrap();
     assert!(shown(&status).contains("Done"), "{status:#?}");
+    assert_all_in_thread(slack, CHANNEL, ts, &[]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_model_failure_is_explained_in_the_thread() {
+    let lucid = Lucid::start(vec![Reply::error(401, "Incorrect API key provided")]).await;
+    let slack = &lucid.slack;
+    let ts = "1700000007.000100";
+    let mention = slack_message(
+        "app_mention",
+        CHANNEL,
+        ADA,
+        ts,
+        None,
+        &format!("<@{BOT_USER}> fix it"),
+    );
+    let (_, answer) = lucid.slack_event(&mention, None).await;
+    let id = answer["session"].as_str().unwrap().to_owned();
+    lucid
+        .until_session(&id, "the session to fail", |s| state(s) == "failed")
+        .await;
+    let failure = slack
+        .wait_until("the failure in the thread", |s| {
+            s.thread(CHANNEL, ts)
+                .into_iter()
+                .find(|m| m.text.contains("The session failed"))
+        })
+        .await;
+    assert!(failure.text.contains("refused the API key"), "{failure:#?}");
+    let status = slack.thread(CHANNEL, ts)[0].clone();
+    assert!(shown(&status).contains("Failed"), "{status:#?}");
+    assert!(!has_stop_button(&status));
     assert_all_in_thread(slack, CHANNEL, ts, &[]);
 }

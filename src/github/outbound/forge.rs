@@ -72,8 +72,7 @@ impl GithubForge {
         summary: &str,
         session_url: &str,
     ) -> anyhow::Result<Option<PullRequest>> {
-        let asker = &session.trigger.author.id;
-        let message = commit_message(summary, asker);
+        let message = commit_message(summary, github_asker(session));
         let by = CommitBy {
             name: &self.bot_login,
             email: &format!("{}@users.noreply.github.com", self.bot_login),
@@ -143,7 +142,14 @@ fn first_line(text: &str, max: usize) -> String {
     }
 }
 
-fn commit_message(summary: &str, asker: &str) -> String {
+/// Who asked, when they asked on GitHub (a Slack user id is no GitHub login: crediting
+/// or mentioning it on GitHub would name a stranger).
+fn github_asker(session: &Session) -> Option<&str> {
+    matches!(session.trigger.thread, ThreadRef::Github { .. })
+        .then_some(session.trigger.author.id.as_str())
+}
+
+fn commit_message(summary: &str, asker: Option<&str>) -> String {
     let subject = first_line(summary, 72);
     let rest = summary
         .trim()
@@ -155,9 +161,11 @@ fn commit_message(summary: &str, asker: &str) -> String {
         message.push_str("\n\n");
         message.push_str(rest);
     }
-    message.push_str(&format!(
-        "\n\nCo-authored-by: {asker} <{asker}@users.noreply.github.com>"
-    ));
+    if let Some(asker) = asker {
+        message.push_str(&format!(
+            "\n\nCo-authored-by: {asker} <{asker}@users.noreply.github.com>"
+        ));
+    }
     message
 }
 
@@ -175,11 +183,28 @@ fn pull_body(session: &Session, summary: &str, session_url: &str) -> String {
     if let ThreadRef::Github { issue, .. } = &session.trigger.thread {
         body.push_str(&format!("\n\nFixes #{issue}"));
     }
+    let requester = match &session.trigger.thread {
+        ThreadRef::Github { .. } => format!("@{}", session.trigger.author.id),
+        other => format!(
+            "{} in {}",
+            session.trigger.author.display_name,
+            platform_name(other)
+        ),
+    };
     body.push_str(&format!(
-        "\n\n---\nRequested by @{} · [lucid session]({session_url})",
-        session.trigger.author.id
+        "\n\n---\nRequested by {requester} · [lucid session]({session_url})"
     ));
     body
+}
+
+fn platform_name(thread: &ThreadRef) -> &'static str {
+    match thread.platform() {
+        crate::core::Platform::Github => "GitHub",
+        crate::core::Platform::Slack => "Slack",
+        crate::core::Platform::Discord => "Discord",
+        crate::core::Platform::Notion => "Notion",
+        crate::core::Platform::Web => "lucid",
+    }
 }
 
 #[cfg(test)]
@@ -188,10 +213,12 @@ mod tests {
 
     #[test]
     fn commit_messages_say_what_changed_and_credit_the_asker() {
-        let message = commit_message("Make add() add\n\nIt subtracted.", "ada");
+        let message = commit_message("Make add() add\n\nIt subtracted.", Some("ada"));
         assert_eq!(
             message,
             "Make add() add\n\nIt subtracted.\n\nCo-authored-by: ada <ada@users.noreply.github.com>"
         );
+        // Someone who asked elsewhere has no GitHub login to credit.
+        assert_eq!(commit_message("Make add() add", None), "Make add() add");
     }
 }
