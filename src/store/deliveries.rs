@@ -78,6 +78,11 @@ impl Store {
                             session,
                             author,
                             text,
+                        }
+                        | DeliveryAction::Note {
+                            session,
+                            author,
+                            text,
                         },
                         Some(state),
                     ) => {
@@ -86,25 +91,12 @@ impl Store {
                             text: text.clone(),
                         };
                         super::events::append_in(conn, *session, &said, now).await?;
-                        if state.is_terminal() {
+                        let resumes = matches!(action, DeliveryAction::Say { .. });
+                        if resumes && state.is_terminal() {
                             transition_in(conn, *session, SessionState::Queued, None, None, now)
                                 .await?;
                             resumed = true;
                         }
-                    }
-                    (
-                        DeliveryAction::Note {
-                            session,
-                            author,
-                            text,
-                        },
-                        Some(_),
-                    ) => {
-                        let said = EventBody::UserMessage {
-                            author: author.clone(),
-                            text: text.clone(),
-                        };
-                        super::events::append_in(conn, *session, &said, now).await?;
                     }
                     (DeliveryAction::Stop { session, reason }, Some(state))
                         if !state.is_terminal() =>

@@ -2,27 +2,8 @@
 //! over HTTP), a fake model, and the real Docker sandbox.
 
 use crate::fake_llm::Reply;
-use crate::rig::{LLM_KEY, Lucid, REPO, TOKEN, comment_payload};
+use crate::rig::{LLM_KEY, Lucid, REPO, TOKEN, comment_payload, fixing_script};
 use serde_json::Value;
-
-/// The model's side of a session that fixes calc.py.
-fn fixing_script() -> Vec<Reply> {
-    vec![
-        Reply::tool_call("c1", "run", r#"{"command": "python3 test_calc.py"}"#)
-            .saying("Let me run the test first."),
-        Reply::tool_call(
-            "c2",
-            "edit_file",
-            r#"{"path": "calc.py", "old_text": "return a - b", "new_text": "return a + b"}"#,
-        ),
-        Reply::tool_call("c3", "run", r#"{"command": "python3 test_calc.py"}"#),
-        Reply::tool_call(
-            "c4",
-            "finish",
-            r#"{"summary": "Make add() add\n\nIt subtracted."}"#,
-        ),
-    ]
-}
 
 fn state(session: &Value) -> &str {
     session["state"].as_str().unwrap_or_default()

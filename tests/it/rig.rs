@@ -373,3 +373,23 @@ pub fn stop_click(channel: &str, user: &str, thread_ts: &str, session: &str) -> 
     })
     .to_string()
 }
+
+/// The model's side of a session that fixes calc.py: the test fails first, then an
+/// edit, the test passes, done.
+pub fn fixing_script() -> Vec<Reply> {
+    vec![
+        Reply::tool_call("c1", "run", r#"{"command": "python3 test_calc.py"}"#)
+            .saying("Let me run the test first."),
+        Reply::tool_call(
+            "c2",
+            "edit_file",
+            r#"{"path": "calc.py", "old_text": "return a - b", "new_text": "return a + b"}"#,
+        ),
+        Reply::tool_call("c3", "run", r#"{"command": "python3 test_calc.py"}"#),
+        Reply::tool_call(
+            "c4",
+            "finish",
+            r#"{"summary": "Make add() add\n\nIt subtracted."}"#,
+        ),
+    ]
+}

@@ -7,29 +7,21 @@ use crate::fake_llm::Reply;
 use crate::fake_slack::{FakeSlack, SlackMessage};
 use crate::rig::{
     ADA, BARE_CHANNEL, BOT_USER, CHANNEL, EVE, LLM_KEY, Lucid, REPO, SLACK_SECRET, SLACK_TOKEN,
-    TEAM, TOKEN, now_unix, slack_message, stop_click,
+    TEAM, TOKEN, fixing_script, now_unix, slack_message, stop_click,
 };
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// The model's side of a session that fixes calc.py: the test fails first, then an
-/// edit, the test passes, done.
-fn fixing_script() -> Vec<Reply> {
-    vec![
-        Reply::tool_call("c1", "run", r#"{"command": "python3 test_calc.py"}"#)
-            .saying("Let me run the test first."),
-        Reply::tool_call(
-            "c2",
-            "edit_file",
-            r#"{"path": "calc.py", "old_text": "return a - b", "new_text": "return a + b"}"#,
-        ),
-        Reply::tool_call("c3", "run", r#"{"command": "python3 test_calc.py"}"#),
-        Reply::tool_call(
-            "c4",
-            "finish",
-            r#"{"summary": "Make add() add\n\nIt subtracted."}"#,
-        ),
-    ]
+/// An `app_mention` of lucid: `<@U0LUCID> {words}`.
+fn mention_of_lucid(
+    channel: &str,
+    user: &str,
+    ts: &str,
+    thread_ts: Option<&str>,
+    words: &str,
+) -> Value {
+    let text = format!("<@{BOT_USER}> {words}");
+    slack_message("app_mention", channel, user, ts, thread_ts, &text)
 }
 
 fn state(session: &Value) -> &str {
@@ -78,14 +70,7 @@ async fn a_mention_runs_in_its_thread_and_ends_with_the_pull_request() {
     let lucid = Lucid::start(fixing_script()).await;
     let slack = &lucid.slack;
     let ts = "1700000001.000100";
-    let mention = slack_message(
-        "app_mention",
-        CHANNEL,
-        ADA,
-        ts,
-        None,
-        &format!("<@{BOT_USER}> please fix add()"),
-    );
+    let mention = mention_of_lucid(CHANNEL, ADA, ts, None, "please fix add()");
 
     let (status, answer) = lucid.slack_event(&mention, None).await;
     assert_eq!(status, 200, "{answer}");
@@ -186,14 +171,7 @@ async fn the_repository_is_asked_for_and_the_answer_starts_the_session() {
     let lucid = Lucid::start(fixing_script()).await;
     let slack = &lucid.slack;
     let ts = "1700000002.000100";
-    let mention = slack_message(
-        "app_mention",
-        BARE_CHANNEL,
-        ADA,
-        ts,
-        None,
-        &format!("<@{BOT_USER}> please fix add()"),
-    );
+    let mention = mention_of_lucid(BARE_CHANNEL, ADA, ts, None, "please fix add()");
     let (status, answer) = lucid.slack_event(&mention, None).await;
     assert_eq!(status, 200, "{answer}");
     assert!(answer.get("session").is_none(), "{answer}");
@@ -324,25 +302,17 @@ async fn a_follow_up_in_the_thread_reaches_the_running_agent() {
     .await;
     let slack = &lucid.slack;
     let ts = "1700000003.000100";
-    let mention = slack_message(
-        "app_mention",
-        CHANNEL,
-        ADA,
-        ts,
-        None,
-        &format!("<@{BOT_USER}> look at add()"),
-    );
+    let mention = mention_of_lucid(CHANNEL, ADA, ts, None, "look at add()");
     let (_, answer) = lucid.slack_event(&mention, None).await;
     let id = answer["session"].as_str().unwrap().to_owned();
     within_command(&lucid, &id, "sleep 4").await;
 
-    let follow = slack_message(
-        "app_mention",
+    let follow = mention_of_lucid(
         CHANNEL,
         ADA,
         "1700000003.000200",
         Some(ts),
-        &format!("<@{BOT_USER}> also check subtract()"),
+        "also check subtract()",
     );
     let (status, answer) = lucid.slack_event(&follow, None).await;
     assert_eq!(status, 200, "{answer}");
@@ -395,14 +365,7 @@ async fn the_stop_button_and_a_stop_in_the_thread_end_sessions() {
     .await;
     let slack = &lucid.slack;
     let ts = "1700000004.000100";
-    let mention = slack_message(
-        "app_mention",
-        CHANNEL,
-        ADA,
-        ts,
-        None,
-        &format!("<@{BOT_USER}> run the slow thing"),
-    );
+    let mention = mention_of_lucid(CHANNEL, ADA, ts, None, "run the slow thing");
     let (_, answer) = lucid.slack_event(&mention, None).await;
     let id = answer["session"].as_str().unwrap().to_owned();
     within_command(&lucid, &id, "sleep 300").await;
@@ -458,24 +421,10 @@ async fn the_stop_button_and_a_stop_in_the_thread_end_sessions() {
 
     // "@lucid stop" in the thread, the other way to stop a live session.
     let ts2 = "1700000004.000300";
-    let mention = slack_message(
-        "app_mention",
-        CHANNEL,
-        ADA,
-        ts2,
-        None,
-        &format!("<@{BOT_USER}> run the slow thing again"),
-    );
+    let mention = mention_of_lucid(CHANNEL, ADA, ts2, None, "run the slow thing again");
     let (_, answer) = lucid.slack_event(&mention, None).await;
     let id2 = answer["session"].as_str().unwrap().to_owned();
-    let stop = slack_message(
-        "app_mention",
-        CHANNEL,
-        ADA,
-        "1700000004.000400",
-        Some(ts2),
-        &format!("<@{BOT_USER}> stop"),
-    );
+    let stop = mention_of_lucid(CHANNEL, ADA, "1700000004.000400", Some(ts2), "stop");
     let (_, answer) = lucid.slack_event(&stop, None).await;
     assert_eq!(answer["as"], "stop", "{answer}");
     lucid
@@ -490,14 +439,7 @@ async fn the_stop_button_and_a_stop_in_the_thread_end_sessions() {
 async fn bad_signatures_stale_timestamps_and_strangers_get_no_session() {
     let lucid = Lucid::start(vec![]).await;
     let slack = &lucid.slack;
-    let mention = slack_message(
-        "app_mention",
-        CHANNEL,
-        ADA,
-        "1700000005.000100",
-        None,
-        &format!("<@{BOT_USER}> fix it"),
-    );
+    let mention = mention_of_lucid(CHANNEL, ADA, "1700000005.000100", None, "fix it");
     let body = serde_json::to_vec(&mention).unwrap();
 
     // Signed with another secret: 401.
@@ -541,14 +483,7 @@ async fn bad_signatures_stale_timestamps_and_strangers_get_no_session() {
     assert!(lucid.sessions().await.is_empty());
 
     // Eve is not on the list: one short answer in the thread, even when Slack retries.
-    let eve = slack_message(
-        "app_mention",
-        CHANNEL,
-        EVE,
-        "1700000005.000200",
-        None,
-        &format!("<@{BOT_USER}> fix it"),
-    );
+    let eve = mention_of_lucid(CHANNEL, EVE, "1700000005.000200", None, "fix it");
     for retry in [None, Some(1), Some(2)] {
         let (status, answer) = lucid.slack_event(&eve, retry).await;
         assert_eq!(status, 200, "{answer}");
@@ -604,14 +539,7 @@ async fn a_rate_limit_storm_delays_messages_but_loses_none() {
     slack.enforce_channel_rate(Duration::from_millis(900));
     slack.rate_limit_next(6, 1);
     let ts = "1700000006.000100";
-    let mention = slack_message(
-        "app_mention",
-        CHANNEL,
-        ADA,
-        ts,
-        None,
-        &format!("<@{BOT_USER}> please fix add()"),
-    );
+    let mention = mention_of_lucid(CHANNEL, ADA, ts, None, "please fix add()");
     let (_, answer) = lucid.slack_event(&mention, None).await;
     let id = answer["session"].as_str().unwrap().to_owned();
     lucid
@@ -653,14 +581,7 @@ async fn a_model_failure_is_explained_in_the_thread() {
     let lucid = Lucid::start(vec![Reply::error(401, "Incorrect API key provided")]).await;
     let slack = &lucid.slack;
     let ts = "1700000007.000100";
-    let mention = slack_message(
-        "app_mention",
-        CHANNEL,
-        ADA,
-        ts,
-        None,
-        &format!("<@{BOT_USER}> fix it"),
-    );
+    let mention = mention_of_lucid(CHANNEL, ADA, ts, None, "fix it");
     let (_, answer) = lucid.slack_event(&mention, None).await;
     let id = answer["session"].as_str().unwrap().to_owned();
     lucid
