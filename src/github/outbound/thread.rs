@@ -11,6 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// How often the comment is edited when only its elapsed time changed (GitHub limits
+/// content writes to a few hundred an hour).
+const CLOCK_REFRESH: Duration = Duration::from_secs(60);
+
 pub struct ProgressComment {
     pub client: Arc<GithubClient>,
     pub store: Store,
@@ -28,6 +32,9 @@ impl ProgressComment {
         let mut announced = self.store.subscribe();
         let mut comment: Option<u64> = None;
         let mut shown = String::new();
+        // The comment as last written, rendered with the clock at zero: a change of
+        // the elapsed time alone is written only every `CLOCK_REFRESH`.
+        let mut shown_key = String::new();
         // The log read so far; each edit reads only what was appended since.
         let mut events = Vec::new();
         let mut last_edit = Instant::now() - self.edit_interval;
@@ -35,11 +42,12 @@ impl ProgressComment {
             let finishing = done.is_cancelled();
             let due = last_edit + self.edit_interval;
             if (finishing || Instant::now() >= due)
-                && let Some(body) = self.body(&mut events).await
+                && let Some((key, body)) = self.body(&mut events).await
+                && (key != shown_key || last_edit.elapsed() >= CLOCK_REFRESH)
                 && body != shown
             {
                 match self.write(&mut comment, &body).await {
-                    Ok(()) => shown = body,
+                    Ok(()) => (shown, shown_key) = (body, key),
                     Err(e) => {
                         tracing::warn!(session = %self.session, error = %e, "could not update the progress comment")
                     }
@@ -74,7 +82,8 @@ impl ProgressComment {
         }
     }
 
-    async fn body(&self, events: &mut Vec<crate::core::Event>) -> Option<String> {
+    /// The comment now, and as it would read with the clock at zero.
+    async fn body(&self, events: &mut Vec<crate::core::Event>) -> Option<(String, String)> {
         let session = self.store.session(self.session).await.ok()??;
         loop {
             let after = events.last().map_or(0, |e: &crate::core::Event| e.seq);
@@ -101,12 +110,16 @@ impl ProgressComment {
                 )
             })
             .unwrap_or(0);
-        Some(render(&ProgressView {
+        let view = |now| ProgressView {
             session: &session,
             events: &events[start..],
-            now: Timestamp::now(),
+            now,
             session_url: &self.session_url,
-        }))
+        };
+        Some((
+            render(&view(session.created_at)),
+            render(&view(Timestamp::now())),
+        ))
     }
 
     async fn write(&self, comment: &mut Option<u64>, body: &str) -> anyhow::Result<()> {

@@ -507,7 +507,7 @@ async fn interactions(
     if let Some(why) = hook.refusal(&action.channel, &action.user) {
         let api = hook.api.clone();
         let (channel, user) = (action.channel.clone(), action.user.clone());
-        let text = why.replace("take requests", "take stops");
+        let text = "Only the people I was set up for can stop a session.".to_owned();
         tokio::spawn(async move {
             if let Err(e) = api
                 .ephemeral(&channel, &user, thread_ts.as_deref(), &text)

@@ -22,6 +22,9 @@ pub const REPLIED: &str = "replied";
 /// How long a new session's worker waits for the webhook's acknowledgement (posted by
 /// another replica) before posting a status message of its own.
 const ACK_GRACE: Duration = Duration::from_secs(3);
+/// How often the status message is updated when nothing but the elapsed time changed:
+/// `chat.update` is rate-limited per workspace, and a minute-fresh clock is enough.
+const CLOCK_REFRESH: Duration = Duration::from_secs(30);
 
 /// Makes the webhook's acknowledgement and the worker agree on who posts a thread's
 /// status message: the webhook holds the thread while it posts; the worker waits.
@@ -83,7 +86,11 @@ pub struct SlackThread {
 /// What the thread shows so far.
 struct Shown {
     status_ts: Option<String>,
-    status: Option<Post>,
+    /// The status as last written, rendered at the session's start (elapsed time
+    /// zero), so that a change of the clock alone does not count as a change.
+    status_key: Option<Post>,
+    /// A change not yet written, held back by `edit_interval`.
+    pending: bool,
     /// The run's events read so far.
     events: Vec<Event>,
     /// The seq through which moments are posted.
@@ -110,11 +117,15 @@ impl SlackThread {
             if finishing {
                 return;
             }
-            let due = shown.last_update + self.edit_interval;
+            let due = if shown.pending {
+                shown.last_update + self.edit_interval
+            } else {
+                shown.last_update + CLOCK_REFRESH
+            };
             tokio::select! {
                 () = done.cancelled() => {}
                 () = tokio::time::sleep_until(due.max(Instant::now() + Duration::from_millis(50))) => {}
-                _ = announced.recv() => {}
+                () = news_of(&mut announced, self.session) => {}
             }
         }
     }
@@ -138,7 +149,8 @@ impl SlackThread {
             .unwrap_or(0);
         Ok(Shown {
             status_ts,
-            status: None,
+            status_key: None,
+            pending: false,
             events: Vec::new(),
             replied,
             last_update: Instant::now() - self.edit_interval,
@@ -190,19 +202,23 @@ impl SlackThread {
         if ended && let Some(last) = ending(&session) {
             replies.push(last);
         }
-        if Instant::now() >= shown.last_update + self.edit_interval || finishing {
-            let post = status_post(&StatusView {
-                session: &session,
-                events: run,
-                now: Timestamp::now(),
-                session_url: &self.session_url,
-            });
-            if shown.status.as_ref() != Some(&post) {
-                self.write_status(&mut shown.status_ts, &post).await?;
-                shown.status = Some(post);
-            }
+        let view = |now| StatusView {
+            session: &session,
+            events: run,
+            now,
+            session_url: &self.session_url,
+        };
+        let key = status_post(&view(session.created_at));
+        let changed = shown.status_key.as_ref() != Some(&key);
+        let since = shown.last_update.elapsed();
+        let write = changed && (finishing || since >= self.edit_interval) || since >= CLOCK_REFRESH;
+        if write {
+            let post = status_post(&view(Timestamp::now()));
+            self.write_status(&mut shown.status_ts, &post).await?;
+            shown.status_key = Some(key);
             shown.last_update = Instant::now();
         }
+        shown.pending = changed && !write;
         for reply in coalesce(replies) {
             self.api
                 .post(&self.channel, Some(&self.thread_ts), &Post::text(reply))
@@ -236,5 +252,18 @@ impl SlackThread {
             }
         }
         Ok(())
+    }
+}
+
+/// Resolves when `session` has news (or news may have been missed).
+async fn news_of(announced: &mut tokio::sync::broadcast::Receiver<SessionId>, session: SessionId) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match announced.recv().await {
+            Ok(id) if id == session => return,
+            Ok(_) => {}
+            Err(RecvError::Lagged(_)) => return,
+            Err(RecvError::Closed) => std::future::pending::<()>().await,
+        }
     }
 }
