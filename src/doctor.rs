@@ -219,6 +219,39 @@ fn check_secrets(settings: &Settings, report: &mut Report) {
     }
 }
 
+fn check_slack(settings: &Settings, report: &mut Report) {
+    let Some(slack) = &settings.slack else {
+        report.add(
+            "slack",
+            Outcome::Off,
+            "not configured",
+            Some("set LUCID_SLACK_SIGNING_SECRET, LUCID_SLACK_BOT_TOKEN and LUCID_SLACK_TEAMS to connect Slack"),
+        );
+        return;
+    };
+    let count = |list: &[String], what: &str| match list.len() {
+        0 => format!("every {what}"),
+        n => format!("{n} {what}(s)"),
+    };
+    let detail = format!(
+        "complete: {} workspace(s), {}, {}, {} channel repository default(s)",
+        slack.teams.len(),
+        count(&slack.channels, "channel"),
+        count(&slack.users, "user"),
+        slack.channel_repos.len()
+    );
+    if settings.github.is_none() {
+        report.add(
+            "slack",
+            Outcome::Warn,
+            format!("{detail}; but GitHub is off, so sessions have no repository to work on"),
+            Some("connect GitHub too: lucid checks out and opens pull requests through it"),
+        );
+    } else {
+        report.add("slack", Outcome::Ok, detail, None);
+    }
+}
+
 fn check_platforms(settings: &Settings, report: &mut Report) {
     match &settings.github {
         Some(github) => {
@@ -240,12 +273,8 @@ fn check_platforms(settings: &Settings, report: &mut Report) {
             Some("set LUCID_GITHUB_WEBHOOK_SECRETS and LUCID_GITHUB_TOKEN to connect GitHub"),
         ),
     }
+    check_slack(settings, report);
     let others = [
-        (
-            "slack",
-            settings.slack.is_some(),
-            "set LUCID_SLACK_SIGNING_SECRET, LUCID_SLACK_BOT_TOKEN and LUCID_SLACK_TEAMS to connect Slack",
-        ),
         (
             "discord",
             settings.discord.is_some(),

@@ -37,27 +37,39 @@ pub struct StatusMessages {
 pub struct Posting {
     key: String,
     owner: Arc<StatusMessages>,
+    lock: Arc<tokio::sync::Mutex<()>>,
     _guard: OwnedMutexGuard<()>,
 }
 
 impl Drop for Posting {
     fn drop(&mut self) {
-        self.owner.posting.lock().unwrap().remove(&self.key);
+        // Only its own entry: a retried event's hold (dropped at once, as a duplicate)
+        // must not end the original acknowledgement's.
+        let mut posting = self.owner.posting.lock().unwrap();
+        if posting
+            .get(&self.key)
+            .is_some_and(|lock| Arc::ptr_eq(lock, &self.lock))
+        {
+            posting.remove(&self.key);
+        }
     }
 }
 
 impl StatusMessages {
-    /// Takes the thread (by its key) for posting its status message.
+    /// Takes the thread (by its key) for posting its status message. A hold taken
+    /// while another is posting leaves that one in place.
     pub fn hold(self: &Arc<Self>, thread_key: &str) -> Posting {
         let lock = Arc::new(tokio::sync::Mutex::new(()));
         let guard = lock.clone().try_lock_owned().expect("a new lock is free");
         self.posting
             .lock()
             .unwrap()
-            .insert(thread_key.to_owned(), lock);
+            .entry(thread_key.to_owned())
+            .or_insert_with(|| lock.clone());
         Posting {
             key: thread_key.to_owned(),
             owner: self.clone(),
+            lock,
             _guard: guard,
         }
     }
@@ -265,5 +277,25 @@ async fn news_of(announced: &mut tokio::sync::broadcast::Receiver<SessionId>, se
             Err(RecvError::Lagged(_)) => return,
             Err(RecvError::Closed) => std::future::pending::<()>().await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_retrys_hold_does_not_end_the_first_one() {
+        let messages = Arc::new(StatusMessages::default());
+        let first = messages.hold("T/C/1");
+        drop(messages.hold("T/C/1"));
+        let settled = messages.settled("T/C/1");
+        tokio::pin!(settled);
+        // Still held by the first: waiting does not finish…
+        assert!(futures::poll!(settled.as_mut()).is_pending());
+        drop(first);
+        // …until the first is dropped.
+        settled.await;
+        assert!(messages.posting.lock().unwrap().is_empty());
     }
 }
