@@ -21,14 +21,14 @@ mod harness {
     pub const DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 }
 
+mod common;
+use common::{Lucid, env_or, ms, percentile, raise_fd_limit, strip_ansi};
 use fake_github::FakeGithub;
 use lucid::github::inbound::sign;
 use serde_json::Value;
 use sqlx::Connection;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -64,7 +64,15 @@ async fn run(rate: f64, seconds: f64) {
     fake.set_permission(REPO, AUTHOR, "write");
 
     let dir = tempfile::tempdir().unwrap();
-    let mut lucid = Lucid::start(dir.path(), &fake.origin);
+    let mut lucid = Lucid::start(
+        dir.path(),
+        &[
+            ("LUCID_GITHUB_WEBHOOK_SECRETS", SECRET.to_owned()),
+            ("LUCID_GITHUB_TOKEN", TOKEN.to_owned()),
+            ("LUCID_GITHUB_API_URL", fake.origin.clone()),
+            ("LUCID_GITHUB_BOT_LOGIN", BOT.to_owned()),
+        ],
+    );
     let url = format!("http://{}/webhooks/github", lucid.address);
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
@@ -467,162 +475,4 @@ impl Counts {
             threads: counts[3],
         }
     }
-}
-
-/// The `lucid serve` child, killed if the bench fails before stopping it.
-struct Lucid {
-    child: Child,
-    address: String,
-    problems: Arc<Mutex<Vec<String>>>,
-}
-
-impl Lucid {
-    fn start(dir: &Path, github: &str) -> Lucid {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lucid"))
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .current_dir(dir)
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}/lucid.db", dir.display()),
-            )
-            .env("LUCID_LISTEN", "127.0.0.1:0")
-            .env("LUCID_GITHUB_WEBHOOK_SECRETS", SECRET)
-            .env("LUCID_GITHUB_TOKEN", TOKEN)
-            .env("LUCID_GITHUB_API_URL", github)
-            .env("LUCID_GITHUB_BOT_LOGIN", BOT)
-            // Quiet, but for the line that says where it listens.
-            .env("LUCID_LOG", "warn,lucid::serve=info")
-            .env("LUCID_WORKSPACES_DIR", dir.join("ws"))
-            .env("LUCID_SANDBOX_POOL_SIZE", "0")
-            // No Docker engine: the webhook path needs none, and a lucid with the real
-            // engine would reap other lucids' sandboxes as orphans at start.
-            .env(
-                "DOCKER_HOST",
-                format!("unix://{}/no-docker.sock", dir.display()),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cannot start lucid");
-        let (tx, rx) = std::sync::mpsc::channel();
-        let problems = Arc::new(Mutex::new(Vec::new()));
-        // Both streams are drained to the end, so lucid never blocks on a full pipe.
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let (tx, problems) = (tx.clone(), problems.clone());
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if line.contains("WARN") || line.contains("ERROR") {
-                        problems.lock().unwrap().push(line.clone());
-                    }
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        drop(tx);
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        let mut seen = Vec::new();
-        let address = loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some((_, rest)) = line.split_once("lucid listening on http://") {
-                        break rest.split_whitespace().next().unwrap().to_owned();
-                    }
-                    seen.push(line);
-                }
-                Err(_) => {
-                    let _ = child.kill();
-                    panic!(
-                        "lucid never said where it listens; it logged:\n{}",
-                        seen.join("\n")
-                    );
-                }
-            }
-        };
-        // The rest of the log goes to the `problems` list only.
-        std::thread::spawn(move || while rx.recv().is_ok() {});
-        Lucid {
-            child,
-            address,
-            problems,
-        }
-    }
-
-    fn problems(&self) -> Vec<String> {
-        self.problems.lock().unwrap().clone()
-    }
-
-    /// SIGTERM, and wait for a clean stop.
-    fn stop(&mut self) {
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "lucid stopped with {status}");
-    }
-}
-
-impl Drop for Lucid {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Each in-flight request holds a socket on both sides; the soft limit goes up to the
-/// hard one (the child inherits it).
-fn raise_fd_limit() {
-    // SAFETY: getrlimit/setrlimit on a local struct.
-    unsafe {
-        let mut limit = std::mem::zeroed::<libc::rlimit>();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
-}
-
-/// The log line without its colours.
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // ESC [ ... final byte in @..~
-            for c in chars.by_ref() {
-                if ('@'..='~').contains(&c) && c != '[' {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn env_or(name: &str, default: f64) -> f64 {
-    match std::env::var(name) {
-        Ok(v) => v
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
-        Err(_) => default,
-    }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Option<Duration> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len());
-    Some(sorted[rank - 1])
-}
-
-fn ms(d: Option<Duration>) -> String {
-    d.map_or("-".to_owned(), |d| format!("{:.2}", d.as_secs_f64() * 1e3))
 }

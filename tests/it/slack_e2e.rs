@@ -257,13 +257,14 @@ async fn a_slash_command_starts_a_session_in_a_thread_of_its_own() {
         .until_session(&id, "the session to finish", |s| state(s) == "completed")
         .await;
     assert_eq!(session["trigger"]["thread"]["thread_ts"], root.ts.as_str());
-    assert!(
-        slack
-            .thread(CHANNEL, &root.ts)
-            .iter()
-            .any(|m| m.thread_ts.as_deref() == Some(root.ts.as_str())),
-        "no status message in the command's thread"
-    );
+    // The status message, in the thread of the message the command started.
+    slack
+        .wait_until("the status message in the command's thread", |s| {
+            s.thread(CHANNEL, &root.ts).into_iter().find(|m| {
+                m.thread_ts.as_deref() == Some(root.ts.as_str()) && shown(m).contains("lucid:")
+            })
+        })
+        .await;
     slack
         .wait_until("the summary", |s| {
             s.thread(CHANNEL, &root.ts)

@@ -240,12 +240,16 @@ async fn on_message(hook: &Arc<SlackWebhook>, message: SlackMessage) -> Result<R
         return Ok(ignored("a message without an author"));
     };
     let task = task_text(&message.text, hook.bot_user(&message));
-    let thread = message.thread();
-    if let Some(session) = hook.store.session_for_thread(&thread).await? {
-        return follow_up(hook, &message, &user, &task, session).await;
-    }
-    if let Some(waiting) = hook.store.open_question(&thread).await? {
-        return answer_question(hook, &message, &user, task, waiting).await;
+    // A message outside any thread starts one: no session or question can be there
+    // yet, so the two reads are left out of the busiest path.
+    if message.thread_ts.is_some() {
+        let thread = message.thread();
+        if let Some(session) = hook.store.session_for_thread(&thread).await? {
+            return follow_up(hook, &message, &user, &task, session).await;
+        }
+        if let Some(waiting) = hook.store.open_question(&thread).await? {
+            return answer_question(hook, &message, &user, task, waiting).await;
+        }
     }
     if message.kind != MessageKind::AppMention {
         return Ok(ignored("not a mention, and not in a session's thread"));
