@@ -45,21 +45,17 @@ impl Store {
         message_id: &str,
     ) -> Result<(), StoreError> {
         let now = Timestamp::now().as_millis();
-        self.write(async |conn| {
-            sqlx::query(
-                "INSERT INTO thread_messages (session_id, purpose, message_id, updated_at) \
-                 VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (session_id, purpose) DO UPDATE SET message_id = $3, updated_at = $4",
-            )
-            .bind(session.to_string())
-            .bind(purpose)
-            .bind(message_id)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-            Ok(())
-        })
-        .await
+        let upsert = sqlx::query(
+            "INSERT INTO thread_messages (session_id, purpose, message_id, updated_at) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (session_id, purpose) DO UPDATE SET message_id = $3, updated_at = $4",
+        )
+        .bind(session.to_string())
+        .bind(purpose)
+        .bind(message_id)
+        .bind(now);
+        self.write_one(upsert).await?;
+        Ok(())
     }
 
     pub async fn thread_message(

@@ -193,6 +193,19 @@ impl Store {
         }
     }
 
+    /// Runs one statement on its own, atomic without a transaction around it: on
+    /// SQLite one trip to the writer instead of three (BEGIN, the statement, COMMIT).
+    pub(crate) async fn write_one<'q>(
+        &self,
+        statement: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> Result<u64, StoreError> {
+        let done = match &self.inner.sqlite_writer {
+            Some(writer) => statement.execute(&mut *writer.lock().await).await?,
+            None => statement.execute(&self.inner.pool).await?,
+        };
+        Ok(done.rows_affected())
+    }
+
     fn sqlite_writer(&self) -> &Arc<Mutex<AnyConnection>> {
         self.inner
             .sqlite_writer
