@@ -27,7 +27,58 @@ on_both_stores!(
     acknowledged_sessions_survive_a_restart,
     a_question_waits_in_its_thread_and_is_asked_once_per_delivery,
     a_note_is_logged_without_resuming_and_a_mention_resumes,
+    thread_messages_written_at_once_all_land_and_a_bad_one_fails_alone,
 );
+
+async fn thread_messages_written_at_once_all_land_and_a_bad_one_fails_alone(backend: Backend) {
+    let (store, _db) = migrated_store(backend).await;
+    let mut sessions = Vec::new();
+    for i in 0..40 {
+        sessions.push(new_session(&store, &format!("d-tm-{i}")).await.id);
+    }
+    // A session that does not exist: its row breaks the foreign key.
+    let stranger = lucid::core::SessionId::new();
+    let writes = sessions
+        .iter()
+        .chain([&stranger])
+        .enumerate()
+        .map(|(i, id)| {
+            let store = store.clone();
+            let id = *id;
+            tokio::spawn(async move {
+                store
+                    .set_thread_message(id, "status", &format!("ts-{i}"))
+                    .await
+            })
+        });
+    let results: Vec<_> = futures::future::join_all(writes)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        results.last().unwrap().is_err(),
+        "a row for no session was written"
+    );
+    assert!(results[..40].iter().all(Result::is_ok), "{results:?}");
+    for (i, id) in sessions.iter().enumerate() {
+        let ts = store.thread_message(*id, "status").await.unwrap();
+        assert_eq!(ts.as_deref(), Some(format!("ts-{i}").as_str()));
+    }
+    // Written again, it is replaced.
+    store
+        .set_thread_message(sessions[0], "status", "ts-new")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .thread_message(sessions[0], "status")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("ts-new")
+    );
+}
 
 async fn a_question_waits_in_its_thread_and_is_asked_once_per_delivery(backend: Backend) {
     use lucid::store::Delivered;
