@@ -34,8 +34,10 @@ mod harness {
     pub const DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 }
 
+// Shared by the webhook benchmarks; each uses its own part of it.
+#[allow(dead_code)]
 mod common;
-use common::{Lucid, env_or, ms, percentile, raise_fd_limit, strip_ansi};
+use common::{Load, Lucid, env_or, ms, open_loop, percentile, raise_fd_limit, strip_ansi};
 use fake_slack::FakeSlack;
 use lucid::slack::inbound::{
     RETRY_NUM_HEADER, RETRY_REASON_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign,
@@ -114,7 +116,14 @@ async fn run(rate: f64, seconds: f64, channels: usize) {
         .collect();
     next_event += total;
     let mentions = Arc::new(mentions);
-    let load = open_loop(&client, &url, &mentions, rate).await;
+    let load = {
+        let (client, url, mentions) = (client.clone(), url.clone(), mentions.clone());
+        open_loop(mentions.len(), rate, move |i| {
+            let (client, url, mentions) = (client.clone(), url.clone(), mentions.clone());
+            async move { mentions[i].send(&client, &url, None).await }
+        })
+        .await
+    };
 
     // 3. Resend some of them, as Slack does when an answer is late: same body (and
     //    event_id), signed again, with the retry headers.
@@ -148,7 +157,7 @@ async fn run(rate: f64, seconds: f64, channels: usize) {
             .into_iter()
             .chain(mentions.iter().map(Mention::thread)),
     );
-    let load_acks = load.ack_latencies(&fake, &mentions, rate);
+    let load_acks = ack_latencies(&load, &fake, &mentions, rate);
     let unexpected = fake.unexpected();
     let rate_limited = fake.calls().iter().filter(|c| c.rate_limited).count();
 
@@ -438,113 +447,23 @@ impl Threads {
     }
 }
 
-struct Load {
-    latencies: Vec<Duration>,
-    ok: usize,
-    not_ok: usize,
-    errors: usize,
-    no_session: usize,
-    send_rate: f64,
-    completion_rate: f64,
-    max_in_flight: usize,
-    /// When the first request was scheduled; request `i` was scheduled `i / rate` later.
-    start: Instant,
-}
-
-impl Load {
-    /// The sorted times from each mention's scheduled send to its acknowledgement
-    /// reaching the fake (mentions never acknowledged are left out, and counted by
-    /// [`Threads`]).
-    fn ack_latencies(&self, fake: &FakeSlack, mentions: &[Mention], rate: f64) -> Vec<Duration> {
-        let posted = first_posts(fake);
-        let start = self.start.into_std();
-        let mut latencies: Vec<Duration> = mentions
-            .iter()
-            .enumerate()
-            .filter_map(|(i, mention)| {
-                let scheduled = start + Duration::from_secs_f64(i as f64 / rate);
-                let at = posted.get(&mention.thread())?;
-                Some(at.saturating_duration_since(scheduled))
-            })
-            .collect();
-        latencies.sort();
-        latencies
-    }
-}
-
-/// Sends every mention at its scheduled time (`i / rate` after the start), each on its
-/// own task; a request's latency runs from its scheduled time to the answer, so a
-/// server that falls behind shows it (no coordinated omission).
-async fn open_loop(
-    client: &reqwest::Client,
-    url: &str,
-    mentions: &Arc<Vec<Mention>>,
-    rate: f64,
-) -> Load {
-    let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let max_in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let start = Instant::now() + Duration::from_millis(50);
-    let mut tasks = Vec::with_capacity(mentions.len());
-    for i in 0..mentions.len() {
-        let scheduled = start + Duration::from_secs_f64(i as f64 / rate);
-        tokio::time::sleep_until(scheduled).await;
-        let (client, url, mentions) = (client.clone(), url.to_owned(), mentions.clone());
-        let (in_flight, max_in_flight) = (in_flight.clone(), max_in_flight.clone());
-        tasks.push(tokio::spawn(async move {
-            use std::sync::atomic::Ordering::Relaxed;
-            let now = in_flight.fetch_add(1, Relaxed) + 1;
-            max_in_flight.fetch_max(now, Relaxed);
-            let answer = mentions[i].send(&client, &url, None).await;
-            in_flight.fetch_sub(1, Relaxed);
-            (answer, Instant::now().duration_since(scheduled))
-        }));
-    }
-    let sent_at = Instant::now();
-    let mut load = Load {
-        latencies: Vec::with_capacity(tasks.len()),
-        ok: 0,
-        not_ok: 0,
-        errors: 0,
-        no_session: 0,
-        send_rate: mentions.len() as f64 / sent_at.duration_since(start).as_secs_f64(),
-        completion_rate: 0.0,
-        max_in_flight: 0,
-        start,
-    };
-    let mut reported = 0;
-    for task in tasks {
-        let (answer, latency) = task.await.unwrap();
-        match answer {
-            Ok((status, body)) if status.is_success() => {
-                load.ok += 1;
-                load.latencies.push(latency);
-                if !body.contains("\"session\"") {
-                    load.no_session += 1;
-                    if reported < 3 {
-                        reported += 1;
-                        eprintln!("a mention was answered {status} without a session: {body}");
-                    }
-                }
-            }
-            Ok((status, body)) => {
-                load.not_ok += 1;
-                if reported < 3 {
-                    reported += 1;
-                    eprintln!("a mention was answered {status}: {body}");
-                }
-            }
-            Err(e) => {
-                load.errors += 1;
-                if reported < 3 {
-                    reported += 1;
-                    eprintln!("a mention failed: {e}");
-                }
-            }
-        }
-    }
-    load.completion_rate = mentions.len() as f64 / start.elapsed().as_secs_f64();
-    load.max_in_flight = max_in_flight.load(std::sync::atomic::Ordering::Relaxed);
-    load
+/// The sorted times from each mention's scheduled send to its acknowledgement
+/// reaching the fake (mentions never acknowledged are left out, and counted by
+/// [`Threads`]).
+fn ack_latencies(load: &Load, fake: &FakeSlack, mentions: &[Mention], rate: f64) -> Vec<Duration> {
+    let posted = first_posts(fake);
+    let start = load.start.into_std();
+    let mut latencies: Vec<Duration> = mentions
+        .iter()
+        .enumerate()
+        .filter_map(|(i, mention)| {
+            let scheduled = start + Duration::from_secs_f64(i as f64 / rate);
+            let at = posted.get(&mention.thread())?;
+            Some(at.saturating_duration_since(scheduled))
+        })
+        .collect();
+    latencies.sort();
+    latencies
 }
 
 /// The recorded `app_mention` `event_callback`, sent to the fake's workspace and bot.

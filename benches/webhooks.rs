@@ -21,8 +21,10 @@ mod harness {
     pub const DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 }
 
+// Shared by the webhook benchmarks; each uses its own part of it.
+#[allow(dead_code)]
 mod common;
-use common::{Lucid, env_or, ms, percentile, raise_fd_limit, strip_ansi};
+use common::{Lucid, env_or, ms, open_loop, percentile, raise_fd_limit, strip_ansi};
 use fake_github::FakeGithub;
 use lucid::github::inbound::sign;
 use serde_json::Value;
@@ -96,7 +98,14 @@ async fn run(rate: f64, seconds: f64) {
         .collect();
     next_issue += total as u64;
     let deliveries = Arc::new(deliveries);
-    let load = open_loop(&client, &url, &deliveries, rate).await;
+    let load = {
+        let (client, url, deliveries) = (client.clone(), url.clone(), deliveries.clone());
+        open_loop(deliveries.len(), rate, move |i| {
+            let (client, url, deliveries) = (client.clone(), url.clone(), deliveries.clone());
+            async move { deliveries[i].send(&client, &url).await }
+        })
+        .await
+    };
 
     // 3. Resend some of them: same delivery id, same body.
     let step = (total / RESENT).max(1);
@@ -289,91 +298,6 @@ async fn eyes_latency(
         .collect();
     latencies.sort();
     latencies
-}
-
-struct Load {
-    latencies: Vec<Duration>,
-    ok: usize,
-    not_ok: usize,
-    errors: usize,
-    no_session: usize,
-    send_rate: f64,
-    completion_rate: f64,
-    max_in_flight: usize,
-}
-
-/// Sends every delivery at its scheduled time (`i / rate` after the start), each on its
-/// own task; a request's latency runs from its scheduled time to the answer, so a
-/// server that falls behind shows it (no coordinated omission).
-async fn open_loop(
-    client: &reqwest::Client,
-    url: &str,
-    deliveries: &Arc<Vec<Delivery>>,
-    rate: f64,
-) -> Load {
-    let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let max_in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let start = Instant::now() + Duration::from_millis(50);
-    let mut tasks = Vec::with_capacity(deliveries.len());
-    for i in 0..deliveries.len() {
-        let scheduled = start + Duration::from_secs_f64(i as f64 / rate);
-        tokio::time::sleep_until(scheduled).await;
-        let (client, url, deliveries) = (client.clone(), url.to_owned(), deliveries.clone());
-        let (in_flight, max_in_flight) = (in_flight.clone(), max_in_flight.clone());
-        tasks.push(tokio::spawn(async move {
-            use std::sync::atomic::Ordering::Relaxed;
-            let now = in_flight.fetch_add(1, Relaxed) + 1;
-            max_in_flight.fetch_max(now, Relaxed);
-            let answer = deliveries[i].send(&client, &url).await;
-            in_flight.fetch_sub(1, Relaxed);
-            (answer, Instant::now().duration_since(scheduled))
-        }));
-    }
-    let sent_at = Instant::now();
-    let mut load = Load {
-        latencies: Vec::with_capacity(tasks.len()),
-        ok: 0,
-        not_ok: 0,
-        errors: 0,
-        no_session: 0,
-        send_rate: deliveries.len() as f64 / sent_at.duration_since(start).as_secs_f64(),
-        completion_rate: 0.0,
-        max_in_flight: 0,
-    };
-    let mut reported = 0;
-    for task in tasks {
-        let (answer, latency) = task.await.unwrap();
-        match answer {
-            Ok((status, body)) if status.is_success() => {
-                load.ok += 1;
-                load.latencies.push(latency);
-                if !body.contains("\"session\"") {
-                    load.no_session += 1;
-                    if reported < 3 {
-                        reported += 1;
-                        eprintln!("a mention was answered {status} without a session: {body}");
-                    }
-                }
-            }
-            Ok((status, body)) => {
-                load.not_ok += 1;
-                if reported < 3 {
-                    reported += 1;
-                    eprintln!("a mention was answered {status}: {body}");
-                }
-            }
-            Err(e) => {
-                load.errors += 1;
-                if reported < 3 {
-                    reported += 1;
-                    eprintln!("a mention failed: {e}");
-                }
-            }
-        }
-    }
-    load.completion_rate = deliveries.len() as f64 / start.elapsed().as_secs_f64();
-    load.max_in_flight = max_in_flight.load(std::sync::atomic::Ordering::Relaxed);
-    load
 }
 
 /// The recorded `issue_comment` `created` payload, pointed at the fake's repository.

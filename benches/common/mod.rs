@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// The `lucid serve` child, killed if the bench fails before stopping it.
 pub struct Lucid {
@@ -162,4 +163,92 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Option<Duration> {
 
 pub fn ms(d: Option<Duration>) -> String {
     d.map_or("-".to_owned(), |d| format!("{:.2}", d.as_secs_f64() * 1e3))
+}
+
+/// What an open-loop run measured.
+pub struct Load {
+    pub latencies: Vec<Duration>,
+    pub ok: usize,
+    pub not_ok: usize,
+    pub errors: usize,
+    pub no_session: usize,
+    pub send_rate: f64,
+    pub completion_rate: f64,
+    pub max_in_flight: usize,
+    /// When the first request was scheduled; request `i` was scheduled `i / rate` later.
+    pub start: Instant,
+}
+
+/// Sends `count` requests, request `i` by `send(i)` at its scheduled time (`i / rate`
+/// after the start), each on its own task; a request's latency runs from its scheduled time to the answer, so a
+/// server that falls behind shows it (no coordinated omission).
+pub async fn open_loop<F, Fut>(count: usize, rate: f64, send: F) -> Load
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = reqwest::Result<(reqwest::StatusCode, String)>> + Send,
+{
+    let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let max_in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now() + Duration::from_millis(50);
+    let mut tasks = Vec::with_capacity(count);
+    for i in 0..count {
+        let scheduled = start + Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(scheduled).await;
+        let send = send.clone();
+        let (in_flight, max_in_flight) = (in_flight.clone(), max_in_flight.clone());
+        tasks.push(tokio::spawn(async move {
+            use std::sync::atomic::Ordering::Relaxed;
+            let now = in_flight.fetch_add(1, Relaxed) + 1;
+            max_in_flight.fetch_max(now, Relaxed);
+            let answer = send(i).await;
+            in_flight.fetch_sub(1, Relaxed);
+            (answer, Instant::now().duration_since(scheduled))
+        }));
+    }
+    let sent_at = Instant::now();
+    let mut load = Load {
+        latencies: Vec::with_capacity(tasks.len()),
+        ok: 0,
+        not_ok: 0,
+        errors: 0,
+        no_session: 0,
+        send_rate: count as f64 / sent_at.duration_since(start).as_secs_f64(),
+        completion_rate: 0.0,
+        max_in_flight: 0,
+        start,
+    };
+    let mut reported = 0;
+    for task in tasks {
+        let (answer, latency) = task.await.unwrap();
+        match answer {
+            Ok((status, body)) if status.is_success() => {
+                load.ok += 1;
+                load.latencies.push(latency);
+                if !body.contains("\"session\"") {
+                    load.no_session += 1;
+                    if reported < 3 {
+                        reported += 1;
+                        eprintln!("a mention was answered {status} without a session: {body}");
+                    }
+                }
+            }
+            Ok((status, body)) => {
+                load.not_ok += 1;
+                if reported < 3 {
+                    reported += 1;
+                    eprintln!("a mention was answered {status}: {body}");
+                }
+            }
+            Err(e) => {
+                load.errors += 1;
+                if reported < 3 {
+                    reported += 1;
+                    eprintln!("a mention failed: {e}");
+                }
+            }
+        }
+    }
+    load.completion_rate = count as f64 / start.elapsed().as_secs_f64();
+    load.max_in_flight = max_in_flight.load(std::sync::atomic::Ordering::Relaxed);
+    load
 }
