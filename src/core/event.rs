@@ -88,6 +88,24 @@ pub struct Event {
     pub body: EventBody,
 }
 
+/// The events of a session's current run: from the last time it was queued on (a
+/// resumed session runs again after its first run's events).
+pub fn current_run(events: &[Event]) -> &[Event] {
+    let start = events
+        .iter()
+        .rposition(|e| {
+            matches!(
+                e.body,
+                EventBody::Status {
+                    state: SessionState::Queued,
+                    ..
+                }
+            )
+        })
+        .unwrap_or(0);
+    &events[start..]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +151,37 @@ mod tests {
             assert_eq!(json["kind"], body.kind());
             assert_eq!(serde_json::from_value::<EventBody>(json).unwrap(), body);
         }
+    }
+
+    #[test]
+    fn the_current_run_starts_at_the_last_queueing() {
+        let session = SessionId::new();
+        let event = |seq, body| Event {
+            session,
+            seq,
+            at: Timestamp::from_millis(0),
+            body,
+        };
+        let queued = || EventBody::Status {
+            state: SessionState::Queued,
+            message: None,
+        };
+        let said = |text: &str| EventBody::UserMessage {
+            author: "ada".into(),
+            text: text.into(),
+        };
+        let log = [
+            event(1, queued()),
+            event(2, said("first")),
+            event(3, queued()),
+            event(4, said("again")),
+        ];
+        let run: Vec<u64> = current_run(&log).iter().map(|e| e.seq).collect();
+        assert_eq!(run, [3, 4]);
+        assert_eq!(
+            current_run(&log[1..2]).len(),
+            1,
+            "no queueing: the whole log"
+        );
     }
 }

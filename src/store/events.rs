@@ -63,6 +63,22 @@ impl Store {
             .collect()
     }
 
+    /// Appends to `events` (a session's log as read so far) everything logged since.
+    pub async fn catch_up_events(
+        &self,
+        session: SessionId,
+        events: &mut Vec<Event>,
+    ) -> Result<(), StoreError> {
+        loop {
+            let after = events.last().map_or(0, |e| e.seq);
+            let page = self.events_after(session, after, 1000).await?;
+            if page.is_empty() {
+                return Ok(());
+            }
+            events.extend(page);
+        }
+    }
+
     /// How many events all sessions hold, for the metrics page.
     pub async fn count_events(&self) -> Result<u64, StoreError> {
         let total: Option<i64> =

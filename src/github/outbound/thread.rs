@@ -85,34 +85,15 @@ impl ProgressComment {
     /// The comment now, and as it would read with the clock at zero.
     async fn body(&self, events: &mut Vec<crate::core::Event>) -> Option<(String, String)> {
         let session = self.store.session(self.session).await.ok()??;
-        loop {
-            let after = events.last().map_or(0, |e: &crate::core::Event| e.seq);
-            let page = self
-                .store
-                .events_after(self.session, after, 1000)
-                .await
-                .ok()?;
-            if page.is_empty() {
-                break;
-            }
-            events.extend(page);
-        }
-        // The comment shows this run: events from the last time it was queued on.
-        let start = events
-            .iter()
-            .rposition(|e| {
-                matches!(
-                    e.body,
-                    crate::core::EventBody::Status {
-                        state: crate::core::SessionState::Queued,
-                        ..
-                    }
-                )
-            })
-            .unwrap_or(0);
+        self.store
+            .catch_up_events(self.session, events)
+            .await
+            .ok()?;
+        // The comment shows this run.
+        let run = crate::core::event::current_run(events);
         let view = |now| ProgressView {
             session: &session,
-            events: &events[start..],
+            events: run,
             now,
             session_url: &self.session_url,
         };

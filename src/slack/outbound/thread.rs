@@ -6,7 +6,8 @@
 
 use super::client::{Post, SlackApi};
 use super::status::{StatusView, coalesce, ending, moments, status_post};
-use crate::core::{Event, EventBody, SessionId, SessionState, Timestamp};
+use crate::core::event::current_run;
+use crate::core::{Event, SessionId, Timestamp};
 use crate::store::Store;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -185,28 +186,10 @@ impl SlackThread {
         let Some(session) = self.store.session(self.session).await? else {
             return Ok(());
         };
-        loop {
-            let after = shown.events.last().map_or(0, |e| e.seq);
-            let page = self.store.events_after(self.session, after, 1000).await?;
-            if page.is_empty() {
-                break;
-            }
-            shown.events.extend(page);
-        }
-        let run_start = shown
-            .events
-            .iter()
-            .rposition(|e| {
-                matches!(
-                    e.body,
-                    EventBody::Status {
-                        state: SessionState::Queued,
-                        ..
-                    }
-                )
-            })
-            .unwrap_or(0);
-        let run = &shown.events[run_start..];
+        self.store
+            .catch_up_events(self.session, &mut shown.events)
+            .await?;
+        let run = current_run(&shown.events);
         let split = run.partition_point(|e| e.seq <= shown.replied);
         let (before, new) = run.split_at(split);
         let mut replies = moments(before, new, &self.session_url);

@@ -72,19 +72,23 @@ impl SlackWebhook {
         }
     }
 
-    fn session_url(&self, id: SessionId) -> String {
-        format!("{}/{id}", self.sessions_url)
+    /// The session's status message as it stands now, from the session alone (the
+    /// webhook does not read the event log).
+    fn status_of(&self, session: &crate::core::Session) -> Post {
+        let url = format!("{}/{}", self.sessions_url, session.id);
+        status_post(&StatusView {
+            session,
+            events: &[],
+            now: Timestamp::now(),
+            session_url: &url,
+        })
     }
 
     /// Records a trigger and, the first time, posts its status message as the thread's
     /// acknowledgement (the worker waits for it, so the thread gets one).
     async fn start(self: &Arc<Self>, trigger: Trigger) -> Result<Response, ApiError> {
-        let ThreadRef::Slack {
-            channel, thread_ts, ..
-        } = trigger.thread.clone()
-        else {
-            unreachable!("Slack triggers answer in Slack threads")
-        };
+        let (channel, thread_ts) = slack_place(&trigger.thread);
+        let (channel, thread_ts) = (channel.to_owned(), thread_ts.to_owned());
         let posting = self.status_messages.hold(&trigger.thread.key());
         match self.store.record_trigger(trigger).await? {
             Recorded::Duplicate { .. } => Ok(duplicate()),
@@ -105,13 +109,7 @@ impl SlackWebhook {
     ) {
         let hook = self.clone();
         tokio::spawn(async move {
-            let url = hook.session_url(session.id);
-            let post = status_post(&StatusView {
-                session: &session,
-                events: &[],
-                now: Timestamp::now(),
-                session_url: &url,
-            });
+            let post = hook.status_of(&session);
             let acknowledged = async {
                 let ts = hook.api.post(&channel, Some(&thread_ts), &post).await?;
                 hook.store
@@ -170,17 +168,10 @@ impl SlackWebhook {
                 let Some(ts) = hook.store.thread_message(id, STATUS).await? else {
                     return Ok(());
                 };
-                let ThreadRef::Slack { channel, .. } = &session.trigger.thread else {
-                    return Ok(());
-                };
-                let url = hook.session_url(id);
-                let post = status_post(&StatusView {
-                    session: &session,
-                    events: &[],
-                    now: Timestamp::now(),
-                    session_url: &url,
-                });
-                hook.api.update(channel, &ts, &post).await?;
+                let (channel, _) = slack_place(&session.trigger.thread);
+                hook.api
+                    .update(channel, &ts, &hook.status_of(&session))
+                    .await?;
                 Ok(())
             };
             if let Err(e) = shown.await {
@@ -213,12 +204,7 @@ async fn start_or_ask(hook: &Arc<SlackWebhook>, trigger: Trigger) -> Result<Resp
     if trigger.repo.is_some() {
         return hook.start(trigger).await;
     }
-    let ThreadRef::Slack {
-        channel, thread_ts, ..
-    } = &trigger.thread
-    else {
-        unreachable!("Slack triggers answer in Slack threads")
-    };
+    let (channel, thread_ts) = slack_place(&trigger.thread);
     match hook
         .store
         .record_question(&trigger.delivery, &trigger)
@@ -234,6 +220,16 @@ async fn start_or_ask(hook: &Arc<SlackWebhook>, trigger: Trigger) -> Result<Resp
             hook.say_later(channel, thread_ts, text);
             Ok(answer(json!({"asked": "which repository"})))
         }
+    }
+}
+
+/// The channel and thread of a Slack session's conversation.
+fn slack_place(thread: &ThreadRef) -> (&str, &str) {
+    match thread {
+        ThreadRef::Slack {
+            channel, thread_ts, ..
+        } => (channel, thread_ts),
+        other => unreachable!("a Slack route met a {} thread", other.platform()),
     }
 }
 
