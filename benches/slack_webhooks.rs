@@ -37,7 +37,9 @@ mod harness {
 // Shared by the webhook benchmarks; each uses its own part of it.
 #[allow(dead_code)]
 mod common;
-use common::{Load, Lucid, env_or, ms, open_loop, percentile, raise_fd_limit, strip_ansi};
+use common::{
+    Load, Lucid, Usage, env_or, ms, open_loop, per_request, percentile, raise_fd_limit, strip_ansi,
+};
 use fake_slack::FakeSlack;
 use lucid::slack::inbound::{
     RETRY_NUM_HEADER, RETRY_REASON_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign,
@@ -64,6 +66,11 @@ const RESENT: usize = 100;
 /// How long the load's acknowledgements may take to arrive after the last answer.
 const ACK_SETTLE: Duration = Duration::from_secs(60);
 
+/// The fake platform and the load generator allocate as much as lucid does; the same
+/// allocator keeps the bench's own cost (which shares the machine) down.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     raise_fd_limit();
     let rate: f64 = env_or("BENCH_RATE", 1000.0);
@@ -77,11 +84,20 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(run(rate, seconds, channels));
+    // The fake platform stands in for servers far away: it gets lucid's background
+    // priority, so serving lucid's follow-up calls never delays the load generator
+    // (whose clock is the measurement) or lucid's answers.
+    let far_away = lucid::background::build().unwrap();
+    runtime.block_on(run(rate, seconds, channels, far_away.handle().clone()));
 }
 
-async fn run(rate: f64, seconds: f64, channels: usize) {
-    let fake = Arc::new(FakeSlack::start(TOKEN).await);
+async fn run(rate: f64, seconds: f64, channels: usize, far_away: tokio::runtime::Handle) {
+    let fake = Arc::new(
+        far_away
+            .spawn(async { FakeSlack::start(TOKEN).await })
+            .await
+            .unwrap(),
+    );
     let dir = tempfile::tempdir().unwrap();
     let mut lucid = Lucid::start(
         dir.path(),
@@ -116,6 +132,7 @@ async fn run(rate: f64, seconds: f64, channels: usize) {
         .collect();
     next_event += total;
     let mentions = Arc::new(mentions);
+    let usage = Usage::start(lucid.pid());
     let load = {
         let (client, url, mentions) = (client.clone(), url.clone(), mentions.clone());
         open_loop(mentions.len(), rate, move |i| {
@@ -151,6 +168,8 @@ async fn run(rate: f64, seconds: f64, channels: usize) {
         tokio::time::sleep(Duration::from_millis(500)).await;
         replies = count_replies(&fake);
     }
+    // From the load's start to its last follow-up on the fake.
+    let spent = usage.since();
     let threads = Threads::check(
         &fake,
         batch_threads
@@ -191,6 +210,18 @@ async fn run(rate: f64, seconds: f64, channels: usize) {
     row("latency to 2xx p99 (ms)", ms(percentile(&latencies, 0.99)));
     row("latency to 2xx max (ms)", ms(latencies.last().copied()));
     row("most in flight at once", load.max_in_flight.to_string());
+    row(
+        "lucid CPU per request (ms)",
+        per_request(spent.lucid, total),
+    );
+    row(
+        "bench CPU per request (ms, generator + fake)",
+        per_request(spent.bench, total),
+    );
+    row(
+        "machine CPU taken by the host (steal, %)",
+        format!("{:.0}", spent.stolen * 100.0),
+    );
     row(
         "sessions created (load)",
         format!("{}", counts.sessions as i64 - ACK_BATCH as i64),

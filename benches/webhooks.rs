@@ -4,9 +4,11 @@
 //! resent delivery changes nothing). A small separate batch measures the time from a
 //! webhook to the 👀 reaction on the fake.
 //!
-//! No model is configured, so sessions stay queued: this measures verify, parse,
-//! permission (cached), record and answer, plus the reaction lucid sends afterwards.
-//! The "first progress comment" needs a model and a sandbox and is not measured.
+//! The load's lucid has no model, so its sessions stay queued: the load measures
+//! verify, parse, permission (cached), record and answer, plus the reaction lucid
+//! sends afterwards. The time to the first progress comment is measured first, on a
+//! lucid of its own that runs sessions: the fake model, and real sandboxes when a
+//! Docker engine answers (`DOCKER_HOST`, else the default socket).
 //!
 //! Run: `cargo bench --bench webhooks` (1000 requests/second for 30 seconds);
 //! `BENCH_RATE=200 BENCH_SECONDS=5 cargo bench --bench webhooks` for a quick run.
@@ -15,16 +17,31 @@
 #[path = "../tests/it/fake_github/mod.rs"]
 mod fake_github;
 
-/// What the fake takes from the test harness.
+#[allow(dead_code)]
+#[path = "../tests/it/fake_llm.rs"]
+mod fake_llm;
+#[allow(dead_code)]
+#[path = "../tests/it/scripted.rs"]
+mod scripted;
+
+/// What the fakes take from the test harness.
 mod harness {
     /// How long `FakeGithub::wait_until` waits before it gives up.
     pub const DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
+    pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
+        tokio::time::timeout(DEADLINE, fut)
+            .await
+            .unwrap_or_else(|_| panic!("timed out after {DEADLINE:?} waiting for {what}"))
+    }
 }
 
 // Shared by the webhook benchmarks; each uses its own part of it.
 #[allow(dead_code)]
 mod common;
-use common::{Lucid, env_or, ms, open_loop, percentile, raise_fd_limit, strip_ansi};
+use common::{
+    Lucid, Usage, env_or, ms, open_loop, per_request, percentile, raise_fd_limit, strip_ansi,
+};
 use fake_github::FakeGithub;
 use lucid::github::inbound::sign;
 use serde_json::Value;
@@ -43,6 +60,16 @@ const TOKEN: &str = "ghp_bench_token_0123456789";
 const EYES_BATCH: usize = 50;
 const EYES_EVERY: Duration = Duration::from_millis(20);
 const RESENT: usize = 100;
+/// Mentions sent to the lucid that runs sessions, one every `STARTS_EVERY`: spaced so
+/// that each finds a free session slot (`LUCID_MAX_SESSIONS`, 4), as the first
+/// progress comment is posted when a run starts.
+const STARTS: usize = 20;
+const STARTS_EVERY: Duration = Duration::from_millis(500);
+
+/// The fake platform and the load generator allocate as much as lucid does; the same
+/// allocator keeps the bench's own cost (which shares the machine) down.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     raise_fd_limit();
@@ -56,32 +83,38 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(run(rate, seconds));
+    // The fake platform stands in for servers far away: it gets lucid's background
+    // priority, so serving lucid's follow-up calls never delays the load generator
+    // (whose clock is the measurement) or lucid's answers.
+    let far_away = lucid::background::build().unwrap();
+    runtime.block_on(run(rate, seconds, far_away.handle().clone()));
 }
 
-async fn run(rate: f64, seconds: f64) {
-    let fake = Arc::new(FakeGithub::start(BOT).await);
+async fn run(rate: f64, seconds: f64, far_away: tokio::runtime::Handle) {
+    let fake = Arc::new(
+        far_away
+            .spawn(async { FakeGithub::start(BOT).await })
+            .await
+            .unwrap(),
+    );
     fake.accept_token(TOKEN);
     fake.add_repo(REPO, &[("README.md", "# app\n")]);
     fake.set_permission(REPO, AUTHOR, "write");
 
-    let dir = tempfile::tempdir().unwrap();
-    let mut lucid = Lucid::start(
-        dir.path(),
-        &[
-            ("LUCID_GITHUB_WEBHOOK_SECRETS", SECRET.to_owned()),
-            ("LUCID_GITHUB_TOKEN", TOKEN.to_owned()),
-            ("LUCID_GITHUB_API_URL", fake.origin.clone()),
-            ("LUCID_GITHUB_BOT_LOGIN", BOT.to_owned()),
-        ],
-    );
-    let url = format!("http://{}/webhooks/github", lucid.address);
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap();
     let template = Template::load();
     let mut next_issue = 1u64;
+
+    // 0. The first progress comment, on a lucid that runs sessions.
+    let (first_comments, sandboxes) =
+        first_progress_comments(&fake, &far_away, &client, &template, &mut next_issue).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut lucid = Lucid::start(dir.path(), &github_settings(&fake));
+    let url = format!("http://{}/webhooks/github", lucid.address);
 
     // 1. 👀: one mention every 20 ms; first, so the load's reactions are not in the way.
     let eyes = eyes_latency(&fake, &client, &url, &template, &mut next_issue).await;
@@ -96,8 +129,8 @@ async fn run(rate: f64, seconds: f64) {
             Delivery::new(&template, issue, comment, &body)
         })
         .collect();
-    next_issue += total as u64;
     let deliveries = Arc::new(deliveries);
+    let usage = Usage::start(lucid.pid());
     let load = {
         let (client, url, deliveries) = (client.clone(), url.clone(), deliveries.clone());
         open_loop(deliveries.len(), rate, move |i| {
@@ -122,13 +155,17 @@ async fn run(rate: f64, seconds: f64) {
     }
 
     // Every new session gets 👀; wait (a while) for the load's to arrive.
-    let expected_sessions = (next_issue - 1) as usize;
+    let expected_sessions = EYES_BATCH + total;
+    // The first progress comment's batch had its 👀 too.
+    let expected_eyes = STARTS + expected_sessions;
     let settle = Instant::now() + Duration::from_secs(30);
     let mut reacted = count_eyes(&fake);
-    while reacted < expected_sessions && Instant::now() < settle {
+    while reacted < expected_eyes && Instant::now() < settle {
         tokio::time::sleep(Duration::from_millis(200)).await;
         reacted = count_eyes(&fake);
     }
+    // From the load's start to its last follow-up on the fake.
+    let spent = usage.since();
     let github_calls = fake.requests();
     let permission_checks = github_calls
         .iter()
@@ -166,6 +203,18 @@ async fn run(rate: f64, seconds: f64) {
     row("latency to 2xx max (ms)", ms(latencies.last().copied()));
     row("most in flight at once", load.max_in_flight.to_string());
     row(
+        "lucid CPU per request (ms)",
+        per_request(spent.lucid, total),
+    );
+    row(
+        "bench CPU per request (ms, generator + fake)",
+        per_request(spent.bench, total),
+    );
+    row(
+        "machine CPU taken by the host (steal, %)",
+        format!("{:.0}", spent.stolen * 100.0),
+    );
+    row(
         "sessions created (load)",
         format!("{}", counts.sessions as i64 - EYES_BATCH as i64),
     );
@@ -190,7 +239,21 @@ async fn run(rate: f64, seconds: f64) {
     row("👀 latency max (ms)", ms(eyes.last().copied()));
     row(
         "👀 reactions on the fake (all)",
-        format!("{reacted}/{expected_sessions}"),
+        format!("{reacted}/{expected_eyes}"),
+    );
+    row("first progress comment batch size", STARTS.to_string());
+    row("sessions ran in", sandboxes.to_string());
+    row(
+        "first progress comment p50 (ms)",
+        ms(percentile(&first_comments, 0.50)),
+    );
+    row(
+        "first progress comment p95 (ms)",
+        ms(percentile(&first_comments, 0.95)),
+    );
+    row(
+        "first progress comment max (ms)",
+        ms(first_comments.last().copied()),
     );
     row("permission checks to GitHub", permission_checks.to_string());
     row("failed calls to GitHub (4xx/5xx)", failed_calls.to_string());
@@ -251,6 +314,7 @@ async fn eyes_latency(
         })
         .collect();
     *next_issue += EYES_BATCH as u64;
+    let batch: std::collections::HashSet<u64> = deliveries.iter().map(|d| d.comment).collect();
     let sent: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
     let seen: Mutex<HashMap<u64, Instant>> = Mutex::default();
     let sender = {
@@ -281,7 +345,7 @@ async fn eyes_latency(
         let now = Instant::now();
         let mut seen = seen.lock().unwrap();
         for reaction in fake.reactions() {
-            if reaction.content == "eyes" {
+            if reaction.content == "eyes" && batch.contains(&reaction.comment_id) {
                 seen.entry(reaction.comment_id).or_insert(now);
             }
         }
@@ -361,6 +425,124 @@ impl Delivery {
         let status = response.status();
         Ok((status, response.text().await?))
     }
+}
+
+/// lucid's GitHub settings against the fake.
+fn github_settings(fake: &FakeGithub) -> Vec<(&'static str, String)> {
+    vec![
+        ("LUCID_GITHUB_WEBHOOK_SECRETS", SECRET.to_owned()),
+        ("LUCID_GITHUB_TOKEN", TOKEN.to_owned()),
+        ("LUCID_GITHUB_API_URL", fake.origin.clone()),
+        ("LUCID_GITHUB_BOT_LOGIN", BOT.to_owned()),
+    ]
+}
+
+/// Sends `STARTS` mentions, one every `STARTS_EVERY`, to a lucid of its own that runs
+/// sessions (the fake model; real sandboxes when a Docker engine answers), and
+/// returns the sorted times from each send to the first comment lucid posts on its
+/// issue (the progress comment, posted when the run starts), and what the sessions
+/// ran in.
+async fn first_progress_comments(
+    fake: &Arc<FakeGithub>,
+    far_away: &tokio::runtime::Handle,
+    client: &reqwest::Client,
+    template: &Template,
+    next_issue: &mut u64,
+) -> (Vec<Duration>, &'static str) {
+    // A text answer ends the agent's run: the session finishes with nothing to change.
+    let replies = (0..3 * STARTS)
+        .map(|_| fake_llm::Reply::text("Nothing to change here.", 10, 5))
+        .collect();
+    let llm = far_away
+        .spawn(async { fake_llm::FakeLlm::start(replies).await })
+        .await
+        .unwrap();
+    let docker =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned());
+    let engine_answers = match lucid::sandbox::DockerEngine::new(&docker) {
+        Ok(engine) => engine.probe().await.is_ok(),
+        Err(_) => false,
+    };
+    let mut settings = github_settings(fake);
+    settings.extend([
+        ("LUCID_LLM_BASE_URL", llm.base_url.clone()),
+        ("LUCID_LLM_API_KEY", "sk-bench-model-key".to_owned()),
+        ("LUCID_LLM_MODEL", "fake-model".to_owned()),
+    ]);
+    if engine_answers {
+        settings.push(("DOCKER_HOST", docker));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut lucid = Lucid::start(dir.path(), &settings);
+    let url = format!("http://{}/webhooks/github", lucid.address);
+
+    let issues: Vec<u64> = (0..STARTS as u64).map(|i| *next_issue + i).collect();
+    *next_issue += STARTS as u64;
+    let deliveries: Vec<(u64, Delivery)> = issues
+        .iter()
+        .map(|&issue| {
+            let body = format!("@{BOT} fix the flaky test on issue {issue}");
+            let comment = fake.add_comment(REPO, issue, AUTHOR, &body);
+            (issue, Delivery::new(template, issue, comment, &body))
+        })
+        .collect();
+    let sent: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
+    // Sent from a task of its own, so that comments are seen as they come.
+    let sender = {
+        let (client, sent) = (client.clone(), sent.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(STARTS_EVERY);
+            let mut answers = Vec::new();
+            for (issue, delivery) in deliveries {
+                tick.tick().await;
+                sent.lock().unwrap().insert(issue, Instant::now());
+                let (client, url) = (client.clone(), url.clone());
+                answers.push(tokio::spawn(
+                    async move { delivery.send(&client, &url).await },
+                ));
+            }
+            for answer in answers {
+                let (status, body) = answer
+                    .await
+                    .unwrap()
+                    .expect("a session batch request failed");
+                assert!(
+                    status.is_success(),
+                    "a session batch request got {status}: {body}"
+                );
+            }
+        })
+    };
+    let seen: Mutex<HashMap<u64, Instant>> = Mutex::default();
+    fake.wait_until("a progress comment on every issue of the batch", |fake| {
+        let now = Instant::now();
+        let mut seen = seen.lock().unwrap();
+        for &issue in &issues {
+            if !seen.contains_key(&issue)
+                && fake.comments(REPO, issue).iter().any(|c| c.author == BOT)
+            {
+                seen.insert(issue, now);
+            }
+        }
+        (seen.len() == issues.len()).then_some(())
+    })
+    .await;
+    sender.await.unwrap();
+    lucid.stop();
+    let sent = sent.lock().unwrap();
+    let mut latencies: Vec<Duration> = seen
+        .into_inner()
+        .unwrap()
+        .iter()
+        .map(|(issue, at)| at.saturating_duration_since(sent[issue]))
+        .collect();
+    latencies.sort();
+    let ran_in = if engine_answers {
+        "Docker sandboxes"
+    } else {
+        "no Docker engine"
+    };
+    (latencies, ran_in)
 }
 
 fn count_eyes(fake: &FakeGithub) -> usize {

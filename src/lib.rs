@@ -5,6 +5,7 @@
 //! (API, health, metrics), and the commands `serve` and `doctor`.
 
 pub mod agent;
+pub mod background;
 pub mod config;
 pub mod core;
 pub mod doctor;

@@ -107,6 +107,14 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             lucid::telemetry::init(settings.log_format, &settings.log_filter);
+            // Kept alive until the server has stopped, and dropped outside it.
+            let _background = match lucid::background::start() {
+                Ok(background) => background,
+                Err(e) => {
+                    eprintln!("error: cannot start the background runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             match runtime.block_on(lucid::serve::run(settings)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

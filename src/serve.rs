@@ -189,7 +189,7 @@ fn slack_parts(
         bot_user_id: std::sync::OnceLock::new(),
     });
     let learning = hook.clone();
-    tokio::spawn(async move {
+    crate::background::spawn(async move {
         match learning.api.identity().await {
             Ok(me) => {
                 if !learning.settings.teams.contains(&me.team) {
@@ -242,5 +242,5 @@ fn start_worker(
         owner: format!("lucid-{}", uuid::Uuid::now_v7()),
         max_sessions: settings.max_sessions,
     });
-    Some(tokio::spawn(worker.run(stop)))
+    Some(crate::background::spawn(worker.run(stop)))
 }

@@ -30,6 +30,7 @@ impl Lucid {
             )
             .env("LUCID_LISTEN", "127.0.0.1:0")
             .envs(platform.iter().map(|(k, v)| (*k, v.as_str())))
+            .envs(std::env::var("BENCH_LUCID_WORKERS").map(|n| ("TOKIO_WORKER_THREADS", n)))
             // Quiet, but for the line that says where it listens.
             .env("LUCID_LOG", "warn,lucid::serve=info")
             .env("LUCID_WORKSPACES_DIR", dir.join("ws"))
@@ -90,6 +91,10 @@ impl Lucid {
             address,
             problems,
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn problems(&self) -> Vec<String> {
@@ -251,4 +256,94 @@ where
     load.completion_rate = count as f64 / start.elapsed().as_secs_f64();
     load.max_in_flight = max_in_flight.load(std::sync::atomic::Ordering::Relaxed);
     load
+}
+
+/// CPU time spent, read from /proc at two moments: by lucid, by this process (the
+/// load generator and the fake platform), and the machine's time stolen by its host
+/// (a virtual machine's neighbours), which no code here can help.
+pub struct Usage {
+    lucid_pid: u32,
+    lucid: Duration,
+    bench: Duration,
+    machine: MachineTicks,
+}
+
+/// What the machine's CPUs did, in clock ticks, from the first line of /proc/stat.
+#[derive(Clone, Copy, Default)]
+struct MachineTicks {
+    total: u64,
+    steal: u64,
+}
+
+/// What a [`Usage`] measured between its start and [`Usage::since`].
+pub struct UsageSpent {
+    pub lucid: Duration,
+    pub bench: Duration,
+    /// Share of the machine's CPU time the host took (0..1).
+    pub stolen: f64,
+}
+
+impl Usage {
+    pub fn start(lucid_pid: u32) -> Usage {
+        Usage {
+            lucid_pid,
+            lucid: process_cpu(&format!("/proc/{lucid_pid}/stat")),
+            bench: process_cpu("/proc/self/stat"),
+            machine: machine_ticks(),
+        }
+    }
+
+    pub fn since(&self) -> UsageSpent {
+        let now = machine_ticks();
+        let total = now.total.saturating_sub(self.machine.total).max(1);
+        UsageSpent {
+            lucid: process_cpu(&format!("/proc/{}/stat", self.lucid_pid))
+                .saturating_sub(self.lucid),
+            bench: process_cpu("/proc/self/stat").saturating_sub(self.bench),
+            stolen: now.steal.saturating_sub(self.machine.steal) as f64 / total as f64,
+        }
+    }
+}
+
+fn clock_ticks_per_second() -> f64 {
+    // SAFETY: sysconf reads a constant.
+    (unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).max(1) as f64
+}
+
+/// User + system time of the process whose `stat` file this is.
+fn process_cpu(stat: &str) -> Duration {
+    let Ok(text) = std::fs::read_to_string(stat) else {
+        return Duration::ZERO;
+    };
+    // Fields after the command (in parentheses, which may hold spaces): utime and
+    // stime are the 12th and 13th.
+    let after = text.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<u64> = after
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let ticks = fields.get(11).unwrap_or(&0) + fields.get(12).unwrap_or(&0);
+    Duration::from_secs_f64(ticks as f64 / clock_ticks_per_second())
+}
+
+fn machine_ticks() -> MachineTicks {
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let cpu: Vec<u64> = text
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is inside user).
+    MachineTicks {
+        total: cpu.iter().take(8).sum(),
+        steal: cpu.get(7).copied().unwrap_or(0),
+    }
+}
+
+/// Milliseconds of CPU per request.
+pub fn per_request(spent: Duration, requests: usize) -> String {
+    format!("{:.3}", spent.as_secs_f64() * 1e3 / requests.max(1) as f64)
 }

@@ -110,7 +110,7 @@ impl Store {
             appended,
         });
         if backend == Backend::Sqlite {
-            tokio::spawn(checkpoint_wal(Arc::downgrade(&inner)));
+            crate::background::spawn(checkpoint_wal(Arc::downgrade(&inner)));
         }
         Ok(Store { inner })
     }

@@ -282,7 +282,7 @@ impl Request {
         };
         let client = hook.client.clone();
         let repo = self.issue.repo.clone();
-        tokio::spawn(async move {
+        crate::background::spawn(async move {
             let reacted = async { client.repo(&repo).await?.react(comment, kind, "eyes").await };
             if let Err(e) = reacted.await {
                 tracing::warn!(%repo, comment, error = %e, "could not react to a comment");
@@ -312,7 +312,7 @@ impl Request {
         let client = hook.client.clone();
         let repo = self.issue.repo.clone();
         let issue = self.issue.number;
-        tokio::spawn(async move {
+        crate::background::spawn(async move {
             let posted = async { client.repo(&repo).await?.comment(issue, &text).await };
             if let Err(e) = posted.await {
                 tracing::warn!(%repo, issue, error = %e, "could not answer in an issue");

@@ -94,7 +94,7 @@ impl DockerSandboxes {
             return;
         }
         let sandboxes = self.clone();
-        tokio::spawn(async move { sandboxes.fill_pool().await });
+        crate::background::spawn(async move { sandboxes.fill_pool().await });
     }
 
     /// How many warm containers are ready now.

@@ -107,7 +107,7 @@ impl DockerSandboxes {
     /// Reaps idle sandboxes every `every` until the process ends.
     pub fn reap_expired_in_background(&self, every: std::time::Duration) {
         let sandboxes = self.clone();
-        tokio::spawn(async move {
+        crate::background::spawn(async move {
             let mut tick = tokio::time::interval(every);
             loop {
                 tick.tick().await;

@@ -25,7 +25,7 @@ pub(super) async fn receive(
         let api = hook.api.clone();
         let (channel, user) = (action.channel.clone(), action.user.clone());
         let text = "Only the people I was set up for can stop a session.".to_owned();
-        tokio::spawn(async move {
+        crate::background::spawn(async move {
             if let Err(e) = api
                 .ephemeral(&channel, &user, thread_ts.as_deref(), &text)
                 .await

@@ -108,7 +108,7 @@ impl SlackWebhook {
         posting: Posting,
     ) {
         let hook = self.clone();
-        tokio::spawn(async move {
+        crate::background::spawn(async move {
             let post = hook.status_of(&session);
             let acknowledged = async {
                 let ts = hook.api.post(&channel, Some(&thread_ts), &post).await?;
@@ -146,7 +146,7 @@ impl SlackWebhook {
     fn say_later(self: &Arc<Self>, channel: &str, thread_ts: &str, text: String) {
         let api = self.api.clone();
         let (channel, thread_ts) = (channel.to_owned(), thread_ts.to_owned());
-        tokio::spawn(async move {
+        crate::background::spawn(async move {
             if let Err(e) = api
                 .post(&channel, Some(&thread_ts), &Post::text(text))
                 .await
@@ -160,7 +160,7 @@ impl SlackWebhook {
     /// session has no worker to show it; a running one's worker shows it again).
     fn show_status_later(self: &Arc<Self>, id: SessionId) {
         let hook = self.clone();
-        tokio::spawn(async move {
+        crate::background::spawn(async move {
             let shown = async {
                 let Some(session) = hook.store.session(id).await? else {
                     return anyhow::Ok(());
@@ -183,7 +183,7 @@ impl SlackWebhook {
     fn react_later(self: &Arc<Self>, channel: &str, ts: &str, name: &'static str) {
         let api = self.api.clone();
         let (channel, ts) = (channel.to_owned(), ts.to_owned());
-        tokio::spawn(async move {
+        crate::background::spawn(async move {
             if let Err(e) = api.react(&channel, &ts, name).await {
                 tracing::warn!(channel, error = %e, "could not react in Slack");
             }
