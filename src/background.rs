@@ -23,6 +23,11 @@ pub const NICENESS: i32 = 10;
 
 static BACKGROUND: OnceLock<Handle> = OnceLock::new();
 
+thread_local! {
+    /// Set on the background runtime's threads.
+    static ON_BACKGROUND_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Starts the background runtime; [`spawn`] uses it from now on. The caller keeps
 /// the runtime alive (and drops it outside any async context).
 pub fn start() -> std::io::Result<Runtime> {
@@ -36,7 +41,10 @@ pub fn start() -> std::io::Result<Runtime> {
 pub fn build() -> std::io::Result<Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .thread_name("lucid-background")
-        .on_thread_start(lower_this_threads_priority)
+        .on_thread_start(|| {
+            ON_BACKGROUND_THREAD.set(true);
+            lower_this_threads_priority();
+        })
         .enable_all()
         .build()
 }
@@ -51,6 +59,13 @@ where
         Some(background) => background.spawn(work),
         None => tokio::spawn(work),
     }
+}
+
+/// Whether the caller runs on a background thread: one that the kernel may leave
+/// waiting while the HTTP server's threads are busy, so it must not hold anything
+/// those threads wait for (the store hands its writes to the store's own runtime).
+pub fn on_background_thread() -> bool {
+    ON_BACKGROUND_THREAD.get()
 }
 
 /// On Linux the nice value belongs to each thread, and a thread's children inherit it
@@ -82,9 +97,10 @@ mod tests {
     fn background_threads_run_at_a_lower_priority() {
         // Not `start`: the process-wide handle would outlive this test's runtime.
         let runtime = build().unwrap();
-        let background = runtime
-            .block_on(runtime.spawn(async { this_threads_niceness() }))
+        let (background, flagged) = runtime
+            .block_on(runtime.spawn(async { (this_threads_niceness(), on_background_thread()) }))
             .unwrap();
         assert_eq!(background, (this_threads_niceness() + NICENESS).min(19));
+        assert!(flagged && !on_background_thread());
     }
 }

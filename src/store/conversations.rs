@@ -51,8 +51,8 @@ impl Store {
              ON CONFLICT (session_id, purpose) DO UPDATE SET message_id = $3, updated_at = $4",
         )
         .bind(session.to_string())
-        .bind(purpose)
-        .bind(message_id)
+        .bind(purpose.to_owned())
+        .bind(message_id.to_owned())
         .bind(now);
         self.write_one(upsert).await?;
         Ok(())

@@ -51,6 +51,9 @@ struct Inner {
     /// and queues writers for it in order: much faster and fairer than letting them
     /// collide and back off inside SQLite, and no pool hand-off per write.
     sqlite_writer: Option<Arc<Mutex<AnyConnection>>>,
+    /// The runtime the store was opened on (the HTTP server's, in `lucid serve`): SQLite
+    /// writes from background threads run there, see [`Store::write_one`].
+    home: tokio::runtime::Handle,
     /// Triggers waiting to be recorded together (SQLite's group commit).
     pending_records: std::sync::Mutex<Vec<record::Pending>>,
     /// Says "session X has new events" to live streams in this process. Other replicas
@@ -107,6 +110,7 @@ impl Store {
             pool,
             backend,
             sqlite_writer,
+            home: tokio::runtime::Handle::current(),
             pending_records: std::sync::Mutex::new(Vec::new()),
             appended,
         });
@@ -196,15 +200,31 @@ impl Store {
 
     /// Runs one statement on its own, atomic without a transaction around it: on
     /// SQLite one trip to the writer instead of three (BEGIN, the statement, COMMIT).
-    pub(crate) async fn write_one<'q>(
+    ///
+    /// SQLite's writer is one lock shared by every write, webhooks' included. Called
+    /// from a background thread (see `crate::background`), the statement runs on the
+    /// store's own runtime instead: a holder that the kernel leaves waiting behind the
+    /// HTTP server's threads would keep those threads waiting for the lock.
+    pub(crate) async fn write_one(
         &self,
-        statement: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+        statement: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>,
     ) -> Result<u64, StoreError> {
-        let done = match &self.inner.sqlite_writer {
-            Some(writer) => statement.execute(&mut *writer.lock().await).await?,
-            None => statement.execute(&self.inner.pool).await?,
+        let Some(writer) = self.inner.sqlite_writer.clone() else {
+            return Ok(statement.execute(&self.inner.pool).await?.rows_affected());
         };
-        Ok(done.rows_affected())
+        let run = async move {
+            let done = statement.execute(&mut *writer.lock().await).await?;
+            Ok(done.rows_affected())
+        };
+        if crate::background::on_background_thread() {
+            self.inner
+                .home
+                .spawn(run)
+                .await
+                .unwrap_or_else(|e| Err(StoreError::Corrupt(format!("a write stopped: {e}"))))
+        } else {
+            run.await
+        }
     }
 
     fn sqlite_writer(&self) -> &Arc<Mutex<AnyConnection>> {
