@@ -38,7 +38,8 @@ mod harness {
 #[allow(dead_code)]
 mod common;
 use common::{
-    Load, Lucid, Usage, env_or, ms, open_loop, per_request, percentile, raise_fd_limit, strip_ansi,
+    Answer, Client, Load, Lucid, Usage, env_or, ms, open_loop, per_request, percentile,
+    raise_fd_limit, strip_ansi,
 };
 use fake_slack::FakeSlack;
 use lucid::slack::inbound::{
@@ -110,10 +111,7 @@ async fn run(rate: f64, seconds: f64, channels: usize, far_away: tokio::runtime:
         ],
     );
     let url = format!("http://{}/webhooks/slack/events", lucid.address);
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
+    let client = Client::default();
     let template = Template::load();
     // Numbers every mention, so each has its own event_id and ts.
     let mut next_event = 0usize;
@@ -352,7 +350,7 @@ async fn run(rate: f64, seconds: f64, channels: usize, far_away: tokio::runtime:
 /// fake, and the batch's threads.
 async fn ack_latency(
     fake: &Arc<FakeSlack>,
-    client: &reqwest::Client,
+    client: &Client,
     url: &str,
     template: &Template,
     next_event: &mut usize,
@@ -561,29 +559,25 @@ impl Mention {
 
     /// Signs the body with the current time, as Slack does for every attempt, and
     /// sends it; `retry` sets `X-Slack-Retry-Num` (and the reason) like a Slack retry.
-    async fn send(
-        &self,
-        client: &reqwest::Client,
-        url: &str,
-        retry: Option<u32>,
-    ) -> reqwest::Result<(reqwest::StatusCode, String)> {
+    async fn send(&self, client: &Client, url: &str, retry: Option<u32>) -> Answer {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs() as i64;
-        let mut request = client
-            .post(url)
-            .header("Content-Type", "application/json")
-            .header(TIMESTAMP_HEADER, now.to_string())
-            .header(SIGNATURE_HEADER, sign(SECRET, now, &self.body));
-        if let Some(n) = retry {
-            request = request
-                .header(RETRY_NUM_HEADER, n.to_string())
-                .header(RETRY_REASON_HEADER, "http_timeout");
+        let (timestamp, signature) = (now.to_string(), sign(SECRET, now, &self.body));
+        let retry = retry.map(|n| n.to_string());
+        let mut headers = vec![
+            ("Content-Type", "application/json"),
+            (TIMESTAMP_HEADER, timestamp.as_str()),
+            (SIGNATURE_HEADER, signature.as_str()),
+        ];
+        if let Some(n) = &retry {
+            headers.extend([
+                (RETRY_NUM_HEADER, n.as_str()),
+                (RETRY_REASON_HEADER, "http_timeout"),
+            ]);
         }
-        let response = request.body(self.body.clone()).send().await?;
-        let status = response.status();
-        Ok((status, response.text().await?))
+        client.post(url, &headers, self.body.clone()).await
     }
 }
 

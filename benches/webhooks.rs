@@ -40,7 +40,8 @@ mod harness {
 #[allow(dead_code)]
 mod common;
 use common::{
-    Lucid, Usage, env_or, ms, open_loop, per_request, percentile, raise_fd_limit, strip_ansi,
+    Answer, Client, Lucid, Usage, env_or, ms, open_loop, per_request, percentile, raise_fd_limit,
+    strip_ansi,
 };
 use fake_github::FakeGithub;
 use lucid::github::inbound::sign;
@@ -101,10 +102,7 @@ async fn run(rate: f64, seconds: f64, far_away: tokio::runtime::Handle) {
     fake.add_repo(REPO, &[("README.md", "# app\n")]);
     fake.set_permission(REPO, AUTHOR, "write");
 
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
+    let client = Client::default();
     let template = Template::load();
     let mut next_issue = 1u64;
 
@@ -300,7 +298,7 @@ async fn run(rate: f64, seconds: f64, far_away: tokio::runtime::Handle) {
 /// from each send to its 👀 appearing on the fake.
 async fn eyes_latency(
     fake: &Arc<FakeGithub>,
-    client: &reqwest::Client,
+    client: &Client,
     url: &str,
     template: &Template,
     next_issue: &mut u64,
@@ -408,22 +406,14 @@ impl Delivery {
         }
     }
 
-    async fn send(
-        &self,
-        client: &reqwest::Client,
-        url: &str,
-    ) -> reqwest::Result<(reqwest::StatusCode, String)> {
-        let response = client
-            .post(url)
-            .header("Content-Type", "application/json")
-            .header("X-GitHub-Event", "issue_comment")
-            .header("X-GitHub-Delivery", &self.id)
-            .header("X-Hub-Signature-256", &self.signature)
-            .body(self.body.clone())
-            .send()
-            .await?;
-        let status = response.status();
-        Ok((status, response.text().await?))
+    async fn send(&self, client: &Client, url: &str) -> Answer {
+        let headers = [
+            ("Content-Type", "application/json"),
+            ("X-GitHub-Event", "issue_comment"),
+            ("X-GitHub-Delivery", self.id.as_str()),
+            ("X-Hub-Signature-256", self.signature.as_str()),
+        ];
+        client.post(url, &headers, self.body.clone()).await
     }
 }
 
@@ -445,7 +435,7 @@ fn github_settings(fake: &FakeGithub) -> Vec<(&'static str, String)> {
 async fn first_progress_comments(
     fake: &Arc<FakeGithub>,
     far_away: &tokio::runtime::Handle,
-    client: &reqwest::Client,
+    client: &Client,
     template: &Template,
     next_issue: &mut u64,
 ) -> (Vec<Duration>, &'static str) {

@@ -1,6 +1,12 @@
 //! What the webhook benchmarks share: the real `lucid serve` as a child process, and
 //! the figures' arithmetic.
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::http;
+use hyper_util::rt::TokioIo;
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -184,13 +190,96 @@ pub struct Load {
     pub start: Instant,
 }
 
+/// What a request to lucid got: its status and body, or what went wrong.
+pub type Answer = Result<(http::StatusCode, String), String>;
+
+/// The load generator's HTTP/1.1 client: keep-alive connections straight on hyper,
+/// one request at a time each, kept in an idle list per host. reqwest does the same
+/// with a URL parsed, a timer and a pool checkout per request at about twice the CPU,
+/// taken from the same two cores as the lucid being measured.
+#[derive(Clone, Default)]
+pub struct Client {
+    /// Connections waiting for their next request, by host.
+    idle: Arc<Mutex<HashMap<String, Vec<Connection>>>>,
+}
+
+/// One keep-alive connection's sending half.
+type Connection = SendRequest<Full<Bytes>>;
+
+impl Client {
+    /// POSTs `body` to `url` (`http://host:port/path`) with `headers`.
+    pub async fn post(&self, url: &str, headers: &[(&str, &str)], body: Bytes) -> Answer {
+        let uri: http::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
+        let authority = uri
+            .authority()
+            .ok_or_else(|| format!("{url} has no host"))?
+            .to_string();
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let mut request = http::Request::post(path).header("host", &authority);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Full::new(body)).map_err(|e| e.to_string())?;
+        let exchange = async {
+            let mut sender = match self.take_idle(&authority) {
+                Some(sender) => sender,
+                None => connect(&authority).await?,
+            };
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = response.status();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?
+                .to_bytes();
+            self.idle
+                .lock()
+                .unwrap()
+                .entry(authority.clone())
+                .or_default()
+                .push(sender);
+            Ok((status, String::from_utf8_lossy(&body).into_owned()))
+        };
+        tokio::time::timeout(Duration::from_secs(60), exchange)
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer from {url} in 60 s")))
+    }
+
+    fn take_idle(&self, authority: &str) -> Option<Connection> {
+        let mut idle = self.idle.lock().unwrap();
+        let senders = idle.get_mut(authority)?;
+        while let Some(sender) = senders.pop() {
+            if sender.is_ready() {
+                return Some(sender);
+            }
+        }
+        None
+    }
+}
+
+async fn connect(authority: &str) -> Result<Connection, String> {
+    let stream = tokio::net::TcpStream::connect(authority)
+        .await
+        .map_err(|e| format!("cannot connect to {authority}: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    Ok(sender)
+}
+
 /// Sends `count` requests, request `i` by `send(i)` at its scheduled time (`i / rate`
 /// after the start), each on its own task; a request's latency runs from its scheduled time to the answer, so a
 /// server that falls behind shows it (no coordinated omission).
 pub async fn open_loop<F, Fut>(count: usize, rate: f64, send: F) -> Load
 where
     F: Fn(usize) -> Fut + Clone + Send + 'static,
-    Fut: Future<Output = reqwest::Result<(reqwest::StatusCode, String)>> + Send,
+    Fut: Future<Output = Answer> + Send,
 {
     let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let max_in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -223,8 +312,17 @@ where
         start,
     };
     let mut reported = 0;
-    for task in tasks {
+    // BENCH_DUMP=file: each request's scheduled time and latency, in ms, for a plot.
+    let mut dump = std::env::var("BENCH_DUMP")
+        .ok()
+        .map(|path| std::fs::File::create(path).expect("cannot create BENCH_DUMP"));
+    for (i, task) in tasks.into_iter().enumerate() {
         let (answer, latency) = task.await.unwrap();
+        if let Some(file) = &mut dump {
+            use std::io::Write;
+            let at = i as f64 / rate * 1e3;
+            let _ = writeln!(file, "{at:.3} {:.3}", latency.as_secs_f64() * 1e3);
+        }
         match answer {
             Ok((status, body)) if status.is_success() => {
                 load.ok += 1;
