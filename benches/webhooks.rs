@@ -40,7 +40,7 @@ mod harness {
 #[allow(dead_code)]
 mod common;
 use common::{
-    Answer, Client, Lucid, Usage, env_or, ms, open_loop, per_request, percentile, raise_fd_limit,
+    Answer, Client, Lucid, Usage, env_or, load_rows, ms, open_loop, percentile, raise_fd_limit,
     strip_ansi,
 };
 use fake_github::FakeGithub;
@@ -195,23 +195,9 @@ async fn run(rate: f64, seconds: f64, far_away: tokio::runtime::Handle) {
     row("non-2xx answers", load.not_ok.to_string());
     row("transport errors", load.errors.to_string());
     row("answers without a session", load.no_session.to_string());
-    row("latency to 2xx p50 (ms)", ms(percentile(&latencies, 0.50)));
-    row("latency to 2xx p90 (ms)", ms(percentile(&latencies, 0.90)));
-    row("latency to 2xx p99 (ms)", ms(percentile(&latencies, 0.99)));
-    row("latency to 2xx max (ms)", ms(latencies.last().copied()));
-    row("most in flight at once", load.max_in_flight.to_string());
-    row(
-        "lucid CPU per request (ms)",
-        per_request(spent.lucid, total),
-    );
-    row(
-        "bench CPU per request (ms, generator + fake)",
-        per_request(spent.bench, total),
-    );
-    row(
-        "machine CPU taken by the host (steal, %)",
-        format!("{:.0}", spent.stolen * 100.0),
-    );
+    for (name, value) in load_rows(&load, &latencies, &spent, total) {
+        row(name, value);
+    }
     row(
         "sessions created (load)",
         format!("{}", counts.sessions as i64 - EYES_BATCH as i64),

@@ -445,3 +445,32 @@ fn machine_ticks() -> MachineTicks {
 pub fn per_request(spent: Duration, requests: usize) -> String {
     format!("{:.3}", spent.as_secs_f64() * 1e3 / requests.max(1) as f64)
 }
+
+/// The figures of an open-loop run both webhook benchmarks print: latency to the
+/// answer (`latencies` sorted), and the CPU it cost.
+pub fn load_rows(
+    load: &Load,
+    latencies: &[Duration],
+    spent: &UsageSpent,
+    requests: usize,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("latency to 2xx p50 (ms)", ms(percentile(latencies, 0.50))),
+        ("latency to 2xx p90 (ms)", ms(percentile(latencies, 0.90))),
+        ("latency to 2xx p99 (ms)", ms(percentile(latencies, 0.99))),
+        ("latency to 2xx max (ms)", ms(latencies.last().copied())),
+        ("most in flight at once", load.max_in_flight.to_string()),
+        (
+            "lucid CPU per request (ms)",
+            per_request(spent.lucid, requests),
+        ),
+        (
+            "bench CPU per request (ms, generator + fake)",
+            per_request(spent.bench, requests),
+        ),
+        (
+            "machine CPU taken by the host (steal, %)",
+            format!("{:.0}", spent.stolen * 100.0),
+        ),
+    ]
+}
