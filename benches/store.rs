@@ -2,6 +2,9 @@
 //! it answers: operations per second and p50/p99 latency with 1 and 32 concurrent
 //! writers, on SQLite and (when TEST_POSTGRES_URL names a server) PostgreSQL.
 //!
+//! Also the CPU time per operation, for the whole process (PostgreSQL's own is not
+//! in it).
+//!
 //! Run: `cargo bench --bench store` (scripts/test's services give it PostgreSQL:
 //! `source scripts/services.sh && ensure_postgres && cargo bench --bench store`).
 
@@ -22,8 +25,8 @@ fn main() {
     runtime.block_on(async {
         println!("record delivery + create session");
         println!(
-            "{:<10} {:>7} {:>7} {:>10} {:>9} {:>9}",
-            "store", "writers", "ops", "ops/s", "p50 ms", "p99 ms"
+            "{:<10} {:>7} {:>7} {:>10} {:>9} {:>9} {:>11}",
+            "store", "writers", "ops", "ops/s", "p50 ms", "p99 ms", "CPU us/op"
         );
         let dir = tempfile::tempdir().unwrap();
         let sqlite = format!("sqlite://{}/bench.db", dir.path().display());
@@ -44,14 +47,17 @@ async fn bench_backend(name: &str, url: &str) {
     store.migrate().await.unwrap();
     run(&store, "warmup", 4, 50).await;
     for (writers, per_writer) in [(1, OPS_ALONE), (32, OPS_PER_WRITER_OF_32)] {
+        let cpu_before = process_cpu();
         let (elapsed, mut latencies) = run(&store, name, writers, per_writer).await;
+        let cpu = process_cpu().saturating_sub(cpu_before);
         latencies.sort();
         let ops = latencies.len();
         println!(
-            "{name:<10} {writers:>7} {ops:>7} {:>10.0} {:>9.3} {:>9.3}",
+            "{name:<10} {writers:>7} {ops:>7} {:>10.0} {:>9.3} {:>9.3} {:>11.1}",
             ops as f64 / elapsed.as_secs_f64(),
             millis(percentile(&latencies, 0.50)),
             millis(percentile(&latencies, 0.99)),
+            cpu.as_secs_f64() * 1e6 / ops as f64,
         );
     }
     store.close().await;
@@ -107,6 +113,19 @@ fn trigger(delivery: &str) -> Trigger {
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
     sorted[index]
+}
+
+/// CPU time this process (the store's threads included) has used: a figure the
+/// host's share of a virtual machine's CPU changes much less than wall time.
+fn process_cpu() -> Duration {
+    // SAFETY: getrusage fills a local struct.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
 }
 
 fn millis(d: Duration) -> f64 {

@@ -12,6 +12,7 @@ use super::{Backend, Recorded, Store, StoreError};
 use crate::core::{EventBody, Session, SessionId, Timestamp, Trigger};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Executor, Row};
+use std::collections::HashMap;
 use std::sync::OnceLock;
 use tokio::sync::oneshot;
 
@@ -19,23 +20,37 @@ use tokio::sync::oneshot;
 /// batch short enough that the last caller in it still answers fast.
 const MAX_BATCH: usize = 32;
 
-/// One trigger's insert, with `#N#` standing for its Nth parameter:
+/// A batch's statements, each over every trigger of the batch at once: one statement
+/// per table, not one per trigger, so the writer's thread steps (and answers back)
+/// a handful of statements per batch whatever its size. `{…}` stands for the batch's
+/// rows of the values inside, with `#N#` for a trigger's Nth parameter:
 /// 1 platform, 2 delivery id, 3 session id, 4 now, 5 thread, 6 author, 7 task,
 /// 8 repo, 9 thread key, 10 state, 11 first event's kind, 12 its body.
-/// Each insert after the delivery's runs only if the one before changed a row, so a
-/// known delivery changes nothing. The SELECT says whether the session now exists
-/// (sqlx's row counts in a batch cannot tell: they include stale counts).
-const SQLITE_ONE: &str = "
-INSERT INTO deliveries (platform, delivery_id, session_id, received_at)
-    VALUES (#1#, #2#, #3#, #4#) ON CONFLICT (platform, delivery_id) DO NOTHING;
-INSERT INTO sessions (id, platform, thread, author, task, repo, delivery_id, state, last_seq, created_at, updated_at)
-    SELECT #3#, #1#, #5#, #6#, #7#, #8#, #2#, #10#, 1, #4#, #4# WHERE changes() = 1;
-INSERT INTO threads (platform, thread_key, session_id, updated_at)
-    SELECT #1#, #9#, #3#, #4# WHERE changes() = 1
-    ON CONFLICT (platform, thread_key) DO UPDATE SET session_id = excluded.session_id, updated_at = excluded.updated_at;
-INSERT INTO events (session_id, seq, kind, body, created_at)
-    SELECT #3#, 1, #11#, #12#, #4# WHERE changes() = 1;
-SELECT COUNT(*) FROM sessions WHERE id = #3#;";
+/// A session is made only for a delivery this batch recorded (its row names the new
+/// session's id), and its thread and first event only for a session made, so a known
+/// delivery changes nothing. Rows come in batch order, so of two triggers in one
+/// thread the later one's session is the thread's. The SELECT says which sessions
+/// now exist.
+const SQLITE_BATCH: [&str; 5] = [
+    "INSERT INTO deliveries (platform, delivery_id, session_id, received_at)
+    VALUES {(#1#, #2#, #3#, #4#)} ON CONFLICT (platform, delivery_id) DO NOTHING;",
+    "INSERT INTO sessions (id, platform, thread, author, task, repo, delivery_id, state, last_seq, created_at, updated_at)
+    SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8, 1, v.column9, v.column9
+    FROM (VALUES {(#3#, #1#, #5#, #6#, #7#, #8#, #2#, #10#, #4#)}) AS v
+    WHERE EXISTS (SELECT 1 FROM deliveries d
+        WHERE d.platform = v.column2 AND d.delivery_id = v.column7 AND d.session_id = v.column1);",
+    "INSERT INTO threads (platform, thread_key, session_id, updated_at)
+    SELECT v.column1, v.column2, v.column3, v.column4
+    FROM (VALUES {(#1#, #9#, #3#, #4#)}) AS v
+    WHERE EXISTS (SELECT 1 FROM sessions s WHERE s.id = v.column3)
+    ON CONFLICT (platform, thread_key) DO UPDATE SET session_id = excluded.session_id, updated_at = excluded.updated_at;",
+    "INSERT INTO events (session_id, seq, kind, body, created_at)
+    SELECT v.column1, 1, v.column2, v.column3, v.column4
+    FROM (VALUES {(#3#, #11#, #12#, #4#)}) AS v
+    WHERE EXISTS (SELECT 1 FROM sessions s WHERE s.id = v.column1);",
+    "SELECT v.column1, EXISTS (SELECT 1 FROM sessions s WHERE s.id = v.column1)
+    FROM (VALUES {(#3#)}) AS v;",
+];
 const PARAMS_PER_TRIGGER: usize = 12;
 
 /// The same as one statement, for PostgreSQL.
@@ -93,6 +108,14 @@ impl Params {
             text(queued.kind()),
             text(to_json(&queued)),
         ])
+    }
+
+    /// The id of the session this trigger makes.
+    fn session_id(&self) -> &str {
+        match &self.0[2] {
+            Value::Text(Some(id)) => id,
+            _ => "",
+        }
     }
 
     fn bind<'q>(
@@ -199,29 +222,40 @@ async fn run_batch(writer: &mut AnyConnection, batch: Vec<Pending>) {
         rows_for_retry.push(retry);
     }
     // fetch_all: sqlx's fetch_one stops at the first statement of a batch.
-    match query.fetch_all(&mut *writer).await {
-        Ok(rows) if rows.len() == answers.len() => {
-            for (answer, row) in answers.into_iter().zip(rows) {
-                let _ = answer.send(created_from(&row));
-            }
+    let outcome = query.fetch_all(&mut *writer).await;
+    let created: Option<HashMap<String, bool>> = match &outcome {
+        Ok(rows) if rows.len() == answers.len() => rows
+            .iter()
+            .map(|row| {
+                let session = row.try_get::<String, _>(0).ok()?;
+                let exists = row.try_get::<i64, _>(1).ok()?;
+                Some((session, exists > 0))
+            })
+            .collect(),
+        _ => None,
+    };
+    if let Some(created) = created {
+        for (answer, row) in answers.into_iter().zip(&rows_for_retry) {
+            let made = created
+                .get(row.session_id())
+                .copied()
+                .ok_or_else(|| StoreError::Corrupt("a batch left out one of its triggers".into()));
+            let _ = answer.send(made);
         }
-        outcome => {
-            // Nothing to roll back if the failure came before BEGIN.
-            let _ = writer.execute("ROLLBACK").await;
-            if answers.len() == 1 {
-                let error = match outcome {
-                    Err(e) => e.into(),
-                    Ok(rows) => {
-                        StoreError::Corrupt(format!("the batch returned {} rows", rows.len()))
-                    }
-                };
-                let _ = answers.pop().expect("one answer").send(Err(error));
-                return;
-            }
-            for (answer, row) in answers.into_iter().zip(rows_for_retry) {
-                Box::pin(run_batch(writer, vec![Pending { row, answer }])).await;
-            }
-        }
+        return;
+    }
+    // Nothing to roll back if the failure came before BEGIN.
+    let _ = writer.execute("ROLLBACK").await;
+    if answers.len() == 1 {
+        let error = match outcome {
+            Err(e) => e.into(),
+            Ok(rows) => StoreError::Corrupt(format!("the batch returned {} rows", rows.len())),
+        };
+        let _ = answers.pop().expect("one answer").send(Err(error));
+        return;
+    }
+    for (answer, row) in answers.into_iter().zip(rows_for_retry) {
+        Box::pin(run_batch(writer, vec![Pending { row, answer }])).await;
     }
 }
 
@@ -232,27 +266,37 @@ fn created_from(row: &AnyRow) -> Result<bool, StoreError> {
 /// The SQL for a batch of `n` triggers, built once per size.
 fn sqlite_batch_sql(n: usize) -> &'static str {
     static BATCHES: OnceLock<Vec<String>> = OnceLock::new();
-    let batches = BATCHES.get_or_init(|| {
-        (1..=MAX_BATCH)
-            .map(|size| {
-                let mut sql = String::from("BEGIN IMMEDIATE;");
-                for k in 0..size {
-                    let mut one = SQLITE_ONE.to_owned();
-                    // Highest first, so #1# never matches inside #12#.
-                    for p in (1..=PARAMS_PER_TRIGGER).rev() {
-                        one = one.replace(
-                            &format!("#{p}#"),
-                            &format!("${}", k * PARAMS_PER_TRIGGER + p),
-                        );
-                    }
-                    sql.push_str(&one);
-                }
-                sql.push_str("\nCOMMIT;");
-                sql
-            })
-            .collect()
-    });
+    let batches = BATCHES.get_or_init(|| (1..=MAX_BATCH).map(batch_sql).collect());
     &batches[n - 1]
+}
+
+fn batch_sql(size: usize) -> String {
+    let mut sql = String::from("BEGIN IMMEDIATE;");
+    for statement in SQLITE_BATCH {
+        let (head, rest) = statement
+            .split_once('{')
+            .expect("a batch statement has rows");
+        let (row, tail) = rest.split_once('}').expect("a batch statement's rows end");
+        let rows: Vec<String> = (0..size)
+            .map(|k| {
+                let mut one = row.to_owned();
+                // Highest first, so #1# never matches inside #12#.
+                for p in (1..=PARAMS_PER_TRIGGER).rev() {
+                    one = one.replace(
+                        &format!("#{p}#"),
+                        &format!("${}", k * PARAMS_PER_TRIGGER + p),
+                    );
+                }
+                one
+            })
+            .collect();
+        sql.push('\n');
+        sql.push_str(head);
+        sql.push_str(&rows.join(", "));
+        sql.push_str(tail);
+    }
+    sql.push_str("\nCOMMIT;");
+    sql
 }
 
 #[cfg(test)]
@@ -263,10 +307,12 @@ mod tests {
     fn batches_number_each_triggers_parameters_apart() {
         let two = sqlite_batch_sql(2);
         assert!(two.starts_with("BEGIN IMMEDIATE;") && two.ends_with("COMMIT;"));
-        assert!(two.contains("VALUES ($1, $2, $3, $4)"));
-        assert!(two.contains("VALUES ($13, $14, $15, $16)"));
-        assert!(two.contains("SELECT $15, 1, $23, $24, $16"));
-        assert!(!two.contains('#'));
-        assert_eq!(two.matches("SELECT COUNT(*)").count(), 2);
+        assert!(two.contains("VALUES ($1, $2, $3, $4), ($13, $14, $15, $16) ON CONFLICT"));
+        assert!(
+            two.contains("(VALUES ($15, $23, $24, $16))") || two.contains("($15, $23, $24, $16)")
+        );
+        assert!(!two.contains('#') && !two.contains('{'));
+        assert_eq!(two.matches("INSERT INTO").count(), 4);
+        assert_eq!(two.matches("SELECT v.column1, EXISTS").count(), 1);
     }
 }
