@@ -36,6 +36,7 @@ impl Lucid {
             )
             .env("LUCID_LISTEN", "127.0.0.1:0")
             .envs(platform.iter().map(|(k, v)| (*k, v.as_str())))
+            // BENCH_LUCID_WORKERS: lucid's runtime threads (tokio's default is one per core).
             .envs(std::env::var("BENCH_LUCID_WORKERS").map(|n| ("TOKIO_WORKER_THREADS", n)))
             // Quiet, but for the line that says where it listens.
             .env("LUCID_LOG", "warn,lucid::serve=info")

@@ -8,8 +8,7 @@ pub(super) async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    hook.verify(&headers, &body)?;
-    let command = match parse_command(&body).map_err(|e| ApiError::bad_request(e.reason()))? {
+    let command = match hook.read(&headers, &body, parse_command)? {
         SlackRequest::Command(command) => command,
         SlackRequest::Ignored { reason } => return Ok(ignored(&reason)),
         _ => return Ok(ignored("not a slash command")),

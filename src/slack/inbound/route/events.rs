@@ -10,8 +10,7 @@ pub(super) async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    hook.verify(&headers, &body)?;
-    match parse_events(&body).map_err(|e| ApiError::bad_request(e.reason()))? {
+    match hook.read(&headers, &body, parse_events)? {
         SlackRequest::UrlVerification { challenge } => Ok(answer(json!({"challenge": challenge}))),
         SlackRequest::Message(message) => on_message(&hook, message).await,
         SlackRequest::Ignored { reason } => Ok(ignored(&reason)),

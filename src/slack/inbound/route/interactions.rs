@@ -8,8 +8,7 @@ pub(super) async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    hook.verify(&headers, &body)?;
-    let action = match parse_interaction(&body).map_err(|e| ApiError::bad_request(e.reason()))? {
+    let action = match hook.read(&headers, &body, parse_interaction)? {
         SlackRequest::Action(action) => action,
         SlackRequest::Ignored { reason } => return Ok(ignored(&reason)),
         _ => return Ok(ignored("not a button")),

@@ -3,7 +3,7 @@
 //! a refusal, a question) is posted after the answer; a retried event (same
 //! `event_id`, `X-Slack-Retry-Num` set) is recorded once and answered once.
 
-use super::{SIGNATURE_HEADER, SlackMessage, TIMESTAMP_HEADER, verify};
+use super::{PayloadError, SIGNATURE_HEADER, SlackMessage, SlackRequest, TIMESTAMP_HEADER, verify};
 use crate::config::SlackSettings;
 use crate::core::{Author, DeliveryId, Platform, SessionId, ThreadRef, Timestamp, Trigger};
 use crate::http::ApiError;
@@ -44,7 +44,14 @@ impl SlackWebhook {
             .with_state(self)
     }
 
-    fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
+    /// Checks the request's signature (401), then reads its body with `parse` (400 with
+    /// the reason): the same first steps for every Slack route.
+    fn read(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        parse: fn(&[u8]) -> Result<SlackRequest, PayloadError>,
+    ) -> Result<SlackRequest, ApiError> {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         verify(
             &self.settings.signing_secret,
@@ -53,7 +60,8 @@ impl SlackWebhook {
             header(SIGNATURE_HEADER),
             Timestamp::now().as_millis() / 1_000,
         )
-        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()))
+        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()))?;
+        parse(body).map_err(|e| ApiError::bad_request(e.reason()))
     }
 
     fn team_allowed(&self, team: &str) -> bool {
