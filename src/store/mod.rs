@@ -63,10 +63,16 @@ struct Inner {
 
 /// Set on every SQLite connection. WAL lets readers go on while one writer commits;
 /// NORMAL sync survives a crash of the process, which is what "acknowledged is never
-/// lost" needs. When the log starts over, its file is cut back to 64 MiB.
+/// lost" needs.
+///
+/// When the log starts over, a file longer than 256 MiB is cut back to that size.
+/// The cut is made by the first commit after, so it holds up every write: set at
+/// 64 MiB, below the log's usual length under load (see [`WAL_RESTART_FRAMES`]), it
+/// cut at every start and held the writer for 30 to 60 ms each time. At 256 MiB it
+/// only cuts a log that grew for an unusual reason (a long-lived reader).
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
      PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
-     PRAGMA journal_size_limit = 67108864;";
+     PRAGMA journal_size_limit = 268435456;";
 
 impl Store {
     /// Connects without changing anything; `migrate` brings the schema up to date.
@@ -115,7 +121,8 @@ impl Store {
             appended,
         });
         if backend == Backend::Sqlite {
-            crate::background::spawn(checkpoint_wal(Arc::downgrade(&inner)));
+            let url = sqlite_url_creating_file(url.expose());
+            crate::background::spawn(checkpoint_wal(Arc::downgrade(&inner), url));
         }
         Ok(Store { inner })
     }
@@ -255,45 +262,98 @@ impl Store {
     }
 }
 
-/// Write-ahead log frames (one 4 KiB page each) past which a checkpoint holds the
-/// writer back while it copies the last of them, so that the log can start over.
-const WAL_RESTART_FRAMES: i64 = 8 * 1024;
+/// How often the write-ahead log is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Write-ahead log frames (one 4 KiB page each, so 128 MiB) past which the checkpoint
+/// makes the log start over, with a last pass that holds the writer back for a few
+/// milliseconds (mostly its fsync). Under 32 writers that never pause, the log starts
+/// over about once a second at this length; at 32 MiB it did so at every pass, and
+/// those holds set the p99 of recording a trigger (5–6 ms against 3–4 ms). A log
+/// that starts over while idle (any pause in the writes) never gets this long.
+const WAL_RESTART_FRAMES: i64 = 32 * 1024;
+
+/// Frames that may come in during a pass for the next one to be the last: copying
+/// them holds the writer back well under a millisecond.
+const WAL_CAUGHT_UP_FRAMES: i64 = 256;
+
+/// Passes that may run to catch up before the last one, in case writes come in faster
+/// than a pass copies them.
+const MAX_CATCH_UP_PASSES: usize = 8;
 
 /// Copies SQLite's write-ahead log back into the database file now and then, beside
 /// the writer rather than in its way (PASSIVE never waits for it). Ends with the store.
+///
+/// It has a connection of its own, opened here: the connection's SQLite thread is
+/// started by this task's thread, so under `lucid serve` it has the background
+/// threads' lower priority (see `crate::background`) and the copying, which takes
+/// tens of milliseconds under load, stands back for the writer and the webhooks.
 ///
 /// The log only starts over (and its file stops growing) when a write begins after a
 /// checkpoint copied every frame in it. Under steady writes that never happens: each
 /// pass copies the log as it was when the pass began, while new frames come in behind
 /// it (the log grew by 25 MB a second under the webhook benchmark). So once the log
-/// holds [`WAL_RESTART_FRAMES`], a second pass runs holding the writer: it copies only
-/// what came in during the first (a few milliseconds), and the next write starts the
-/// log over.
-async fn checkpoint_wal(store: std::sync::Weak<Inner>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
+/// holds [`WAL_RESTART_FRAMES`], passes run back to back, each copying only what came
+/// in during the one before, until that is little; then a last pass holds the writer
+/// while it copies the rest, and the next write starts the log over. (Straight after
+/// one long pass, the last one held the writer for 10 ms; after catching up, 3 ms.)
+async fn checkpoint_wal(store: std::sync::Weak<Inner>, url: String) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut copier: Option<AnyConnection> = None;
     loop {
         tick.tick().await;
         let Some(inner) = store.upgrade() else { return };
         if inner.pool.is_closed() {
             return;
         }
-        let logged = match checkpoint(&inner.pool).await {
-            Ok(logged) => logged,
-            Err(e) => {
-                tracing::warn!(error = %e, "SQLite checkpoint failed; will retry");
-                continue;
-            }
-        };
-        if logged >= WAL_RESTART_FRAMES
-            && let Some(writer) = &inner.sqlite_writer
-        {
-            let mut writer = writer.lock().await;
-            if let Err(e) = checkpoint(&mut *writer).await {
-                tracing::warn!(error = %e, "SQLite checkpoint failed; will retry");
-            }
+        if copier.is_none() {
+            copier = match open_checkpoint_connection(&url).await {
+                Ok(conn) => Some(conn),
+                Err(e) => {
+                    tracing::warn!(error = %e, "SQLite checkpoint cannot connect; will retry");
+                    continue;
+                }
+            };
+        }
+        let conn = copier.as_mut().expect("opened above");
+        if let Err(e) = checkpoint_and_restart(conn, &inner).await {
+            tracing::warn!(error = %e, "SQLite checkpoint failed; will retry");
+            copier = None;
         }
     }
+}
+
+async fn open_checkpoint_connection(url: &str) -> Result<AnyConnection, sqlx::Error> {
+    let mut conn = AnyConnection::connect(url).await?;
+    conn.execute(SQLITE_PRAGMAS).await?;
+    Ok(conn)
+}
+
+/// One round: a pass beside the writer, and once the log is long, the catch-up
+/// passes and the last one that lets the log start over.
+async fn checkpoint_and_restart(
+    conn: &mut AnyConnection,
+    inner: &Inner,
+) -> Result<(), sqlx::Error> {
+    let mut logged = checkpoint(&mut *conn).await?;
+    let Some(writer) = &inner.sqlite_writer else {
+        return Ok(());
+    };
+    if logged < WAL_RESTART_FRAMES {
+        return Ok(());
+    }
+    for _ in 0..MAX_CATCH_UP_PASSES {
+        let before = logged;
+        logged = checkpoint(&mut *conn).await?;
+        if logged - before <= WAL_CAUGHT_UP_FRAMES {
+            break;
+        }
+    }
+    // On the writer's own connection: its thread has the writer's priority, so the
+    // webhooks waiting for the writer never wait behind a background thread.
+    checkpoint(&mut *writer.lock().await).await?;
+    Ok(())
 }
 
 /// One PASSIVE checkpoint; answers how many frames the log held when it began.
