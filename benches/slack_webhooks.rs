@@ -38,8 +38,8 @@ mod harness {
 #[allow(dead_code)]
 mod common;
 use common::{
-    Answer, Client, Load, Lucid, Usage, env_or, load_rows, ms, open_loop, percentile,
-    raise_fd_limit, strip_ansi,
+    Answer, Client, Load, Lucid, Usage, env_or, latency_rows, load_rows, open_loop, raise_fd_limit,
+    strip_ansi,
 };
 use fake_slack::FakeSlack;
 use lucid::slack::inbound::{
@@ -204,7 +204,7 @@ async fn run(rate: f64, seconds: f64, channels: usize, far_away: tokio::runtime:
     row("transport errors", load.errors.to_string());
     row("answers without a session", load.no_session.to_string());
     for (name, value) in load_rows(&load, &latencies, &spent, total) {
-        row(name, value);
+        row(&name, value);
     }
     row(
         "sessions created (load)",
@@ -227,22 +227,11 @@ async fn run(rate: f64, seconds: f64, channels: usize, far_away: tokio::runtime:
         format!("{resent} ({resent_ok})"),
     );
     row("ack batch size", ACK_BATCH.to_string());
-    row("ack latency, idle, p50 (ms)", ms(percentile(&acks, 0.50)));
-    row("ack latency, idle, p95 (ms)", ms(percentile(&acks, 0.95)));
-    row("ack latency, idle, max (ms)", ms(acks.last().copied()));
-    row(
-        "ack latency, load, p50 (ms)",
-        ms(percentile(&load_acks, 0.50)),
-    );
-    row(
-        "ack latency, load, p95 (ms)",
-        ms(percentile(&load_acks, 0.95)),
-    );
-    row(
-        "ack latency, load, p99 (ms)",
-        ms(percentile(&load_acks, 0.99)),
-    );
-    row("ack latency, load, max (ms)", ms(load_acks.last().copied()));
+    let idle = latency_rows("ack latency, idle,", &acks, &[50, 95]);
+    let under_load = latency_rows("ack latency, load,", &load_acks, &[50, 95, 99]);
+    for (name, value) in idle.into_iter().chain(under_load) {
+        row(&name, value);
+    }
     row(
         "threads acknowledged exactly once",
         format!("{}/{expected_sessions}", threads.once),

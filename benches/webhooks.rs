@@ -40,7 +40,7 @@ mod harness {
 #[allow(dead_code)]
 mod common;
 use common::{
-    Answer, Client, Lucid, Usage, env_or, load_rows, ms, open_loop, percentile, raise_fd_limit,
+    Answer, Client, Lucid, Usage, env_or, latency_rows, load_rows, open_loop, raise_fd_limit,
     strip_ansi,
 };
 use fake_github::FakeGithub;
@@ -196,7 +196,7 @@ async fn run(rate: f64, seconds: f64, far_away: tokio::runtime::Handle) {
     row("transport errors", load.errors.to_string());
     row("answers without a session", load.no_session.to_string());
     for (name, value) in load_rows(&load, &latencies, &spent, total) {
-        row(name, value);
+        row(&name, value);
     }
     row(
         "sessions created (load)",
@@ -218,27 +218,18 @@ async fn run(rate: f64, seconds: f64, far_away: tokio::runtime::Handle) {
         format!("{resent} ({resent_ok})"),
     );
     row("👀 batch size", EYES_BATCH.to_string());
-    row("👀 latency p50 (ms)", ms(percentile(&eyes, 0.50)));
-    row("👀 latency p95 (ms)", ms(percentile(&eyes, 0.95)));
-    row("👀 latency max (ms)", ms(eyes.last().copied()));
+    for (name, value) in latency_rows("👀 latency", &eyes, &[50, 95]) {
+        row(&name, value);
+    }
     row(
         "👀 reactions on the fake (all)",
         format!("{reacted}/{expected_eyes}"),
     );
     row("first progress comment batch size", STARTS.to_string());
     row("sessions ran in", sandboxes.to_string());
-    row(
-        "first progress comment p50 (ms)",
-        ms(percentile(&first_comments, 0.50)),
-    );
-    row(
-        "first progress comment p95 (ms)",
-        ms(percentile(&first_comments, 0.95)),
-    );
-    row(
-        "first progress comment max (ms)",
-        ms(first_comments.last().copied()),
-    );
+    for (name, value) in latency_rows("first progress comment", &first_comments, &[50, 95]) {
+        row(&name, value);
+    }
     row("permission checks to GitHub", permission_checks.to_string());
     row("failed calls to GitHub (4xx/5xx)", failed_calls.to_string());
     row(
@@ -299,32 +290,9 @@ async fn eyes_latency(
         .collect();
     *next_issue += EYES_BATCH as u64;
     let batch: std::collections::HashSet<u64> = deliveries.iter().map(|d| d.comment).collect();
-    let sent: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
+    let deliveries = deliveries.into_iter().map(|d| (d.comment, d)).collect();
+    let (sender, sent) = send_paced(client, url, deliveries, EYES_EVERY, "a 👀 batch request");
     let seen: Mutex<HashMap<u64, Instant>> = Mutex::default();
-    let sender = {
-        let (client, url, sent) = (client.clone(), url.to_owned(), sent.clone());
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(EYES_EVERY);
-            let mut answers = Vec::new();
-            for delivery in deliveries {
-                tick.tick().await;
-                sent.lock()
-                    .unwrap()
-                    .insert(delivery.comment, Instant::now());
-                let (client, url) = (client.clone(), url.clone());
-                answers.push(tokio::spawn(
-                    async move { delivery.send(&client, &url).await },
-                ));
-            }
-            for answer in answers {
-                let (status, body) = answer.await.unwrap().expect("a 👀 batch request failed");
-                assert!(
-                    status.is_success(),
-                    "a 👀 batch request got {status}: {body}"
-                );
-            }
-        })
-    };
     fake.wait_until("👀 on every comment of the batch", |fake| {
         let now = Instant::now();
         let mut seen = seen.lock().unwrap();
@@ -337,15 +305,7 @@ async fn eyes_latency(
     })
     .await;
     sender.await.unwrap();
-    let sent = sent.lock().unwrap();
-    let mut latencies: Vec<Duration> = seen
-        .into_inner()
-        .unwrap()
-        .iter()
-        .map(|(comment, at)| at.saturating_duration_since(sent[comment]))
-        .collect();
-    latencies.sort();
-    latencies
+    latencies_from_send(&sent, seen)
 }
 
 /// The recorded `issue_comment` `created` payload, pointed at the fake's repository.
@@ -370,6 +330,55 @@ impl Template {
 }
 
 /// One signed delivery, ready to send (and to resend as is).
+/// When each delivery went out, by the key its effect is looked for under.
+type SentAt = Arc<Mutex<HashMap<u64, Instant>>>;
+
+/// Sends `deliveries` one every `every` from a task of its own, so that what they
+/// cause is seen as it comes; the task fails if an answer is not 2xx.
+fn send_paced(
+    client: &Client,
+    url: &str,
+    deliveries: Vec<(u64, Delivery)>,
+    every: Duration,
+    what: &'static str,
+) -> (tokio::task::JoinHandle<()>, SentAt) {
+    let sent = SentAt::default();
+    let (client, url, sent_at) = (client.clone(), url.to_owned(), sent.clone());
+    let sender = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        let mut answers = Vec::new();
+        for (key, delivery) in deliveries {
+            tick.tick().await;
+            sent_at.lock().unwrap().insert(key, Instant::now());
+            let (client, url) = (client.clone(), url.clone());
+            answers.push(tokio::spawn(
+                async move { delivery.send(&client, &url).await },
+            ));
+        }
+        for answer in answers {
+            let (status, body) = answer
+                .await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{what} failed: {e}"));
+            assert!(status.is_success(), "{what} got {status}: {body}");
+        }
+    });
+    (sender, sent)
+}
+
+/// From each delivery's send to when its effect was seen, sorted.
+fn latencies_from_send(sent: &SentAt, seen: Mutex<HashMap<u64, Instant>>) -> Vec<Duration> {
+    let sent = sent.lock().unwrap();
+    let mut latencies: Vec<Duration> = seen
+        .into_inner()
+        .unwrap()
+        .iter()
+        .map(|(key, at)| at.saturating_duration_since(sent[key]))
+        .collect();
+    latencies.sort();
+    latencies
+}
+
 struct Delivery {
     id: String,
     comment: u64,
@@ -462,33 +471,13 @@ async fn first_progress_comments(
             (issue, Delivery::new(template, issue, comment, &body))
         })
         .collect();
-    let sent: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
-    // Sent from a task of its own, so that comments are seen as they come.
-    let sender = {
-        let (client, sent) = (client.clone(), sent.clone());
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(STARTS_EVERY);
-            let mut answers = Vec::new();
-            for (issue, delivery) in deliveries {
-                tick.tick().await;
-                sent.lock().unwrap().insert(issue, Instant::now());
-                let (client, url) = (client.clone(), url.clone());
-                answers.push(tokio::spawn(
-                    async move { delivery.send(&client, &url).await },
-                ));
-            }
-            for answer in answers {
-                let (status, body) = answer
-                    .await
-                    .unwrap()
-                    .expect("a session batch request failed");
-                assert!(
-                    status.is_success(),
-                    "a session batch request got {status}: {body}"
-                );
-            }
-        })
-    };
+    let (sender, sent) = send_paced(
+        client,
+        &url,
+        deliveries,
+        STARTS_EVERY,
+        "a session batch request",
+    );
     let seen: Mutex<HashMap<u64, Instant>> = Mutex::default();
     fake.wait_until("a progress comment on every issue of the batch", |fake| {
         let now = Instant::now();
@@ -505,14 +494,7 @@ async fn first_progress_comments(
     .await;
     sender.await.unwrap();
     lucid.stop();
-    let sent = sent.lock().unwrap();
-    let mut latencies: Vec<Duration> = seen
-        .into_inner()
-        .unwrap()
-        .iter()
-        .map(|(issue, at)| at.saturating_duration_since(sent[issue]))
-        .collect();
-    latencies.sort();
+    let latencies = latencies_from_send(&sent, seen);
     let ran_in = if engine_answers {
         "Docker sandboxes"
     } else {

@@ -177,6 +177,20 @@ pub fn ms(d: Option<Duration>) -> String {
     d.map_or("-".to_owned(), |d| format!("{:.2}", d.as_secs_f64() * 1e3))
 }
 
+/// Rows "`what` pNN (ms)" for each of `percentiles`, then "`what` max (ms)", of a
+/// sorted list of latencies.
+pub fn latency_rows(what: &str, sorted: &[Duration], percentiles: &[u8]) -> Vec<(String, String)> {
+    let mut rows: Vec<(String, String)> = percentiles
+        .iter()
+        .map(|&p| {
+            let value = ms(percentile(sorted, f64::from(p) / 100.0));
+            (format!("{what} p{p} (ms)"), value)
+        })
+        .collect();
+    rows.push((format!("{what} max (ms)"), ms(sorted.last().copied())));
+    rows
+}
+
 /// What an open-loop run measured.
 pub struct Load {
     pub latencies: Vec<Duration>,
@@ -454,12 +468,9 @@ pub fn load_rows(
     latencies: &[Duration],
     spent: &UsageSpent,
     requests: usize,
-) -> Vec<(&'static str, String)> {
-    vec![
-        ("latency to 2xx p50 (ms)", ms(percentile(latencies, 0.50))),
-        ("latency to 2xx p90 (ms)", ms(percentile(latencies, 0.90))),
-        ("latency to 2xx p99 (ms)", ms(percentile(latencies, 0.99))),
-        ("latency to 2xx max (ms)", ms(latencies.last().copied())),
+) -> Vec<(String, String)> {
+    let mut rows = latency_rows("latency to 2xx", latencies, &[50, 90, 99]);
+    let others = [
         ("most in flight at once", load.max_in_flight.to_string()),
         (
             "lucid CPU per request (ms)",
@@ -473,5 +484,7 @@ pub fn load_rows(
             "machine CPU taken by the host (steal, %)",
             format!("{:.0}", spent.stolen * 100.0),
         ),
-    ]
+    ];
+    rows.extend(others.map(|(name, value)| (name.to_owned(), value)));
+    rows
 }

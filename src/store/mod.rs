@@ -89,8 +89,7 @@ impl Store {
         let (pool, sqlite_writer) = match backend {
             Backend::Sqlite => {
                 let url = sqlite_url_creating_file(url.expose());
-                let mut writer = AnyConnection::connect(&url).await?;
-                writer.execute(SQLITE_PRAGMAS).await?;
+                let mut writer = open_sqlite_connection(&url).await?;
                 // The writer never checkpoints (that fsyncs, and would stall the one
                 // write queue); a background task does it instead.
                 writer.execute("PRAGMA wal_autocheckpoint = 0").await?;
@@ -308,7 +307,7 @@ async fn checkpoint_wal(store: std::sync::Weak<Inner>, url: String) {
             return;
         }
         if copier.is_none() {
-            copier = match open_checkpoint_connection(&url).await {
+            copier = match open_sqlite_connection(&url).await {
                 Ok(conn) => Some(conn),
                 Err(e) => {
                     tracing::warn!(error = %e, "SQLite checkpoint cannot connect; will retry");
@@ -324,7 +323,8 @@ async fn checkpoint_wal(store: std::sync::Weak<Inner>, url: String) {
     }
 }
 
-async fn open_checkpoint_connection(url: &str) -> Result<AnyConnection, sqlx::Error> {
+/// A SQLite connection of its own, outside the pool (the writer's, the checkpoint's).
+async fn open_sqlite_connection(url: &str) -> Result<AnyConnection, sqlx::Error> {
     let mut conn = AnyConnection::connect(url).await?;
     conn.execute(SQLITE_PRAGMAS).await?;
     Ok(conn)
