@@ -110,6 +110,7 @@ fn main() {
                 display_name: "bench".into(),
             },
             task: "make the tests pass".into(),
+            title: None,
             repo: None,
             delivery: DeliveryId::parse("bench").unwrap(),
         };

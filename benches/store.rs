@@ -122,6 +122,7 @@ fn trigger(delivery: &str) -> Trigger {
             display_name: "Ada".into(),
         },
         task: "fix the flaky test in ci".into(),
+        title: None,
         repo: Some(RepoName::parse("acme/app").unwrap()),
         delivery: DeliveryId::parse(delivery).unwrap(),
     }

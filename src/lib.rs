@@ -6,11 +6,15 @@
 
 pub mod agent;
 pub mod background;
+pub mod chat;
 pub mod config;
 pub mod core;
 pub mod doctor;
+pub mod forge;
 pub mod github;
 pub mod http;
+pub mod messages;
+pub mod registry;
 pub mod run;
 pub mod sandbox;
 pub mod serve;

@@ -142,7 +142,7 @@ fn main() -> ExitCode {
             let author = env.get("USER").cloned().unwrap_or_else(|| "you".to_owned());
             let request = lucid::run::RunRequest { repo, task, author };
             match runtime.block_on(lucid::run::run(settings, request)) {
-                Ok(lucid::agent::engine::AgentEnd::Finished { .. }) => ExitCode::SUCCESS,
+                Ok(lucid::agent::JobEnd::Finished { .. }) => ExitCode::SUCCESS,
                 Ok(_) => ExitCode::FAILURE,
                 Err(e) => {
                     eprintln!("error: {e:#}");

@@ -1,19 +1,21 @@
 //! `lucid run --repo <path or URL> "<task>"`: one session from the terminal, on the
-//! same engine, sandbox and store as the service, its steps printed as they happen.
+//! same engine, sandbox, store and session driver as the service, its steps printed
+//! as they happen.
 
-use crate::agent::engine::{Agent, AgentEnd};
+use crate::agent::JobEnd;
+use crate::agent::builtin::BuiltinAgent;
 use crate::config::Settings;
 use crate::core::{
-    Author, DeliveryId, Event, EventBody, SessionId, SessionState, ThreadRef, Trigger,
+    Author, DeliveryId, Event, EventBody, Session, SessionId, SessionState, ThreadRef, Trigger,
 };
-use crate::sandbox::{DockerEngine, DockerSandboxes, Sandboxes};
+use crate::forge::Requester;
+use crate::forge::local::LocalForge;
+use crate::sandbox::{DockerEngine, DockerSandboxes};
 use crate::store::{Recorded, Store};
-use anyhow::{Context, bail};
+use crate::worker::driver::{Parts, drive};
+use anyhow::bail;
 use std::io::{IsTerminal, Write};
-use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub struct RunRequest {
@@ -23,11 +25,10 @@ pub struct RunRequest {
 }
 
 /// Runs one session and returns how it ended.
-pub async fn run(settings: Settings, request: RunRequest) -> anyhow::Result<AgentEnd> {
+pub async fn run(settings: Settings, request: RunRequest) -> anyhow::Result<JobEnd> {
     let Some(llm) = &settings.llm else {
         bail!("no model is configured: set LUCID_LLM_API_KEY and LUCID_LLM_MODEL (see the README)");
     };
-    let model = crate::agent::llm::connect(llm);
     let store = Store::connect(&settings.database_url).await?;
     store.migrate().await?;
     let session = record(&store, &request).await?;
@@ -36,20 +37,14 @@ pub async fn run(settings: Settings, request: RunRequest) -> anyhow::Result<Agen
     let mut sandbox_settings = settings.sandbox.clone();
     sandbox_settings.pool_size = 0;
     let sandboxes = DockerSandboxes::new(engine, sandbox_settings);
-    store
-        .transition(session, SessionState::Provisioning, None, None)
-        .await?;
-    let sandbox = sandboxes
-        .create(session, &settings.sandbox.spec)
-        .await
-        .context("cannot create the sandbox")?;
-    clone_into(&request.repo, sandbox.workspace().path())?;
-    sandbox.workspace().hand_over()?;
-    store
-        .transition(session, SessionState::Running, None, None)
-        .await?;
+    let agent = BuiltinAgent {
+        model: crate::agent::llm::connect(llm),
+        settings: settings.agent.clone(),
+        store: store.clone(),
+    };
+    let forge = LocalForge::new(&request.repo);
 
-    let printer = tokio::spawn(print_events(store.clone(), session));
+    let printer = tokio::spawn(print_events(store.clone(), session.id));
     let stop = CancellationToken::new();
     let on_ctrl_c = stop.clone();
     tokio::spawn(async move {
@@ -57,36 +52,39 @@ pub async fn run(settings: Settings, request: RunRequest) -> anyhow::Result<Agen
             on_ctrl_c.cancel();
         }
     });
-    let (_follow_ups, inbox) = mpsc::unbounded_channel();
-    let agent = Agent {
-        model: model.as_ref(),
-        sandbox: sandbox.as_ref(),
+    let parts = Parts {
         store: &store,
-        session,
-        settings: &settings.agent,
-        inbox,
-        stop,
+        sandboxes: &sandboxes,
+        spec: &settings.sandbox.spec,
+        forge: &forge,
+        agent: &agent,
+        lease_owner: None,
+        session_url: "",
+        requester: Requester {
+            name: &request.author,
+            platform_title: "the terminal",
+        },
     };
-    let end = agent.run(&request.task).await;
-    let (state, reason) = match &end {
-        Ok(AgentEnd::Finished { .. }) => (SessionState::Completed, None),
-        Ok(AgentEnd::Stopped) => (SessionState::Cancelled, Some("stopped".to_owned())),
-        Ok(other) => (SessionState::Failed, Some(ending(other))),
-        Err(e) => (SessionState::Failed, Some(e.to_string())),
-    };
-    store.transition(session, state, reason, None).await?;
+    let ending = drive(&parts, &session, stop).await;
     let _ = printer.await;
-    let changes = diff_stat(sandbox.workspace().path());
-    sandbox.destroy().await?;
-    let end = end?;
-    println!("\n{}", ending(&end));
+    let end = match ending.state {
+        SessionState::Completed => JobEnd::Finished {
+            summary: ending.reason.unwrap_or_default(),
+        },
+        SessionState::Cancelled => JobEnd::Stopped,
+        _ => JobEnd::Failed {
+            reason: ending.reason.unwrap_or_default(),
+        },
+    };
+    println!("\n{}", describe(&end));
+    let changes = forge.changes();
     if !changes.trim().is_empty() {
         println!("\nChanges:\n{changes}");
     }
     Ok(end)
 }
 
-async fn record(store: &Store, request: &RunRequest) -> anyhow::Result<SessionId> {
+async fn record(store: &Store, request: &RunRequest) -> anyhow::Result<Session> {
     let id = uuid::Uuid::now_v7().to_string();
     let trigger = Trigger {
         thread: ThreadRef::Web {
@@ -97,49 +95,27 @@ async fn record(store: &Store, request: &RunRequest) -> anyhow::Result<SessionId
             display_name: request.author.clone(),
         },
         task: request.task.clone(),
+        title: None,
         repo: None,
         delivery: DeliveryId::parse(&format!("cli-{id}"))?,
     };
     match store.record_trigger(trigger).await? {
-        Recorded::Created(session) => Ok(session.id),
+        Recorded::Created(session) => Ok(*session),
         Recorded::Duplicate { .. } => bail!("a fresh delivery id was seen before"),
     }
 }
 
-/// Clones on the host, so no credential ever enters the sandbox.
-fn clone_into(repo: &str, workspace: &std::path::Path) -> anyhow::Result<()> {
-    let status = Command::new("git")
-        .args(["clone", "--quiet", "--", repo, "."])
-        .current_dir(workspace)
-        .status()
-        .context("cannot run git on the host")?;
-    if !status.success() {
-        bail!("git could not clone {repo}");
-    }
-    Ok(())
-}
-
-fn diff_stat(workspace: &std::path::Path) -> String {
-    Command::new("git")
-        .args(["-c", "safe.directory=*", "diff", "--stat"])
-        .current_dir(workspace)
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default()
-}
-
-fn ending(end: &AgentEnd) -> String {
+fn describe(end: &JobEnd) -> String {
     match end {
-        AgentEnd::Finished { .. } => format!("Finished: {}", end.describe()),
-        AgentEnd::Stopped => "Stopped at your request".to_owned(),
-        AgentEnd::ModelFailed(_) => format!("Failed: {}", end.describe()),
-        _ => format!("Stopped: {}", end.describe()),
+        JobEnd::Finished { summary } => format!("Finished: {summary}"),
+        JobEnd::Stopped => "Stopped at your request".to_owned(),
+        JobEnd::Failed { reason } => format!("Failed: {reason}"),
     }
 }
 
 /// Prints the session's events as they are logged, until it has finished.
 async fn print_events(store: Store, session: SessionId) {
-    let mut announced = store.subscribe();
+    let mut watch = store.watch(session);
     let colour = std::io::stdout().is_terminal();
     let mut seen = 0;
     loop {
@@ -153,7 +129,7 @@ async fn print_events(store: Store, session: SessionId) {
         if finished {
             return;
         }
-        let _ = tokio::time::timeout(Duration::from_secs(1), announced.recv()).await;
+        watch.changed().await;
     }
 }
 

@@ -1,9 +1,13 @@
 //! The built-in agent: language-model clients (`llm`), the tools it uses in the
 //! sandbox (`tools`), and the loop that drives them (`engine`).
 
+pub mod builtin;
 pub mod engine;
 pub mod llm;
+pub mod port;
 pub mod tools;
+
+pub use port::{AgentRunner, Job, JobEnd, Said, Start};
 
 use crate::core::{EventBody, SessionId};
 use crate::sandbox::SandboxError;
@@ -33,4 +37,20 @@ impl StepLog<'_> {
             .await
             .map(|_| ())
     }
+}
+
+/// The built-in agent, when a model is configured.
+pub fn register(
+    registry: &mut crate::registry::Registry,
+    settings: &crate::config::Settings,
+    context: &crate::registry::Context,
+) -> anyhow::Result<()> {
+    if let Some(llm) = &settings.llm {
+        registry.set_agent(std::sync::Arc::new(builtin::BuiltinAgent {
+            model: llm::connect(llm),
+            settings: settings.agent.clone(),
+            store: context.store.clone(),
+        }));
+    }
+    Ok(())
 }

@@ -5,7 +5,7 @@ use super::reader::Reader;
 use secrecy::SecretString;
 use std::path::PathBuf;
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct GithubSettings {
     pub webhook_secrets: Vec<SecretString>,
     pub auth: GithubAuth,
@@ -15,7 +15,7 @@ pub struct GithubSettings {
     pub edit_interval: std::time::Duration,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum GithubAuth {
     Token(SecretString),
     App {
@@ -24,7 +24,7 @@ pub enum GithubAuth {
     },
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct SlackSettings {
     pub signing_secret: SecretString,
     pub bot_token: SecretString,

@@ -3,15 +3,20 @@
 //! Nothing here knows about HTTP, a platform SDK, a database driver or Docker; the
 //! adapters around it translate to and from these types.
 
+pub mod decide;
+pub mod digest;
 pub mod event;
 pub mod ids;
+pub mod intent;
 pub mod session;
 pub mod time;
 pub mod trigger;
 pub mod words;
 
+pub use decide::{Decision, Policy, Refusal, ThreadState, decide};
 pub use event::{Event, EventBody};
 pub use ids::{DeliveryId, InvalidId, RepoName, SessionId};
+pub use intent::{Ask, Intent, Origin};
 pub use session::{IllegalTransition, Lease, Session, SessionState, Usage};
 pub use time::Timestamp;
 pub use trigger::{Author, Platform, ThreadRef, Trigger};

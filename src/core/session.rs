@@ -252,6 +252,7 @@ mod tests {
                 display_name: "Ada".into(),
             },
             task: "fix the build".into(),
+            title: None,
             repo: None,
             delivery: DeliveryId::parse("d1").unwrap(),
         };

@@ -5,41 +5,41 @@ use super::ids::{DeliveryId, InvalidId, RepoName};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Where a trigger came from, and so where lucid answers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Platform {
-    Github,
-    Slack,
-    Discord,
-    Notion,
-    Web,
-}
+/// Where a trigger came from, and so where lucid answers: a platform's short name
+/// (`github`, `slack`, ...). Open, so that a platform is added by its own folder; the
+/// built-in ones have constants here because their threads have shapes here.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Platform(std::borrow::Cow<'static, str>);
 
 impl Platform {
-    pub const ALL: [Platform; 5] = [
-        Platform::Github,
-        Platform::Slack,
-        Platform::Discord,
-        Platform::Notion,
-        Platform::Web,
-    ];
+    pub const GITHUB: Platform = Platform::known("github");
+    pub const SLACK: Platform = Platform::known("slack");
+    pub const DISCORD: Platform = Platform::known("discord");
+    pub const NOTION: Platform = Platform::known("notion");
+    pub const WEB: Platform = Platform::known("web");
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Platform::Github => "github",
-            Platform::Slack => "slack",
-            Platform::Discord => "discord",
-            Platform::Notion => "notion",
-            Platform::Web => "web",
-        }
+    /// A platform by a name known when compiling (a platform's folder names itself).
+    pub const fn known(name: &'static str) -> Platform {
+        Platform(std::borrow::Cow::Borrowed(name))
     }
 
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A name of lowercase letters, digits and `-`, at most 32 long (no `_` or `%`,
+    /// so that a name never matches another in a SQL `LIKE`).
     pub fn parse(s: &str) -> Result<Self, InvalidId> {
-        Self::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s)
-            .ok_or_else(|| InvalidId::from_message(format!("{s:?} is not a platform")))
+        let valid = !s.is_empty()
+            && s.len() <= 32
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if valid {
+            Ok(Platform(std::borrow::Cow::Owned(s.to_owned())))
+        } else {
+            Err(InvalidId::from_message(format!("{s:?} is not a platform")))
+        }
     }
 }
 
@@ -49,9 +49,21 @@ impl fmt::Display for Platform {
     }
 }
 
+impl TryFrom<String> for Platform {
+    type Error = InvalidId;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Platform> for String {
+    fn from(p: Platform) -> Self {
+        p.0.into_owned()
+    }
+}
+
 /// Where to answer: the conversation a session belongs to.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "platform", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ThreadRef {
     Github {
         repo: RepoName,
@@ -73,16 +85,112 @@ pub enum ThreadRef {
     Web {
         id: String,
     },
+    /// A platform whose thread has no shape here: `place` is its own key for the
+    /// conversation, which only its folder reads.
+    Other {
+        platform: Platform,
+        place: String,
+    },
+}
+
+/// The serialized form of the known threads: tagged by their platform.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "platform", rename_all = "snake_case")]
+enum Known {
+    Github {
+        repo: RepoName,
+        issue: u64,
+    },
+    Slack {
+        team: String,
+        channel: String,
+        thread_ts: String,
+    },
+    Discord {
+        channel: String,
+        thread: Option<String>,
+    },
+    Notion {
+        page: String,
+    },
+    Web {
+        id: String,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct OtherThread {
+    platform: Platform,
+    place: String,
+}
+
+impl Serialize for ThreadRef {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let known = match self.clone() {
+            ThreadRef::Github { repo, issue } => Known::Github { repo, issue },
+            ThreadRef::Slack {
+                team,
+                channel,
+                thread_ts,
+            } => Known::Slack {
+                team,
+                channel,
+                thread_ts,
+            },
+            ThreadRef::Discord { channel, thread } => Known::Discord { channel, thread },
+            ThreadRef::Notion { page } => Known::Notion { page },
+            ThreadRef::Web { id } => Known::Web { id },
+            ThreadRef::Other { platform, place } => {
+                return OtherThread { platform, place }.serialize(serializer);
+            }
+        };
+        known.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ThreadRef {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = serde_json::Value::deserialize(deserializer)?;
+        let platform = value
+            .get("platform")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| D::Error::missing_field("platform"))?;
+        let known = ["github", "slack", "discord", "notion", "web"];
+        if !known.contains(&platform) {
+            let other = OtherThread::deserialize(value).map_err(D::Error::custom)?;
+            return Ok(ThreadRef::Other {
+                platform: other.platform,
+                place: other.place,
+            });
+        }
+        Ok(match Known::deserialize(value).map_err(D::Error::custom)? {
+            Known::Github { repo, issue } => ThreadRef::Github { repo, issue },
+            Known::Slack {
+                team,
+                channel,
+                thread_ts,
+            } => ThreadRef::Slack {
+                team,
+                channel,
+                thread_ts,
+            },
+            Known::Discord { channel, thread } => ThreadRef::Discord { channel, thread },
+            Known::Notion { page } => ThreadRef::Notion { page },
+            Known::Web { id } => ThreadRef::Web { id },
+        })
+    }
 }
 
 impl ThreadRef {
     pub fn platform(&self) -> Platform {
         match self {
-            ThreadRef::Github { .. } => Platform::Github,
-            ThreadRef::Slack { .. } => Platform::Slack,
-            ThreadRef::Discord { .. } => Platform::Discord,
-            ThreadRef::Notion { .. } => Platform::Notion,
-            ThreadRef::Web { .. } => Platform::Web,
+            ThreadRef::Github { .. } => Platform::GITHUB,
+            ThreadRef::Slack { .. } => Platform::SLACK,
+            ThreadRef::Discord { .. } => Platform::DISCORD,
+            ThreadRef::Notion { .. } => Platform::NOTION,
+            ThreadRef::Web { .. } => Platform::WEB,
+            ThreadRef::Other { platform, .. } => platform.clone(),
         }
     }
 
@@ -102,6 +210,7 @@ impl ThreadRef {
             },
             ThreadRef::Notion { page } => page.clone(),
             ThreadRef::Web { id } => id.clone(),
+            ThreadRef::Other { place, .. } => place.clone(),
         }
     }
 }
@@ -122,6 +231,9 @@ pub struct Trigger {
     pub thread: ThreadRef,
     pub author: Author,
     pub task: String,
+    /// A title the platform gave the work (an issue's), for the change request.
+    #[serde(default)]
+    pub title: Option<String>,
     pub repo: Option<RepoName>,
     pub delivery: DeliveryId,
 }
@@ -138,10 +250,29 @@ mod tests {
 
     #[test]
     fn platforms_round_trip_through_their_names() {
-        for p in Platform::ALL {
+        for p in [Platform::GITHUB, Platform::SLACK, Platform::WEB] {
             assert_eq!(Platform::parse(p.as_str()).unwrap(), p);
         }
-        assert!(Platform::parse("myspace").is_err());
+        assert_eq!(Platform::parse("toy").unwrap().as_str(), "toy");
+        for bad in ["", "My Space", "a/b", "a_b", "a%", &"x".repeat(33)] {
+            assert!(Platform::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn a_thread_of_another_platform_keeps_its_platform_and_place() {
+        let thread = ThreadRef::Other {
+            platform: Platform::parse("toy").unwrap(),
+            place: "room-1/msg-9".into(),
+        };
+        let json = serde_json::to_value(&thread).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"platform": "toy", "place": "room-1/msg-9"})
+        );
+        assert_eq!(serde_json::from_value::<ThreadRef>(json).unwrap(), thread);
+        assert_eq!(thread.key(), "room-1/msg-9");
+        assert_eq!(thread.platform().as_str(), "toy");
     }
 
     #[test]
@@ -151,7 +282,7 @@ mod tests {
             issue: 7,
         };
         assert_eq!(issue.key(), "acme/app#7");
-        assert_eq!(issue.platform(), Platform::Github);
+        assert_eq!(issue.platform(), Platform::GITHUB);
         let slack = ThreadRef::Slack {
             team: "T1".into(),
             channel: "C1".into(),

@@ -49,3 +49,16 @@ impl From<StoreError> for ApiError {
         }
     }
 }
+
+impl From<crate::chat::intake::IntakeError> for ApiError {
+    fn from(e: crate::chat::intake::IntakeError) -> Self {
+        use crate::chat::intake::IntakeError;
+        match e {
+            IntakeError::Store(e) => e.into(),
+            forge @ IntakeError::Forge { .. } => {
+                tracing::warn!(error = %forge, "could not check a permission");
+                Self::new(StatusCode::BAD_GATEWAY, forge.to_string())
+            }
+        }
+    }
+}

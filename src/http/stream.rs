@@ -13,13 +13,8 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::Stream;
 use serde::Deserialize;
 use std::convert::Infallible;
-use std::time::Duration;
-use tokio::sync::broadcast;
 
 const BATCH: u32 = 500;
-/// Events appended by another replica are not announced here; re-reading the log
-/// this often catches them.
-const REREAD_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,7 +47,7 @@ fn follow(
     mut last_sent: u64,
 ) -> impl Stream<Item = Result<SseEvent, Infallible>> {
     // Subscribe before the first read, so nothing appended in between is missed.
-    let mut announcements = store.subscribe();
+    let mut watch = store.watch(id);
     async_stream::stream! {
         loop {
             // Read the state before the events: if it was already final, the events
@@ -89,21 +84,7 @@ fn follow(
             if finished {
                 break;
             }
-            let _ = tokio::time::timeout(REREAD_EVERY, announced(&mut announcements, id)).await;
-        }
-    }
-}
-
-/// Waits until `id` gets new events (or announcements were missed, so it might have).
-async fn announced(announcements: &mut broadcast::Receiver<SessionId>, id: SessionId) {
-    loop {
-        match announcements.recv().await {
-            Ok(session) if session == id => return,
-            Ok(_) => continue,
-            Err(broadcast::error::RecvError::Lagged(_)) => return,
-            Err(broadcast::error::RecvError::Closed) => {
-                std::future::pending::<()>().await;
-            }
+            watch.changed().await;
         }
     }
 }

@@ -16,10 +16,12 @@ mod record;
 mod rows;
 mod sessions;
 mod threads;
+mod watch;
 
 pub use deliveries::{Delivered, DeliveryAction};
 pub use error::StoreError;
 pub use sessions::{Recorded, SessionFilter};
+pub use watch::{REREAD_EVERY, Watch};
 
 use crate::config::DatabaseUrl;
 use crate::core::SessionId;
@@ -168,11 +170,6 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.inner.pool).await?;
         Ok(())
-    }
-
-    /// New events are announced here (the id of the session that got them).
-    pub fn subscribe(&self) -> broadcast::Receiver<SessionId> {
-        self.inner.appended.subscribe()
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {

@@ -13,7 +13,7 @@ use sqlx::any::AnyRow;
 /// The columns `session_from_row` reads, in every query that returns sessions.
 macro_rules! session_columns {
     () => {
-        "id, thread, author, task, repo, delivery_id, state, reason, branch, pr_url, \
+        "id, thread, author, task, title, repo, delivery_id, state, reason, branch, pr_url, \
          tokens_in, tokens_out, cost_micros, lease_owner, lease_expires_at, created_at, updated_at"
     };
 }
@@ -43,6 +43,7 @@ pub(super) fn session_from_row(row: &AnyRow) -> Result<Session, StoreError> {
             thread: serde_json::from_str::<ThreadRef>(&thread).map_err(|e| corrupt("thread", e))?,
             author: serde_json::from_str::<Author>(&author).map_err(|e| corrupt("author", e))?,
             task: row.try_get("task")?,
+            title: row.try_get("title")?,
             repo: repo
                 .map(|r| RepoName::parse(&r))
                 .transpose()

@@ -3,7 +3,7 @@
 
 use super::rows::{session_columns, session_from_row};
 use super::{Backend, Store, StoreError};
-use crate::core::{EventBody, Session, SessionId, SessionState, Timestamp};
+use crate::core::{EventBody, Platform, Session, SessionId, SessionState, Timestamp};
 use sqlx::Row;
 use std::time::Duration;
 
@@ -25,8 +25,10 @@ pub struct SessionFilter {
 }
 
 /// Claimable: queued and never leased, or any live state whose lease ran out (its
-/// worker died). The condition is repeated outside the sub-select so a row that
-/// another claimer took in the meantime is not taken twice.
+/// worker died), of a platform the claimer serves ($4: the platforms' names joined by
+/// commas; names have no `_` or `%`, so the `LIKE` matches whole names only). The
+/// condition is repeated outside the sub-select so a row that another claimer took in
+/// the meantime is not taken twice.
 macro_rules! claim_sql {
     ($lock:literal) => {
         concat!(
@@ -34,6 +36,7 @@ macro_rules! claim_sql {
              WHERE id = (SELECT id FROM sessions \
                  WHERE state IN ('queued', 'provisioning', 'running') \
                    AND (lease_expires_at IS NULL OR lease_expires_at <= $3) \
+                   AND (',' || $4 || ',') LIKE ('%,' || platform || ',%') \
                  ORDER BY id LIMIT 1 ",
             $lock,
             ") AND state IN ('queued', 'provisioning', 'running') \
@@ -107,15 +110,21 @@ impl Store {
             .collect()
     }
 
-    /// Takes the oldest claimable session for `owner` until `now + ttl`. Two workers
-    /// never get the same session while its lease is live: on PostgreSQL the row is
-    /// locked with `FOR UPDATE SKIP LOCKED`, on SQLite the write is serialized.
+    /// Takes the oldest claimable session of a platform in `served` for `owner` until
+    /// `now + ttl`. Two workers never get the same session while its lease is live: on
+    /// PostgreSQL the row is locked with `FOR UPDATE SKIP LOCKED`, on SQLite the write
+    /// is serialized.
     pub async fn claim_next(
         &self,
         owner: &str,
         ttl: Duration,
         now: Timestamp,
+        served: &[Platform],
     ) -> Result<Option<Session>, StoreError> {
+        if served.is_empty() {
+            return Ok(None);
+        }
+        let served = joined(served);
         let sql = match self.backend() {
             Backend::Sqlite => claim_sql!(""),
             Backend::Postgres => claim_sql!("FOR UPDATE SKIP LOCKED"),
@@ -126,11 +135,25 @@ impl Store {
                     .bind(owner)
                     .bind(now.plus(ttl).as_millis())
                     .bind(now.as_millis())
+                    .bind(&served)
                     .fetch_optional(&mut *conn)
                     .await?)
             })
             .await?;
         row.as_ref().map(session_from_row).transpose()
+    }
+
+    /// How many live sessions no replica serving `served` would claim: they wait for
+    /// one that serves their platform.
+    pub async fn count_unserved(&self, served: &[Platform]) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sessions WHERE state = 'queued' \
+             AND (',' || $1 || ',') NOT LIKE ('%,' || platform || ',%')",
+        )
+        .bind(joined(served))
+        .fetch_one(self.pool())
+        .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     /// Extends `owner`'s lease. False when the lease is no longer theirs: another
@@ -272,4 +295,13 @@ pub(super) async fn transition_in(
 
 pub(super) fn to_json(value: &impl serde::Serialize) -> String {
     serde_json::to_string(value).expect("domain values always serialize")
+}
+
+/// Platform names joined by commas, for the claim's `LIKE`.
+fn joined(platforms: &[Platform]) -> String {
+    platforms
+        .iter()
+        .map(Platform::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
 }

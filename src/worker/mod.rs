@@ -1,16 +1,16 @@
 //! The worker: takes queued sessions from the store under a lease (so no two workers,
-//! in this process or another replica, run one session) and runs each: sandbox,
-//! checkout, agent, publish, and the thread kept up to date. At most
-//! `max_sessions` run at once; the rest wait queued.
+//! in this process or another replica, run one session) and runs each through the
+//! [`driver`], its thread kept current by the [`Follower`](crate::chat::Follower). It
+//! knows platforms, forges and agents only through the [`Registry`]: it claims only
+//! sessions whose platform this replica serves, so a session of another platform
+//! waits queued for a replica that serves it. At most `max_sessions` run at once.
 
+pub mod driver;
 mod session;
 
-use crate::agent::engine::AgentSettings;
-use crate::agent::llm::ChatModel;
-use crate::core::{SessionId, Timestamp};
-use crate::github::outbound::client::GithubClient;
-use crate::github::outbound::forge::GithubForge;
-use crate::sandbox::{DockerSandboxes, SandboxSpec};
+use crate::core::{Platform, SessionId, Timestamp};
+use crate::registry::Registry;
+use crate::sandbox::{SandboxSpec, Sandboxes};
 use crate::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,29 +20,14 @@ use tokio_util::sync::CancellationToken;
 /// How long a claim holds without renewal; renewed every third of it.
 pub const LEASE_TTL: Duration = Duration::from_secs(30);
 
-/// GitHub, when it is configured: the forge every session publishes through, and
-/// the thread of sessions that started in an issue.
-pub struct GithubParts {
-    pub client: Arc<GithubClient>,
-    pub forge: GithubForge,
-    pub edit_interval: Duration,
-}
-
-/// Slack, when it is configured: the thread of sessions that started there.
-pub struct SlackParts {
-    pub api: Arc<crate::slack::outbound::SlackApi>,
-    pub status_messages: Arc<crate::slack::outbound::thread::StatusMessages>,
-    pub edit_interval: Duration,
-}
+/// How often the worker says that sessions wait for a platform it does not serve.
+const UNSERVED_NOTICE_EVERY: Duration = Duration::from_secs(60);
 
 pub struct Worker {
     pub store: Store,
-    pub sandboxes: Arc<DockerSandboxes>,
+    pub sandboxes: Arc<dyn Sandboxes>,
     pub spec: SandboxSpec,
-    pub model: Arc<dyn ChatModel>,
-    pub agent: AgentSettings,
-    pub github: Option<GithubParts>,
-    pub slack: Option<SlackParts>,
+    pub registry: Arc<Registry>,
     pub public_url: String,
     pub owner: String,
     pub max_sessions: usize,
@@ -52,8 +37,10 @@ impl Worker {
     /// Claims and runs sessions until `shutdown`; running sessions are stopped then.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let slots = Arc::new(Semaphore::new(self.max_sessions));
-        let mut announced = self.store.subscribe();
+        let mut news = self.store.watch_all();
         let mut running = tokio::task::JoinSet::new();
+        let served = self.served();
+        let mut unserved_noticed: Option<tokio::time::Instant> = None;
         loop {
             let slot = tokio::select! {
                 slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
@@ -61,7 +48,7 @@ impl Worker {
             };
             match self
                 .store
-                .claim_next(&self.owner, LEASE_TTL, Timestamp::now())
+                .claim_next(&self.owner, LEASE_TTL, Timestamp::now(), &served)
                 .await
             {
                 Ok(Some(session)) => {
@@ -77,15 +64,40 @@ impl Worker {
                 Err(e) => tracing::error!(error = %e, "could not claim a session"),
             }
             drop(slot);
-            // Nothing queued: wait for news (a new session here) or a second (one
-            // recorded by another replica).
+            if unserved_noticed.is_none_or(|at| at.elapsed() >= UNSERVED_NOTICE_EVERY) {
+                self.notice_unserved(&served).await;
+                unserved_noticed = Some(tokio::time::Instant::now());
+            }
+            // Nothing queued: wait for news (a new session here, or one recorded by
+            // another replica, caught by the watch's re-read).
             tokio::select! {
-                _ = announced.recv() => {}
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                () = news.changed() => {}
                 () = shutdown.cancelled() => break,
             }
         }
         while running.join_next().await.is_some() {}
+    }
+
+    /// The platforms whose sessions this worker can run: a session needs its
+    /// platform's thread, a forge and an agent.
+    pub fn served(&self) -> Vec<Platform> {
+        if self.registry.forge().is_none() || self.registry.agent().is_none() {
+            return Vec::new();
+        }
+        self.registry.platform_names()
+    }
+
+    /// Sessions wait, never dropped, when no part here can run them: say so.
+    async fn notice_unserved(&self, served: &[Platform]) {
+        match self.store.count_unserved(served).await {
+            Ok(0) => {}
+            Ok(waiting) => tracing::warn!(
+                waiting,
+                served = ?served.iter().map(Platform::as_str).collect::<Vec<_>>(),
+                "sessions wait for a replica that serves their platform (with a forge and a model)"
+            ),
+            Err(e) => tracing::warn!(error = %e, "could not count waiting sessions"),
+        }
     }
 
     pub fn session_url(&self, id: SessionId) -> String {

@@ -338,14 +338,14 @@ async fn the_cost_budget_ends_the_session() {
 
 /// Waits until the session's log holds an event of `kind`.
 async fn until_logged(store: &Store, session: SessionId, kind: &str) {
-    let mut announced = store.subscribe();
+    let mut watch = store.watch(session);
     within(kind, async {
         loop {
             let events = store.events_after(session, 0, 1000).await.unwrap();
             if events.iter().any(|e| e.body.kind() == kind) {
                 return;
             }
-            let _ = tokio::time::timeout(Duration::from_millis(500), announced.recv()).await;
+            watch.changed().await;
         }
     })
     .await

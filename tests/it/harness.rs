@@ -125,6 +125,7 @@ pub fn trigger_in(thread: ThreadRef, delivery: &str) -> Trigger {
             display_name: "Ada".into(),
         },
         task: "make the tests pass".into(),
+        title: None,
         repo: Some(RepoName::parse("acme/app").unwrap()),
         delivery: DeliveryId::parse(delivery).unwrap(),
     }

@@ -407,7 +407,7 @@ async fn the_stop_button_and_a_stop_in_the_thread_end_sessions() {
     let session = lucid
         .until_session(&id, "the session to stop", |s| state(s) == "cancelled")
         .await;
-    assert_eq!(session["reason"], format!("stopped by <@{ADA}>"));
+    assert_eq!(session["reason"], format!("stopped by @{ADA}"));
     slack
         .wait_until("the stop in the thread", |s| {
             s.thread(CHANNEL, ts)

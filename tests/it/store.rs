@@ -8,6 +8,9 @@ use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashSet;
 use std::time::Duration;
 
+/// What a worker serving GitHub claims.
+const GITHUB: &[lucid::core::Platform] = &[lucid::core::Platform::GITHUB];
+
 on_both_stores!(
     a_trigger_becomes_a_queued_session_with_its_first_event,
     the_same_delivery_twice_creates_one_session,
@@ -28,7 +31,82 @@ on_both_stores!(
     a_question_waits_in_its_thread_and_is_asked_once_per_delivery,
     a_note_is_logged_without_resuming_and_a_mention_resumes,
     thread_messages_written_at_once_all_land_and_a_bad_one_fails_alone,
+    a_worker_claims_only_the_platforms_it_serves_and_the_rest_wait,
+    a_title_is_kept_as_data,
 );
+
+async fn a_worker_claims_only_the_platforms_it_serves_and_the_rest_wait(backend: Backend) {
+    let (store, _db) = migrated_store(backend).await;
+    let toy = lucid::core::Platform::parse("toy").unwrap();
+    let thread = ThreadRef::Other {
+        platform: toy.clone(),
+        place: "room/1".into(),
+    };
+    let recorded = store
+        .record_trigger(trigger_in(thread, "d-toy"))
+        .await
+        .unwrap();
+    let Recorded::Created(waiting) = recorded else {
+        panic!("not created")
+    };
+    let slack = [lucid::core::Platform::SLACK];
+    let now = Timestamp::now();
+    let ttl = Duration::from_secs(30);
+    assert!(
+        store
+            .claim_next("w", ttl, now, &slack)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .claim_next("w", ttl, now, &[])
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Waiting, not dropped: counted for the worker to say so.
+    assert_eq!(store.count_unserved(&slack).await.unwrap(), 1);
+    assert_eq!(
+        store.session(waiting.id).await.unwrap().unwrap().state,
+        SessionState::Queued
+    );
+    // A name that contains another's is not that other.
+    let toys = [lucid::core::Platform::parse("toys").unwrap()];
+    assert!(
+        store
+            .claim_next("w", ttl, now, &toys)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let served = [lucid::core::Platform::SLACK, toy];
+    let claimed = store
+        .claim_next("w", ttl, now, &served)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.id, waiting.id);
+    assert_eq!(claimed.trigger.thread.platform().as_str(), "toy");
+    assert_eq!(store.count_unserved(&served).await.unwrap(), 0);
+}
+
+async fn a_title_is_kept_as_data(backend: Backend) {
+    let (store, _db) = migrated_store(backend).await;
+    let trigger = lucid::core::Trigger {
+        title: Some("add() subtracts".into()),
+        ..trigger("d-title")
+    };
+    let Recorded::Created(session) = store.record_trigger(trigger).await.unwrap() else {
+        panic!("not created")
+    };
+    let read = store.session(session.id).await.unwrap().unwrap();
+    assert_eq!(read.trigger.title.as_deref(), Some("add() subtracts"));
+    let untitled = new_session(&store, "d-untitled").await;
+    let read = store.session(untitled.id).await.unwrap().unwrap();
+    assert_eq!(read.trigger.title, None);
+}
 
 async fn thread_messages_written_at_once_all_land_and_a_bad_one_fails_alone(backend: Backend) {
     let (store, _db) = migrated_store(backend).await;
@@ -130,13 +208,13 @@ async fn a_note_is_logged_without_resuming_and_a_mention_resumes(backend: Backen
     };
     let id = DeliveryId::parse("Ev-note").unwrap();
     let noted = store
-        .record_delivery(Platform::Slack, &id, note.clone())
+        .record_delivery(Platform::SLACK, &id, note.clone())
         .await
         .unwrap();
     assert_eq!(noted, Delivered::New { resumed: false });
     assert_eq!(
         store
-            .record_delivery(Platform::Slack, &id, note)
+            .record_delivery(Platform::SLACK, &id, note)
             .await
             .unwrap(),
         Delivered::Duplicate
@@ -154,7 +232,7 @@ async fn a_note_is_logged_without_resuming_and_a_mention_resumes(backend: Backen
     };
     let id = DeliveryId::parse("Ev-say").unwrap();
     let resumed = store
-        .record_delivery(Platform::Slack, &id, said)
+        .record_delivery(Platform::SLACK, &id, said)
         .await
         .unwrap();
     assert_eq!(resumed, Delivered::New { resumed: true });
@@ -236,7 +314,7 @@ async fn two_claimers_one_winner(backend: Backend) {
         let store = store.clone();
         tokio::spawn(async move {
             store
-                .claim_next(owner, Duration::from_secs(30), now)
+                .claim_next(owner, Duration::from_secs(30), now, GITHUB)
                 .await
                 .unwrap()
         })
@@ -263,7 +341,7 @@ async fn many_claimers_never_share_a_session(backend: Backend) {
             let owner = format!("worker-{w}");
             let mut mine = Vec::new();
             while let Some(s) = store
-                .claim_next(&owner, Duration::from_secs(60), now)
+                .claim_next(&owner, Duration::from_secs(60), now, GITHUB)
                 .await
                 .unwrap()
             {
@@ -290,7 +368,11 @@ async fn an_expired_lease_can_be_reclaimed_and_the_old_owner_loses_it(backend: B
     let session = new_session(&store, "d-lease").await;
     let ttl = Duration::from_secs(30);
     let t0 = Timestamp::now();
-    store.claim_next("old", ttl, t0).await.unwrap().unwrap();
+    store
+        .claim_next("old", ttl, t0, GITHUB)
+        .await
+        .unwrap()
+        .unwrap();
     store
         .transition(session.id, SessionState::Provisioning, None, Some("old"))
         .await
@@ -299,7 +381,7 @@ async fn an_expired_lease_can_be_reclaimed_and_the_old_owner_loses_it(backend: B
     let before_expiry = t0.plus(ttl - Duration::from_millis(1));
     assert!(
         store
-            .claim_next("new", ttl, before_expiry)
+            .claim_next("new", ttl, before_expiry, GITHUB)
             .await
             .unwrap()
             .is_none()
@@ -307,7 +389,7 @@ async fn an_expired_lease_can_be_reclaimed_and_the_old_owner_loses_it(backend: B
 
     let after_expiry = t0.plus(ttl);
     let taken = store
-        .claim_next("new", ttl, after_expiry)
+        .claim_next("new", ttl, after_expiry, GITHUB)
         .await
         .unwrap()
         .unwrap();
@@ -381,7 +463,12 @@ async fn only_the_lease_holder_may_move_a_leased_session(backend: Backend) {
     let (store, _db) = migrated_store(backend).await;
     let s = new_session(&store, "d-owner").await;
     store
-        .claim_next("worker-a", Duration::from_secs(60), Timestamp::now())
+        .claim_next(
+            "worker-a",
+            Duration::from_secs(60),
+            Timestamp::now(),
+            GITHUB,
+        )
         .await
         .unwrap()
         .unwrap();

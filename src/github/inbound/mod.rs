@@ -13,7 +13,7 @@ mod signature;
 
 pub use mention::{Mention, mention};
 pub use payload::{Actor, Comment, GithubEvent, Issue, PayloadError, parse};
-pub use route::GithubWebhook;
+pub use route::routes;
 pub use signature::{SIGNATURE_HEADER, SignatureError, sign, verify};
 
 /// The header that names a delivery's event type (`issue_comment`, `ping`, ...).

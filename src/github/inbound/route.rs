@@ -1,81 +1,33 @@
-//! `POST /webhooks/github`: verify, parse, decide, record, answer, in milliseconds.
-//! No agent work happens here; a recorded session waits for a worker. The one call
-//! to GitHub is the author's permission, asked once and remembered for a minute.
+//! `POST /webhooks/github`: verify, parse, turn into an intent, hand to the intake,
+//! answer, in milliseconds. No agent work happens here; a recorded session waits for
+//! a worker. The one call to GitHub is the author's permission (the forge's), asked
+//! once and remembered for a minute.
 
 use super::{
     Comment, DELIVERY_HEADER, EVENT_HEADER, GithubEvent, Issue, Mention, SIGNATURE_HEADER, mention,
     parse, verify,
 };
-use crate::config::GithubSettings;
-use crate::core::{Author, DeliveryId, Platform, RepoName, Trigger};
-use crate::github::outbound::client::{CommentKind, GithubClient};
+use crate::chat::{ChatPlatform, Intake, Taken};
+use crate::core::{Ask, Author, DeliveryId, Intent, Origin, Policy};
+use crate::github::outbound::client::CommentKind;
+use crate::github::{GithubPlatform, comment_ref};
 use crate::http::ApiError;
-use crate::store::{Delivered, DeliveryAction, Recorded, Store};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-/// How long an author's permission on a repository is taken as known.
-const PERMISSION_TTL: Duration = Duration::from_secs(60);
-
-pub struct GithubWebhook {
-    pub store: Store,
-    pub settings: Arc<GithubSettings>,
-    pub client: Arc<GithubClient>,
-    permissions: Mutex<HashMap<(RepoName, String), (bool, Instant)>>,
-}
-
-impl GithubWebhook {
-    pub fn new(store: Store, settings: Arc<GithubSettings>, client: Arc<GithubClient>) -> Self {
-        Self {
-            store,
-            settings,
-            client,
-            permissions: Mutex::new(HashMap::new()),
-        }
-    }
-
-    pub fn routes(self: Arc<Self>) -> axum::Router {
-        axum::Router::new()
-            .route("/webhooks/github", axum::routing::post(receive))
-            .with_state(self)
-    }
-
-    /// May `login` ask for work on `repo`? Only with write, maintain or admin
-    /// permission (asked of GitHub; `author_association` hides private membership).
-    async fn may_trigger(&self, repo: &RepoName, login: &str) -> Result<bool, ApiError> {
-        let key = (repo.clone(), login.to_owned());
-        if let Some((allowed, at)) = self.permissions.lock().unwrap().get(&key)
-            && at.elapsed() < PERMISSION_TTL
-        {
-            return Ok(*allowed);
-        }
-        let permission = async { self.client.repo(repo).await?.permission(login).await }
-            .await
-            .map_err(|e| {
-                tracing::warn!(%repo, login, error = %e, "could not check a permission");
-                ApiError::new(
-                    StatusCode::BAD_GATEWAY,
-                    format!("could not check {login}'s permission on {repo}: {e}"),
-                )
-            })?;
-        let allowed = matches!(permission.as_str(), "admin" | "maintain" | "write");
-        self.permissions
-            .lock()
-            .unwrap()
-            .insert(key, (allowed, Instant::now()));
-        Ok(allowed)
-    }
+pub fn routes(platform: Arc<GithubPlatform>, intake: Intake) -> axum::Router {
+    axum::Router::new()
+        .route("/webhooks/github", axum::routing::post(receive))
+        .with_state((platform, intake))
 }
 
 async fn receive(
-    State(hook): State<Arc<GithubWebhook>>,
+    State((hook, intake)): State<(Arc<GithubPlatform>, Intake)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -127,21 +79,36 @@ async fn receive(
         Ok(request) => request,
         Err(reason) => return Ok(ignored(reason)),
     };
-    request.handle(&hook, delivery).await
+    let login = request.login.clone();
+    let platform: Arc<dyn ChatPlatform> = hook;
+    let taken = intake
+        .take(
+            &platform,
+            request.intent(delivery),
+            request.policy(),
+            Some(&login),
+            false,
+        )
+        .await?;
+    let status = match taken {
+        Taken::Duplicate => StatusCode::OK,
+        _ => StatusCode::ACCEPTED,
+    };
+    Ok(answer(status, taken.to_json()))
 }
 
 /// What a delivery asks of lucid, once it is known to be for lucid.
 struct Request {
     issue: Issue,
     login: String,
-    /// The comment that asked, to react to and to answer.
+    /// The comment that asked, to react to.
     comment: Option<(u64, CommentKind)>,
     wants: Mention,
 }
 
 impl Request {
     fn from_comment(
-        hook: &GithubWebhook,
+        hook: &GithubPlatform,
         comment: Comment,
         kind: CommentKind,
     ) -> Result<Request, &'static str> {
@@ -175,149 +142,37 @@ impl Request {
         })
     }
 
-    async fn handle(
-        self,
-        hook: &Arc<GithubWebhook>,
-        delivery: DeliveryId,
-    ) -> Result<Response, ApiError> {
-        let repo = self.issue.repo.clone();
-        let thread = self.issue.thread();
-        if !hook.may_trigger(&repo, &self.login).await? {
-            let text = format!(
-                "@{} I only take requests from people who can write to this repository.",
-                self.login
-            );
-            self.answer_once(hook, &delivery, text).await?;
-            return Ok(answer(
-                StatusCode::ACCEPTED,
-                json!({"refused": format!("{} may not write to {repo}", self.login)}),
-            ));
-        }
-        let existing = hook.store.session_for_thread(&thread).await?;
-        let (action, text) = match (&self.wants, existing) {
-            (Mention::Stop, Some(session)) => (
-                DeliveryAction::Stop {
-                    session,
-                    reason: format!("stopped by @{}", self.login),
-                },
-                "stopping",
-            ),
-            (Mention::Stop, None) => return Ok(ignored("there is no session here to stop")),
-            (Mention::Task(text), Some(session)) => (
-                DeliveryAction::Say {
-                    session,
-                    author: self.login.clone(),
-                    text: if text.is_empty() {
-                        "carry on".to_owned()
-                    } else {
-                        text.clone()
-                    },
-                },
-                "follow-up",
-            ),
-            (Mention::Task(_), None) if self.issue.is_pull_request => {
-                let text = format!(
-                    "@{} I only continue pull requests I opened; mention me on an issue to start a task.",
-                    self.login
-                );
-                self.answer_once(hook, &delivery, text).await?;
-                return Ok(ignored("not a pull request lucid opened"));
-            }
-            (Mention::Task(text), None) => {
-                let text = text.clone();
-                return self.start(hook, delivery, &text).await;
-            }
-        };
-        let session = match &action {
-            DeliveryAction::Say { session, .. } | DeliveryAction::Stop { session, .. } => *session,
-            DeliveryAction::Nothing | DeliveryAction::Note { .. } => {
-                unreachable!("only say and stop reach here")
-            }
-        };
-        match hook
-            .store
-            .record_delivery(Platform::Github, &delivery, action)
-            .await?
-        {
-            Delivered::Duplicate => Ok(duplicate()),
-            Delivered::New { resumed } => {
-                self.acknowledge(hook);
-                Ok(answer(
-                    StatusCode::ACCEPTED,
-                    json!({"session": session, "as": text, "resumed": resumed}),
-                ))
-            }
-        }
-    }
-
-    async fn start(
-        self,
-        hook: &Arc<GithubWebhook>,
-        delivery: DeliveryId,
-        text: &str,
-    ) -> Result<Response, ApiError> {
-        let trigger = Trigger {
+    fn intent(&self, delivery: DeliveryId) -> Intent {
+        let origin = Origin {
+            delivery,
             thread: self.issue.thread(),
             author: Author {
                 id: self.login.clone(),
                 display_name: self.login.clone(),
             },
-            task: task_text(&self.issue, &self.login, text),
-            repo: Some(self.issue.repo.clone()),
-            delivery,
+            message: self.comment.map(|(id, kind)| comment_ref(id, kind)),
+            addressed: true,
         };
-        match hook.store.record_trigger(trigger).await? {
-            Recorded::Duplicate { .. } => Ok(duplicate()),
-            Recorded::Created(session) => {
-                self.acknowledge(hook);
-                Ok(answer(StatusCode::ACCEPTED, json!({"session": session.id})))
-            }
-        }
-    }
-
-    /// 👀 on the comment that asked, after the answer: GitHub waits for nothing.
-    fn acknowledge(&self, hook: &Arc<GithubWebhook>) {
-        let Some((comment, kind)) = self.comment else {
-            return;
+        let ask = match &self.wants {
+            Mention::Stop => Ask::Stop,
+            Mention::Task(text) => Ask::Task {
+                text: text.clone(),
+                repo: Some(self.issue.repo.clone()),
+                title: Some(self.issue.title.clone()),
+                whole: Some(task_text(&self.issue, &self.login, text)),
+            },
         };
-        let client = hook.client.clone();
-        let repo = self.issue.repo.clone();
-        crate::background::spawn(async move {
-            let reacted = async { client.repo(&repo).await?.react(comment, kind, "eyes").await };
-            if let Err(e) = reacted.await {
-                tracing::warn!(%repo, comment, error = %e, "could not react to a comment");
-            }
-        });
+        Intent { origin, ask }
     }
 
-    /// Records a delivery that starts nothing and, the first time it is seen, answers
-    /// it in the issue (a retried delivery must not answer twice).
-    async fn answer_once(
-        &self,
-        hook: &Arc<GithubWebhook>,
-        delivery: &DeliveryId,
-        text: String,
-    ) -> Result<(), ApiError> {
-        let recorded = hook
-            .store
-            .record_delivery(Platform::Github, delivery, DeliveryAction::Nothing)
-            .await?;
-        if recorded != Delivered::Duplicate {
-            self.reply_later(hook, text);
+    /// Anyone the forge allows may ask; a session starts in an issue, never in a pull
+    /// request lucid did not open.
+    fn policy(&self) -> Policy {
+        Policy {
+            refusal: None,
+            may_start: !self.issue.is_pull_request,
+            default_repo: None,
         }
-        Ok(())
-    }
-
-    fn reply_later(&self, hook: &Arc<GithubWebhook>, text: String) {
-        let client = hook.client.clone();
-        let repo = self.issue.repo.clone();
-        let issue = self.issue.number;
-        crate::background::spawn(async move {
-            let posted = async { client.repo(&repo).await?.comment(issue, &text).await };
-            if let Err(e) = posted.await {
-                tracing::warn!(%repo, issue, error = %e, "could not answer in an issue");
-            }
-        });
     }
 }
 
@@ -341,8 +196,4 @@ fn answer(status: StatusCode, body: serde_json::Value) -> Response {
 
 fn ignored(reason: &str) -> Response {
     answer(StatusCode::ACCEPTED, json!({"ignored": reason}))
-}
-
-fn duplicate() -> Response {
-    answer(StatusCode::OK, json!({"duplicate": true}))
 }

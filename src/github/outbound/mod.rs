@@ -1,5 +1,3 @@
 pub mod client;
-pub mod forge;
-pub mod git;
+pub mod markup;
 pub mod progress;
-pub mod thread;

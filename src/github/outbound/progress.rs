@@ -1,14 +1,16 @@
 //! The progress comment: the one comment lucid keeps in an issue and edits in place as
-//! a session runs. [`render`] is pure: it reads the session and its event log and
+//! a session runs. [`render`] is pure: it reads the session and its run's digest and
 //! returns the comment's Markdown, so what the thread shows is tested without GitHub.
 //!
 //! The comment is compact: a headline (state, elapsed time, cost), what runs now, a
 //! checklist of the last steps, how the session ended, and a link to the session.
-//! Everything taken from the log is bounded, so the body stays under [`MAX_CHARS`]
-//! whatever the log holds.
+//! Its words come from [`crate::messages`]; everything taken from the log is bounded,
+//! so the body stays under [`MAX_CHARS`] whatever the log holds.
 
-use crate::core::words::{diff_counts, dollars, elapsed_words, thousands};
-use crate::core::{Event, EventBody, Session, SessionState, Timestamp, Usage};
+use super::markup::{GithubMarkup, code, pr_link, prose, quote};
+use crate::core::digest::{Digest, Step};
+use crate::core::{Event, Session, SessionState, Timestamp};
+use crate::messages::{self, Text, one_line, shorten};
 use std::fmt::Write as _;
 
 /// The most the body may hold. GitHub refuses comments over 65,536 characters.
@@ -17,53 +19,57 @@ pub const MAX_CHARS: usize = 60_000;
 pub const MAX_STEPS: usize = 30;
 
 const COMMAND_CHARS: usize = 120;
-const PATH_CHARS: usize = 120;
-const AUTHOR_CHARS: usize = 40;
+#[cfg(test)]
 const MESSAGE_CHARS: usize = 200;
 const NOTE_CHARS: usize = 300;
 const REASON_CHARS: usize = 1_000;
 const SUMMARY_CHARS: usize = 4_000;
-const URL_CHARS: usize = 2_000;
 
 /// Everything the progress comment shows, read from the session and its event log.
 pub struct ProgressView<'a> {
     pub session: &'a Session,
-    /// The session's whole event log, oldest first.
+    /// The run's events, oldest first.
     pub events: &'a [Event],
     pub now: Timestamp,
     /// Link to the session in lucid's API or UI.
     pub session_url: &'a str,
 }
 
+fn md(text: &Text) -> String {
+    text.render(&GithubMarkup)
+}
+
 /// The comment's Markdown body, at most [`MAX_CHARS`] characters.
 pub fn render(view: &ProgressView) -> String {
     let session = view.session;
-    let log = Log::read(view.events);
+    let digest = Digest::read(view.events);
     let live = !session.state.is_terminal();
 
-    let mut body = headline(view, &log);
+    let mut body = md(&messages::headline(session, &digest, view.now));
     match session.state {
         SessionState::Queued | SessionState::Provisioning | SessionState::Running => {
-            if let Some(command) = log.in_flight.map(|i| log.steps[i].command()) {
+            if let Some(command) = digest.running() {
                 let _ = write!(
                     body,
-                    "\n\n**Running now:** {}",
+                    "\n\n**{}** {}",
+                    messages::RUNNING_NOW,
                     code(&shorten(&one_line(command), COMMAND_CHARS))
                 );
             }
-            if let Some(note) = log.last_thought.filter(|t| !t.trim().is_empty()) {
+            if let Some(note) = digest.last_thought.filter(|t| !t.trim().is_empty()) {
                 let _ = write!(
                     body,
-                    "\n\n> **Latest note:** {}",
+                    "\n\n> **{}** {}",
+                    messages::LATEST_NOTE,
                     prose(&shorten(&one_line(note), NOTE_CHARS))
                 );
             }
         }
         SessionState::Completed => {
-            let summary = log
+            let summary = digest
                 .completed_message
                 .filter(|m| !m.trim().is_empty())
-                .or(log.last_thought.filter(|t| !t.trim().is_empty()));
+                .or(digest.last_thought.filter(|t| !t.trim().is_empty()));
             if let Some(summary) = summary {
                 body.push_str("\n\n");
                 body.push_str(&quote(&shorten(summary.trim(), SUMMARY_CHARS)));
@@ -71,31 +77,35 @@ pub fn render(view: &ProgressView) -> String {
             let pr_url = session
                 .pr_url
                 .as_deref()
-                .or(log.last_pr.map(|(_, url)| url));
+                .or(digest.last_pr.map(|(_, url)| url));
             if let Some(url) = pr_url {
-                let number = log
+                let number = digest
                     .last_pr
                     .filter(|(_, pr)| *pr == url)
                     .map(|(number, _)| number);
-                let _ = write!(body, "\n\n**Pull request:** {}", pr_link(number, url));
+                let _ = write!(
+                    body,
+                    "\n\n**{}** {}",
+                    messages::PULL_REQUEST,
+                    pr_link(number, url)
+                );
             }
         }
         SessionState::Failed => {
-            let reason = non_empty(session.reason.as_deref())
-                .or(non_empty(log.failed_message))
-                .or(non_empty(log.last_error))
-                .unwrap_or("no reason was recorded");
+            let reason = messages::failure(session, &digest);
             let _ = write!(
                 body,
-                "\n\n**Failed:** {}",
-                prose(&shorten(&one_line(reason), REASON_CHARS))
+                "\n\n**{}** {}",
+                messages::FAILED,
+                prose(&shorten(&one_line(&reason), REASON_CHARS))
             );
         }
         SessionState::Cancelled => {
-            if let Some(reason) = non_empty(session.reason.as_deref()) {
+            if let Some(reason) = session.reason.as_deref().filter(|r| !r.trim().is_empty()) {
                 let _ = write!(
                     body,
-                    "\n\n**Stopped:** {}",
+                    "\n\n**{}** {}",
+                    messages::STOPPED,
                     prose(&shorten(&one_line(reason), REASON_CHARS))
                 );
             }
@@ -103,355 +113,43 @@ pub fn render(view: &ProgressView) -> String {
     }
 
     // While the session runs, its open command is shown above, not as a step.
-    let steps: Vec<&Step> = log
+    let steps: Vec<&Step> = digest
         .steps
         .iter()
         .enumerate()
-        .filter(|(i, _)| !(live && log.in_flight == Some(*i)))
+        .filter(|(i, _)| !(live && digest.in_flight == Some(*i)))
         .map(|(_, step)| step)
         .collect();
     if !steps.is_empty() {
         body.push_str("\n\n");
         let hidden = steps.len().saturating_sub(MAX_STEPS);
         if hidden > 0 {
-            let noun = if hidden == 1 { "step" } else { "steps" };
-            let _ = write!(body, "… and {hidden} earlier {noun}\n\n");
+            let _ = write!(body, "{}\n\n", md(&messages::earlier_steps(hidden)));
         }
         for step in &steps[hidden..] {
-            body.push_str(&step.line());
-            body.push('\n');
+            let (done, text) = messages::step(step);
+            let box_ = if done { "[x]" } else { "[ ]" };
+            let _ = writeln!(body, "- {box_} {}", md(&text));
         }
         body.pop();
     }
 
-    let short_id: String = session.id.to_string().chars().take(8).collect();
     let footer = format!(
-        "\n\n[Session {short_id}]({})\n",
-        link_target(view.session_url)
+        "\n\n{}\n",
+        md(&messages::session_link(session.id, view.session_url))
     );
     fit(body, &footer)
 }
 
-/// The first line: state in words, elapsed time, and what was spent.
-fn headline(view: &ProgressView, log: &Log) -> String {
-    let session = view.session;
-    let (emoji, words) = match session.state {
-        SessionState::Queued => ("⏳", "Queued"),
-        SessionState::Provisioning => ("⏳", "Setting up the sandbox"),
-        SessionState::Running => ("🔨", "Working"),
-        SessionState::Completed => ("✅", "Done"),
-        SessionState::Failed => ("❌", "Failed"),
-        SessionState::Cancelled => ("⏹️", "Stopped"),
-    };
-    // A finished session's clock stops at its last event.
-    let end = if session.state.is_terminal() {
-        log.last_at.unwrap_or(session.updated_at)
-    } else {
-        view.now
-    };
-    let elapsed = end
-        .as_millis()
-        .saturating_sub(session.created_at.as_millis());
-    let mut line = format!(
-        "{emoji} **{words}** · {}",
-        elapsed_words(u64::try_from(elapsed / 1_000).unwrap_or(0))
-    );
-    let usage = if session.usage == Usage::default() {
-        log.last_usage.unwrap_or_default()
-    } else {
-        session.usage
-    };
-    if usage.cost_micros > 0 || usage.tokens_in > 0 || usage.tokens_out > 0 {
-        let _ = write!(
-            line,
-            " · {} ({} tokens in, {} out)",
-            dollars(usage.cost_micros),
-            thousands(usage.tokens_in),
-            thousands(usage.tokens_out)
-        );
-    }
-    line
-}
-
-/// One thing the agent did, as the checklist shows it.
-enum Step<'a> {
-    Command {
-        command: &'a str,
-        exit_code: Option<i64>,
-    },
-    Edit {
-        path: &'a str,
-        added: usize,
-        removed: usize,
-    },
-    Pr {
-        number: u64,
-        url: &'a str,
-    },
-    Said {
-        author: &'a str,
-        text: &'a str,
-    },
-}
-
-impl Step<'_> {
-    fn command(&self) -> &str {
-        match self {
-            Step::Command { command, .. } => command,
-            _ => "",
-        }
-    }
-
-    fn line(&self) -> String {
-        match self {
-            Step::Command { command, exit_code } => {
-                let command = code(&shorten(&one_line(command), COMMAND_CHARS));
-                match exit_code {
-                    Some(0) => format!("- [x] {command}"),
-                    Some(code) => format!("- [x] {command} — exited {code}"),
-                    None => format!("- [ ] {command} — did not finish"),
-                }
-            }
-            Step::Edit {
-                path,
-                added,
-                removed,
-            } => format!(
-                "- [x] edited {} (+{added} −{removed})",
-                code(&shorten(&one_line(path), PATH_CHARS))
-            ),
-            Step::Pr { number, url } => format!("- [x] opened {}", pr_link(Some(*number), url)),
-            Step::Said { author, text } => format!(
-                "- [x] {} said: {}",
-                prose(&shorten(&one_line(author), AUTHOR_CHARS)),
-                // A zero-width space after each @ keeps quoted mentions from
-                // notifying anyone again.
-                prose(&shorten(&one_line(text), MESSAGE_CHARS)).replace('@', "@\u{200b}")
-            ),
-        }
-    }
-}
-
-/// What the comment needs from the log, read in one pass.
-#[derive(Default)]
-struct Log<'a> {
-    steps: Vec<Step<'a>>,
-    /// The step of the command still running: the last command, if no output with an
-    /// exit code came after it.
-    in_flight: Option<usize>,
-    last_thought: Option<&'a str>,
-    last_error: Option<&'a str>,
-    last_pr: Option<(u64, &'a str)>,
-    last_usage: Option<Usage>,
-    /// The message of the last status event that completed the session.
-    completed_message: Option<&'a str>,
-    /// The message of the last status event that failed the session.
-    failed_message: Option<&'a str>,
-    last_at: Option<Timestamp>,
-}
-
-impl<'a> Log<'a> {
-    fn read(events: &'a [Event]) -> Self {
-        let mut log = Log::default();
-        for event in events {
-            log.last_at = Some(event.at);
-            match &event.body {
-                EventBody::Thought { text } => log.last_thought = Some(text),
-                EventBody::Command { command } => {
-                    log.in_flight = Some(log.steps.len());
-                    log.steps.push(Step::Command {
-                        command,
-                        exit_code: None,
-                    });
-                }
-                EventBody::Output {
-                    exit_code: Some(code),
-                    ..
-                } => {
-                    if let Some(Step::Command { exit_code, .. }) =
-                        log.in_flight.take().map(|i| &mut log.steps[i])
-                    {
-                        *exit_code = Some(*code);
-                    }
-                }
-                EventBody::Output { .. } => {}
-                EventBody::FileEdit { path, diff } => {
-                    let (added, removed) = diff_counts(diff);
-                    log.steps.push(Step::Edit {
-                        path,
-                        added,
-                        removed,
-                    });
-                }
-                EventBody::Status { state, message } => match state {
-                    SessionState::Completed => log.completed_message = message.as_deref(),
-                    SessionState::Failed => log.failed_message = message.as_deref(),
-                    _ => {}
-                },
-                EventBody::UserMessage { author, text } => {
-                    log.steps.push(Step::Said { author, text })
-                }
-                EventBody::PrOpened { url, number } => {
-                    log.last_pr = Some((*number, url));
-                    log.steps.push(Step::Pr {
-                        number: *number,
-                        url,
-                    });
-                }
-                EventBody::Usage {
-                    tokens_in,
-                    tokens_out,
-                    cost_micros,
-                } => {
-                    log.last_usage = Some(Usage {
-                        tokens_in: *tokens_in,
-                        tokens_out: *tokens_out,
-                        cost_micros: *cost_micros,
-                    })
-                }
-                EventBody::Error { message } => log.last_error = Some(message),
-            }
-        }
-        log
-    }
-}
-
-fn non_empty(s: Option<&str>) -> Option<&str> {
-    s.filter(|s| !s.trim().is_empty())
-}
-
-/// The text on one line, runs of whitespace (newlines included) made one space.
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// At most `max` characters, the last of them `…` when something was cut.
-fn shorten(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
-/// Inline code that holds any text: the fence is longer than any run of backticks in
-/// it, and padded with spaces when the text has backticks so that they stay literal.
-fn code(s: &str) -> String {
-    if s.is_empty() {
-        return "(empty)".to_owned();
-    }
-    let longest_run = s
-        .split(|c| c != '`')
-        .map(str::len)
-        .max()
-        .unwrap_or_default();
-    if longest_run == 0 {
-        return format!("`{s}`");
-    }
-    let fence = "`".repeat(longest_run + 1);
-    format!("{fence} {s} {fence}")
-}
-
-/// Text from the log or a person, made safe to show as Markdown: raw HTML outside code
-/// spans is shown as text, so an unclosed tag or comment cannot swallow the rest of
-/// the comment.
-fn prose(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(start) = rest.find('`') {
-        out.push_str(&escape_html(&rest[..start]));
-        let from_fence = &rest[start..];
-        let fence_len = from_fence.len() - from_fence.trim_start_matches('`').len();
-        match closing_fence(&from_fence[fence_len..], fence_len) {
-            Some(end) => {
-                let span_end = fence_len + end + fence_len;
-                out.push_str(&from_fence[..span_end]);
-                rest = &from_fence[span_end..];
-            }
-            None => {
-                // An unmatched run of backticks is literal text.
-                out.push_str(&from_fence[..fence_len]);
-                rest = &from_fence[fence_len..];
-            }
-        }
-    }
-    out.push_str(&escape_html(rest));
-    out
-}
-
-/// Where a run of exactly `len` backticks starts in `s`, if one does.
-fn closing_fence(s: &str, len: usize) -> Option<usize> {
-    let mut offset = 0;
-    let mut rest = s;
-    while let Some(start) = rest.find('`') {
-        let run = rest[start..].len() - rest[start..].trim_start_matches('`').len();
-        if run == len {
-            return Some(offset + start);
-        }
-        offset += start + run;
-        rest = &rest[start + run..];
-    }
-    None
-}
-
-fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;")
-}
-
-/// Multi-line text as a block quote, which keeps whatever Markdown it holds (an
-/// unclosed code fence, say) from reaching the rest of the comment.
-fn quote(s: &str) -> String {
-    prose(s)
-        .lines()
-        .map(|line| {
-            if line.trim().is_empty() {
-                ">".to_owned()
-            } else {
-                format!("> {line}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn pr_link(number: Option<u64>, url: &str) -> String {
-    let target = link_target(url);
-    match number {
-        Some(number) => format!("[#{number}]({target})"),
-        None => format!("[{target}]({target})"),
-    }
-}
-
-/// A URL as a link destination: the characters that would end or break a Markdown
-/// link percent-encoded, and its length bounded.
-fn link_target(url: &str) -> String {
-    let mut out = String::with_capacity(url.len());
-    for c in shorten(url.trim(), URL_CHARS).chars() {
-        match c {
-            '(' | ')' | '<' | '>' | '[' | ']' | '`' | '"' | '\\' => {
-                let _ = write!(out, "%{:02X}", u32::from(c));
-            }
-            c if c.is_whitespace() || c.is_control() => {
-                let mut buf = [0; 4];
-                for byte in c.encode_utf8(&mut buf).bytes() {
-                    let _ = write!(out, "%{byte:02X}");
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// `body` then `footer`, the body cut so that the whole stays within [`MAX_CHARS`].
 fn fit(mut body: String, footer: &str) -> String {
-    const CUT: &str = "\n\n… (cut to fit in a comment)";
+    let cut = format!("\n\n{}", messages::CUT_TO_FIT);
+    let cut = cut.as_str();
     let footer_chars = footer.chars().count();
     if body.chars().count() + footer_chars > MAX_CHARS {
-        let keep = MAX_CHARS.saturating_sub(footer_chars + CUT.chars().count());
+        let keep = MAX_CHARS.saturating_sub(footer_chars + cut.chars().count());
         body = body.chars().take(keep).collect();
-        body.push_str(CUT);
+        body.push_str(cut);
     }
     body.push_str(footer);
     if body.chars().count() > MAX_CHARS {
@@ -462,8 +160,10 @@ fn fit(mut body: String, footer: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::markup::link_target;
     use super::*;
-    use crate::core::{Author, DeliveryId, RepoName, ThreadRef, Trigger};
+    use crate::core::words::{dollars, elapsed_words, thousands};
+    use crate::core::{Author, DeliveryId, EventBody, RepoName, ThreadRef, Trigger, Usage};
 
     const URL: &str = "https://lucid.example/sessions/abc";
 
@@ -478,6 +178,7 @@ mod tests {
                 display_name: "Ada".into(),
             },
             task: "fix the build".into(),
+            title: None,
             repo: None,
             delivery: DeliveryId::parse("d1").unwrap(),
         };
@@ -583,7 +284,7 @@ mod tests {
         assert_eq!(
             body,
             format!(
-                "🔨 **Working** · 2m 05s · $0.0123 (12,345 tokens in, 678 out)\n\
+                "🛠️ **Working** · 2m 05s · $0.0123 (12,345 tokens in, 678 out)\n\
                  \n\
                  **Running now:** `cargo test`\n\
                  \n\
@@ -783,7 +484,7 @@ mod tests {
         assert!(!body.contains("step-468 "), "{body}");
         assert!(body.contains("`step-498 xxx"), "{body}");
         assert!(body.contains("(+20 −0)"), "{body}");
-        assert!(body.contains("<$0.0001"), "{body}");
+        assert!(body.contains("&lt;$0.0001"), "{body}");
         assert!(body.ends_with(&format!("[Session {}]({URL})\n", short_id(&s))));
         // Every line stays short: long text is shortened, not wrapped.
         assert!(body.lines().all(|l| l.chars().count() < 400), "{body}");
@@ -904,7 +605,7 @@ mod tests {
         );
         assert_eq!(
             first_line(&render_at(&s, &events, 1)),
-            "🔨 **Working** · 1s · $0.0000 (10 tokens in, 2 out)"
+            "🛠️ **Working** · 1s · $0.0000 (10 tokens in, 2 out)"
         );
     }
 

@@ -1,4 +1,4 @@
-//! Slack's inbound requests: [`SlackWebhook`]'s routes, thin over the parsing half,
+//! Slack's inbound requests: the [`routes`], thin over the parsing half,
 //! which is pure functions all:
 //!
 //! - [`verify`] checks `X-Slack-Signature` and `X-Slack-Request-Timestamp` against the
@@ -22,7 +22,7 @@ pub use payload::{
     MessageKind, PayloadError, SlackMessage, SlackRequest, parse_command, parse_events,
     parse_interaction,
 };
-pub use route::SlackWebhook;
+pub use route::routes;
 pub use signature::{
     MAX_AGE_SECS, RETRY_NUM_HEADER, RETRY_REASON_HEADER, SIGNATURE_HEADER, SignatureError,
     TIMESTAMP_HEADER, sign, verify,

@@ -19,7 +19,7 @@ const MAX_TRANSPORT_TRIES: u32 = 3;
 type Connector = SlackClientHyperHttpsConnector;
 
 /// What lucid posts: `text` is the notification and fallback, `blocks` the layout.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Post {
     pub text: String,
     pub blocks: Vec<SlackBlock>,

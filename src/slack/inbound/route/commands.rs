@@ -1,78 +1,81 @@
 //! The `/lucid` slash command: a task typed where there is no message to thread on.
 
 use super::*;
-use crate::slack::inbound::{SlackRequest, is_stop, parse_command, task_text};
+use crate::core::{Ask, DeliveryId, Intent, Origin, Policy, ThreadRef};
+use crate::messages;
+use crate::slack::inbound::{is_stop, parse_command};
+use crate::slack::outbound::Post;
 
 pub(super) async fn receive(
-    State(hook): State<Arc<SlackWebhook>>,
+    State((platform, intake)): Hook,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let command = match hook.read(&headers, &body, parse_command)? {
+    let command = match platform.read(&headers, &body, parse_command)? {
         SlackRequest::Command(command) => command,
         SlackRequest::Ignored { reason } => return Ok(ignored(&reason)),
         _ => return Ok(ignored("not a slash command")),
     };
-    if !hook.team_allowed(&command.team) {
-        return Ok(ephemeral(
-            "This Slack workspace is not set up to use lucid.",
-        ));
+    if !platform.team_allowed(&command.team) {
+        return Ok(ephemeral(&platform, &messages::workspace_not_set_up()));
     }
-    if let Some(why) = hook.refusal(&command.channel, &command.user) {
-        return Ok(ephemeral(why));
+    let author = person(&command.user);
+    if let Some(refusal) = platform.refusal(&command.channel, &command.user) {
+        return Ok(ephemeral(&platform, &messages::refusal(&refusal, &author)));
     }
-    let bot = hook
-        .bot_user_id
-        .get()
-        .map(String::as_str)
-        .unwrap_or_default();
-    let task = task_text(&command.text, bot);
+    let task = crate::slack::inbound::task_text(&command.text, platform.bot_user());
     if task.text.is_empty() {
-        return Ok(ephemeral(&format!(
-            "Tell me what to do: `{} fix the flaky login test in acme/web`.",
-            command.command
-        )));
+        return Ok(ephemeral(
+            &platform,
+            &messages::command_usage(&command.command),
+        ));
     }
     if is_stop(&task.text) {
-        return Ok(ephemeral(
-            "To stop a session, press Stop on its status message or say `stop` to me in its thread.",
-        ));
+        return Ok(ephemeral(&platform, &messages::how_to_stop()));
     }
     let delivery = DeliveryId::parse(&command.trigger_id)
         .map_err(|e| ApiError::bad_request(format!("trigger_id is unusable: {e}")))?;
     // The command is not a message: lucid posts what was asked, and that message's
     // thread is the session's.
-    let asked = format!("<@{}> asked: {}", command.user, task.text);
-    let root = match hook
+    let dyn_platform = as_dyn(&platform);
+    let asked = dyn_platform.render(&messages::asked(&author, &task.text));
+    let root = match platform
         .api
         .post(&command.channel, None, &Post::text(asked))
         .await
     {
         Ok(ts) => ts,
         Err(e) => {
-            return Ok(ephemeral(&format!(
-                "I could not post in this channel ({e}). Invite me with `/invite @lucid` and try again."
-            )));
+            let text = messages::cannot_post_here(&e.to_string(), "/invite @lucid");
+            return Ok(ephemeral(&platform, &text));
         }
     };
-    let trigger = Trigger {
-        thread: ThreadRef::Slack {
-            team: command.team.clone(),
-            channel: command.channel.clone(),
-            thread_ts: root,
+    let intent = Intent {
+        origin: Origin {
+            delivery,
+            thread: ThreadRef::Slack {
+                team: command.team.clone(),
+                channel: command.channel.clone(),
+                thread_ts: root,
+            },
+            author,
+            message: None,
+            addressed: true,
         },
-        author: Author {
-            id: command.user.clone(),
-            display_name: command.user.clone(),
+        ask: Ask::Task {
+            text: task.text,
+            repo: task.repo,
+            title: None,
+            whole: None,
         },
-        repo: task
-            .repo
-            .clone()
-            .or_else(|| hook.settings.channel_repo(&command.channel).cloned()),
-        task: task.text,
-        delivery,
     };
-    start_or_ask(&hook, trigger).await?;
+    let policy = Policy {
+        default_repo: platform.settings.channel_repo(&command.channel).cloned(),
+        ..Policy::open()
+    };
+    intake
+        .take(&dyn_platform, intent, policy, None, true)
+        .await?;
     // Nothing more for the person who typed it: the thread says the rest.
     Ok(StatusCode::OK.into_response())
 }

@@ -1,32 +1,72 @@
-//! GitHub as the forge: a session's repository checked out on its branch before the
-//! agent starts, and afterwards its work committed, pushed and offered as a pull
-//! request (one per session: a follow-up pushes to the same branch and updates it).
+//! GitHub as the forge: who may ask for work (the collaborator-permission API), a
+//! session's repository checked out on its branch before the agent starts, and
+//! afterwards its work committed, pushed and offered as a pull request (one per
+//! session: a follow-up pushes to the same branch and updates it).
 
-use super::client::{GithubClient, PullRequest, RepoClient};
-use super::git::{CommitBy, HostRepo, branch_name, git_dir_for};
+use super::outbound::client::GithubClient;
 use crate::core::{RepoName, Session, ThreadRef};
+use crate::forge::git::{CommitBy, HostRepo, branch_name, git_dir_for};
+use crate::forge::{ChangeRequest, Checkout, Forge, Requester};
 use anyhow::{Context, bail};
-use std::path::Path;
-use std::sync::Arc;
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-pub struct GithubForge {
-    pub client: Arc<GithubClient>,
-    pub bot_login: String,
-    /// Where the sandboxes' workspaces are; git dirs go beside them.
-    pub workspaces: std::path::PathBuf,
+/// What a GitHub checkout keeps until it publishes.
+struct Kept {
+    repo: RepoName,
+    git: HostRepo,
 }
 
-/// A session's repository, checked out in its workspace.
-pub struct Checkout {
-    pub repo: RepoName,
-    pub git: HostRepo,
-    pub branch: String,
-    pub base: String,
-    api: RepoClient,
+/// How long an author's permission on a repository is taken as known.
+const PERMISSION_TTL: Duration = Duration::from_secs(60);
+
+pub struct GithubForge {
+    client: Arc<GithubClient>,
+    bot_login: String,
+    /// Where the sandboxes' workspaces are; git dirs go beside them.
+    workspaces: PathBuf,
+    permissions: Mutex<HashMap<(RepoName, String), (bool, Instant)>>,
 }
 
 impl GithubForge {
-    pub async fn check_out(&self, session: &Session, work_tree: &Path) -> anyhow::Result<Checkout> {
+    pub fn new(client: Arc<GithubClient>, bot_login: String, workspaces: PathBuf) -> Self {
+        Self {
+            client,
+            bot_login,
+            workspaces,
+            permissions: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+#[async_trait]
+impl Forge for GithubForge {
+    fn name(&self) -> &'static str {
+        "github"
+    }
+
+    /// Only with write, maintain or admin permission (asked of GitHub:
+    /// `author_association` hides private membership), remembered for a minute.
+    async fn may_ask(&self, repo: &RepoName, login: &str) -> anyhow::Result<bool> {
+        let key = (repo.clone(), login.to_owned());
+        if let Some((allowed, at)) = self.permissions.lock().unwrap().get(&key)
+            && at.elapsed() < PERMISSION_TTL
+        {
+            return Ok(*allowed);
+        }
+        let permission = self.client.repo(repo).await?.permission(login).await?;
+        let allowed = matches!(permission.as_str(), "admin" | "maintain" | "write");
+        self.permissions
+            .lock()
+            .unwrap()
+            .insert(key, (allowed, Instant::now()));
+        Ok(allowed)
+    }
+
+    async fn check_out(&self, session: &Session, work_tree: &Path) -> anyhow::Result<Checkout> {
         let Some(repo) = session.trigger.repo.clone() else {
             bail!("no repository was named for this session");
         };
@@ -41,7 +81,7 @@ impl GithubForge {
             .with_context(|| format!("cannot read {repo}"))?;
         let branch = match &session.branch {
             Some(branch) => branch.clone(),
-            None => branch_name(&branch_tag(session), &issue_title(session)),
+            None => branch_name(&branch_tag(session), &title_of(session)),
         };
         let git_dir = git_dir_for(&self.workspaces, &session.id.to_string());
         std::fs::create_dir_all(&git_dir).context("cannot make the git directory")?;
@@ -55,54 +95,57 @@ impl GithubForge {
             .await
             .with_context(|| format!("cannot check out {repo}"))?;
         Ok(Checkout {
-            repo,
-            git,
             branch,
             base: info.default_branch,
-            api,
+            kept: Box::new(Kept { repo, git }),
         })
     }
 
-    /// Commits and pushes the session's work and opens (or updates) its pull request.
-    /// `None` when the agent changed nothing.
-    pub async fn publish(
+    async fn publish(
         &self,
         session: &Session,
         checkout: &Checkout,
         summary: &str,
+        requester: &Requester<'_>,
         session_url: &str,
-    ) -> anyhow::Result<Option<PullRequest>> {
+    ) -> anyhow::Result<Option<ChangeRequest>> {
         let message = commit_message(summary, github_asker(session));
         let by = CommitBy {
             name: &self.bot_login,
             email: &format!("{}@users.noreply.github.com", self.bot_login),
         };
-        let committed = checkout.git.commit_all(&message, &by).await?;
+        let Kept { repo, git } = checkout.kept()?;
+        let committed = git.commit_all(&message, &by).await?;
         if !committed && session.pr_url.is_none() {
             return Ok(None);
         }
         if checkout.branch == checkout.base {
             bail!("refusing to push to the default branch {}", checkout.base);
         }
-        checkout.git.push(&checkout.branch).await?;
-        let body = pull_body(session, summary, session_url);
-        let existing = checkout.api.open_pull(&checkout.branch).await?;
+        git.push(&checkout.branch).await?;
+        let api = self.client.repo(repo).await?;
+        let body = pull_body(session, summary, requester, session_url);
+        let existing = api.open_pull(&checkout.branch).await?;
         let pull = match existing {
-            Some(pull) => checkout.api.update_pull(pull.number, &body).await?,
+            Some(pull) => api.update_pull(pull.number, &body).await?,
             None => {
                 let title = pull_title(session, summary);
-                checkout
-                    .api
-                    .create_pull(&checkout.branch, &checkout.base, &title, &body)
+                api.create_pull(&checkout.branch, &checkout.base, &title, &body)
                     .await
                     .context("cannot open the pull request")?
             }
         };
-        Ok(Some(pull))
+        Ok(Some(ChangeRequest {
+            url: pull.html_url,
+            number: pull.number,
+            thread: ThreadRef::Github {
+                repo: repo.clone(),
+                issue: pull.number,
+            },
+        }))
     }
 
-    /// Removes the session's git directory (its work tree goes with the sandbox).
-    pub fn clean_up(&self, session: &Session) {
+    fn clean_up(&self, session: &Session) {
         let _ = std::fs::remove_dir_all(git_dir_for(&self.workspaces, &session.id.to_string()));
     }
 }
@@ -119,12 +162,18 @@ fn branch_tag(session: &Session) -> String {
     }
 }
 
-/// The issue's title, from the first line of the task lucid composed for it.
-fn issue_title(session: &Session) -> String {
-    let first = session.trigger.task.lines().next().unwrap_or_default();
-    match first.split_once(": ") {
-        Some((head, title)) if head.starts_with("GitHub issue #") => title.to_owned(),
-        _ => first.to_owned(),
+/// The work's title: the one its platform gave (an issue's), else the task's first
+/// line.
+fn title_of(session: &Session) -> String {
+    match &session.trigger.title {
+        Some(title) if !title.trim().is_empty() => title.clone(),
+        _ => session
+            .trigger
+            .task
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
     }
 }
 
@@ -170,7 +219,7 @@ fn commit_message(summary: &str, asker: Option<&str>) -> String {
 }
 
 fn pull_title(session: &Session, summary: &str) -> String {
-    let title = issue_title(session);
+    let title = title_of(session);
     if title.trim().is_empty() {
         first_line(summary, 72)
     } else {
@@ -178,33 +227,24 @@ fn pull_title(session: &Session, summary: &str) -> String {
     }
 }
 
-fn pull_body(session: &Session, summary: &str, session_url: &str) -> String {
+fn pull_body(
+    session: &Session,
+    summary: &str,
+    requester: &Requester<'_>,
+    session_url: &str,
+) -> String {
     let mut body = summary.trim().to_owned();
     if let ThreadRef::Github { issue, .. } = &session.trigger.thread {
         body.push_str(&format!("\n\nFixes #{issue}"));
     }
-    let requester = match &session.trigger.thread {
-        ThreadRef::Github { .. } => format!("@{}", session.trigger.author.id),
-        other => format!(
-            "{} in {}",
-            session.trigger.author.display_name,
-            platform_name(other)
-        ),
+    let asker = match github_asker(session) {
+        Some(login) => format!("@{login}"),
+        None => format!("{} in {}", requester.name, requester.platform_title),
     };
     body.push_str(&format!(
-        "\n\n---\nRequested by {requester} · [lucid session]({session_url})"
+        "\n\n---\nRequested by {asker} · [lucid session]({session_url})"
     ));
     body
-}
-
-fn platform_name(thread: &ThreadRef) -> &'static str {
-    match thread.platform() {
-        crate::core::Platform::Github => "GitHub",
-        crate::core::Platform::Slack => "Slack",
-        crate::core::Platform::Discord => "Discord",
-        crate::core::Platform::Notion => "Notion",
-        crate::core::Platform::Web => "lucid",
-    }
 }
 
 #[cfg(test)]

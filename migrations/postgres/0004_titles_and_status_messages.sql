@@ -1,0 +1,7 @@
+-- Every platform's status message is kept under one purpose: GitHub's progress
+-- comment was kept as 'progress'.
+UPDATE thread_messages SET purpose = 'status' WHERE purpose = 'progress';
+
+-- A session's title as its platform gave it (an issue's), kept as data for the
+-- change request instead of being read back out of the task's text.
+ALTER TABLE sessions ADD COLUMN title TEXT;

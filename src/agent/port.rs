@@ -1,0 +1,54 @@
+//! The agent port: a job (a session's sandbox, a fresh task or a resume with what
+//! people said since, an inbox of follow-ups, a sink for steps, a stop token) ends as
+//! finished with a summary, stopped, or failed with a reason. The built-in loop over a
+//! language model is one implementation ([`super::builtin`]); external agents are
+//! others.
+
+use super::StepLog;
+use crate::core::Session;
+use crate::sandbox::Sandbox;
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Something a person said in the session's thread: who, and what.
+pub type Said = (String, String);
+
+/// How a job begins.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// The session's first run: its task.
+    Fresh { task: String },
+    /// A finished session taken up again: its task, and what people said since it
+    /// last ended. An agent that kept its own state picks up from there.
+    Resume { task: String, said: Vec<Said> },
+}
+
+pub struct Job<'a> {
+    pub session: &'a Session,
+    pub sandbox: &'a dyn Sandbox,
+    pub start: Start,
+    /// What people say while the job runs, for the agent's next step.
+    pub inbox: mpsc::UnboundedReceiver<Said>,
+    /// Where every step is written as it happens.
+    pub steps: StepLog<'a>,
+    pub stop: CancellationToken,
+}
+
+/// How a job ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobEnd {
+    Finished { summary: String },
+    Stopped,
+    Failed { reason: String },
+}
+
+#[async_trait]
+pub trait AgentRunner: Send + Sync + 'static {
+    /// The agent's name, for logs and the doctor.
+    fn name(&self) -> &str;
+
+    /// Runs the job to its end. An error is a failure of lucid's own parts (the
+    /// store, the sandbox), not of the agent.
+    async fn run(&self, job: Job<'_>) -> anyhow::Result<JobEnd>;
+}

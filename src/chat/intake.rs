@@ -1,0 +1,382 @@
+//! Where every platform's requests come in: the thread's state and the forge's word
+//! on the author are read, [`decide`] says what the request means, and the delivery is
+//! recorded with its effect in one transaction. What lucid says back (the status
+//! message, a reaction, a refusal or a question) is said after the platform has its
+//! answer, and only the first time a delivery is seen, so a retry says nothing twice.
+
+use super::holds::{Holds, key_of};
+use super::{ChatPlatform, STATUS, StatusView};
+use crate::core::{
+    Decision, Intent, Origin, Policy, Refusal, Session, SessionId, ThreadState, Timestamp, Trigger,
+    decide,
+};
+use crate::forge::Forge;
+use crate::messages;
+use crate::store::{Delivered, DeliveryAction, Recorded, Store, StoreError};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// What came of a request, for the platform's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Taken {
+    /// A session was made.
+    Started(SessionId),
+    /// The thread was asked which repository.
+    AskedForRepo,
+    /// Logged for a session: a follow-up (`resumed` when it took a finished session
+    /// up again), a note, or a stop.
+    Said {
+        session: SessionId,
+        kind: &'static str,
+        resumed: bool,
+    },
+    Refused(Refusal),
+    Ignored(&'static str),
+    /// Seen before: nothing was done again.
+    Duplicate,
+}
+
+impl Taken {
+    /// The answer's body, the same on every platform.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Taken::Started(session) => json!({ "session": session }),
+            Taken::AskedForRepo => json!({ "asked": "which repository" }),
+            Taken::Said {
+                session,
+                kind,
+                resumed,
+            } => json!({ "session": session, "as": kind, "resumed": resumed }),
+            Taken::Refused(refusal) => json!({ "refused": messages::refusal_reason(refusal) }),
+            Taken::Ignored(reason) => json!({ "ignored": reason }),
+            Taken::Duplicate => json!({ "duplicate": true }),
+        }
+    }
+}
+
+/// Why a request could not be taken: it was not recorded, and the platform may send it
+/// again.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("could not ask the forge whether {login} may ask for work on {repo}: {reason}")]
+    Forge {
+        login: String,
+        repo: String,
+        reason: String,
+    },
+}
+
+/// Shared by every platform's routes.
+#[derive(Clone)]
+pub struct Intake {
+    pub store: Store,
+    pub holds: Arc<Holds>,
+    /// The forge that says who may ask for work, when one is configured.
+    pub forge: Option<Arc<dyn Forge>>,
+    /// `{public url}/api/v1/sessions`, for links to a session.
+    pub sessions_url: String,
+}
+
+impl Intake {
+    pub fn session_url(&self, id: SessionId) -> String {
+        format!("{}/{id}", self.sessions_url)
+    }
+
+    /// Decides what `intent` means under the platform's `policy`, records it, and
+    /// says what is to be said in the thread (after the answer).
+    ///
+    /// `forge_login` is the author's identity on the forge when the platform knows it
+    /// (GitHub's login): the forge's permission check then applies too. `fresh`: the
+    /// request starts its thread, so nothing can be there yet (no read needed).
+    pub async fn take(
+        &self,
+        platform: &Arc<dyn ChatPlatform>,
+        intent: Intent,
+        mut policy: Policy,
+        forge_login: Option<&str>,
+        fresh: bool,
+    ) -> Result<Taken, IntakeError> {
+        let thread = if fresh {
+            ThreadState::default()
+        } else {
+            self.thread_state(&intent).await?
+        };
+        if policy.refusal.is_none()
+            && let Some(login) = forge_login
+        {
+            policy.refusal = self.forge_refusal(&intent, &thread, &policy, login).await?;
+        }
+        let origin = intent.origin.clone();
+        let answered_question = thread.question.is_some();
+        match decide(intent, &thread, &policy) {
+            Decision::Start(trigger) => {
+                self.start(platform, &origin, trigger, answered_question)
+                    .await
+            }
+            Decision::AskRepo(trigger) => self.ask_repo(platform, trigger).await,
+            Decision::FollowUp { session, text } | Decision::Resume { session, text } => {
+                let author = origin.author.display_name.clone();
+                let action = DeliveryAction::Say {
+                    session,
+                    author,
+                    text,
+                };
+                self.said(platform, &origin, session, action, "follow-up")
+                    .await
+            }
+            Decision::Note { session, text } => {
+                let author = origin.author.display_name.clone();
+                let action = DeliveryAction::Note {
+                    session,
+                    author,
+                    text,
+                };
+                self.said(platform, &origin, session, action, "note").await
+            }
+            Decision::Stop { session } => {
+                // Kept as words, not markup: the reason shows on every page and thread.
+                let reason = messages::stopped_by(&origin.author).words();
+                let action = DeliveryAction::Stop { session, reason };
+                self.said(platform, &origin, session, action, "stop").await
+            }
+            Decision::Refuse(refusal) => self.refuse(platform, &origin, refusal).await,
+            Decision::Ignore(reason) => Ok(Taken::Ignored(reason)),
+        }
+    }
+
+    async fn thread_state(&self, intent: &Intent) -> Result<ThreadState, StoreError> {
+        let thread = &intent.origin.thread;
+        if let Some(id) = self.store.session_for_thread(thread).await? {
+            let state = self
+                .store
+                .session(id)
+                .await?
+                .ok_or(StoreError::SessionNotFound(id))?
+                .state;
+            return Ok(ThreadState {
+                session: Some((id, state)),
+                question: None,
+            });
+        }
+        Ok(ThreadState {
+            session: None,
+            question: self.store.open_question(thread).await?,
+        })
+    }
+
+    /// The forge's refusal, when the author may not write to the repository the
+    /// request is about.
+    async fn forge_refusal(
+        &self,
+        intent: &Intent,
+        thread: &ThreadState,
+        policy: &Policy,
+        login: &str,
+    ) -> Result<Option<Refusal>, IntakeError> {
+        let Some(forge) = &self.forge else {
+            return Ok(None);
+        };
+        let named = match &intent.ask {
+            crate::core::Ask::Task { repo, .. } => repo.clone(),
+            crate::core::Ask::Stop => None,
+        };
+        let in_thread = match thread.session {
+            Some((id, _)) => self.store.session(id).await?.and_then(|s| s.trigger.repo),
+            None => None,
+        };
+        let Some(repo) = named.or(in_thread).or_else(|| policy.default_repo.clone()) else {
+            return Ok(None);
+        };
+        let allowed = forge
+            .may_ask(&repo, login)
+            .await
+            .map_err(|e| IntakeError::Forge {
+                login: login.to_owned(),
+                repo: repo.to_string(),
+                reason: format!("{e:#}"),
+            })?;
+        Ok((!allowed).then_some(Refusal::CannotWrite { repo }))
+    }
+
+    async fn start(
+        &self,
+        platform: &Arc<dyn ChatPlatform>,
+        origin: &Origin,
+        trigger: Trigger,
+        answered_question: bool,
+    ) -> Result<Taken, IntakeError> {
+        let thread = trigger.thread.clone();
+        // Held until the status message is posted, so the worker does not post another.
+        let hold = platform
+            .pacing()
+            .status_first
+            .then(|| self.holds.hold(&key_of(&thread)));
+        let Recorded::Created(session) = self.store.record_trigger(trigger).await? else {
+            return Ok(Taken::Duplicate);
+        };
+        if answered_question {
+            self.store.close_question(&thread).await?;
+        }
+        let id = session.id;
+        match hold {
+            Some(hold) => self.post_status_later(platform, *session, hold),
+            None if origin.message.is_some() => acknowledge_later(platform, origin),
+            None => {}
+        }
+        Ok(Taken::Started(id))
+    }
+
+    async fn ask_repo(
+        &self,
+        platform: &Arc<dyn ChatPlatform>,
+        trigger: Trigger,
+    ) -> Result<Taken, IntakeError> {
+        match self
+            .store
+            .record_question(&trigger.delivery, &trigger)
+            .await?
+        {
+            Delivered::Duplicate => Ok(Taken::Duplicate),
+            Delivered::New { .. } => {
+                let text = messages::which_repository(&trigger.author);
+                say_later(platform, &trigger.thread, &text);
+                Ok(Taken::AskedForRepo)
+            }
+        }
+    }
+
+    async fn said(
+        &self,
+        platform: &Arc<dyn ChatPlatform>,
+        origin: &Origin,
+        session: SessionId,
+        action: DeliveryAction,
+        kind: &'static str,
+    ) -> Result<Taken, IntakeError> {
+        let delivered = self
+            .store
+            .record_delivery(origin.platform(), &origin.delivery, action)
+            .await?;
+        let Delivered::New { resumed } = delivered else {
+            return Ok(Taken::Duplicate);
+        };
+        if origin.addressed && origin.message.is_some() {
+            acknowledge_later(platform, origin);
+        }
+        if kind == "stop" {
+            self.show_status_later(platform, session);
+        }
+        Ok(Taken::Said {
+            session,
+            kind,
+            resumed,
+        })
+    }
+
+    async fn refuse(
+        &self,
+        platform: &Arc<dyn ChatPlatform>,
+        origin: &Origin,
+        refusal: Refusal,
+    ) -> Result<Taken, IntakeError> {
+        let recorded = self
+            .store
+            .record_delivery(origin.platform(), &origin.delivery, DeliveryAction::Nothing)
+            .await?;
+        if recorded == Delivered::Duplicate {
+            return Ok(Taken::Duplicate);
+        }
+        say_later(
+            platform,
+            &origin.thread,
+            &messages::refusal(&refusal, &origin.author),
+        );
+        Ok(Taken::Refused(refusal))
+    }
+
+    /// Posts a new session's status message as the thread's acknowledgement.
+    fn post_status_later(
+        &self,
+        platform: &Arc<dyn ChatPlatform>,
+        session: Session,
+        hold: super::Hold,
+    ) {
+        let (platform, store) = (platform.clone(), self.store.clone());
+        let url = self.session_url(session.id);
+        crate::background::spawn(async move {
+            let rendered = platform.render_status(&StatusView {
+                session: &session,
+                events: &[],
+                now: Timestamp::now(),
+                session_url: &url,
+            });
+            let posted = async {
+                let id = platform
+                    .post_status(&session.trigger.thread, &rendered)
+                    .await?;
+                store.set_thread_message(session.id, STATUS, &id).await?;
+                anyhow::Ok(())
+            };
+            if let Err(e) = posted.await {
+                tracing::warn!(session = %session.id, platform = %platform.platform(), error = %e, "could not acknowledge a new session");
+            }
+            drop(hold);
+        });
+    }
+
+    /// Shows a session's state in its status message now (after a stop: a queued
+    /// session has no worker to show it; a running one's worker shows it again).
+    fn show_status_later(&self, platform: &Arc<dyn ChatPlatform>, id: SessionId) {
+        let (platform, store) = (platform.clone(), self.store.clone());
+        let url = self.session_url(id);
+        crate::background::spawn(async move {
+            let shown = async {
+                let Some(session) = store.session(id).await? else {
+                    return anyhow::Ok(());
+                };
+                let Some(status) = store.thread_message(id, STATUS).await? else {
+                    return Ok(());
+                };
+                let rendered = platform.render_status(&StatusView {
+                    session: &session,
+                    events: &[],
+                    now: Timestamp::now(),
+                    session_url: &url,
+                });
+                platform
+                    .update_status(&session.trigger.thread, &status, &rendered)
+                    .await
+            };
+            if let Err(e) = shown.await {
+                tracing::warn!(session = %id, error = %e, "could not show a stop");
+            }
+        });
+    }
+}
+
+/// Acknowledges a request after the answer: the platform waits for nothing.
+pub fn acknowledge_later(platform: &Arc<dyn ChatPlatform>, origin: &Origin) {
+    let (platform, origin) = (platform.clone(), origin.clone());
+    crate::background::spawn(async move {
+        if let Err(e) = platform.acknowledge(&origin).await {
+            tracing::warn!(platform = %platform.platform(), error = %e, "could not acknowledge a request");
+        }
+    });
+}
+
+/// Says `text` in `thread` after the answer.
+pub fn say_later(
+    platform: &Arc<dyn ChatPlatform>,
+    thread: &crate::core::ThreadRef,
+    text: &messages::Text,
+) {
+    let rendered = platform.render(text);
+    let (platform, thread) = (platform.clone(), thread.clone());
+    crate::background::spawn(async move {
+        if let Err(e) = platform.say(&thread, &rendered).await {
+            tracing::warn!(platform = %platform.platform(), error = %e, "could not answer in a thread");
+        }
+    });
+}

@@ -1,0 +1,135 @@
+//! The chat-platform port: what lucid needs of any place people talk to it (GitHub
+//! issues, Slack threads, and every platform after them). Each platform implements
+//! [`ChatPlatform`] in its own folder; the [`intake`] decides and records what a
+//! request means, and the [`follower`] keeps a session's thread current, the same way
+//! for all of them.
+
+pub mod follower;
+pub mod holds;
+pub mod intake;
+
+pub use follower::Follower;
+pub use holds::{Hold, Holds};
+pub use intake::{Intake, Taken};
+
+use crate::core::{Author, Event, Origin, Platform, Session, ThreadRef, Timestamp};
+use crate::messages::{Markup, Text};
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `thread_messages` purposes: the status message's id, and the last event whose
+/// moments are in the thread (so a run taken over after a crash repeats none).
+pub const STATUS: &str = "status";
+pub const REPLIED: &str = "replied";
+
+/// How a platform's thread is kept: how often it may be written, and what it holds.
+#[derive(Clone, Copy, Debug)]
+pub struct Pacing {
+    /// At most one change of the status message per this long (the platform's rate
+    /// limits); the last change is never held back.
+    pub edit_interval: Duration,
+    /// How often the status message is rewritten when only its clock changed.
+    pub clock_refresh: Duration,
+    /// The status message is the acknowledgement of a new session, posted at once
+    /// (else a reaction acknowledges, and the status message comes with the worker).
+    pub status_first: bool,
+    /// Key moments (an edit, a failing command, the end) go to the thread as replies
+    /// of at most this many characters each; None: the status message shows them.
+    pub replies: Option<usize>,
+}
+
+/// What a status message shows: a session and its current run.
+pub struct StatusView<'a> {
+    pub session: &'a Session,
+    /// The run's events (since the session was last queued).
+    pub events: &'a [Event],
+    pub now: Timestamp,
+    pub session_url: &'a str,
+}
+
+/// A place people ask lucid for work and follow it.
+#[async_trait]
+pub trait ChatPlatform: Send + Sync + 'static {
+    fn platform(&self) -> Platform;
+
+    /// The platform's name as people know it (`GitHub`, `Slack`).
+    fn title(&self) -> &'static str;
+
+    /// Receives the platform's requests. Each route: verify → parse → intent →
+    /// [`Intake::take`] → the platform's own HTTP answer.
+    fn routes(self: Arc<Self>, intake: Intake) -> axum::Router;
+
+    /// How messages are written here.
+    fn markup(&self) -> &dyn Markup;
+
+    fn pacing(&self) -> Pacing;
+
+    /// Shows the person that their request was taken (a reaction on their message).
+    async fn acknowledge(&self, origin: &Origin) -> anyhow::Result<()>;
+
+    /// Says `rendered` (in this platform's markup) in a thread.
+    async fn say(&self, thread: &ThreadRef, rendered: &str) -> anyhow::Result<()>;
+
+    /// The status message for `view`, as this platform writes it (compared to tell a
+    /// change, then posted or edited).
+    fn render_status(&self, view: &StatusView) -> String;
+
+    /// Posts a status message in `thread`; answers its id.
+    async fn post_status(&self, thread: &ThreadRef, rendered: &str) -> anyhow::Result<String>;
+
+    /// Rewrites the status message `id` in `thread`.
+    async fn update_status(
+        &self,
+        thread: &ThreadRef,
+        id: &str,
+        rendered: &str,
+    ) -> anyhow::Result<()>;
+
+    /// A person as this platform names them; the id the platform gave them by
+    /// default.
+    async fn display_name(&self, author: &Author) -> String {
+        author.display_name.clone()
+    }
+}
+
+impl dyn ChatPlatform {
+    /// `text` in this platform's markup.
+    pub fn render(&self, text: &Text) -> String {
+        text.render(self.markup())
+    }
+}
+
+/// Joins replies into as few messages of at most `max` characters as they fit in, so
+/// a backlog costs few posts; none is dropped (one too long alone is cut).
+pub fn coalesce(replies: Vec<String>, max: usize) -> Vec<String> {
+    let mut messages: Vec<String> = Vec::new();
+    for reply in replies {
+        match messages.last_mut() {
+            Some(last) if last.chars().count() + 2 + reply.chars().count() <= max => {
+                last.push_str("\n\n");
+                last.push_str(&reply);
+            }
+            _ => messages.push(crate::messages::shorten(&reply, max)),
+        }
+    }
+    messages
+}
+
+#[cfg(test)]
+mod tests {
+    use super::coalesce;
+
+    #[test]
+    fn replies_are_joined_while_they_fit_and_never_dropped() {
+        let small: Vec<String> = (0..5).map(|i| format!("moment {i}")).collect();
+        assert_eq!(coalesce(small, 3_500).len(), 1);
+        let big: Vec<String> = (0..3)
+            .map(|i| format!("{i}{}", "x".repeat(2_000)))
+            .collect();
+        let joined = coalesce(big, 3_500);
+        assert_eq!(joined.len(), 3);
+        assert!(joined.iter().all(|m| m.chars().count() <= 3_500));
+        assert!(joined[2].starts_with('2'));
+    }
+}

@@ -1,0 +1,188 @@
+//! What a request means for its thread: one pure function for every platform, so a
+//! mention says the same thing on GitHub, in Slack and wherever lucid goes next.
+
+use super::ids::{RepoName, SessionId};
+use super::intent::{Ask, Intent};
+use super::session::SessionState;
+use super::trigger::Trigger;
+
+/// What an empty follow-up says to the agent: go on.
+pub const CARRY_ON: &str = "carry on";
+/// What an empty remark in a thread is logged as.
+pub const SAID_NOTHING: &str = "…";
+
+/// The thread as it stands when the request comes in.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ThreadState {
+    /// The session the thread belongs to, and its state.
+    pub session: Option<(SessionId, SessionState)>,
+    /// A request waiting in the thread for someone to name its repository.
+    pub question: Option<Trigger>,
+}
+
+/// What the place allows, found out before deciding (allow-lists, the forge's
+/// permission check): deciding does no I/O.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Why this person may not ask for work here, if they may not.
+    pub refusal: Option<Refusal>,
+    /// A new session may start in this thread (not, say, in a pull request lucid did
+    /// not open).
+    pub may_start: bool,
+    /// The place's repository (a channel's), for a task that names none.
+    pub default_repo: Option<RepoName>,
+}
+
+impl Policy {
+    /// Anyone may ask, and a session may start here.
+    pub fn open() -> Policy {
+        Policy {
+            refusal: None,
+            may_start: true,
+            default_repo: None,
+        }
+    }
+}
+
+/// Why lucid says no, answered once in the thread.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The forge says the person may not write to the repository.
+    CannotWrite { repo: RepoName },
+    /// The person is not among those lucid was set up for.
+    PersonNotListed,
+    /// The place (a channel) is not among those lucid was set up for.
+    PlaceNotListed,
+    /// A thread where lucid starts nothing: a change request it did not open.
+    NotOurChangeRequest,
+    /// lucid was mentioned with nothing to do.
+    NoTask,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decision {
+    /// A new session for this trigger.
+    Start(Trigger),
+    /// Ask the thread which repository the trigger is for; it starts once someone
+    /// names one.
+    AskRepo(Trigger),
+    /// Words for the running session's agent.
+    FollowUp {
+        session: SessionId,
+        text: String,
+    },
+    /// Words that take a finished session up again.
+    Resume {
+        session: SessionId,
+        text: String,
+    },
+    /// Words said in the thread without asking lucid: kept as context.
+    Note {
+        session: SessionId,
+        text: String,
+    },
+    Stop {
+        session: SessionId,
+    },
+    /// Say no, once.
+    Refuse(Refusal),
+    /// Nothing to do, and nothing to say (why, for the platform's answer and logs).
+    Ignore(&'static str),
+}
+
+/// What `intent` means in a thread in `thread`'s state, under `policy`.
+pub fn decide(intent: Intent, thread: &ThreadState, policy: &Policy) -> Decision {
+    let addressed = intent.origin.addressed;
+    if let Some(refusal) = &policy.refusal {
+        return if addressed {
+            Decision::Refuse(refusal.clone())
+        } else {
+            Decision::Ignore("not someone lucid takes requests from")
+        };
+    }
+    if let Some((session, state)) = thread.session {
+        return in_session(intent, session, state);
+    }
+    if let Some(waiting) = &thread.question {
+        return answer_question(intent, waiting);
+    }
+    if !addressed {
+        return Decision::Ignore("not a request to lucid, and not in a session's thread");
+    }
+    match intent.ask {
+        Ask::Stop => Decision::Ignore("there is no session here to stop"),
+        Ask::Task { .. } if !policy.may_start => Decision::Refuse(Refusal::NotOurChangeRequest),
+        Ask::Task {
+            ref text,
+            whole: None,
+            ..
+        } if text.trim().is_empty() => Decision::Refuse(Refusal::NoTask),
+        Ask::Task {
+            text,
+            repo,
+            title,
+            whole,
+        } => {
+            let repo = repo.or_else(|| policy.default_repo.clone());
+            let asked_for_repo = repo.is_none();
+            let trigger = Trigger {
+                thread: intent.origin.thread,
+                author: intent.origin.author,
+                task: whole.unwrap_or(text),
+                title,
+                repo,
+                delivery: intent.origin.delivery,
+            };
+            if asked_for_repo {
+                Decision::AskRepo(trigger)
+            } else {
+                Decision::Start(trigger)
+            }
+        }
+    }
+}
+
+fn in_session(intent: Intent, session: SessionId, state: SessionState) -> Decision {
+    match (intent.ask, intent.origin.addressed) {
+        (Ask::Stop, true) => Decision::Stop { session },
+        (Ask::Task { text, .. }, true) => {
+            let text = or_default(text, CARRY_ON);
+            if state.is_terminal() {
+                Decision::Resume { session, text }
+            } else {
+                Decision::FollowUp { session, text }
+            }
+        }
+        (Ask::Task { text, .. }, false) => Decision::Note {
+            session,
+            text: or_default(text, SAID_NOTHING),
+        },
+        (Ask::Stop, false) => Decision::Ignore("a stop not said to lucid"),
+    }
+}
+
+/// A message in a thread where lucid asked which repository: one that names it
+/// starts the session that was asked for.
+fn answer_question(intent: Intent, waiting: &Trigger) -> Decision {
+    match intent.ask {
+        Ask::Task {
+            repo: Some(repo), ..
+        } => Decision::Start(Trigger {
+            repo: Some(repo),
+            delivery: intent.origin.delivery,
+            ..waiting.clone()
+        }),
+        _ => Decision::Ignore("the answer names no repository"),
+    }
+}
+
+fn or_default(text: String, default: &str) -> String {
+    if text.trim().is_empty() {
+        default.to_owned()
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,231 @@
+//! The decision table, once for every platform: each row a request, the thread it
+//! lands in and the place's policy, and what it must mean.
+
+use super::*;
+use crate::core::intent::Origin;
+use crate::core::{Author, DeliveryId, ThreadRef};
+use SessionState::*;
+
+fn thread() -> ThreadRef {
+    ThreadRef::Slack {
+        team: "T1".into(),
+        channel: "C1".into(),
+        thread_ts: "1.1".into(),
+    }
+}
+
+fn ada() -> Author {
+    Author {
+        id: "U1".into(),
+        display_name: "Ada".into(),
+    }
+}
+
+fn repo(name: &str) -> RepoName {
+    RepoName::parse(name).unwrap()
+}
+
+fn intent(ask: Ask, addressed: bool) -> Intent {
+    Intent {
+        origin: Origin {
+            delivery: DeliveryId::parse("d2").unwrap(),
+            thread: thread(),
+            author: ada(),
+            message: None,
+            addressed,
+        },
+        ask,
+    }
+}
+
+fn task(text: &str) -> Ask {
+    Ask::task(text)
+}
+
+fn task_in(text: &str, name: &str) -> Ask {
+    Ask::Task {
+        text: text.into(),
+        repo: Some(repo(name)),
+        title: None,
+        whole: None,
+    }
+}
+
+/// An issue's mention: the words, and the whole task around them.
+fn issue_task(text: &str) -> Ask {
+    Ask::Task {
+        text: text.into(),
+        repo: Some(repo("acme/app")),
+        title: Some("add() subtracts".into()),
+        whole: Some(format!("Issue #7: add() subtracts\n\n{text}")),
+    }
+}
+
+fn trigger(text: &str, repo_name: Option<&str>, delivery: &str) -> Trigger {
+    Trigger {
+        thread: thread(),
+        author: ada(),
+        task: text.into(),
+        title: None,
+        repo: repo_name.map(repo),
+        delivery: DeliveryId::parse(delivery).unwrap(),
+    }
+}
+
+fn session() -> SessionId {
+    "01890000-0000-7000-8000-000000000001".parse().unwrap()
+}
+
+fn with_session(state: SessionState) -> ThreadState {
+    ThreadState {
+        session: Some((session(), state)),
+        question: None,
+    }
+}
+
+fn with_question() -> ThreadState {
+    ThreadState {
+        session: None,
+        question: Some(trigger("fix the login test", None, "d1")),
+    }
+}
+
+fn refusing(refusal: Refusal) -> Policy {
+    Policy {
+        refusal: Some(refusal),
+        ..Policy::open()
+    }
+}
+
+fn channel_repo(name: &str) -> Policy {
+    Policy {
+        default_repo: Some(repo(name)),
+        ..Policy::open()
+    }
+}
+
+fn no_start() -> Policy {
+    Policy {
+        may_start: false,
+        ..Policy::open()
+    }
+}
+
+#[test]
+fn the_decision_table() {
+    let s = session();
+    let empty = ThreadState::default();
+    let open = Policy::open();
+    #[rustfmt::skip]
+    let rows: Vec<(&str, Intent, ThreadState, Policy, Decision)> = vec![
+        // A new thread.
+        ("a task naming its repository starts",
+            intent(task_in("fix it", "acme/app"), true), empty.clone(), open.clone(),
+            Decision::Start(trigger("fix it", Some("acme/app"), "d2"))),
+        ("a task in a place with a repository starts there",
+            intent(task("fix it"), true), empty.clone(), channel_repo("acme/web"),
+            Decision::Start(trigger("fix it", Some("acme/web"), "d2"))),
+        ("the repository named beats the place's",
+            intent(task_in("fix it", "acme/app"), true), empty.clone(), channel_repo("acme/web"),
+            Decision::Start(trigger("fix it", Some("acme/app"), "d2"))),
+        ("a task with no repository asks for one",
+            intent(task("fix it"), true), empty.clone(), open.clone(),
+            Decision::AskRepo(trigger("fix it", None, "d2"))),
+        ("an issue's mention starts with the whole task and its title",
+            intent(issue_task("please"), true), empty.clone(), open.clone(),
+            Decision::Start(Trigger {
+                title: Some("add() subtracts".into()),
+                ..trigger("Issue #7: add() subtracts\n\nplease", Some("acme/app"), "d2")
+            })),
+        ("an issue's empty mention starts: the issue is the task",
+            intent(issue_task(""), true), empty.clone(), open.clone(),
+            Decision::Start(Trigger {
+                title: Some("add() subtracts".into()),
+                ..trigger("Issue #7: add() subtracts\n\n", Some("acme/app"), "d2")
+            })),
+        ("in a session's thread only the words go to the agent",
+            intent(issue_task("also docs"), true), with_session(Running), open.clone(),
+            Decision::FollowUp { session: s, text: "also docs".into() }),
+        ("a mention with nothing to do is answered",
+            intent(task("  "), true), empty.clone(), open.clone(),
+            Decision::Refuse(Refusal::NoTask)),
+        ("a stop with no session is ignored",
+            intent(Ask::Stop, true), empty.clone(), open.clone(),
+            Decision::Ignore("there is no session here to stop")),
+        ("words not said to lucid start nothing",
+            intent(task("fix it"), false), empty.clone(), open.clone(),
+            Decision::Ignore("not a request to lucid, and not in a session's thread")),
+        ("nothing starts where starting is not allowed",
+            intent(task("fix it"), true), empty.clone(), no_start(),
+            Decision::Refuse(Refusal::NotOurChangeRequest)),
+        // Refusals.
+        ("someone who may not write is refused",
+            intent(task_in("fix it", "acme/app"), true), empty.clone(),
+            refusing(Refusal::CannotWrite { repo: repo("acme/app") }),
+            Decision::Refuse(Refusal::CannotWrite { repo: repo("acme/app") })),
+        ("a refused stop is refused too",
+            intent(Ask::Stop, true), with_session(Running), refusing(Refusal::PersonNotListed),
+            Decision::Refuse(Refusal::PersonNotListed)),
+        ("a refused person overheard is ignored, not answered",
+            intent(task("hm"), false), with_session(Running), refusing(Refusal::PlaceNotListed),
+            Decision::Ignore("not someone lucid takes requests from")),
+        // A thread with a session.
+        ("a mention in a running session's thread is a follow-up",
+            intent(task("also the docs"), true), with_session(Running), open.clone(),
+            Decision::FollowUp { session: s, text: "also the docs".into() }),
+        ("a queued session gets follow-ups too",
+            intent(task("also the docs"), true), with_session(Queued), open.clone(),
+            Decision::FollowUp { session: s, text: "also the docs".into() }),
+        ("an empty mention says carry on",
+            intent(task(""), true), with_session(Running), open.clone(),
+            Decision::FollowUp { session: s, text: CARRY_ON.into() }),
+        ("a mention in a finished session's thread resumes it",
+            intent(task("now the docs"), true), with_session(Completed), open.clone(),
+            Decision::Resume { session: s, text: "now the docs".into() }),
+        ("a failed session resumes as well",
+            intent(task("try again"), true), with_session(Failed), open.clone(),
+            Decision::Resume { session: s, text: "try again".into() }),
+        ("words overheard in a session's thread are a note",
+            intent(task("looks good"), false), with_session(Running), open.clone(),
+            Decision::Note { session: s, text: "looks good".into() }),
+        ("an empty note is kept as said",
+            intent(task(""), false), with_session(Completed), open.clone(),
+            Decision::Note { session: s, text: SAID_NOTHING.into() }),
+        ("a stop said to lucid stops the session",
+            intent(Ask::Stop, true), with_session(Running), open.clone(),
+            Decision::Stop { session: s }),
+        ("a stop stops a finished session's thread too (the store keeps it finished)",
+            intent(Ask::Stop, true), with_session(Completed), open.clone(),
+            Decision::Stop { session: s }),
+        ("a stop not said to lucid does nothing",
+            intent(Ask::Stop, false), with_session(Running), open.clone(),
+            Decision::Ignore("a stop not said to lucid")),
+        ("a session's thread takes follow-ups even where nothing may start",
+            intent(task("more"), true), with_session(Running), no_start(),
+            Decision::FollowUp { session: s, text: "more".into() }),
+        // A thread where lucid asked which repository.
+        ("an answer naming a repository starts what was asked",
+            intent(task_in("acme/app please", "acme/app"), false), with_question(), open.clone(),
+            Decision::Start(trigger("fix the login test", Some("acme/app"), "d2"))),
+        ("an answer said to lucid starts it too",
+            intent(task_in("acme/app", "acme/app"), true), with_question(), open.clone(),
+            Decision::Start(trigger("fix the login test", Some("acme/app"), "d2"))),
+        ("an answer naming no repository is ignored",
+            intent(task("which one?"), false), with_question(), open.clone(),
+            Decision::Ignore("the answer names no repository")),
+        ("a refused person cannot answer",
+            intent(task_in("acme/app", "acme/app"), false), with_question(),
+            refusing(Refusal::PersonNotListed),
+            Decision::Ignore("not someone lucid takes requests from")),
+    ];
+    let mut failures = Vec::new();
+    for (name, intent, state, policy, expected) in rows {
+        let got = decide(intent, &state, &policy);
+        if got != expected {
+            failures.push(format!(
+                "{name}:\n  expected {expected:?}\n  got      {got:?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

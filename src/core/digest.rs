@@ -1,0 +1,269 @@
+//! A session's run as a person follows it: read from its event log in one pass, and
+//! the one source of every platform's status message and replies.
+
+use super::event::{Event, EventBody};
+use super::session::{SessionState, Usage};
+use super::time::Timestamp;
+use super::words::diff_counts;
+
+/// One thing the agent did, as a checklist shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step<'a> {
+    Command {
+        command: &'a str,
+        /// None while it runs, or when it never finished.
+        exit_code: Option<i64>,
+    },
+    Edit {
+        path: &'a str,
+        added: usize,
+        removed: usize,
+    },
+    Pr {
+        number: u64,
+        url: &'a str,
+    },
+    Said {
+        author: &'a str,
+        text: &'a str,
+    },
+}
+
+/// What the run's log says, read in one pass.
+#[derive(Clone, Debug, Default)]
+pub struct Digest<'a> {
+    pub steps: Vec<Step<'a>>,
+    /// The step of the command still running: the last command, if no output with an
+    /// exit code came after it.
+    pub in_flight: Option<usize>,
+    pub last_thought: Option<&'a str>,
+    pub last_error: Option<&'a str>,
+    pub last_pr: Option<(u64, &'a str)>,
+    pub last_usage: Option<Usage>,
+    /// The message of the last status event that completed the session.
+    pub completed_message: Option<&'a str>,
+    /// The message of the last status event that failed the session.
+    pub failed_message: Option<&'a str>,
+    pub last_at: Option<Timestamp>,
+}
+
+impl<'a> Digest<'a> {
+    pub fn read(events: &'a [Event]) -> Self {
+        let mut digest = Digest::default();
+        for event in events {
+            digest.add(event);
+        }
+        digest
+    }
+
+    fn add(&mut self, event: &'a Event) {
+        self.last_at = Some(event.at);
+        match &event.body {
+            EventBody::Thought { text } => self.last_thought = Some(text),
+            EventBody::Command { command } => {
+                self.in_flight = Some(self.steps.len());
+                self.steps.push(Step::Command {
+                    command,
+                    exit_code: None,
+                });
+            }
+            EventBody::Output {
+                exit_code: Some(code),
+                ..
+            } => {
+                if let Some(Step::Command { exit_code, .. }) =
+                    self.in_flight.take().map(|i| &mut self.steps[i])
+                {
+                    *exit_code = Some(*code);
+                }
+            }
+            EventBody::Output { .. } => {}
+            EventBody::FileEdit { path, diff } => {
+                let (added, removed) = diff_counts(diff);
+                self.steps.push(Step::Edit {
+                    path,
+                    added,
+                    removed,
+                });
+            }
+            EventBody::Status { state, message } => match state {
+                SessionState::Completed => self.completed_message = message.as_deref(),
+                SessionState::Failed => self.failed_message = message.as_deref(),
+                _ => {}
+            },
+            EventBody::UserMessage { author, text } => self.steps.push(Step::Said { author, text }),
+            EventBody::PrOpened { url, number } => {
+                self.last_pr = Some((*number, url));
+                self.steps.push(Step::Pr {
+                    number: *number,
+                    url,
+                });
+            }
+            EventBody::Usage {
+                tokens_in,
+                tokens_out,
+                cost_micros,
+            } => {
+                self.last_usage = Some(Usage {
+                    tokens_in: *tokens_in,
+                    tokens_out: *tokens_out,
+                    cost_micros: *cost_micros,
+                })
+            }
+            EventBody::Error { message } => self.last_error = Some(message),
+        }
+    }
+
+    /// The command running now, if one is.
+    pub fn running(&self) -> Option<&'a str> {
+        match self.in_flight.map(|i| &self.steps[i]) {
+            Some(Step::Command { command, .. }) => Some(command),
+            _ => None,
+        }
+    }
+}
+
+/// A moment worth a reply of its own in a thread that takes replies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Moment<'a> {
+    /// A command that exited non-zero, with what it printed.
+    CommandFailed {
+        command: &'a str,
+        exit_code: i64,
+        output: &'a str,
+    },
+    /// A file changed; `seq` is its event's number (to link to the whole diff).
+    FileEdited {
+        path: &'a str,
+        diff: &'a str,
+        seq: u64,
+    },
+    PrOpened {
+        number: u64,
+        url: &'a str,
+    },
+}
+
+/// The moments that `new` events make, in order. `before` is the run's log up to them
+/// (to pair an exit code with its command).
+pub fn moments<'a>(before: &'a [Event], new: &'a [Event]) -> Vec<Moment<'a>> {
+    let mut command = before.iter().rev().find_map(|e| match &e.body {
+        EventBody::Command { command } => Some(command.as_str()),
+        _ => None,
+    });
+    let mut out = Vec::new();
+    for event in new {
+        match &event.body {
+            EventBody::Command { command: c } => command = Some(c),
+            EventBody::Output {
+                text,
+                exit_code: Some(code),
+            } if *code != 0 => out.push(Moment::CommandFailed {
+                command: command.unwrap_or("a command"),
+                exit_code: *code,
+                output: text,
+            }),
+            EventBody::FileEdit { path, diff } => out.push(Moment::FileEdited {
+                path,
+                diff,
+                seq: event.seq,
+            }),
+            EventBody::PrOpened { url, number } => out.push(Moment::PrOpened {
+                number: *number,
+                url,
+            }),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::SessionId;
+
+    fn event(seq: u64, body: EventBody) -> Event {
+        Event {
+            session: SessionId::new(),
+            seq,
+            at: Timestamp::from_millis(seq as i64),
+            body,
+        }
+    }
+
+    #[test]
+    fn a_command_is_in_flight_until_its_exit_code_comes() {
+        let started = [event(
+            1,
+            EventBody::Command {
+                command: "make".into(),
+            },
+        )];
+        assert_eq!(Digest::read(&started).running(), Some("make"));
+        let mut ended = started.to_vec();
+        ended.push(event(
+            2,
+            EventBody::Output {
+                text: "ok".into(),
+                exit_code: Some(0),
+            },
+        ));
+        let digest = Digest::read(&ended);
+        assert_eq!(digest.running(), None);
+        assert_eq!(
+            digest.steps,
+            [Step::Command {
+                command: "make",
+                exit_code: Some(0)
+            }]
+        );
+    }
+
+    #[test]
+    fn moments_pair_a_failure_with_the_command_logged_before() {
+        let before = [event(
+            3,
+            EventBody::Command {
+                command: "make test".into(),
+            },
+        )];
+        let new = [
+            event(
+                4,
+                EventBody::Output {
+                    text: "boom".into(),
+                    exit_code: Some(2),
+                },
+            ),
+            event(
+                5,
+                EventBody::Output {
+                    text: String::new(),
+                    exit_code: Some(0),
+                },
+            ),
+            event(
+                6,
+                EventBody::PrOpened {
+                    url: "u".into(),
+                    number: 3,
+                },
+            ),
+        ];
+        assert_eq!(
+            moments(&before, &new),
+            [
+                Moment::CommandFailed {
+                    command: "make test",
+                    exit_code: 2,
+                    output: "boom"
+                },
+                Moment::PrOpened {
+                    number: 3,
+                    url: "u"
+                }
+            ]
+        );
+    }
+}

@@ -1,0 +1,65 @@
+//! What a request from a platform asks of lucid, in no platform's terms: every
+//! platform's inbound half turns what it received into an [`Intent`], and
+//! [`decide`](super::decide::decide) says what it means.
+
+use super::ids::{DeliveryId, RepoName};
+use super::trigger::{Author, Platform, ThreadRef};
+use serde::{Deserialize, Serialize};
+
+/// Where a request came from, and so where lucid answers it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// The platform's id for this request: with the platform, the dedupe key.
+    pub delivery: DeliveryId,
+    /// The conversation it was made in, where lucid answers.
+    pub thread: ThreadRef,
+    pub author: Author,
+    /// The message that asked, in the platform's own terms (to react to it); none
+    /// when the request was no message (a label, a button).
+    pub message: Option<String>,
+    /// lucid was spoken to (a mention, a command, a button, an assignment), not
+    /// overheard in a thread it follows.
+    pub addressed: bool,
+}
+
+impl Origin {
+    pub fn platform(&self) -> Platform {
+        self.thread.platform()
+    }
+}
+
+/// What was asked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ask {
+    /// Work, or more words for the work in this thread. `text` is untrusted.
+    Task {
+        text: String,
+        /// The repository the words name, if they name one.
+        repo: Option<RepoName>,
+        /// A title the platform gives the work (an issue's, a task page's).
+        title: Option<String>,
+        /// The whole task a new session gets, where the platform has more to say than
+        /// the words (an issue's title and body around a comment); else the words.
+        whole: Option<String>,
+    },
+    /// Stop the thread's session.
+    Stop,
+}
+
+impl Ask {
+    /// A task of these words, naming no repository and with no title.
+    pub fn task(text: impl Into<String>) -> Ask {
+        Ask::Task {
+            text: text.into(),
+            repo: None,
+            title: None,
+            whole: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Intent {
+    pub origin: Origin,
+    pub ask: Ask,
+}

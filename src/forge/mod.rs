@@ -1,0 +1,75 @@
+//! The forge port: where repositories live and change requests are opened (GitHub,
+//! then GitLab). A forge says who may ask for work on a repository, checks a session's
+//! repository out on the host into its workspace, publishes the work (branch, commit,
+//! change request) and cleans up. Git on the host ([`git`]) is shared by forges.
+
+pub mod git;
+pub mod local;
+
+use crate::core::{RepoName, Session, ThreadRef};
+use async_trait::async_trait;
+use std::path::Path;
+
+/// A session's repository, checked out on the host into its workspace.
+pub struct Checkout {
+    /// The session's branch, checked out.
+    pub branch: String,
+    /// The branch a change request goes to.
+    pub base: String,
+    /// What the forge itself keeps of the checkout until it publishes (its own type).
+    pub kept: Box<dyn std::any::Any + Send + Sync>,
+}
+
+impl Checkout {
+    /// The forge's own part, when it is of type `T`.
+    pub fn kept<T: 'static>(&self) -> anyhow::Result<&T> {
+        self.kept
+            .downcast_ref()
+            .ok_or_else(|| anyhow::anyhow!("a checkout made by another forge"))
+    }
+}
+
+/// A change request a session opened or updated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeRequest {
+    pub url: String,
+    pub number: u64,
+    /// Its own conversation: what people say there goes to the session too.
+    pub thread: ThreadRef,
+}
+
+/// Who asked for the work, for the change request's description.
+pub struct Requester<'a> {
+    /// Their name as the platform they asked on shows it, and that platform's name
+    /// (a forge credits its own users by their login, which it finds in the trigger).
+    pub name: &'a str,
+    pub platform_title: &'a str,
+}
+
+#[async_trait]
+pub trait Forge: Send + Sync + 'static {
+    /// The forge's short name (`github`).
+    fn name(&self) -> &'static str;
+
+    /// May `login` (an identity on this forge) ask for work on `repo`?
+    async fn may_ask(&self, repo: &RepoName, login: &str) -> anyhow::Result<bool>;
+
+    /// Checks the session's repository out into `work_tree`, on the session's branch
+    /// (made from the default branch the first time).
+    async fn check_out(&self, session: &Session, work_tree: &Path) -> anyhow::Result<Checkout>;
+
+    /// Commits and pushes the work and opens (or updates) its change request. None
+    /// when nothing changed and none was opened before.
+    async fn publish(
+        &self,
+        session: &Session,
+        checkout: &Checkout,
+        summary: &str,
+        requester: &Requester<'_>,
+        session_url: &str,
+    ) -> anyhow::Result<Option<ChangeRequest>>;
+
+    /// Removes what checking out left on the host. Called before the sandbox (and
+    /// with it the work tree) is destroyed.
+    fn clean_up(&self, session: &Session);
+}

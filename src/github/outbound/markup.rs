@@ -1,0 +1,172 @@
+//! GitHub-flavoured Markdown: how lucid's messages read in an issue or a pull request.
+//! Text from people and from the log is made safe here: HTML cannot swallow the rest
+//! of a comment, a quoted mention pings no one, and a link cannot break out of its
+//! parentheses.
+
+use crate::messages::{Markup, Span, shorten};
+use std::fmt::Write as _;
+
+/// Characters a link target keeps; a longer one is cut.
+const URL_CHARS: usize = 2_000;
+
+pub struct GithubMarkup;
+
+impl Markup for GithubMarkup {
+    fn span(&self, span: &Span) -> String {
+        match span {
+            // A zero-width space after each @ keeps quoted mentions from notifying
+            // anyone again.
+            Span::Plain(text) => prose(text).replace('@', "@\u{200b}"),
+            Span::Strong(text) => format!("**{}**", prose(text)),
+            Span::Mention(who) => format!("@{}", who.id),
+            Span::Code(text) => code(text),
+            Span::Block(lines) => {
+                let fence = "`".repeat(longest_backtick_run(lines).max(2) + 1);
+                format!("\n{fence}\n{lines}\n{fence}")
+            }
+            Span::Link { label, url } => format!("[{}]({})", prose(label), link_target(url)),
+            Span::Emoji(name) => emoji(name).to_owned(),
+        }
+    }
+}
+
+/// An emoji's short name as the character GitHub shows.
+pub fn emoji(name: &str) -> &'static str {
+    match name {
+        "hourglass_flowing_sand" => "⏳",
+        "package" => "📦",
+        "hammer_and_wrench" => "🛠️",
+        "white_check_mark" => "✅",
+        "x" => "❌",
+        "black_square_for_stop" => "⏹️",
+        "warning" => "⚠️",
+        "pencil2" => "✏️",
+        "arrow_heading_up" => "⤴️",
+        "link" => "🔗",
+        "eyes" => "👀",
+        _ => "",
+    }
+}
+
+fn longest_backtick_run(s: &str) -> usize {
+    s.split(|c| c != '`')
+        .map(str::len)
+        .max()
+        .unwrap_or_default()
+}
+
+/// Inline code that holds any text: the fence is longer than any run of backticks in
+/// it, and padded with spaces when the text has backticks so that they stay literal.
+pub fn code(s: &str) -> String {
+    if s.is_empty() {
+        return "(empty)".to_owned();
+    }
+    let longest_run = longest_backtick_run(s);
+    if longest_run == 0 {
+        return format!("`{s}`");
+    }
+    let fence = "`".repeat(longest_run + 1);
+    format!("{fence} {s} {fence}")
+}
+
+/// Text from the log or a person, made safe to show as Markdown: raw HTML outside code
+/// spans is shown as text, so an unclosed tag or comment cannot swallow the rest of
+/// the comment.
+pub fn prose(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(start) = rest.find('`') {
+        out.push_str(&escape_html(&rest[..start]));
+        let from_fence = &rest[start..];
+        let fence_len = from_fence.len() - from_fence.trim_start_matches('`').len();
+        match closing_fence(&from_fence[fence_len..], fence_len) {
+            Some(end) => {
+                let span_end = fence_len + end + fence_len;
+                out.push_str(&from_fence[..span_end]);
+                rest = &from_fence[span_end..];
+            }
+            None => {
+                // An unmatched run of backticks is literal text.
+                out.push_str(&from_fence[..fence_len]);
+                rest = &from_fence[fence_len..];
+            }
+        }
+    }
+    out.push_str(&escape_html(rest));
+    out
+}
+
+/// Where a run of exactly `len` backticks starts in `s`, if one does.
+fn closing_fence(s: &str, len: usize) -> Option<usize> {
+    let mut offset = 0;
+    let mut rest = s;
+    while let Some(start) = rest.find('`') {
+        let run = rest[start..].len() - rest[start..].trim_start_matches('`').len();
+        if run == len {
+            return Some(offset + start);
+        }
+        offset += start + run;
+        rest = &rest[start + run..];
+    }
+    None
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;")
+}
+
+/// Multi-line text as a block quote, which keeps whatever Markdown it holds (an
+/// unclosed code fence, say) from reaching the rest of the comment.
+pub fn quote(s: &str) -> String {
+    prose(s)
+        .lines()
+        .map(|line| {
+            if line.trim().is_empty() {
+                ">".to_owned()
+            } else {
+                format!("> {line}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn pr_link(number: Option<u64>, url: &str) -> String {
+    let target = link_target(url);
+    match number {
+        Some(number) => format!("[#{number}]({target})"),
+        None => format!("[{target}]({target})"),
+    }
+}
+
+/// A URL as a link destination: the characters that would end or break a Markdown
+/// link percent-encoded, and its length bounded.
+pub fn link_target(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    for c in shorten(url.trim(), URL_CHARS).chars() {
+        match c {
+            '(' | ')' | '<' | '>' | '[' | ']' | '`' | '"' | '\\' => {
+                let _ = write!(out, "%{:02X}", u32::from(c));
+            }
+            c if c.is_whitespace() || c.is_control() => {
+                let mut buf = [0; 4];
+                for byte in c.encode_utf8(&mut buf).bytes() {
+                    let _ = write!(out, "%{byte:02X}");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod snapshots {
+    use super::GithubMarkup;
+    use crate::messages::examples::rendered;
+
+    #[test]
+    fn every_message_on_github() {
+        insta::assert_snapshot!(rendered(&GithubMarkup));
+    }
+}

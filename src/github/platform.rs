@@ -1,0 +1,157 @@
+//! GitHub as a chat platform: issues and pull requests are its threads, a 👀 on the
+//! comment acknowledges a request, and one progress comment, edited in place, is the
+//! status message (GitHub limits content writes, so moments live in it, not in
+//! replies).
+
+use super::outbound::client::{CommentKind, GithubClient};
+use super::outbound::markup::GithubMarkup;
+use super::outbound::progress::{ProgressView, render};
+use crate::chat::{ChatPlatform, Intake, Pacing, StatusView};
+use crate::config::GithubSettings;
+use crate::core::{Origin, Platform, RepoName, ThreadRef};
+use crate::messages::Markup;
+use anyhow::{Context, bail};
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the comment is edited when only its elapsed time changed (GitHub limits
+/// content writes to a few hundred an hour).
+const CLOCK_REFRESH: Duration = Duration::from_secs(60);
+
+pub struct GithubPlatform {
+    pub settings: Arc<GithubSettings>,
+    pub client: Arc<GithubClient>,
+}
+
+/// The comment a request was made in, as an [`Origin`]'s message: `issue:ID` or
+/// `review:ID`.
+pub fn comment_ref(id: u64, kind: CommentKind) -> String {
+    match kind {
+        CommentKind::Issue => format!("issue:{id}"),
+        CommentKind::Review => format!("review:{id}"),
+    }
+}
+
+fn parse_comment_ref(message: &str) -> Option<(u64, CommentKind)> {
+    let (kind, id) = message.split_once(':')?;
+    let kind = match kind {
+        "issue" => CommentKind::Issue,
+        "review" => CommentKind::Review,
+        _ => return None,
+    };
+    Some((id.parse().ok()?, kind))
+}
+
+/// The repository and issue of a GitHub thread.
+fn place(thread: &ThreadRef) -> anyhow::Result<(&RepoName, u64)> {
+    match thread {
+        ThreadRef::Github { repo, issue } => Ok((repo, *issue)),
+        other => bail!("not a GitHub thread: {}", other.platform()),
+    }
+}
+
+#[async_trait]
+impl ChatPlatform for GithubPlatform {
+    fn platform(&self) -> Platform {
+        Platform::GITHUB
+    }
+
+    fn title(&self) -> &'static str {
+        "GitHub"
+    }
+
+    fn routes(self: Arc<Self>, intake: Intake) -> axum::Router {
+        super::inbound::routes(self, intake)
+    }
+
+    fn markup(&self) -> &dyn Markup {
+        &GithubMarkup
+    }
+
+    fn pacing(&self) -> Pacing {
+        Pacing {
+            edit_interval: self.settings.edit_interval,
+            clock_refresh: CLOCK_REFRESH,
+            status_first: false,
+            replies: None,
+        }
+    }
+
+    async fn acknowledge(&self, origin: &Origin) -> anyhow::Result<()> {
+        let (repo, _) = place(&origin.thread)?;
+        let Some((comment, kind)) = origin.message.as_deref().and_then(parse_comment_ref) else {
+            return Ok(());
+        };
+        self.client
+            .repo(repo)
+            .await?
+            .react(comment, kind, "eyes")
+            .await
+            .with_context(|| format!("cannot react to a comment in {repo}"))
+    }
+
+    async fn say(&self, thread: &ThreadRef, rendered: &str) -> anyhow::Result<()> {
+        let (repo, issue) = place(thread)?;
+        self.client
+            .repo(repo)
+            .await?
+            .comment(issue, rendered)
+            .await?;
+        Ok(())
+    }
+
+    fn render_status(&self, view: &StatusView) -> String {
+        render(&ProgressView {
+            session: view.session,
+            events: view.events,
+            now: view.now,
+            session_url: view.session_url,
+        })
+    }
+
+    async fn post_status(&self, thread: &ThreadRef, rendered: &str) -> anyhow::Result<String> {
+        let (repo, issue) = place(thread)?;
+        let id = self
+            .client
+            .repo(repo)
+            .await?
+            .comment(issue, rendered)
+            .await?;
+        Ok(id.to_string())
+    }
+
+    async fn update_status(
+        &self,
+        thread: &ThreadRef,
+        id: &str,
+        rendered: &str,
+    ) -> anyhow::Result<()> {
+        let (repo, _) = place(thread)?;
+        let id: u64 = id.parse().context("a progress comment's id is a number")?;
+        self.client
+            .repo(repo)
+            .await?
+            .edit_comment(id, rendered)
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_comment_reference_round_trips() {
+        assert!(matches!(
+            parse_comment_ref(&comment_ref(42, CommentKind::Review)),
+            Some((42, CommentKind::Review))
+        ));
+        assert!(matches!(
+            parse_comment_ref(&comment_ref(7, CommentKind::Issue)),
+            Some((7, CommentKind::Issue))
+        ));
+        assert!(parse_comment_ref("pr:1").is_none());
+    }
+}

@@ -1,0 +1,145 @@
+//! Every message lucid says, with example values: what the snapshot tests of each
+//! platform's rendering go through, so a new sentence is seen on every platform.
+
+use super::*;
+use crate::core::digest::Moment;
+use crate::core::{Author, Refusal, RepoName, Session, SessionState, Timestamp};
+
+/// Ada, who asks for work in the examples.
+pub fn ada() -> Author {
+    Author {
+        id: "ada".into(),
+        display_name: "Ada Lovelace".into(),
+    }
+}
+
+/// `(name, message)` for every message, with example values.
+pub fn catalogue() -> Vec<(&'static str, Text)> {
+    let who = ada();
+    let repo = RepoName::parse("acme/app").expect("a repository name");
+    let mut all = vec![
+        (
+            "refusal: cannot write",
+            refusal(&Refusal::CannotWrite { repo }, &who),
+        ),
+        (
+            "refusal: person not listed",
+            refusal(&Refusal::PersonNotListed, &who),
+        ),
+        (
+            "refusal: place not listed",
+            refusal(&Refusal::PlaceNotListed, &who),
+        ),
+        (
+            "refusal: not our change request",
+            refusal(&Refusal::NotOurChangeRequest, &who),
+        ),
+        ("refusal: no task", refusal(&Refusal::NoTask, &who)),
+        ("which repository", which_repository(&who)),
+        ("stopped by", stopped_by(&who)),
+        ("asked", asked(&who, "fix the <flaky> login test & more")),
+        ("command usage", command_usage("/lucid")),
+        ("how to stop", how_to_stop()),
+        ("workspace not set up", workspace_not_set_up()),
+        ("may not stop", may_not_stop()),
+        (
+            "cannot post here",
+            cannot_post_here("not_in_channel", "/invite @lucid"),
+        ),
+        (
+            "moment: command failed",
+            moment(
+                &Moment::CommandFailed {
+                    command: "python3 test_calc.py",
+                    exit_code: 1,
+                    output: "Traceback (most recent call last):\nAssertionError: add is broken",
+                },
+                "http://lucid.test/api/v1/sessions/s1",
+            ),
+        ),
+        (
+            "moment: file edited",
+            moment(
+                &Moment::FileEdited {
+                    path: "calc.py",
+                    diff: "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n+    return a + b\n",
+                    seq: 7,
+                },
+                "http://lucid.test/api/v1/sessions/s1",
+            ),
+        ),
+        (
+            "moment: pull request opened",
+            moment(
+                &Moment::PrOpened {
+                    number: 12,
+                    url: "https://github.com/acme/app/pull/12",
+                },
+                "http://lucid.test/api/v1/sessions/s1",
+            ),
+        ),
+        ("earlier steps", earlier_steps(3)),
+    ];
+    for state in SessionState::ALL {
+        let session = example_session(state);
+        let digest = crate::core::digest::Digest::default();
+        let name = state.as_str();
+        all.push((
+            leak(format!("headline: {name}")),
+            headline(
+                &session,
+                &digest,
+                session.created_at.plus(std::time::Duration::from_secs(65)),
+            ),
+        ));
+        if let Some(doing) = now_doing(&session, &digest) {
+            all.push((leak(format!("now doing: {name}")), doing));
+        }
+        if let Some(end) = ending(&session, &digest) {
+            all.push((leak(format!("ending: {name}")), end));
+        }
+    }
+    all
+}
+
+/// A session in `state` with a repository, some spending, and an ending where it has
+/// one.
+pub fn example_session(state: SessionState) -> Session {
+    let trigger = crate::core::Trigger {
+        thread: crate::core::ThreadRef::Web { id: "w1".into() },
+        author: ada(),
+        task: "fix add()".into(),
+        title: None,
+        repo: Some(RepoName::parse("acme/app").expect("a repository name")),
+        delivery: crate::core::DeliveryId::parse("d1").expect("a delivery id"),
+    };
+    let mut session = Session::new(trigger, Timestamp::from_millis(1_000_000));
+    session.state = state;
+    session.usage.cost_micros = 12_300;
+    session.usage.tokens_in = 12_345;
+    session.usage.tokens_out = 678;
+    match state {
+        SessionState::Completed => {
+            session.reason = Some("add() subtracted; it adds now.".into());
+            session.pr_url = Some("https://github.com/acme/app/pull/12".into());
+        }
+        SessionState::Failed => session.reason = Some("the model refused the API key".into()),
+        SessionState::Cancelled => session.reason = Some("stopped by @ada".into()),
+        _ => {}
+    }
+    session
+}
+
+/// Example names are made once per test run.
+fn leak(name: String) -> &'static str {
+    Box::leak(name.into_boxed_str())
+}
+
+/// The catalogue rendered in `markup`, one message after another, for a snapshot.
+pub fn rendered(markup: &dyn Markup) -> String {
+    catalogue()
+        .into_iter()
+        .map(|(name, text)| format!("## {name}\n{}\n", text.render(markup)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,16 @@
+//! Every sentence a person reads in a thread: worded once here, as [`Text`] (words,
+//! mentions, code, links), and rendered by each platform in its own markup. So GitHub,
+//! Slack and every platform after them say the same thing the same way; a platform
+//! renders a message (mentions, formatting, limits), it never words one.
+
+pub mod examples;
+mod notices;
+mod status;
+mod text;
+
+pub use notices::*;
+pub use status::*;
+pub use text::{Markup, PlainWords, Span, Text, one_line, shorten};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,92 @@
+//! What lucid answers to a request: refusals, questions, and the words it logs for a
+//! stop.
+
+use super::Text;
+use crate::core::{Author, Refusal};
+
+/// Why lucid will not do what `who` asked.
+pub fn refusal(refusal: &Refusal, who: &Author) -> Text {
+    let to = Text::new().mention(who).plain(" ");
+    match refusal {
+        Refusal::CannotWrite { .. } => {
+            to.plain("I only take requests from people who can write to this repository.")
+        }
+        Refusal::PersonNotListed => {
+            to.plain("I only take requests from the people I was set up for.")
+        }
+        Refusal::PlaceNotListed => {
+            to.plain("I only take requests in the channels I was set up for.")
+        }
+        Refusal::NotOurChangeRequest => to.plain(
+            "I only continue pull requests I opened; mention me on an issue to start a task.",
+        ),
+        Refusal::NoTask => to
+            .plain("What should I do? Mention me with a task, and the repository (")
+            .code("owner/repo")
+            .plain(") unless this channel has one."),
+    }
+}
+
+/// The short reason a refusal gives the platform (its HTTP answer, the logs).
+pub fn refusal_reason(refusal: &Refusal) -> String {
+    match refusal {
+        Refusal::CannotWrite { repo } => format!("the author may not write to {repo}"),
+        Refusal::PersonNotListed => "the author is not among lucid's people".into(),
+        Refusal::PlaceNotListed => "the place is not among lucid's channels".into(),
+        Refusal::NotOurChangeRequest => "not a pull request lucid opened".into(),
+        Refusal::NoTask => "a mention without a task".into(),
+    }
+}
+
+/// lucid needs a repository before it can start.
+pub fn which_repository(who: &Author) -> Text {
+    Text::new()
+        .mention(who)
+        .plain(" Which repository should I work in? Answer here with ")
+        .code("owner/repo")
+        .plain(" or its link.")
+}
+
+/// Why a session was stopped, kept as its reason (rendered where it was said).
+pub fn stopped_by(who: &Author) -> Text {
+    Text::new().plain("stopped by ").mention(who)
+}
+
+/// What a task typed as a command said, posted so that the session has a thread.
+pub fn asked(who: &Author, task: &str) -> Text {
+    Text::new().mention(who).plain(" asked: ").plain(task)
+}
+
+/// How to use the command, to someone who typed it with nothing to do.
+pub fn command_usage(command: &str) -> Text {
+    Text::new()
+        .plain("Tell me what to do: ")
+        .code(format!("{command} fix the flaky login test in acme/web"))
+        .plain(".")
+}
+
+/// How to stop a session, to someone who typed "stop" as a command.
+pub fn how_to_stop() -> Text {
+    Text::new()
+        .plain("To stop a session, press Stop on its status message or say ")
+        .code("stop")
+        .plain(" to me in its thread.")
+}
+
+/// A workspace lucid was not set up for.
+pub fn workspace_not_set_up() -> Text {
+    Text::new().plain("This workspace is not set up to use lucid.")
+}
+
+/// Someone not among lucid's people pressed Stop.
+pub fn may_not_stop() -> Text {
+    Text::new().plain("Only the people I was set up for can stop a session.")
+}
+
+/// lucid could not post in a place, and how to let it.
+pub fn cannot_post_here(why: &str, invite: &str) -> Text {
+    Text::new()
+        .plain(format!("I could not post here ({why}). Invite me with "))
+        .code(invite)
+        .plain(" and try again.")
+}

@@ -1,0 +1,126 @@
+//! A message as spans of meaning, and the one trait a platform implements to write
+//! them in its markup.
+
+use crate::core::Author;
+
+/// One piece of a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Span {
+    /// Words, shown as they are (a renderer escapes whatever its markup would read).
+    Plain(String),
+    /// Words that stand out (the state in a headline).
+    Strong(String),
+    /// A person, named the way the platform names people (a ping where it pings).
+    Mention(Author),
+    /// Code, a path or a command, on one line.
+    Code(String),
+    /// Lines shown as they are, in a block (output, a diff).
+    Block(String),
+    Link {
+        label: String,
+        url: String,
+    },
+    /// An emoji by its common short name (`white_check_mark`).
+    Emoji(&'static str),
+}
+
+/// A message: spans, in order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Text(pub Vec<Span>);
+
+impl Text {
+    pub fn new() -> Text {
+        Text(Vec::new())
+    }
+
+    pub fn plain(mut self, words: impl Into<String>) -> Text {
+        self.0.push(Span::Plain(words.into()));
+        self
+    }
+
+    pub fn strong(mut self, words: impl Into<String>) -> Text {
+        self.0.push(Span::Strong(words.into()));
+        self
+    }
+
+    pub fn mention(mut self, who: &Author) -> Text {
+        self.0.push(Span::Mention(who.clone()));
+        self
+    }
+
+    pub fn code(mut self, code: impl Into<String>) -> Text {
+        self.0.push(Span::Code(code.into()));
+        self
+    }
+
+    pub fn block(mut self, lines: impl Into<String>) -> Text {
+        self.0.push(Span::Block(lines.into()));
+        self
+    }
+
+    pub fn link(mut self, label: impl Into<String>, url: impl Into<String>) -> Text {
+        self.0.push(Span::Link {
+            label: label.into(),
+            url: url.into(),
+        });
+        self
+    }
+
+    pub fn emoji(mut self, name: &'static str) -> Text {
+        self.0.push(Span::Emoji(name));
+        self
+    }
+
+    /// Another message's spans after this one's.
+    pub fn then(mut self, more: Text) -> Text {
+        self.0.extend(more.0);
+        self
+    }
+
+    /// The words alone, as a person would read them aloud: for logs, tests and
+    /// platforms without markup.
+    pub fn words(&self) -> String {
+        self.render(&PlainWords)
+    }
+
+    pub fn render(&self, markup: &dyn Markup) -> String {
+        self.0.iter().map(|span| markup.span(span)).collect()
+    }
+}
+
+/// How a platform writes each kind of span.
+pub trait Markup {
+    fn span(&self, span: &Span) -> String;
+}
+
+/// No markup at all.
+pub struct PlainWords;
+
+impl Markup for PlainWords {
+    fn span(&self, span: &Span) -> String {
+        match span {
+            Span::Plain(s) | Span::Strong(s) | Span::Code(s) => s.clone(),
+            Span::Block(s) => format!("\n{s}"),
+            Span::Mention(who) => format!("@{}", who.display_name),
+            Span::Link { label, url } => format!("{label} ({url})"),
+            Span::Emoji(_) => String::new(),
+        }
+    }
+}
+
+/// At most `max` characters, the last of them `…` when something was cut; trimmed.
+pub fn shorten(text: &str, max: usize) -> String {
+    let text = text.trim();
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+/// The text on one line: runs of whitespace, newlines included, made one space.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

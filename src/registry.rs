@@ -1,0 +1,95 @@
+//! The parts this lucid is configured with: chat platforms, the forge, the agent.
+//! `serve` builds one registry from the settings; the worker and the routes find
+//! parts here by a session's platform, and know no platform by name. Adding a
+//! platform is its folder plus one line in [`build`].
+
+use crate::agent::AgentRunner;
+use crate::chat::{ChatPlatform, Holds, Intake};
+use crate::config::Settings;
+use crate::core::Platform;
+use crate::forge::Forge;
+use crate::store::Store;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What building a part may need besides its settings.
+pub struct Context {
+    pub store: Store,
+    /// Where people reach this lucid, for links in threads.
+    pub public_url: String,
+    /// Where sandboxes' workspaces are (forges keep git directories beside them).
+    pub workspaces: PathBuf,
+}
+
+#[derive(Default)]
+pub struct Registry {
+    platforms: BTreeMap<Platform, Arc<dyn ChatPlatform>>,
+    forge: Option<Arc<dyn Forge>>,
+    agent: Option<Arc<dyn AgentRunner>>,
+    holds: Arc<Holds>,
+}
+
+/// Builds every configured part from the settings.
+pub fn build(settings: &Settings, context: &Context) -> anyhow::Result<Registry> {
+    let mut registry = Registry::default();
+    crate::github::register(&mut registry, settings, context)?;
+    crate::slack::register(&mut registry, settings, context)?;
+    crate::agent::register(&mut registry, settings, context)?;
+    Ok(registry)
+}
+
+impl Registry {
+    pub fn add_platform(&mut self, platform: Arc<dyn ChatPlatform>) {
+        self.platforms.insert(platform.platform(), platform);
+    }
+
+    pub fn set_forge(&mut self, forge: Arc<dyn Forge>) {
+        self.forge = Some(forge);
+    }
+
+    pub fn set_agent(&mut self, agent: Arc<dyn AgentRunner>) {
+        self.agent = Some(agent);
+    }
+
+    pub fn platform(&self, platform: &Platform) -> Option<&Arc<dyn ChatPlatform>> {
+        self.platforms.get(platform)
+    }
+
+    /// The platforms served, by name.
+    pub fn platform_names(&self) -> Vec<Platform> {
+        self.platforms.keys().cloned().collect()
+    }
+
+    pub fn forge(&self) -> Option<&Arc<dyn Forge>> {
+        self.forge.as_ref()
+    }
+
+    pub fn agent(&self) -> Option<&Arc<dyn AgentRunner>> {
+        self.agent.as_ref()
+    }
+
+    pub fn holds(&self) -> &Arc<Holds> {
+        &self.holds
+    }
+
+    /// The intake every platform's routes share.
+    pub fn intake(&self, store: &Store, public_url: &str) -> Intake {
+        Intake {
+            store: store.clone(),
+            holds: self.holds.clone(),
+            forge: self.forge.clone(),
+            sessions_url: format!("{public_url}/api/v1/sessions"),
+        }
+    }
+
+    /// Every platform's routes, on one router.
+    pub fn routes(&self, intake: &Intake) -> axum::Router {
+        self.platforms
+            .values()
+            .fold(axum::Router::new(), |router, platform| {
+                tracing::info!(platform = %platform.platform(), "{} webhooks on", platform.title());
+                router.merge(platform.clone().routes(intake.clone()))
+            })
+    }
+}
