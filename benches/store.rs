@@ -10,7 +10,7 @@
 //! `source scripts/services.sh && ensure_postgres && cargo bench --bench store`).
 
 use lucid::config::DatabaseUrl;
-use lucid::core::{Author, DeliveryId, RepoName, ThreadRef, Trigger};
+use lucid::core::{Author, DeliveryId, RepoRef, ThreadRef, Trigger};
 use lucid::store::{Recorded, Store};
 use sqlx::Connection;
 use std::time::{Duration, Instant};
@@ -114,7 +114,7 @@ async fn run(
 fn trigger(delivery: &str) -> Trigger {
     Trigger {
         thread: ThreadRef::Github {
-            repo: RepoName::parse("acme/app").unwrap(),
+            repo: RepoRef::parse("acme/app").unwrap(),
             issue: 1,
         },
         author: Author {
@@ -123,7 +123,7 @@ fn trigger(delivery: &str) -> Trigger {
         },
         task: "fix the flaky test in ci".into(),
         title: None,
-        repo: Some(RepoName::parse("acme/app").unwrap()),
+        repo: Some(RepoRef::parse("acme/app").unwrap()),
         delivery: DeliveryId::parse(delivery).unwrap(),
     }
 }

@@ -25,7 +25,7 @@ pub struct Context {
 #[derive(Default)]
 pub struct Registry {
     platforms: BTreeMap<Platform, Arc<dyn ChatPlatform>>,
-    forge: Option<Arc<dyn Forge>>,
+    forges: BTreeMap<String, Arc<dyn Forge>>,
     agent: Option<Arc<dyn AgentRunner>>,
     holds: Arc<Holds>,
 }
@@ -44,8 +44,8 @@ impl Registry {
         self.platforms.insert(platform.platform(), platform);
     }
 
-    pub fn set_forge(&mut self, forge: Arc<dyn Forge>) {
-        self.forge = Some(forge);
+    pub fn add_forge(&mut self, forge: Arc<dyn Forge>) {
+        self.forges.insert(forge.name().to_owned(), forge);
     }
 
     pub fn set_agent(&mut self, agent: Arc<dyn AgentRunner>) {
@@ -61,8 +61,14 @@ impl Registry {
         self.platforms.keys().cloned().collect()
     }
 
-    pub fn forge(&self) -> Option<&Arc<dyn Forge>> {
-        self.forge.as_ref()
+    /// The forge a repository lives on, when it is served here.
+    pub fn forge(&self, name: &str) -> Option<&Arc<dyn Forge>> {
+        self.forges.get(name)
+    }
+
+    /// The forges served, by name.
+    pub fn forge_names(&self) -> Vec<String> {
+        self.forges.keys().cloned().collect()
     }
 
     pub fn agent(&self) -> Option<&Arc<dyn AgentRunner>> {
@@ -78,7 +84,7 @@ impl Registry {
         Intake {
             store: store.clone(),
             holds: self.holds.clone(),
-            forge: self.forge.clone(),
+            forges: self.forges.values().cloned().collect(),
             sessions_url: format!("{public_url}/api/v1/sessions"),
         }
     }

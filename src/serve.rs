@@ -147,7 +147,7 @@ fn start_worker(
         );
         return None;
     }
-    if registry.forge().is_none() {
+    if registry.forge_names().is_empty() {
         tracing::warn!("no forge is configured (GitHub): sessions stay queued");
         return None;
     }

@@ -7,8 +7,8 @@
 use super::holds::{Holds, key_of};
 use super::{ChatPlatform, STATUS, StatusView};
 use crate::core::{
-    Decision, Intent, Origin, Policy, Refusal, Session, SessionId, ThreadState, Timestamp, Trigger,
-    decide,
+    Ask, Decision, Intent, Origin, Policy, Refusal, RepoRef, Session, SessionId, ThreadState,
+    Timestamp, Trigger, decide,
 };
 use crate::forge::Forge;
 use crate::messages;
@@ -68,18 +68,31 @@ pub enum IntakeError {
     },
 }
 
+/// Who the author is on a forge, when the platform knows (a GitHub login on GitHub).
+#[derive(Clone, Copy, Debug)]
+pub struct ForgeIdentity<'a> {
+    pub forge: &'a str,
+    pub login: &'a str,
+}
+
 /// Shared by every platform's routes.
 #[derive(Clone)]
 pub struct Intake {
     pub store: Store,
     pub holds: Arc<Holds>,
-    /// The forge that says who may ask for work, when one is configured.
-    pub forge: Option<Arc<dyn Forge>>,
+    /// The forges: they find repositories in words and say who may ask for work.
+    pub forges: Vec<Arc<dyn Forge>>,
     /// `{public url}/api/v1/sessions`, for links to a session.
     pub sessions_url: String,
 }
 
 impl Intake {
+    fn forge_of(&self, repo: &RepoRef) -> Option<&Arc<dyn Forge>> {
+        self.forges
+            .iter()
+            .find(|forge| forge.name() == repo.forge())
+    }
+
     pub fn session_url(&self, id: SessionId) -> String {
         format!("{}/{id}", self.sessions_url)
     }
@@ -87,26 +100,35 @@ impl Intake {
     /// Decides what `intent` means under the platform's `policy`, records it, and
     /// says what is to be said in the thread (after the answer).
     ///
-    /// `forge_login` is the author's identity on the forge when the platform knows it
-    /// (GitHub's login): the forge's permission check then applies too. `fresh`: the
-    /// request starts its thread, so nothing can be there yet (no read needed).
+    /// A task that names no repository gets the one its words name, as a forge finds
+    /// it. `identity` is the author's on a forge when the platform knows it (GitHub's
+    /// login): that forge's permission check then applies too, on its repositories.
+    /// `fresh`: the request starts its thread, so nothing can be there yet (no read
+    /// needed).
     pub async fn take(
         &self,
         platform: &Arc<dyn ChatPlatform>,
-        intent: Intent,
+        mut intent: Intent,
         mut policy: Policy,
-        forge_login: Option<&str>,
+        identity: Option<ForgeIdentity<'_>>,
         fresh: bool,
     ) -> Result<Taken, IntakeError> {
+        if let Ask::Task { text, repo, .. } = &mut intent.ask
+            && repo.is_none()
+        {
+            *repo = self.forges.iter().find_map(|forge| forge.find_repo(text));
+        }
         let thread = if fresh {
             ThreadState::default()
         } else {
             self.thread_state(&intent).await?
         };
         if policy.refusal.is_none()
-            && let Some(login) = forge_login
+            && let Some(identity) = identity
         {
-            policy.refusal = self.forge_refusal(&intent, &thread, &policy, login).await?;
+            policy.refusal = self
+                .forge_refusal(&intent, &thread, &policy, identity)
+                .await?;
         }
         let origin = intent.origin.clone();
         let answered_question = thread.question.is_some();
@@ -173,14 +195,11 @@ impl Intake {
         intent: &Intent,
         thread: &ThreadState,
         policy: &Policy,
-        login: &str,
+        identity: ForgeIdentity<'_>,
     ) -> Result<Option<Refusal>, IntakeError> {
-        let Some(forge) = &self.forge else {
-            return Ok(None);
-        };
         let named = match &intent.ask {
-            crate::core::Ask::Task { repo, .. } => repo.clone(),
-            crate::core::Ask::Stop => None,
+            Ask::Task { repo, .. } => repo.clone(),
+            Ask::Stop => None,
         };
         let in_thread = match thread.session {
             Some((id, _)) => self.store.session(id).await?.and_then(|s| s.trigger.repo),
@@ -189,6 +208,14 @@ impl Intake {
         let Some(repo) = named.or(in_thread).or_else(|| policy.default_repo.clone()) else {
             return Ok(None);
         };
+        // An identity on one forge says nothing about another's repositories.
+        let Some(forge) = self
+            .forge_of(&repo)
+            .filter(|_| repo.forge() == identity.forge)
+        else {
+            return Ok(None);
+        };
+        let login = identity.login;
         let allowed = forge
             .may_ask(&repo, login)
             .await

@@ -10,7 +10,7 @@ pub mod intake;
 
 pub use follower::Follower;
 pub use holds::{Hold, Holds};
-pub use intake::{Intake, Taken};
+pub use intake::{ForgeIdentity, Intake, Taken};
 
 use crate::core::{Author, Event, Origin, Platform, Session, ThreadRef, Timestamp};
 use crate::messages::{Markup, Text};

@@ -35,14 +35,14 @@ pub struct SlackSettings {
     /// When not empty, the only users who may start or stop sessions.
     pub users: Vec<String>,
     /// Each channel's default repository; channel `*` is every channel's.
-    pub channel_repos: Vec<(String, crate::core::RepoName)>,
+    pub channel_repos: Vec<(String, crate::core::RepoRef)>,
     pub api_url: String,
     pub edit_interval: std::time::Duration,
 }
 
 impl SlackSettings {
     /// The repository a channel works on when a message names none.
-    pub fn channel_repo(&self, channel: &str) -> Option<&crate::core::RepoName> {
+    pub fn channel_repo(&self, channel: &str) -> Option<&crate::core::RepoRef> {
         let find = |key: &str| self.channel_repos.iter().find(|(c, _)| c == key);
         find(channel).or_else(|| find("*")).map(|(_, repo)| repo)
     }
@@ -231,12 +231,12 @@ pub(super) fn slack(r: &mut Reader) -> Section<SlackSettings> {
 }
 
 /// `C123=acme/app,*=acme/monorepo`; every bad pair is named.
-fn channel_repos(r: &mut Reader) -> Option<Vec<(String, crate::core::RepoName)>> {
+fn channel_repos(r: &mut Reader) -> Option<Vec<(String, crate::core::RepoRef)>> {
     let mut pairs = Vec::new();
     let mut ok = true;
     for item in r.list("LUCID_SLACK_CHANNEL_REPOS") {
         let parsed = item.split_once('=').and_then(|(channel, repo)| {
-            let repo = crate::core::RepoName::parse(repo.trim()).ok()?;
+            let repo = crate::core::RepoRef::parse(repo.trim()).ok()?;
             Some((channel.trim().to_owned(), repo))
         });
         match parsed {

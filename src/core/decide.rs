@@ -1,7 +1,7 @@
 //! What a request means for its thread: one pure function for every platform, so a
 //! mention says the same thing on GitHub, in Slack and wherever lucid goes next.
 
-use super::ids::{RepoName, SessionId};
+use super::ids::{RepoRef, SessionId};
 use super::intent::{Ask, Intent};
 use super::session::SessionState;
 use super::trigger::Trigger;
@@ -30,7 +30,7 @@ pub struct Policy {
     /// not open).
     pub may_start: bool,
     /// The place's repository (a channel's), for a task that names none.
-    pub default_repo: Option<RepoName>,
+    pub default_repo: Option<RepoRef>,
 }
 
 impl Policy {
@@ -48,7 +48,7 @@ impl Policy {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Refusal {
     /// The forge says the person may not write to the repository.
-    CannotWrite { repo: RepoName },
+    CannotWrite { repo: RepoRef },
     /// The person is not among those lucid was set up for.
     PersonNotListed,
     /// The place (a channel) is not among those lucid was set up for.

@@ -49,59 +49,94 @@ impl FromStr for SessionId {
     }
 }
 
-/// A repository as `owner/name`, the form every forge and every user understands.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A repository: which forge it lives on, and its path there, of any depth
+/// (`owner/name` on GitHub, `group/subgroup/project` on GitLab). Written
+/// `forge:path`, the forge left out when it is GitHub, the form people and settings
+/// use (`acme/app`, `gitlab:acme/tools/cli`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct RepoName {
-    owner: String,
-    name: String,
+pub struct RepoRef {
+    forge: String,
+    /// At least two segments.
+    path: Vec<String>,
 }
 
-impl RepoName {
+impl RepoRef {
+    /// The forge a repository named without one lives on.
+    pub const DEFAULT_FORGE: &'static str = "github";
+
     pub fn parse(s: &str) -> Result<Self, InvalidId> {
         let invalid = || InvalidId(format!("{s:?} is not a repository name like owner/repo"));
-        let (owner, name) = s.split_once('/').ok_or_else(invalid)?;
-        let valid_part = |p: &str| {
+        let (forge, path) = match s.split_once(':') {
+            Some((forge, path)) => (forge, path),
+            None => (Self::DEFAULT_FORGE, s),
+        };
+        let valid_forge = !forge.is_empty()
+            && forge.len() <= 32
+            && forge
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        let segments: Vec<&str> = path.split('/').collect();
+        let valid_segment = |p: &&str| {
             !p.is_empty()
                 && p.len() <= 100
-                && p != "."
-                && p != ".."
+                && *p != "."
+                && *p != ".."
                 && p.chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         };
-        if !valid_part(owner) || !valid_part(name) {
+        if !valid_forge
+            || segments.len() < 2
+            || segments.len() > 20
+            || !segments.iter().all(valid_segment)
+        {
             return Err(invalid());
         }
         Ok(Self {
-            owner: owner.to_owned(),
-            name: name.to_owned(),
+            forge: forge.to_owned(),
+            path: segments.into_iter().map(str::to_owned).collect(),
         })
     }
 
-    pub fn owner(&self) -> &str {
-        &self.owner
+    /// The forge's short name (`github`).
+    pub fn forge(&self) -> &str {
+        &self.forge
     }
 
+    /// Everything before the repository's own name (`acme`, `group/subgroup`).
+    pub fn owner(&self) -> String {
+        self.path[..self.path.len() - 1].join("/")
+    }
+
+    /// The repository's own name, the last segment.
     pub fn name(&self) -> &str {
-        &self.name
+        self.path.last().expect("a path has two segments or more")
+    }
+
+    /// The path on its forge (`acme/app`).
+    pub fn path(&self) -> String {
+        self.path.join("/")
     }
 }
 
-impl fmt::Display for RepoName {
+impl fmt::Display for RepoRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.owner, self.name)
+        if self.forge != Self::DEFAULT_FORGE {
+            write!(f, "{}:", self.forge)?;
+        }
+        f.write_str(&self.path())
     }
 }
 
-impl TryFrom<String> for RepoName {
+impl TryFrom<String> for RepoRef {
     type Error = InvalidId;
     fn try_from(s: String) -> Result<Self, Self::Error> {
         Self::parse(&s)
     }
 }
 
-impl From<RepoName> for String {
-    fn from(r: RepoName) -> Self {
+impl From<RepoRef> for String {
+    fn from(r: RepoRef) -> Self {
         r.to_string()
     }
 }
@@ -144,17 +179,48 @@ mod tests {
 
     #[test]
     fn repo_names_parse_owner_and_name() {
-        let repo = RepoName::parse("rust-lang/rust.vim").unwrap();
-        assert_eq!((repo.owner(), repo.name()), ("rust-lang", "rust.vim"));
+        let repo = RepoRef::parse("rust-lang/rust.vim").unwrap();
+        assert_eq!(
+            (repo.forge(), repo.owner().as_str(), repo.name()),
+            ("github", "rust-lang", "rust.vim")
+        );
         assert_eq!(repo.to_string(), "rust-lang/rust.vim");
+    }
+
+    #[test]
+    fn repositories_name_their_forge_and_have_paths_of_any_depth() {
+        let repo = RepoRef::parse("gitlab:acme/tools/cli").unwrap();
+        assert_eq!(repo.forge(), "gitlab");
+        assert_eq!((repo.owner().as_str(), repo.name()), ("acme/tools", "cli"));
+        assert_eq!(repo.path(), "acme/tools/cli");
+        assert_eq!(repo.to_string(), "gitlab:acme/tools/cli");
+        let json = serde_json::to_string(&repo).unwrap();
+        assert_eq!(serde_json::from_str::<RepoRef>(&json).unwrap(), repo);
+        // GitHub is written without its name, and also with it.
+        assert_eq!(
+            RepoRef::parse("github:acme/app").unwrap(),
+            RepoRef::parse("acme/app").unwrap()
+        );
+        assert_eq!(RepoRef::parse("a/b/c").unwrap().owner(), "a/b");
     }
 
     #[test]
     fn malformed_repo_names_are_refused() {
         for bad in [
-            "", "owner", "/repo", "owner/", "a/b/c", "o w/r", "../x", "owner/..",
+            "",
+            "owner",
+            "/repo",
+            "owner/",
+            "a//c",
+            "o w/r",
+            "../x",
+            "owner/..",
+            ":a/b",
+            "Git Lab:a/b",
+            "gitlab:",
+            "gitlab:a",
         ] {
-            assert!(RepoName::parse(bad).is_err(), "{bad:?} was accepted");
+            assert!(RepoRef::parse(bad).is_err(), "{bad:?} was accepted");
         }
     }
 

@@ -2,7 +2,7 @@
 //! platform's inbound half turns what it received into an [`Intent`], and
 //! [`decide`](super::decide::decide) says what it means.
 
-use super::ids::{DeliveryId, RepoName};
+use super::ids::{DeliveryId, RepoRef};
 use super::trigger::{Author, Platform, ThreadRef};
 use serde::{Deserialize, Serialize};
 
@@ -35,7 +35,7 @@ pub enum Ask {
     Task {
         text: String,
         /// The repository the words name, if they name one.
-        repo: Option<RepoName>,
+        repo: Option<RepoRef>,
         /// A title the platform gives the work (an issue's, a task page's).
         title: Option<String>,
         /// The whole task a new session gets, where the platform has more to say than

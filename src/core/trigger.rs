@@ -1,7 +1,7 @@
 //! What starts a session: a mention on some platform, parsed at the edge into these
 //! platform-neutral types.
 
-use super::ids::{DeliveryId, InvalidId, RepoName};
+use super::ids::{DeliveryId, InvalidId, RepoRef};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -66,7 +66,7 @@ impl From<Platform> for String {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ThreadRef {
     Github {
-        repo: RepoName,
+        repo: RepoRef,
         issue: u64,
     },
     Slack {
@@ -98,7 +98,7 @@ pub enum ThreadRef {
 #[serde(tag = "platform", rename_all = "snake_case")]
 enum Known {
     Github {
-        repo: RepoName,
+        repo: RepoRef,
         issue: u64,
     },
     Slack {
@@ -234,7 +234,7 @@ pub struct Trigger {
     /// A title the platform gave the work (an issue's), for the change request.
     #[serde(default)]
     pub title: Option<String>,
-    pub repo: Option<RepoName>,
+    pub repo: Option<RepoRef>,
     pub delivery: DeliveryId,
 }
 
@@ -278,7 +278,7 @@ mod tests {
     #[test]
     fn thread_keys_identify_the_conversation() {
         let issue = ThreadRef::Github {
-            repo: RepoName::parse("acme/app").unwrap(),
+            repo: RepoRef::parse("acme/app").unwrap(),
             issue: 7,
         };
         assert_eq!(issue.key(), "acme/app#7");

@@ -2,7 +2,7 @@
 //! ask, nothing to publish; what changed is kept for the terminal.
 
 use super::{ChangeRequest, Checkout, Forge, Requester};
-use crate::core::{RepoName, Session};
+use crate::core::{RepoRef, Session};
 use anyhow::{Context, bail};
 use async_trait::async_trait;
 use std::path::{Path, PathBuf};
@@ -39,7 +39,11 @@ impl Forge for LocalForge {
         "local"
     }
 
-    async fn may_ask(&self, _repo: &RepoName, _login: &str) -> anyhow::Result<bool> {
+    fn find_repo(&self, _text: &str) -> Option<RepoRef> {
+        None
+    }
+
+    async fn may_ask(&self, _repo: &RepoRef, _login: &str) -> anyhow::Result<bool> {
         Ok(true)
     }
 

@@ -6,7 +6,7 @@
 pub mod git;
 pub mod local;
 
-use crate::core::{RepoName, Session, ThreadRef};
+use crate::core::{RepoRef, Session, ThreadRef};
 use async_trait::async_trait;
 use std::path::Path;
 
@@ -51,8 +51,11 @@ pub trait Forge: Send + Sync + 'static {
     /// The forge's short name (`github`).
     fn name(&self) -> &'static str;
 
+    /// The repository of this forge that `text` (a person's words) names, if any.
+    fn find_repo(&self, text: &str) -> Option<RepoRef>;
+
     /// May `login` (an identity on this forge) ask for work on `repo`?
-    async fn may_ask(&self, repo: &RepoName, login: &str) -> anyhow::Result<bool>;
+    async fn may_ask(&self, repo: &RepoRef, login: &str) -> anyhow::Result<bool>;
 
     /// Checks the session's repository out into `work_tree`, on the session's branch
     /// (made from the default branch the first time).
@@ -72,4 +75,39 @@ pub trait Forge: Send + Sync + 'static {
     /// Removes what checking out left on the host. Called before the sandbox (and
     /// with it the work tree) is destroyed.
     fn clean_up(&self, session: &Session);
+}
+
+/// The forge of a session that names no repository: its run fails, saying why.
+pub struct NoRepository;
+
+#[async_trait]
+impl Forge for NoRepository {
+    fn name(&self) -> &'static str {
+        "none"
+    }
+
+    fn find_repo(&self, _text: &str) -> Option<RepoRef> {
+        None
+    }
+
+    async fn may_ask(&self, _repo: &RepoRef, _login: &str) -> anyhow::Result<bool> {
+        Ok(false)
+    }
+
+    async fn check_out(&self, _session: &Session, _work_tree: &Path) -> anyhow::Result<Checkout> {
+        anyhow::bail!("no repository was named for this session")
+    }
+
+    async fn publish(
+        &self,
+        _session: &Session,
+        _checkout: &Checkout,
+        _summary: &str,
+        _requester: &Requester<'_>,
+        _session_url: &str,
+    ) -> anyhow::Result<Option<ChangeRequest>> {
+        Ok(None)
+    }
+
+    fn clean_up(&self, _session: &Session) {}
 }

@@ -4,7 +4,7 @@
 //! session: a follow-up pushes to the same branch and updates it).
 
 use super::outbound::client::GithubClient;
-use crate::core::{RepoName, Session, ThreadRef};
+use crate::core::{RepoRef, Session, ThreadRef};
 use crate::forge::git::{CommitBy, HostRepo, branch_name, git_dir_for};
 use crate::forge::{ChangeRequest, Checkout, Forge, Requester};
 use anyhow::{Context, bail};
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 /// What a GitHub checkout keeps until it publishes.
 struct Kept {
-    repo: RepoName,
+    repo: RepoRef,
     git: HostRepo,
 }
 
@@ -28,7 +28,7 @@ pub struct GithubForge {
     bot_login: String,
     /// Where the sandboxes' workspaces are; git dirs go beside them.
     workspaces: PathBuf,
-    permissions: Mutex<HashMap<(RepoName, String), (bool, Instant)>>,
+    permissions: Mutex<HashMap<(RepoRef, String), (bool, Instant)>>,
 }
 
 impl GithubForge {
@@ -48,9 +48,13 @@ impl Forge for GithubForge {
         "github"
     }
 
+    fn find_repo(&self, text: &str) -> Option<RepoRef> {
+        super::repo_text::find_repo(text)
+    }
+
     /// Only with write, maintain or admin permission (asked of GitHub:
     /// `author_association` hides private membership), remembered for a minute.
-    async fn may_ask(&self, repo: &RepoName, login: &str) -> anyhow::Result<bool> {
+    async fn may_ask(&self, repo: &RepoRef, login: &str) -> anyhow::Result<bool> {
         let key = (repo.clone(), login.to_owned());
         if let Some((allowed, at)) = self.permissions.lock().unwrap().get(&key)
             && at.elapsed() < PERMISSION_TTL

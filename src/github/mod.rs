@@ -10,6 +10,7 @@ mod forge;
 pub mod inbound;
 pub mod outbound;
 mod platform;
+pub mod repo_text;
 
 pub use forge::GithubForge;
 pub use platform::{GithubPlatform, comment_ref};
@@ -31,7 +32,7 @@ pub fn register(
     };
     let settings = Arc::new(github.clone());
     let client = Arc::new(GithubClient::new(&settings).context("cannot set up the GitHub client")?);
-    registry.set_forge(Arc::new(GithubForge::new(
+    registry.add_forge(Arc::new(GithubForge::new(
         client.clone(),
         settings.bot_login.clone(),
         context.workspaces.clone(),

@@ -8,7 +8,7 @@ use super::outbound::markup::GithubMarkup;
 use super::outbound::progress::{ProgressView, render};
 use crate::chat::{ChatPlatform, Intake, Pacing, StatusView};
 use crate::config::GithubSettings;
-use crate::core::{Origin, Platform, RepoName, ThreadRef};
+use crate::core::{Origin, Platform, RepoRef, ThreadRef};
 use crate::messages::Markup;
 use anyhow::{Context, bail};
 use async_trait::async_trait;
@@ -44,7 +44,7 @@ fn parse_comment_ref(message: &str) -> Option<(u64, CommentKind)> {
 }
 
 /// The repository and issue of a GitHub thread.
-fn place(thread: &ThreadRef) -> anyhow::Result<(&RepoName, u64)> {
+fn place(thread: &ThreadRef) -> anyhow::Result<(&RepoRef, u64)> {
     match thread {
         ThreadRef::Github { repo, issue } => Ok((repo, *issue)),
         other => bail!("not a GitHub thread: {}", other.platform()),

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::core::digest::Moment;
-use crate::core::{Author, Refusal, RepoName, Session, SessionState, Timestamp};
+use crate::core::{Author, Refusal, RepoRef, Session, SessionState, Timestamp};
 
 /// Ada, who asks for work in the examples.
 pub fn ada() -> Author {
@@ -16,7 +16,7 @@ pub fn ada() -> Author {
 /// `(name, message)` for every message, with example values.
 pub fn catalogue() -> Vec<(&'static str, Text)> {
     let who = ada();
-    let repo = RepoName::parse("acme/app").expect("a repository name");
+    let repo = RepoRef::parse("acme/app").expect("a repository name");
     let mut all = vec![
         (
             "refusal: cannot write",
@@ -110,7 +110,7 @@ pub fn example_session(state: SessionState) -> Session {
         author: ada(),
         task: "fix add()".into(),
         title: None,
-        repo: Some(RepoName::parse("acme/app").expect("a repository name")),
+        repo: Some(RepoRef::parse("acme/app").expect("a repository name")),
         delivery: crate::core::DeliveryId::parse("d1").expect("a delivery id"),
     };
     let mut session = Session::new(trigger, Timestamp::from_millis(1_000_000));

@@ -20,7 +20,7 @@ mod watch;
 
 pub use deliveries::{Delivered, DeliveryAction};
 pub use error::StoreError;
-pub use sessions::{Recorded, SessionFilter};
+pub use sessions::{Recorded, Serves, SessionFilter};
 pub use watch::{REREAD_EVERY, Watch};
 
 use crate::config::DatabaseUrl;

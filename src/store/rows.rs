@@ -4,7 +4,7 @@
 use super::StoreError;
 use crate::core::DeliveryId;
 use crate::core::{
-    Author, Event, EventBody, Lease, RepoName, Session, SessionId, SessionState, ThreadRef,
+    Author, Event, EventBody, Lease, RepoRef, Session, SessionId, SessionState, ThreadRef,
     Timestamp, Trigger, Usage,
 };
 use sqlx::Row;
@@ -45,7 +45,7 @@ pub(super) fn session_from_row(row: &AnyRow) -> Result<Session, StoreError> {
             task: row.try_get("task")?,
             title: row.try_get("title")?,
             repo: repo
-                .map(|r| RepoName::parse(&r))
+                .map(|r| RepoRef::parse(&r))
                 .transpose()
                 .map_err(|e| corrupt("repo", e))?,
             delivery: DeliveryId::parse(&delivery).map_err(|e| corrupt("delivery id", e))?,

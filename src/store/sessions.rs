@@ -25,10 +25,10 @@ pub struct SessionFilter {
 }
 
 /// Claimable: queued and never leased, or any live state whose lease ran out (its
-/// worker died), of a platform the claimer serves ($4: the platforms' names joined by
-/// commas; names have no `_` or `%`, so the `LIKE` matches whole names only). The
-/// condition is repeated outside the sub-select so a row that another claimer took in
-/// the meantime is not taken twice.
+/// worker died), of a platform and a forge the claimer serves ($4, $5: their names
+/// joined by commas; names have no `_` or `%`, so the `LIKE` matches whole names
+/// only). The condition is repeated outside the sub-select so a row that another
+/// claimer took in the meantime is not taken twice.
 macro_rules! claim_sql {
     ($lock:literal) => {
         concat!(
@@ -37,6 +37,7 @@ macro_rules! claim_sql {
                  WHERE state IN ('queued', 'provisioning', 'running') \
                    AND (lease_expires_at IS NULL OR lease_expires_at <= $3) \
                    AND (',' || $4 || ',') LIKE ('%,' || platform || ',%') \
+                   AND (forge IS NULL OR (',' || $5 || ',') LIKE ('%,' || forge || ',%')) \
                  ORDER BY id LIMIT 1 ",
             $lock,
             ") AND state IN ('queued', 'provisioning', 'running') \
@@ -110,7 +111,7 @@ impl Store {
             .collect()
     }
 
-    /// Takes the oldest claimable session of a platform in `served` for `owner` until
+    /// Takes the oldest claimable session that `serves` covers for `owner` until
     /// `now + ttl`. Two workers never get the same session while its lease is live: on
     /// PostgreSQL the row is locked with `FOR UPDATE SKIP LOCKED`, on SQLite the write
     /// is serialized.
@@ -119,12 +120,12 @@ impl Store {
         owner: &str,
         ttl: Duration,
         now: Timestamp,
-        served: &[Platform],
+        serves: &Serves,
     ) -> Result<Option<Session>, StoreError> {
-        if served.is_empty() {
+        if serves.platforms.is_empty() {
             return Ok(None);
         }
-        let served = joined(served);
+        let (platforms, forges) = serves.joined();
         let sql = match self.backend() {
             Backend::Sqlite => claim_sql!(""),
             Backend::Postgres => claim_sql!("FOR UPDATE SKIP LOCKED"),
@@ -135,7 +136,8 @@ impl Store {
                     .bind(owner)
                     .bind(now.plus(ttl).as_millis())
                     .bind(now.as_millis())
-                    .bind(&served)
+                    .bind(&platforms)
+                    .bind(&forges)
                     .fetch_optional(&mut *conn)
                     .await?)
             })
@@ -143,14 +145,17 @@ impl Store {
         row.as_ref().map(session_from_row).transpose()
     }
 
-    /// How many live sessions no replica serving `served` would claim: they wait for
-    /// one that serves their platform.
-    pub async fn count_unserved(&self, served: &[Platform]) -> Result<u64, StoreError> {
+    /// How many queued sessions a worker that `serves` these would never claim: they
+    /// wait for one that serves their platform and forge.
+    pub async fn count_unserved(&self, serves: &Serves) -> Result<u64, StoreError> {
+        let (platforms, forges) = serves.joined();
         let count: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM sessions WHERE state = 'queued' \
-             AND (',' || $1 || ',') NOT LIKE ('%,' || platform || ',%')",
+             AND ((',' || $1 || ',') NOT LIKE ('%,' || platform || ',%') \
+               OR (forge IS NOT NULL AND (',' || $2 || ',') NOT LIKE ('%,' || forge || ',%')))",
         )
-        .bind(joined(served))
+        .bind(platforms)
+        .bind(forges)
         .fetch_one(self.pool())
         .await?;
         Ok(u64::try_from(count).unwrap_or(0))
@@ -297,11 +302,17 @@ pub(super) fn to_json(value: &impl serde::Serialize) -> String {
     serde_json::to_string(value).expect("domain values always serialize")
 }
 
-/// Platform names joined by commas, for the claim's `LIKE`.
-fn joined(platforms: &[Platform]) -> String {
-    platforms
-        .iter()
-        .map(Platform::as_str)
-        .collect::<Vec<_>>()
-        .join(",")
+/// What a worker can run: sessions of these platforms, on these forges.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Serves {
+    pub platforms: Vec<Platform>,
+    pub forges: Vec<String>,
+}
+
+impl Serves {
+    /// Names joined by commas, for the claim's `LIKE`s.
+    fn joined(&self) -> (String, String) {
+        let platforms: Vec<&str> = self.platforms.iter().map(Platform::as_str).collect();
+        (platforms.join(","), self.forges.join(","))
+    }
 }

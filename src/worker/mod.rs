@@ -2,8 +2,9 @@
 //! in this process or another replica, run one session) and runs each through the
 //! [`driver`], its thread kept current by the [`Follower`](crate::chat::Follower). It
 //! knows platforms, forges and agents only through the [`Registry`]: it claims only
-//! sessions whose platform this replica serves, so a session of another platform
-//! waits queued for a replica that serves it. At most `max_sessions` run at once.
+//! sessions whose platform and forge this replica serves, so another session waits
+//! queued for a replica that serves it (and the worker says so). At most
+//! `max_sessions` run at once.
 
 pub mod driver;
 mod session;
@@ -11,7 +12,7 @@ mod session;
 use crate::core::{Platform, SessionId, Timestamp};
 use crate::registry::Registry;
 use crate::sandbox::{SandboxSpec, Sandboxes};
-use crate::store::Store;
+use crate::store::{Serves, Store};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -78,23 +79,27 @@ impl Worker {
         while running.join_next().await.is_some() {}
     }
 
-    /// The platforms whose sessions this worker can run: a session needs its
-    /// platform's thread, a forge and an agent.
-    pub fn served(&self) -> Vec<Platform> {
-        if self.registry.forge().is_none() || self.registry.agent().is_none() {
-            return Vec::new();
+    /// What this worker can run: a session needs its platform's thread, its forge and
+    /// an agent.
+    pub fn served(&self) -> Serves {
+        if self.registry.agent().is_none() {
+            return Serves::default();
         }
-        self.registry.platform_names()
+        Serves {
+            platforms: self.registry.platform_names(),
+            forges: self.registry.forge_names(),
+        }
     }
 
     /// Sessions wait, never dropped, when no part here can run them: say so.
-    async fn notice_unserved(&self, served: &[Platform]) {
+    async fn notice_unserved(&self, served: &Serves) {
         match self.store.count_unserved(served).await {
             Ok(0) => {}
             Ok(waiting) => tracing::warn!(
                 waiting,
-                served = ?served.iter().map(Platform::as_str).collect::<Vec<_>>(),
-                "sessions wait for a replica that serves their platform (with a forge and a model)"
+                platforms = ?served.platforms.iter().map(Platform::as_str).collect::<Vec<_>>(),
+                forges = ?served.forges,
+                "sessions wait for a replica that serves their platform and forge, with a model"
             ),
             Err(e) => tracing::warn!(error = %e, "could not count waiting sessions"),
         }

@@ -4,7 +4,7 @@ use super::driver::{self, Parts};
 use super::{LEASE_TTL, Worker};
 use crate::chat::Follower;
 use crate::core::{Session, Timestamp};
-use crate::forge::Requester;
+use crate::forge::{Forge, NoRepository, Requester};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -16,11 +16,14 @@ impl Worker {
     ) {
         let id = session.id;
         let platform = self.registry.platform(&session.trigger.platform()).cloned();
-        let (Some(platform), Some(forge), Some(agent)) = (
-            platform,
-            self.registry.forge().cloned(),
-            self.registry.agent().cloned(),
-        ) else {
+        let forge = match &session.trigger.repo {
+            Some(repo) => self.registry.forge(repo.forge()).cloned(),
+            // Claimed only with a platform served: the run fails, saying why.
+            None => Some(Arc::new(NoRepository) as Arc<dyn Forge>),
+        };
+        let (Some(platform), Some(forge), Some(agent)) =
+            (platform, forge, self.registry.agent().cloned())
+        else {
             // Claimed only when served: reaching here is a bug, said loudly.
             tracing::error!(session = %id, "claimed a session this worker cannot serve");
             return;

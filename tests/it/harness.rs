@@ -3,7 +3,7 @@
 
 use futures::StreamExt;
 use lucid::config::DatabaseUrl;
-use lucid::core::{Author, DeliveryId, RepoName, ThreadRef, Trigger};
+use lucid::core::{Author, DeliveryId, RepoRef, ThreadRef, Trigger};
 use lucid::http::{AppState, router};
 use lucid::sandbox::DockerEngine;
 use lucid::store::{Recorded, Store};
@@ -110,7 +110,7 @@ pub async fn migrated_store(backend: Backend) -> (Store, TestDb) {
 pub fn trigger(delivery: &str) -> Trigger {
     trigger_in(
         ThreadRef::Github {
-            repo: RepoName::parse("acme/app").unwrap(),
+            repo: RepoRef::parse("acme/app").unwrap(),
             issue: 7,
         },
         delivery,
@@ -126,7 +126,7 @@ pub fn trigger_in(thread: ThreadRef, delivery: &str) -> Trigger {
         },
         task: "make the tests pass".into(),
         title: None,
-        repo: Some(RepoName::parse("acme/app").unwrap()),
+        repo: Some(RepoRef::parse("acme/app").unwrap()),
         delivery: DeliveryId::parse(delivery).unwrap(),
     }
 }

@@ -3,13 +3,25 @@
 use crate::harness::{Backend, migrated_store, new_session, on_both_stores, trigger, trigger_in};
 use lucid::core::{EventBody, SessionState, ThreadRef, Timestamp, Usage};
 use lucid::store::crypto::{OpenError, SecretKey};
-use lucid::store::{Recorded, SessionFilter, Store, StoreError};
+use lucid::store::{Recorded, Serves, SessionFilter, Store, StoreError};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashSet;
 use std::time::Duration;
 
-/// What a worker serving GitHub claims.
-const GITHUB: &[lucid::core::Platform] = &[lucid::core::Platform::GITHUB];
+/// What a worker serving GitHub, as a platform and a forge, claims.
+fn github() -> Serves {
+    serves(&["github"], &["github"])
+}
+
+fn serves(platforms: &[&str], forges: &[&str]) -> Serves {
+    Serves {
+        platforms: platforms
+            .iter()
+            .map(|p| lucid::core::Platform::parse(p).unwrap())
+            .collect(),
+        forges: forges.iter().map(|f| f.to_string()).collect(),
+    }
+}
 
 on_both_stores!(
     a_trigger_becomes_a_queued_session_with_its_first_event,
@@ -49,47 +61,37 @@ async fn a_worker_claims_only_the_platforms_it_serves_and_the_rest_wait(backend:
     let Recorded::Created(waiting) = recorded else {
         panic!("not created")
     };
-    let slack = [lucid::core::Platform::SLACK];
     let now = Timestamp::now();
     let ttl = Duration::from_secs(30);
-    assert!(
+    let claim = async |serving: Serves| {
         store
-            .claim_next("w", ttl, now, &slack)
+            .claim_next("w", ttl, now, &serving)
             .await
             .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .claim_next("w", ttl, now, &[])
-            .await
-            .unwrap()
-            .is_none()
-    );
+            .map(|s| s.id)
+    };
+    assert_eq!(claim(serves(&["slack"], &["github"])).await, None);
+    assert_eq!(claim(Serves::default()).await, None);
+    // A name that contains another's is not that other.
+    assert_eq!(claim(serves(&["toys"], &["github"])).await, None);
+    // The platform but not the repository's forge (acme/app is on GitHub).
+    assert_eq!(claim(serves(&["toy"], &["gitlab"])).await, None);
     // Waiting, not dropped: counted for the worker to say so.
-    assert_eq!(store.count_unserved(&slack).await.unwrap(), 1);
+    let slack_only = serves(&["slack"], &["github"]);
+    assert_eq!(store.count_unserved(&slack_only).await.unwrap(), 1);
+    assert_eq!(
+        store.count_unserved(&serves(&["toy"], &[])).await.unwrap(),
+        1
+    );
     assert_eq!(
         store.session(waiting.id).await.unwrap().unwrap().state,
         SessionState::Queued
     );
-    // A name that contains another's is not that other.
-    let toys = [lucid::core::Platform::parse("toys").unwrap()];
-    assert!(
-        store
-            .claim_next("w", ttl, now, &toys)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let served = [lucid::core::Platform::SLACK, toy];
-    let claimed = store
-        .claim_next("w", ttl, now, &served)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(claimed.id, waiting.id);
-    assert_eq!(claimed.trigger.thread.platform().as_str(), "toy");
-    assert_eq!(store.count_unserved(&served).await.unwrap(), 0);
+    let both = serves(&["slack", "toy"], &["gitlab", "github"]);
+    assert_eq!(store.count_unserved(&both).await.unwrap(), 0);
+    assert_eq!(claim(both).await, Some(waiting.id));
+    let claimed = store.session(waiting.id).await.unwrap().unwrap();
+    assert_eq!(claimed.trigger.thread.platform(), toy);
 }
 
 async fn a_title_is_kept_as_data(backend: Backend) {
@@ -314,7 +316,7 @@ async fn two_claimers_one_winner(backend: Backend) {
         let store = store.clone();
         tokio::spawn(async move {
             store
-                .claim_next(owner, Duration::from_secs(30), now, GITHUB)
+                .claim_next(owner, Duration::from_secs(30), now, &github())
                 .await
                 .unwrap()
         })
@@ -341,7 +343,7 @@ async fn many_claimers_never_share_a_session(backend: Backend) {
             let owner = format!("worker-{w}");
             let mut mine = Vec::new();
             while let Some(s) = store
-                .claim_next(&owner, Duration::from_secs(60), now, GITHUB)
+                .claim_next(&owner, Duration::from_secs(60), now, &github())
                 .await
                 .unwrap()
             {
@@ -369,7 +371,7 @@ async fn an_expired_lease_can_be_reclaimed_and_the_old_owner_loses_it(backend: B
     let ttl = Duration::from_secs(30);
     let t0 = Timestamp::now();
     store
-        .claim_next("old", ttl, t0, GITHUB)
+        .claim_next("old", ttl, t0, &github())
         .await
         .unwrap()
         .unwrap();
@@ -381,7 +383,7 @@ async fn an_expired_lease_can_be_reclaimed_and_the_old_owner_loses_it(backend: B
     let before_expiry = t0.plus(ttl - Duration::from_millis(1));
     assert!(
         store
-            .claim_next("new", ttl, before_expiry, GITHUB)
+            .claim_next("new", ttl, before_expiry, &github())
             .await
             .unwrap()
             .is_none()
@@ -389,7 +391,7 @@ async fn an_expired_lease_can_be_reclaimed_and_the_old_owner_loses_it(backend: B
 
     let after_expiry = t0.plus(ttl);
     let taken = store
-        .claim_next("new", ttl, after_expiry, GITHUB)
+        .claim_next("new", ttl, after_expiry, &github())
         .await
         .unwrap()
         .unwrap();
@@ -467,7 +469,7 @@ async fn only_the_lease_holder_may_move_a_leased_session(backend: Backend) {
             "worker-a",
             Duration::from_secs(60),
             Timestamp::now(),
-            GITHUB,
+            &github(),
         )
         .await
         .unwrap()

@@ -21,8 +21,8 @@ fn ada() -> Author {
     }
 }
 
-fn repo(name: &str) -> RepoName {
-    RepoName::parse(name).unwrap()
+fn repo(name: &str) -> RepoRef {
+    RepoRef::parse(name).unwrap()
 }
 
 fn intent(ask: Ask, addressed: bool) -> Intent {

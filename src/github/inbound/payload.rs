@@ -2,7 +2,7 @@
 //! the fields lucid needs are read; everything else in GitHub's large payloads is left
 //! alone, so a field GitHub adds or drops elsewhere changes nothing here.
 
-use crate::core::ids::RepoName;
+use crate::core::ids::RepoRef;
 use crate::core::trigger::ThreadRef;
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
@@ -48,7 +48,7 @@ pub struct Actor {
 /// An issue, or a pull request seen as one (GitHub numbers both alike).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Issue {
-    pub repo: RepoName,
+    pub repo: RepoRef,
     pub number: u64,
     pub title: String,
     /// Empty when the issue has no description.
@@ -222,7 +222,7 @@ impl From<RawUser> for Actor {
 
 #[derive(Deserialize)]
 struct RawRepository {
-    full_name: RepoName,
+    full_name: RepoRef,
 }
 
 #[derive(Deserialize)]
@@ -341,7 +341,7 @@ mod tests {
 
     fn spelling_issue(installation_id: Option<u64>) -> Issue {
         Issue {
-            repo: RepoName::parse("Codertocat/Hello-World").unwrap(),
+            repo: RepoRef::parse("Codertocat/Hello-World").unwrap(),
             number: 1,
             title: "Spelling error in the README file".into(),
             body: "It looks like you accidently spelled 'commit' with two 't's.".into(),
@@ -462,7 +462,7 @@ mod tests {
             parse("pull_request_review_comment", body.as_bytes()).unwrap(),
             GithubEvent::ReviewComment(Comment {
                 issue: Issue {
-                    repo: RepoName::parse("Codertocat/Hello-World").unwrap(),
+                    repo: RepoRef::parse("Codertocat/Hello-World").unwrap(),
                     number: 2,
                     title: "Update the README with new information.".into(),
                     body: "This is a pretty simple change that we need to pull into master.".into(),

@@ -7,7 +7,7 @@ use super::{
     Comment, DELIVERY_HEADER, EVENT_HEADER, GithubEvent, Issue, Mention, SIGNATURE_HEADER, mention,
     parse, verify,
 };
-use crate::chat::{ChatPlatform, Intake, Taken};
+use crate::chat::{ChatPlatform, ForgeIdentity, Intake, Taken};
 use crate::core::{Ask, Author, DeliveryId, Intent, Origin, Policy};
 use crate::github::outbound::client::CommentKind;
 use crate::github::{GithubPlatform, comment_ref};
@@ -86,7 +86,10 @@ async fn receive(
             &platform,
             request.intent(delivery),
             request.policy(),
-            Some(&login),
+            Some(ForgeIdentity {
+                forge: "github",
+                login: &login,
+            }),
             false,
         )
         .await?;

@@ -4,7 +4,7 @@
 //! that one repository) and kept until shortly before they expire.
 
 use crate::config::{GithubAuth, GithubSettings};
-use crate::core::RepoName;
+use crate::core::RepoRef;
 use octocrab::Octocrab;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -109,7 +109,7 @@ pub struct GithubClient {
     auth: Auth,
     /// Installation tokens by repository, each with its client (making a client
     /// loads TLS roots: far too slow to do per call) and when to stop using them.
-    tokens: Mutex<HashMap<RepoName, (SecretString, Octocrab, Instant)>>,
+    tokens: Mutex<HashMap<RepoRef, (SecretString, Octocrab, Instant)>>,
 }
 
 /// Installation tokens live an hour; lucid renews them well before.
@@ -143,7 +143,7 @@ impl GithubClient {
 
     /// The calls on one repository, with a token for it: the personal token, or an
     /// installation token scoped to that repository alone.
-    pub async fn repo(&self, repo: &RepoName) -> Result<RepoClient, GithubError> {
+    pub async fn repo(&self, repo: &RepoRef) -> Result<RepoClient, GithubError> {
         let app = match &self.auth {
             Auth::Token(token, api) => {
                 return Ok(RepoClient {
@@ -219,7 +219,7 @@ fn builder(
 pub struct RepoClient {
     api: Octocrab,
     token: SecretString,
-    repo: RepoName,
+    repo: RepoRef,
 }
 
 impl RepoClient {

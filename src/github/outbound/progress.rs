@@ -163,14 +163,14 @@ mod tests {
     use super::super::markup::link_target;
     use super::*;
     use crate::core::words::{dollars, elapsed_words, thousands};
-    use crate::core::{Author, DeliveryId, EventBody, RepoName, ThreadRef, Trigger, Usage};
+    use crate::core::{Author, DeliveryId, EventBody, RepoRef, ThreadRef, Trigger, Usage};
 
     const URL: &str = "https://lucid.example/sessions/abc";
 
     fn session(state: SessionState) -> Session {
         let trigger = Trigger {
             thread: ThreadRef::Github {
-                repo: RepoName::parse("acme/app").unwrap(),
+                repo: RepoRef::parse("acme/app").unwrap(),
                 issue: 7,
             },
             author: Author {

@@ -7,7 +7,7 @@
 //! - [`parse_events`], [`parse_interaction`] and [`parse_command`] read the body of an
 //!   Events API request, an interactive component's request and a slash command into a
 //!   [`SlackRequest`] (400 with the [`PayloadError`]'s reason when it is malformed);
-//! - [`task_text`], [`find_repo`] and [`is_stop`] read what a message asks for.
+//! - [`task_text`] and [`is_stop`] read what a message asks for.
 //!
 //! Slack wants a 2xx within 3 seconds, or it sends the request again with
 //! `X-Slack-Retry-Num` set; [`SlackRequest::dedupe_key`] is what makes a retry a
@@ -27,4 +27,4 @@ pub use signature::{
     MAX_AGE_SECS, RETRY_NUM_HEADER, RETRY_REASON_HEADER, SIGNATURE_HEADER, SignatureError,
     TIMESTAMP_HEADER, sign, verify,
 };
-pub use text::{Task, find_repo, is_stop, task_text};
+pub use text::{Task, is_stop, task_text};

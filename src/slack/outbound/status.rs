@@ -77,7 +77,7 @@ mod tests {
     fn ending(session: &Session) -> Option<String> {
         messages::ending(session, &Digest::default()).map(|t| mrkdwn(&t))
     }
-    use crate::core::{Author, DeliveryId, RepoName, ThreadRef, Trigger};
+    use crate::core::{Author, DeliveryId, RepoRef, ThreadRef, Trigger};
 
     fn session() -> Session {
         let trigger = Trigger {
@@ -92,7 +92,7 @@ mod tests {
             },
             task: "fix it".into(),
             title: None,
-            repo: Some(RepoName::parse("acme/app").unwrap()),
+            repo: Some(RepoRef::parse("acme/app").unwrap()),
             delivery: DeliveryId::parse("Ev1").unwrap(),
         };
         Session::new(trigger, Timestamp::from_millis(0))

@@ -64,7 +64,7 @@ pub(super) async fn receive(
         },
         ask: Ask::Task {
             text: task.text,
-            repo: task.repo,
+            repo: None,
             title: None,
             whole: None,
         },

@@ -49,7 +49,7 @@ async fn on_message(
     } else {
         Ask::Task {
             text: task.text,
-            repo: task.repo,
+            repo: None,
             title: None,
             whole: None,
         }
