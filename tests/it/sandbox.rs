@@ -8,6 +8,7 @@ use lucid::sandbox::{
     SandboxError, SandboxSettings, SandboxSpec, Sandboxes,
 };
 use std::collections::HashSet;
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -204,20 +205,38 @@ async fn a_fork_bomb_hits_the_pids_limit_and_the_host_stays_healthy() {
     fresh.destroy().await.unwrap();
 }
 
-/// The address containers reach the host at on Docker's bridge.
-async fn bridge_gateway(engine: &DockerEngine) -> String {
-    let docker = engine.client().await.unwrap();
-    let bridge = docker
-        .inspect_network(
-            "bridge",
-            None::<bollard::query_parameters::InspectNetworkOptions>,
-        )
-        .await
-        .unwrap();
-    bridge.ipam.unwrap().config.unwrap()[0]
-        .gateway
-        .clone()
-        .unwrap()
+/// The address a sandbox on Docker's bridge reaches the host at: the gateway of its
+/// default route. The engine's own view is not enough: Docker 20.10's default bridge
+/// reports only its subnet (`"Config": [{"Subnet": "172.17.0.0/16"}]`), no gateway.
+async fn bridge_gateway(on_the_bridge: &dyn Sandbox) -> Ipv4Addr {
+    let routes = run(on_the_bridge, "cat /proc/net/route").await.output.text;
+    default_gateway(&routes).unwrap_or_else(|| panic!("no default route in:\n{routes}"))
+}
+
+/// The default route's gateway in `/proc/net/route`, where an address is the hex of
+/// its bytes (network order) read as a native-endian number.
+fn default_gateway(routes: &str) -> Option<Ipv4Addr> {
+    routes.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.get(1) != Some(&"00000000") {
+            return None;
+        }
+        let gateway = u32::from_str_radix(fields.get(2)?, 16).ok()?;
+        Some(Ipv4Addr::from(gateway.to_ne_bytes())).filter(|ip| !ip.is_unspecified())
+    })
+}
+
+#[cfg(target_endian = "little")]
+#[test]
+fn the_default_gateway_is_read_from_the_route_table() {
+    let routes = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+                  eth0\t0011AC00\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n\
+                  eth0\t00000000\t010011AC\t0003\t0\t0\t0\t00000000\t0\t0\t0\n";
+    assert_eq!(default_gateway(routes), Some(Ipv4Addr::new(172, 17, 0, 1)));
+    assert_eq!(
+        default_gateway(&routes[..routes.rfind("eth0").unwrap()]),
+        None
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -225,7 +244,10 @@ async fn with_the_network_off_the_sandbox_cannot_reach_the_host() {
     let rig = rig(0);
     let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let gateway = bridge_gateway(&rig.engine).await;
+    let on = rig
+        .sandbox(SandboxSpec::default().network(Network::Bridge))
+        .await;
+    let gateway = bridge_gateway(&*on).await;
     let probe =
         format!("timeout 5 bash -c 'echo hi > /dev/tcp/{gateway}/{port}' && echo connected");
 
@@ -237,9 +259,6 @@ async fn with_the_network_off_the_sandbox_cannot_reach_the_host() {
     assert_eq!(interfaces.trim(), "lo");
 
     // The same probe with the network on does connect: the test can fail.
-    let on = rig
-        .sandbox(SandboxSpec::default().network(Network::Bridge))
-        .await;
     let accepted = tokio::spawn(async move { listener.accept().await.is_ok() });
     let result = run(&*on, &probe).await;
     assert_eq!(result.outcome, Outcome::Exited(0), "{}", result.output.text);
