@@ -9,8 +9,8 @@ use lucid::agent::tools::ToolLimits;
 use lucid::config::DatabaseUrl;
 use lucid::core::{Author, DeliveryId, ThreadRef, Trigger};
 use lucid::sandbox::{
-    CapturedOutput, CommandResult, CommandSpec, FileEntry, Outcome, OutputChunk, Sandbox,
-    SandboxError, Workspace,
+    CapturedOutput, CommandResult, CommandSpec, FileEntry, Outcome, OutputChunk, ProcessSpec,
+    Sandbox, SandboxError, SandboxProcess, Workspace,
 };
 use lucid::store::{Recorded, Store};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -77,6 +77,14 @@ impl Sandbox for InstantSandbox {
             },
             duration: Duration::ZERO,
         })
+    }
+    /// The agent loop measured here runs commands only.
+    async fn spawn(
+        &self,
+        _: &ProcessSpec,
+        _: &CancellationToken,
+    ) -> Result<SandboxProcess, SandboxError> {
+        Err(SandboxError::Unsupported("start a process"))
     }
     async fn read_file(&self, _: &str) -> Result<Vec<u8>, SandboxError> {
         Ok(Vec::new())

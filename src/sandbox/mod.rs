@@ -1,18 +1,23 @@
 //! Sandboxes: where an agent's commands run, one per session, with nothing of lucid's
-//! inside. The port is in lucid's own terms (create, run, read, write, list, destroy);
+//! inside. The port is in lucid's own terms (create, run, spawn, read, write, list,
+//! destroy);
 //! `docker` implements it on the Docker Engine API, and no bollard type leaves it.
 
 pub mod capture;
 pub mod docker;
 pub mod engine;
 pub mod image;
+pub mod process;
 pub mod spec;
 pub mod workspace;
 
 pub use capture::CapturedOutput;
 pub use docker::{DockerSandboxes, SandboxSettings};
 pub use engine::{DockerEngine, EngineError, EngineInfo};
-pub use spec::{CommandSpec, Network, SandboxSpec};
+pub use process::{
+    ExitReporter, ProcessExit, ProcessHandle, ProcessStdin, ProcessStdout, SandboxProcess,
+};
+pub use spec::{CommandSpec, Network, ProcessSpec, SandboxSpec};
 pub use workspace::Workspace;
 
 use crate::core::SessionId;
@@ -71,6 +76,10 @@ pub enum SandboxError {
     File { path: String, message: String },
     #[error("the workspace: {0}")]
     Workspace(#[from] std::io::Error),
+    #[error("the process cannot start: {0}")]
+    InvalidProcess(String),
+    #[error("this sandbox cannot {0}")]
+    Unsupported(&'static str),
 }
 
 /// One session's sandbox.
@@ -88,6 +97,17 @@ pub trait Sandbox: Send + Sync {
         live: Option<&mpsc::Sender<OutputChunk>>,
         cancel: &CancellationToken,
     ) -> Result<CommandResult, SandboxError>;
+
+    /// Starts a long-lived process whose stdin lucid writes and whose stdout lucid
+    /// reads as it comes (an external agent speaking a protocol over stdio). It runs
+    /// as commands do: same container and user, no capability, none of lucid's
+    /// environment, in a process group of its own. Killing it through its handle, a
+    /// cancelled `cancel`, or `destroy()` ends everything it started in that group.
+    async fn spawn(
+        &self,
+        process: &ProcessSpec,
+        cancel: &CancellationToken,
+    ) -> Result<SandboxProcess, SandboxError>;
 
     async fn read_file(&self, path: &str) -> Result<Vec<u8>, SandboxError>;
 

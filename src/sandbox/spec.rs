@@ -130,6 +130,94 @@ impl CommandSpec {
     }
 }
 
+/// A long-lived process to start in a sandbox (an external agent speaking a protocol
+/// over its stdin and stdout): the same container and user as a command, its own
+/// process group, and only the environment named here on top of the sandbox's own.
+///
+/// Its `HOME` is the sandbox's, `/tmp`: writable (the root filesystem is read-only),
+/// a tmpfs, so what an agent keeps there stays out of the workspace and the
+/// repository, counts against the sandbox's memory, and goes with the container.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProcessSpec {
+    /// The program and its arguments, run as they are: no shell unless `argv[0]` is
+    /// one.
+    pub argv: Vec<String>,
+    /// Variables set for it, on top of the sandbox's fixed ones (`PATH`, `HOME`,
+    /// `LANG`, `TERM`, ...), which a name given here replaces. Nothing of lucid's own
+    /// environment is passed.
+    pub env: Vec<(String, String)>,
+    /// Where it runs, inside the sandbox.
+    pub cwd: String,
+    /// Killed after this long. None: it lives until it exits, is killed or cancelled,
+    /// or its sandbox is destroyed (the sandbox's lifetime bounds it either way).
+    pub timeout: Option<Duration>,
+    /// At most this many bytes of its stderr are kept (head and tail); the rest is
+    /// counted.
+    pub stderr_cap: usize,
+}
+
+impl ProcessSpec {
+    pub fn new<I, S>(argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            argv: argv.into_iter().map(Into::into).collect(),
+            env: Vec::new(),
+            cwd: "/workspace".to_owned(),
+            timeout: None,
+            stderr_cap: 64 * 1024,
+        }
+    }
+
+    /// Sets one environment variable for the process.
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn cwd(mut self, cwd: impl Into<String>) -> Self {
+        self.cwd = cwd.into();
+        self
+    }
+
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    pub fn stderr_cap(mut self, bytes: usize) -> Self {
+        self.stderr_cap = bytes;
+        self
+    }
+
+    /// Why this spec cannot be started, if it cannot: no program, a variable name
+    /// that is empty or holds `=`, or a NUL byte anywhere (none can reach `execve`).
+    pub fn problem(&self) -> Option<String> {
+        if self.argv.is_empty() {
+            return Some("no program to run".to_owned());
+        }
+        if let Some((name, _)) = self
+            .env
+            .iter()
+            .find(|(name, _)| name.is_empty() || name.contains('='))
+        {
+            return Some(format!("{name:?} is not an environment variable name"));
+        }
+        let has_nul = self
+            .argv
+            .iter()
+            .chain(self.env.iter().flat_map(|(name, value)| [name, value]))
+            .chain([&self.cwd])
+            .any(|s| s.contains('\0'));
+        if has_nul {
+            return Some("a NUL byte in its arguments, environment or directory".to_owned());
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +238,46 @@ mod tests {
         assert!(base.same_container_as(&base.clone().lifetime(Duration::from_secs(5))));
         assert!(!base.same_container_as(&base.clone().network(Network::Bridge)));
         assert!(!base.same_container_as(&base.clone().memory_bytes(1 << 30)));
+    }
+
+    #[test]
+    fn a_process_runs_in_the_workspace_with_no_extra_environment_by_default() {
+        let spec = ProcessSpec::new(["claude", "--acp"]);
+        assert_eq!(spec.argv, ["claude", "--acp"]);
+        assert_eq!(spec.cwd, "/workspace");
+        assert!(spec.env.is_empty());
+        assert_eq!(spec.timeout, None);
+        assert_eq!(spec.problem(), None);
+        let spec = spec
+            .env("A", "1")
+            .env("B", "x=y")
+            .cwd("/tmp")
+            .stderr_cap(10);
+        assert_eq!(
+            spec.env,
+            [("A".into(), "1".into()), ("B".into(), "x=y".into())]
+        );
+        assert_eq!((spec.cwd.as_str(), spec.stderr_cap), ("/tmp", 10));
+    }
+
+    #[test]
+    fn a_process_spec_that_cannot_reach_execve_says_why() {
+        let empty: [&str; 0] = [];
+        assert!(ProcessSpec::new(empty).problem().is_some());
+        assert!(ProcessSpec::new(["cat"]).env("", "x").problem().is_some());
+        assert!(
+            ProcessSpec::new(["cat"])
+                .env("A=B", "x")
+                .problem()
+                .is_some()
+        );
+        assert!(
+            ProcessSpec::new(["cat"])
+                .env("A", "x\0y")
+                .problem()
+                .is_some()
+        );
+        assert!(ProcessSpec::new(["c\0at"]).problem().is_some());
+        assert!(ProcessSpec::new(["cat"]).cwd("/w\0").problem().is_some());
     }
 }

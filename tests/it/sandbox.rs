@@ -4,12 +4,14 @@
 use crate::harness::{docker_host, within};
 use lucid::core::SessionId;
 use lucid::sandbox::{
-    CommandSpec, DockerEngine, DockerSandboxes, Network, Outcome, OutputChunk, Sandbox,
-    SandboxError, SandboxSettings, SandboxSpec, Sandboxes,
+    CommandSpec, DockerEngine, DockerSandboxes, Network, Outcome, OutputChunk, ProcessSpec,
+    Sandbox, SandboxError, SandboxProcess, SandboxSettings, SandboxSpec, Sandboxes,
 };
 use std::collections::HashSet;
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -204,20 +206,38 @@ async fn a_fork_bomb_hits_the_pids_limit_and_the_host_stays_healthy() {
     fresh.destroy().await.unwrap();
 }
 
-/// The address containers reach the host at on Docker's bridge.
-async fn bridge_gateway(engine: &DockerEngine) -> String {
-    let docker = engine.client().await.unwrap();
-    let bridge = docker
-        .inspect_network(
-            "bridge",
-            None::<bollard::query_parameters::InspectNetworkOptions>,
-        )
-        .await
-        .unwrap();
-    bridge.ipam.unwrap().config.unwrap()[0]
-        .gateway
-        .clone()
-        .unwrap()
+/// The address a sandbox on Docker's bridge reaches the host at: the gateway of its
+/// default route. The engine's own view is not enough: Docker 20.10's default bridge
+/// reports only its subnet (`"Config": [{"Subnet": "172.17.0.0/16"}]`), no gateway.
+async fn bridge_gateway(on_the_bridge: &dyn Sandbox) -> Ipv4Addr {
+    let routes = run(on_the_bridge, "cat /proc/net/route").await.output.text;
+    default_gateway(&routes).unwrap_or_else(|| panic!("no default route in:\n{routes}"))
+}
+
+/// The default route's gateway in `/proc/net/route`, where an address is the hex of
+/// its bytes (network order) read as a native-endian number.
+fn default_gateway(routes: &str) -> Option<Ipv4Addr> {
+    routes.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.get(1) != Some(&"00000000") {
+            return None;
+        }
+        let gateway = u32::from_str_radix(fields.get(2)?, 16).ok()?;
+        Some(Ipv4Addr::from(gateway.to_ne_bytes())).filter(|ip| !ip.is_unspecified())
+    })
+}
+
+#[cfg(target_endian = "little")]
+#[test]
+fn the_default_gateway_is_read_from_the_route_table() {
+    let routes = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+                  eth0\t0011AC00\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n\
+                  eth0\t00000000\t010011AC\t0003\t0\t0\t0\t00000000\t0\t0\t0\n";
+    assert_eq!(default_gateway(routes), Some(Ipv4Addr::new(172, 17, 0, 1)));
+    assert_eq!(
+        default_gateway(&routes[..routes.rfind("eth0").unwrap()]),
+        None
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -225,7 +245,10 @@ async fn with_the_network_off_the_sandbox_cannot_reach_the_host() {
     let rig = rig(0);
     let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let gateway = bridge_gateway(&rig.engine).await;
+    let on = rig
+        .sandbox(SandboxSpec::default().network(Network::Bridge))
+        .await;
+    let gateway = bridge_gateway(&*on).await;
     let probe =
         format!("timeout 5 bash -c 'echo hi > /dev/tcp/{gateway}/{port}' && echo connected");
 
@@ -237,9 +260,6 @@ async fn with_the_network_off_the_sandbox_cannot_reach_the_host() {
     assert_eq!(interfaces.trim(), "lo");
 
     // The same probe with the network on does connect: the test can fail.
-    let on = rig
-        .sandbox(SandboxSpec::default().network(Network::Bridge))
-        .await;
     let accepted = tokio::spawn(async move { listener.accept().await.is_ok() });
     let result = run(&*on, &probe).await;
     assert_eq!(result.outcome, Outcome::Exited(0), "{}", result.output.text);
@@ -509,4 +529,316 @@ async fn a_sandbox_past_its_lifetime_is_destroyed_even_while_busy() {
         .run(&CommandSpec::new("true"), None, &CancellationToken::new())
         .await;
     assert!(matches!(after, Err(SandboxError::Gone(_))), "{after:?}");
+}
+
+async fn spawn(sandbox: &dyn Sandbox, spec: &ProcessSpec) -> SandboxProcess {
+    within(
+        "the process to start",
+        sandbox.spawn(spec, &CancellationToken::new()),
+    )
+    .await
+    .unwrap()
+}
+
+/// How many processes in the sandbox have exactly this command line.
+async fn count(sandbox: &dyn Sandbox, command_line: &str) -> usize {
+    // Anchored: the probe's own command line holds the pattern too, but not at its start.
+    let probe = format!("pgrep -c -f '^{command_line}$' || true");
+    let counted = run(sandbox, &probe).await.output.text;
+    counted
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{counted:?}"))
+}
+
+/// An agent's loop in miniature: one answer per line, until stdin ends.
+const ECHO: &str = r#"
+import sys
+for line in sys.stdin:
+    print("echo " + line.rstrip("\n"), flush=True)
+print("bye")
+sys.exit(7)
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_process_answers_line_by_line_and_ends_with_its_code_when_stdin_closes() {
+    let rig = rig(0);
+    let sandbox = rig.sandbox(SandboxSpec::default()).await;
+    let SandboxProcess {
+        mut stdin,
+        stdout,
+        handle,
+    } = spawn(&*sandbox, &ProcessSpec::new(["python3", "-u", "-c", ECHO])).await;
+    let mut lines = BufReader::new(stdout).lines();
+    // Each answer comes before the next message is sent: the streams are live.
+    for id in 0..5 {
+        let message = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#);
+        stdin
+            .write_all(format!("{message}\n").as_bytes())
+            .await
+            .unwrap();
+        stdin.flush().await.unwrap();
+        let answer = within("an answer", lines.next_line()).await.unwrap();
+        assert_eq!(answer, Some(format!("echo {message}")));
+    }
+    assert!(handle.try_wait().is_none(), "it ended while reading");
+
+    drop(stdin);
+    let exit = within("the exit", handle.wait()).await.unwrap();
+    assert_eq!(exit.outcome, Outcome::Exited(7), "{}", exit.stderr.text);
+    assert_eq!(
+        within("the last line", lines.next_line()).await.unwrap(),
+        Some("bye".to_owned())
+    );
+    assert_eq!(within("the end", lines.next_line()).await.unwrap(), None);
+    sandbox.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_process_stdout_holds_only_stdout_and_its_stderr_is_kept_apart() {
+    let rig = rig(0);
+    let sandbox = rig.sandbox(SandboxSpec::default()).await;
+    let both = ProcessSpec::new([
+        "bash",
+        "-c",
+        "for i in 1 2 3; do echo out$i; echo err$i >&2; done; exit 3",
+    ]);
+    let SandboxProcess {
+        stdin,
+        mut stdout,
+        handle,
+    } = spawn(&*sandbox, &both).await;
+    drop(stdin);
+    let mut out = String::new();
+    within("stdout", stdout.read_to_string(&mut out))
+        .await
+        .unwrap();
+    assert_eq!(out, "out1\nout2\nout3\n");
+    let exit = within("the exit", handle.wait()).await.unwrap();
+    assert_eq!(exit.outcome, Outcome::Exited(3));
+    assert_eq!(exit.stderr.text, "err1\nerr2\nerr3\n");
+
+    // Stderr is kept within its cap, and a lot of it blocks nothing.
+    let noisy = ProcessSpec::new([
+        "bash",
+        "-c",
+        "head -c 1000000 /dev/zero | tr '\\0' e >&2; echo done",
+    ])
+    .stderr_cap(10);
+    let SandboxProcess {
+        stdin,
+        mut stdout,
+        handle,
+    } = spawn(&*sandbox, &noisy).await;
+    drop(stdin);
+    let mut out = String::new();
+    within("stdout", stdout.read_to_string(&mut out))
+        .await
+        .unwrap();
+    assert_eq!(out, "done\n");
+    let exit = within("the exit", handle.wait()).await.unwrap();
+    assert_eq!(exit.outcome, Outcome::Exited(0));
+    assert_eq!(
+        (exit.stderr.total_bytes, exit.stderr.cut_bytes),
+        (1_000_000, 999_990)
+    );
+    sandbox.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killing_a_process_ends_it_and_everything_it_started() {
+    let rig = rig(0);
+    let sandbox = rig.sandbox(SandboxSpec::default()).await;
+    // A child, a grandchild under a subshell, and an orphaned grandchild.
+    let tree = ProcessSpec::new([
+        "bash",
+        "-c",
+        "(sleep 310; true) & (sleep 312 &); sleep 311 & echo started; wait",
+    ]);
+    let SandboxProcess {
+        stdin,
+        stdout,
+        handle,
+    } = spawn(&*sandbox, &tree).await;
+    let mut lines = BufReader::new(stdout).lines();
+    assert_eq!(
+        within("the start", lines.next_line()).await.unwrap(),
+        Some("started".to_owned())
+    );
+    let all = "sleep 31[012]";
+    assert_eq!(count(&*sandbox, all).await, 3, "the tree is not all there");
+
+    let started = Instant::now();
+    let exit = within("the kill", handle.kill()).await.unwrap();
+    assert_eq!(exit.outcome, Outcome::Cancelled);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the kill took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(count(&*sandbox, all).await, 0, "part of the tree survived");
+    assert_eq!(
+        within("stdout's end", lines.next_line()).await.unwrap(),
+        None
+    );
+    // Its stdin is closed: writing to it fails (once the pipe's buffer is noticed).
+    drop(stdin);
+    // The sandbox is as it was: commands still run.
+    assert_eq!(run(&*sandbox, "echo fine").await.output.text, "fine\n");
+    sandbox.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancelled_session_a_timeout_and_a_destroy_each_end_a_process() {
+    let rig = rig(0);
+    let sandbox = rig.sandbox(SandboxSpec::default()).await;
+    let cancel = CancellationToken::new();
+    let process = within(
+        "the process to start",
+        sandbox.spawn(&ProcessSpec::new(["sleep", "320"]), &cancel),
+    )
+    .await
+    .unwrap();
+    assert_eq!(count(&*sandbox, "sleep 320").await, 1);
+    assert!(process.handle.try_wait().is_none());
+    cancel.cancel();
+    let exit = within("the cancel", process.handle.wait()).await.unwrap();
+    assert_eq!(exit.outcome, Outcome::Cancelled);
+    assert_eq!(count(&*sandbox, "sleep 320").await, 0);
+
+    let timed = ProcessSpec::new(["sleep", "321"]).timeout(Duration::from_secs(1));
+    let process = spawn(&*sandbox, &timed).await;
+    let exit = within("the timeout", process.handle.wait()).await.unwrap();
+    assert_eq!(exit.outcome, Outcome::TimedOut(Duration::from_secs(1)));
+    assert!(exit.duration >= Duration::from_secs(1));
+    assert_eq!(count(&*sandbox, "sleep 321").await, 0);
+
+    let process = spawn(&*sandbox, &ProcessSpec::new(["sleep", "322"])).await;
+    sandbox.destroy().await.unwrap();
+    let exit = within("the destroy", process.handle.wait()).await.unwrap();
+    assert_eq!(exit.outcome, Outcome::Cancelled);
+    assert!(!rig.container_exists(sandbox.id()).await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_process_nobody_holds_a_handle_to_is_killed() {
+    let rig = rig(0);
+    let sandbox = rig.sandbox(SandboxSpec::default()).await;
+    let SandboxProcess {
+        stdin,
+        stdout,
+        handle,
+    } = spawn(&*sandbox, &ProcessSpec::new(["sleep", "330"])).await;
+    assert_eq!(count(&*sandbox, "sleep 330").await, 1);
+    drop(handle);
+    // The kill happens in the background: poll, with a deadline.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count(&*sandbox, "sleep 330").await != 0 {
+        assert!(Instant::now() < deadline, "the process outlived its handle");
+        tokio::task::yield_now().await;
+    }
+    drop((stdin, stdout));
+    sandbox.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_process_runs_unprivileged_with_a_writable_home_and_only_the_environment_it_is_given() {
+    const SECRET: &str = "LUCID_TEST_PROCESS_SECRET_TOKEN";
+    // SAFETY: the only change to the environment in this test binary, made before
+    // this test reads it; glibc keeps the environment it started with alive when it
+    // first copies it, so a concurrent reader in another test sees one or the other.
+    unsafe { std::env::set_var(SECRET, "sk-do-not-leak-0123456789") };
+    assert!(std::env::vars().any(|(name, _)| name == SECRET));
+
+    let rig = rig(0);
+    let sandbox = rig.sandbox(SandboxSpec::default()).await;
+    // The environment as the process itself was given it (`/proc/self` in a
+    // redirection would be the fork that becomes `tr`, read after its exec: empty).
+    let script = r#"id -u
+grep CapEff /proc/self/status | cut -f2
+ps -o pid=,pgid= -p $$
+echo "$HOME"
+echo state > "$HOME/.agent-state" && cat "$HOME/.agent-state"
+pwd
+tr '\0' '\n' < /proc/$$/environ | sort"#;
+    let spec = ProcessSpec::new(["bash", "-c", script])
+        .env("AGENT_MODE", "acp")
+        .cwd("/tmp");
+    let SandboxProcess {
+        stdin,
+        mut stdout,
+        handle,
+    } = spawn(&*sandbox, &spec).await;
+    drop(stdin);
+    let mut out = String::new();
+    within("stdout", stdout.read_to_string(&mut out))
+        .await
+        .unwrap();
+    let exit = within("the exit", handle.wait()).await.unwrap();
+    assert_eq!(exit.outcome, Outcome::Exited(0), "{}", exit.stderr.text);
+    let mut lines = out.lines();
+    let uid: u32 = lines.next().unwrap().parse().unwrap();
+    assert_ne!(uid, 0, "it runs as root");
+    assert_eq!(
+        lines.next(),
+        Some("0000000000000000"),
+        "it holds capabilities"
+    );
+    let group: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        group[0], group[1],
+        "it does not lead a process group of its own"
+    );
+    let home = lines.next().unwrap();
+    assert_eq!(lines.next(), Some("state"), "HOME ({home}) is not writable");
+    assert_eq!(lines.next(), Some("/tmp"), "it runs elsewhere than asked");
+
+    let environment: Vec<&str> = lines.collect();
+    assert!(environment.contains(&"AGENT_MODE=acp"), "{environment:?}");
+    assert!(
+        !out.contains("sk-do-not-leak"),
+        "lucid's secret leaked:\n{out}"
+    );
+    let names: HashSet<&str> = environment
+        .iter()
+        .map(|line| line.split('=').next().unwrap())
+        .collect();
+    let allowed: HashSet<&str> = [
+        "PATH",
+        "HOME",
+        "LANG",
+        "TERM",
+        "PYTHONDONTWRITEBYTECODE",
+        "PWD",
+        "SHLVL",
+        "_",
+        "HOSTNAME",
+        "OLDPWD",
+        "AGENT_MODE",
+    ]
+    .into();
+    assert!(names.is_subset(&allowed), "it sees {names:?}");
+    sandbox.destroy().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_process_killed_for_its_memory_is_reported_out_of_memory() {
+    let rig = rig(0);
+    let sandbox = rig
+        .sandbox(SandboxSpec::default().memory_bytes(128 << 20))
+        .await;
+    let hog = ProcessSpec::new(["python3", "-c", "b = bytearray(1024 * 1024 * 1024)"]);
+    let process = spawn(&*sandbox, &hog).await;
+    let exit = within("the exit", process.handle.wait()).await.unwrap();
+    assert_eq!(exit.outcome, Outcome::OutOfMemory, "{}", exit.stderr.text);
+    // A program that cannot run says why, as a shell would.
+    let missing = spawn(&*sandbox, &ProcessSpec::new(["no-such-agent"])).await;
+    let exit = within("the exit", missing.handle.wait()).await.unwrap();
+    assert_eq!(exit.outcome, Outcome::Exited(127));
+    assert!(
+        exit.stderr.text.contains("no-such-agent"),
+        "{}",
+        exit.stderr.text
+    );
+    sandbox.destroy().await.unwrap();
 }

@@ -1,21 +1,23 @@
 //! The sandbox port on the Docker Engine API (bollard). Containers are created from
-//! an explicit spec, commands and files go through exec, and a warm pool keeps
-//! containers ready so a session starts at once.
+//! an explicit spec, commands and files go through exec, a long-lived process gets an
+//! exec of its own, and a warm pool keeps containers ready so a session starts at once.
 
 mod container;
 mod exec;
 mod files;
 mod marker;
 mod pool;
+mod process;
 mod reaper;
 mod shell;
 
 use self::exec::{Exec, docker_error};
 use self::pool::Pool;
-use super::spec::{CommandSpec, SandboxSpec};
+use super::spec::{CommandSpec, ProcessSpec, SandboxSpec};
 use super::workspace::{SandboxUser, Workspace};
 use super::{
-    CommandResult, DockerEngine, FileEntry, Outcome, OutputChunk, Sandbox, SandboxError, Sandboxes,
+    CommandResult, DockerEngine, FileEntry, Outcome, OutputChunk, Sandbox, SandboxError,
+    SandboxProcess, Sandboxes,
 };
 use crate::core::SessionId;
 use async_trait::async_trait;
@@ -208,8 +210,12 @@ impl Container {
         }
     }
 
+    fn is_destroyed(&self) -> bool {
+        self.destroyed.load(Ordering::SeqCst)
+    }
+
     fn check_alive(&self) -> Result<(), SandboxError> {
-        if self.destroyed.load(Ordering::SeqCst) {
+        if self.is_destroyed() {
             return Err(SandboxError::Gone(format!(
                 "sandbox {} was destroyed",
                 &self.id[..12.min(self.id.len())]
@@ -219,9 +225,9 @@ impl Container {
     }
 
     /// An exit by SIGKILL that lucid did not cause: was it the kernel's OOM killer?
-    async fn classify(&self, result: CommandResult, exec: &Exec<'_>) -> CommandResult {
-        if result.outcome != Outcome::Exited(137) {
-            return result;
+    async fn classify(&self, outcome: Outcome, exec: &Exec<'_>) -> Outcome {
+        if outcome != Outcome::Exited(137) {
+            return outcome;
         }
         let Ok(bytes) = exec
             .read_any(&[
@@ -230,17 +236,14 @@ impl Container {
             ])
             .await
         else {
-            return result;
+            return outcome;
         };
         let kills = oom_kill_count(&String::from_utf8_lossy(&bytes));
         let before = self.oom_kills.swap(kills, Ordering::SeqCst);
         if kills > before {
-            CommandResult {
-                outcome: Outcome::OutOfMemory,
-                ..result
-            }
+            Outcome::OutOfMemory
         } else {
-            result
+            outcome
         }
     }
 
@@ -320,9 +323,22 @@ impl Sandbox for DockerSandbox {
             }
         };
         drop(shell);
-        let result = self.container.classify(result, &exec).await;
+        let outcome = self.container.classify(result.outcome, &exec).await;
         self.container.touch();
-        Ok(result)
+        Ok(CommandResult { outcome, ..result })
+    }
+
+    async fn spawn(
+        &self,
+        process: &ProcessSpec,
+        cancel: &CancellationToken,
+    ) -> Result<SandboxProcess, SandboxError> {
+        self.container.check_alive()?;
+        if let Some(problem) = process.problem() {
+            return Err(SandboxError::InvalidProcess(problem));
+        }
+        self.container.touch();
+        process::start(self.container.clone(), process, cancel).await
     }
 
     async fn read_file(&self, path: &str) -> Result<Vec<u8>, SandboxError> {
