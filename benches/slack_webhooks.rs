@@ -99,6 +99,7 @@ async fn run(rate: f64, seconds: f64, channels: usize, far_away: tokio::runtime:
             .await
             .unwrap(),
     );
+    fake.add_user(AUTHOR, "ada", "Ada Lovelace", "Ada");
     let dir = tempfile::tempdir().unwrap();
     let mut lucid = Lucid::start(
         dir.path(),

@@ -7,8 +7,8 @@
 use super::holds::{Holds, key_of};
 use super::{ChatPlatform, STATUS, StatusView};
 use crate::core::{
-    Ask, Decision, Intent, Origin, Policy, Refusal, RepoRef, Session, SessionId, ThreadState,
-    Timestamp, Trigger, decide,
+    Ask, Author, Decision, Intent, Origin, Policy, Refusal, RepoRef, Session, SessionId,
+    ThreadState, Timestamp, Trigger, decide,
 };
 use crate::forge::Forge;
 use crate::messages;
@@ -132,39 +132,69 @@ impl Intake {
         }
         let origin = intent.origin.clone();
         let answered_question = thread.question.is_some();
-        match decide(intent, &thread, &policy) {
-            Decision::Start(trigger) => {
-                self.start(platform, &origin, trigger, answered_question)
+        let decision = decide(intent, &thread, &policy);
+        // Named as the platform shows them, for what is kept (and shown) of them.
+        let who = match &decision {
+            Decision::Ignore(_) | Decision::Refuse(_) => origin.author.display_name.clone(),
+            _ => platform.display_name(&origin.author).await,
+        };
+        match decision {
+            Decision::Start(mut trigger) | Decision::AskRepo(mut trigger)
+                if trigger.author.id == origin.author.id =>
+            {
+                trigger.author.display_name = who;
+                self.start_or_ask(platform, &origin, trigger, answered_question)
                     .await
             }
-            Decision::AskRepo(trigger) => self.ask_repo(platform, trigger).await,
+            Decision::Start(trigger) | Decision::AskRepo(trigger) => {
+                self.start_or_ask(platform, &origin, trigger, answered_question)
+                    .await
+            }
             Decision::FollowUp { session, text } | Decision::Resume { session, text } => {
-                let author = origin.author.display_name.clone();
                 let action = DeliveryAction::Say {
                     session,
-                    author,
+                    author: who,
                     text,
                 };
                 self.said(platform, &origin, session, action, "follow-up")
                     .await
             }
             Decision::Note { session, text } => {
-                let author = origin.author.display_name.clone();
                 let action = DeliveryAction::Note {
                     session,
-                    author,
+                    author: who,
                     text,
                 };
                 self.said(platform, &origin, session, action, "note").await
             }
             Decision::Stop { session } => {
+                let named = Author {
+                    display_name: who,
+                    ..origin.author.clone()
+                };
                 // Kept as words, not markup: the reason shows on every page and thread.
-                let reason = messages::stopped_by(&origin.author).words();
+                let reason = messages::stopped_by(&named).words();
                 let action = DeliveryAction::Stop { session, reason };
                 self.said(platform, &origin, session, action, "stop").await
             }
             Decision::Refuse(refusal) => self.refuse(platform, &origin, refusal).await,
             Decision::Ignore(reason) => Ok(Taken::Ignored(reason)),
+        }
+    }
+
+    /// A trigger with its repository starts; one without asks for it.
+    async fn start_or_ask(
+        &self,
+        platform: &Arc<dyn ChatPlatform>,
+        origin: &Origin,
+        trigger: Trigger,
+        answered_question: bool,
+    ) -> Result<Taken, IntakeError> {
+        if trigger.repo.is_some() {
+            self.start(platform, origin, trigger, answered_question)
+                .await
+        } else {
+            self.ask_repo(platform, trigger).await
         }
     }
 

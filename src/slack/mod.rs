@@ -36,6 +36,7 @@ pub fn register(
         settings: Arc::new(slack.clone()),
         api,
         bot_user_id: OnceLock::new(),
+        names: Default::default(),
     });
     let learning = platform.clone();
     crate::background::spawn(async move {

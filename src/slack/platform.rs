@@ -4,15 +4,16 @@
 
 use crate::chat::{ChatPlatform, Intake, Pacing, StatusView};
 use crate::config::SlackSettings;
-use crate::core::{Origin, Platform, Refusal, ThreadRef};
+use crate::core::{Author, Origin, Platform, Refusal, ThreadRef};
 use crate::messages::Markup;
 use crate::slack::outbound::markup::SlackMarkup;
 use crate::slack::outbound::status::{self, MAX_REPLY_CHARS};
 use crate::slack::outbound::{Post, SlackApi};
 use anyhow::{Context, bail};
 use async_trait::async_trait;
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 /// How often the status message is updated when nothing but the elapsed time changed:
 /// `chat.update` is rate-limited per workspace, and a minute-fresh clock is enough.
@@ -23,7 +24,16 @@ pub struct SlackPlatform {
     pub api: Arc<SlackApi>,
     /// The bot's user id, from `auth.test` at start-up; events also carry it.
     pub bot_user_id: OnceLock<String>,
+    /// People's names by user id, as `users.info` gave them, and until when.
+    pub names: Mutex<HashMap<String, (String, Instant)>>,
 }
+
+/// How long a person's name is taken as known; and, when Slack could not say, how
+/// long their id stands in before Slack is asked again.
+const NAME_TTL: Duration = Duration::from_secs(3_600);
+const NAMELESS_TTL: Duration = Duration::from_secs(300);
+/// How long naming a person may hold up an answer to Slack; the id is used after.
+const NAME_WAIT: Duration = Duration::from_millis(800);
 
 impl SlackPlatform {
     pub fn team_allowed(&self, team: &str) -> bool {
@@ -121,5 +131,29 @@ impl ChatPlatform for SlackPlatform {
         let (channel, _) = place(thread)?;
         let post: Post = serde_json::from_str(rendered).context("a rendered status message")?;
         Ok(self.api.update(channel, id, &post).await?)
+    }
+
+    /// A user id is no name: Slack's `users.info` gives it, remembered for an hour.
+    /// When Slack does not answer in time, the id stands in.
+    async fn display_name(&self, author: &Author) -> String {
+        if let Some((name, until)) = self.names.lock().unwrap().get(&author.id)
+            && Instant::now() < *until
+        {
+            return name.clone();
+        }
+        let (name, ttl) =
+            match tokio::time::timeout(NAME_WAIT, self.api.person_name(&author.id)).await {
+                Ok(Ok(name)) => (name, NAME_TTL),
+                Ok(Err(e)) => {
+                    tracing::warn!(user = %author.id, error = %e, "could not ask Slack for a name");
+                    (author.display_name.clone(), NAMELESS_TTL)
+                }
+                Err(_) => (author.display_name.clone(), NAMELESS_TTL),
+            };
+        self.names
+            .lock()
+            .unwrap()
+            .insert(author.id.clone(), (name.clone(), Instant::now() + ttl));
+        name
     }
 }

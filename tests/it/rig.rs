@@ -69,6 +69,10 @@ impl Lucid {
         github.set_permission(REPO, "ada", "write");
         github.set_permission(REPO, "rob", "read");
         let slack = FakeSlack::start(SLACK_TOKEN).await;
+        // Ada set a display name; Eve and Rob did not (Slack shows their real names).
+        slack.add_user(ADA, "ada", "Ada Lovelace", "Ada");
+        slack.add_user(EVE, "eve", "Eve Mallory", "");
+        slack.add_user("U0ROB", "rob", "Rob Pike", "");
         let llm = FakeLlm::start(replies).await;
         let dir = tempfile::tempdir().unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_lucid"));

@@ -110,12 +110,10 @@ async fn a_mention_runs_in_its_thread_and_ends_with_the_pull_request() {
         .github
         .git(REPO, &["show", &format!("{branch}:calc.py")]);
     assert!(calc.contains("return a + b"), "{calc}");
-    // A Slack user id is no GitHub login: nobody on GitHub is credited or mentioned.
+    // A Slack user id is no GitHub login: nobody on GitHub is credited or mentioned,
+    // and the asker is named as Slack shows them.
     let body = pulls[0].body.clone().unwrap_or_default();
-    assert!(
-        body.contains(&format!("Requested by {ADA} in Slack")),
-        "{body}"
-    );
+    assert!(body.contains("Requested by Ada in Slack"), "{body}");
     assert!(!body.contains(&format!("@{ADA}")), "{body}");
     let message = lucid
         .github
@@ -335,6 +333,14 @@ async fn a_follow_up_in_the_thread_reaches_the_running_agent() {
         .iter()
         .any(|r| r.body.to_string().contains("also check subtract()"));
     assert!(heard, "the follow-up never reached the model");
+    // Said by Ada as Slack shows her (users.info), not by a user id.
+    let said = lucid
+        .events(&id)
+        .await
+        .into_iter()
+        .find(|e| e["kind"] == "user_message")
+        .unwrap();
+    assert_eq!(said["author"], "Ada", "{said}");
     assert_eq!(lucid.sessions().await.len(), 1);
     assert_all_in_thread(slack, CHANNEL, ts, &[]);
 }
@@ -407,7 +413,7 @@ async fn the_stop_button_and_a_stop_in_the_thread_end_sessions() {
     let session = lucid
         .until_session(&id, "the session to stop", |s| state(s) == "cancelled")
         .await;
-    assert_eq!(session["reason"], format!("stopped by @{ADA}"));
+    assert_eq!(session["reason"], "stopped by @Ada");
     slack
         .wait_until("the stop in the thread", |s| {
             s.thread(CHANNEL, ts)

@@ -170,6 +170,30 @@ impl SlackApi {
         }
     }
 
+    /// `users.info`: what Slack shows a person as (their display name, else their
+    /// real name, else their user name).
+    pub async fn person_name(&self, user: &str) -> Result<String, SlackError> {
+        let request = SlackApiUsersInfoRequest::new(user.into());
+        let info = self
+            .retried(None, "users.info", || async {
+                self.client
+                    .open_session(&self.token)
+                    .users_info(&request)
+                    .await
+            })
+            .await?;
+        let user = info.user;
+        let (display, real) = user
+            .profile
+            .map(|p| (p.display_name, p.real_name))
+            .unwrap_or_default();
+        let name = [display, real, user.real_name, user.name]
+            .into_iter()
+            .flatten()
+            .find(|name| !name.trim().is_empty());
+        Ok(name.unwrap_or(user.id.0))
+    }
+
     /// `auth.test`: which workspace and bot user the token belongs to.
     pub async fn identity(&self) -> Result<Identity, SlackError> {
         let me = self

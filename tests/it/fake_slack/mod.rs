@@ -85,6 +85,18 @@ impl FakeSlack {
         );
     }
 
+    /// A person of the workspace, for `users.info` (others are `user_not_found`).
+    pub fn add_user(&self, id: &str, name: &str, real_name: &str, display_name: &str) {
+        self.inner().users.insert(
+            id.to_owned(),
+            (
+                name.to_owned(),
+                real_name.to_owned(),
+                display_name.to_owned(),
+            ),
+        );
+    }
+
     /// Every message posted with `chat.postMessage`, in order, as it stands now.
     pub fn messages(&self) -> Vec<SlackMessage> {
         self.inner().messages.clone()

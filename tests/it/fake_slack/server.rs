@@ -21,6 +21,7 @@ const METHODS: &[&str] = &[
     "chat.postEphemeral",
     "reactions.add",
     "reactions.remove",
+    "users.info",
 ];
 
 /// The methods `rate_limit_next` counts.
@@ -69,6 +70,8 @@ pub(super) struct Inner {
     pub(super) channels: Option<HashSet<String>>,
     /// (method, error) answered instead, each once, in order.
     pub(super) failures: VecDeque<(String, String)>,
+    /// The workspace's people for `users.info`: id → (name, real name, display name).
+    pub(super) users: HashMap<String, (String, String, String)>,
 }
 
 impl Shared {
@@ -325,6 +328,7 @@ impl Shared {
             "chat.postEphemeral" => self.post_ephemeral(params),
             "reactions.add" => self.reactions_add(params),
             "reactions.remove" => self.reactions_remove(params),
+            "users.info" => self.users_info(params),
             _ => unreachable!("{method} is in METHODS"),
         };
         if answer.body["ok"] == true
@@ -334,6 +338,40 @@ impl Shared {
             self.inner().last_write.insert(channel, now);
         }
         answer
+    }
+
+    /// `users.info`: a person of the workspace in Slack's shape (a display name may be
+    /// empty: Slack leaves it so for people who never set one).
+    fn users_info(&self, params: &Value) -> Answer {
+        let Some(id) = present(params, "user") else {
+            return Answer::error("user_not_found");
+        };
+        let Some((name, real_name, display_name)) = self.inner().users.get(&id).cloned() else {
+            return Answer::error("user_not_found");
+        };
+        Answer::ok(json!({
+            "user": {
+                "id": id,
+                "team_id": self.identity.team_id,
+                "name": name,
+                "deleted": false,
+                "real_name": real_name,
+                "tz": "Europe/London",
+                "tz_label": "Greenwich Mean Time",
+                "tz_offset": 0,
+                "profile": {
+                    "real_name": real_name,
+                    "real_name_normalized": real_name,
+                    "display_name": display_name,
+                    "display_name_normalized": display_name,
+                    "team": self.identity.team_id,
+                },
+                "is_admin": false,
+                "is_owner": false,
+                "is_bot": false,
+                "updated": 1_700_000_000,
+            }
+        }))
     }
 
     fn auth_test(&self) -> Answer {
