@@ -6,6 +6,7 @@ use super::llm::{ChatModel, ChatRequest, LlmError, Message, Role};
 use super::tools::{self, ToolLimits, ToolResult, Workbench};
 use super::{AgentError, StepLog};
 use crate::core::{EventBody, SessionId, Usage};
+use crate::messages;
 use crate::sandbox::Sandbox;
 use crate::store::{Store, StoreError};
 use tokio::sync::mpsc;
@@ -56,12 +57,10 @@ impl AgentEnd {
     pub fn describe(&self) -> String {
         match self {
             AgentEnd::Finished { summary } => summary.clone(),
-            AgentEnd::StepLimit(n) => format!("the step limit ({n}) was reached"),
-            AgentEnd::TokenBudget(n) => format!("the token budget ({n} tokens) was reached"),
-            AgentEnd::CostBudget(micros) => {
-                format!("the cost budget (${:.2}) was reached", *micros as f64 / 1e6)
-            }
-            AgentEnd::Stopped => "stopped".to_owned(),
+            AgentEnd::StepLimit(n) => messages::step_limit(*n),
+            AgentEnd::TokenBudget(n) => messages::token_budget(*n),
+            AgentEnd::CostBudget(micros) => messages::cost_budget(*micros),
+            AgentEnd::Stopped => messages::STOPPED_AS_ASKED.to_owned(),
             AgentEnd::ModelFailed(reason) => reason.clone(),
         }
     }

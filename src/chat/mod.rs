@@ -7,10 +7,12 @@
 pub mod follower;
 pub mod holds;
 pub mod intake;
+mod payload;
 
 pub use follower::Follower;
 pub use holds::{Hold, Holds};
 pub use intake::{ForgeIdentity, Intake, Taken};
+pub use payload::PayloadError;
 
 use crate::core::{Author, Event, Origin, Platform, Session, ThreadRef, Timestamp};
 use crate::messages::{Markup, Text};

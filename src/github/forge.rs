@@ -7,6 +7,7 @@ use super::outbound::client::GithubClient;
 use crate::core::{RepoRef, Session, ThreadRef};
 use crate::forge::git::{CommitBy, HostRepo, branch_name, git_dir_for};
 use crate::forge::{ChangeRequest, Checkout, Forge, Requester};
+use crate::messages;
 use anyhow::{Context, bail};
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -237,18 +238,15 @@ fn pull_body(
     requester: &Requester<'_>,
     session_url: &str,
 ) -> String {
-    let mut body = summary.trim().to_owned();
-    if let ThreadRef::Github { issue, .. } = &session.trigger.thread {
-        body.push_str(&format!("\n\nFixes #{issue}"));
-    }
+    let fixes = match &session.trigger.thread {
+        ThreadRef::Github { issue, .. } => Some(*issue),
+        _ => None,
+    };
     let asker = match github_asker(session) {
         Some(login) => format!("@{login}"),
-        None => format!("{} in {}", requester.name, requester.platform_title),
+        None => messages::asker_elsewhere(requester.name, requester.platform_title),
     };
-    body.push_str(&format!(
-        "\n\n---\nRequested by {asker} · [lucid session]({session_url})"
-    ));
-    body
+    messages::change_request_body(summary, fixes, &asker, session_url)
 }
 
 #[cfg(test)]

@@ -79,6 +79,34 @@ pub fn catalogue() -> Vec<(&'static str, Text)> {
             ),
         ),
         ("earlier steps", earlier_steps(3)),
+        ("ended: step limit", Text::new().plain(step_limit(40))),
+        (
+            "ended: token budget",
+            Text::new().plain(token_budget(200_000)),
+        ),
+        (
+            "ended: cost budget",
+            Text::new().plain(cost_budget(2_500_000)),
+        ),
+        ("ended: stopped", Text::new().plain(STOPPED_AS_ASKED)),
+        (
+            "change request: from an issue",
+            Text::new().plain(change_request_body(
+                "Make add() add\n\nIt subtracted.",
+                Some(7),
+                "@ada",
+                "http://lucid.test/api/v1/sessions/s1",
+            )),
+        ),
+        (
+            "change request: asked elsewhere",
+            Text::new().plain(change_request_body(
+                "Make add() add",
+                None,
+                &asker_elsewhere("Ada", "Slack"),
+                "http://lucid.test/api/v1/sessions/s1",
+            )),
+        ),
     ];
     for state in SessionState::ALL {
         let session = example_session(state);

@@ -300,3 +300,42 @@ pub fn session_link(id: crate::core::SessionId, session_url: &str) -> Text {
     let short: String = id.to_string().chars().take(8).collect();
     Text::new().link(format!("Session {short}"), session_url)
 }
+
+/// Why a run ended before its work was done, kept as its session's reason.
+pub fn step_limit(steps: u32) -> String {
+    format!("the step limit ({steps}) was reached")
+}
+
+pub fn token_budget(tokens: u64) -> String {
+    format!("the token budget ({tokens} tokens) was reached")
+}
+
+pub fn cost_budget(micros: u64) -> String {
+    format!("the cost budget (${:.2}) was reached", micros as f64 / 1e6)
+}
+
+/// The reason of a run stopped as someone asked.
+pub const STOPPED_AS_ASKED: &str = "stopped";
+
+/// The description of a change request lucid opened: the summary, the issue it
+/// fixes, and who asked, with a link to the session.
+pub fn change_request_body(
+    summary: &str,
+    fixes: Option<u64>,
+    asker: &str,
+    session_url: &str,
+) -> String {
+    let mut body = summary.trim().to_owned();
+    if let Some(issue) = fixes {
+        body.push_str(&format!("\n\nFixes #{issue}"));
+    }
+    body.push_str(&format!(
+        "\n\n---\nRequested by {asker} · [lucid session]({session_url})"
+    ));
+    body
+}
+
+/// Who asked, on a forge where they have no login: their name and where they asked.
+pub fn asker_elsewhere(name: &str, platform_title: &str) -> String {
+    format!("{name} in {platform_title}")
+}

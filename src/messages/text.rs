@@ -80,7 +80,7 @@ impl Text {
     /// The words alone, as a person would read them aloud: for logs, tests and
     /// platforms without markup.
     pub fn words(&self) -> String {
-        self.render(&PlainWords)
+        self.render(&PlainWords).trim().to_owned()
     }
 
     pub fn render(&self, markup: &dyn Markup) -> String {

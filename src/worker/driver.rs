@@ -173,7 +173,7 @@ async fn finish(
         JobEnd::Stopped => {
             return Ok(Ending {
                 state: SessionState::Cancelled,
-                reason: Some("stopped".into()),
+                reason: Some(crate::messages::STOPPED_AS_ASKED.into()),
             });
         }
         JobEnd::Failed { reason } => {

@@ -11,8 +11,9 @@ mod payload;
 mod route;
 mod signature;
 
+pub use crate::chat::PayloadError;
 pub use mention::{Mention, mention};
-pub use payload::{Actor, Comment, GithubEvent, Issue, PayloadError, parse};
+pub use payload::{Actor, Comment, GithubEvent, Issue, parse};
 pub use route::routes;
 pub use signature::{SIGNATURE_HEADER, SignatureError, sign, verify};
 

@@ -2,6 +2,7 @@
 //! the fields lucid needs are read; everything else in GitHub's large payloads is left
 //! alone, so a field GitHub adds or drops elsewhere changes nothing here.
 
+use crate::chat::PayloadError;
 use crate::core::ids::RepoRef;
 use crate::core::trigger::ThreadRef;
 use serde::Deserialize;
@@ -75,26 +76,6 @@ pub struct Comment {
     pub comment_id: u64,
     pub body: String,
     pub author: Actor,
-}
-
-/// Why a body could not be read: a human reason naming the field at fault, which
-/// becomes the body of a 400 answer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{reason}")]
-pub struct PayloadError {
-    reason: String,
-}
-
-impl PayloadError {
-    fn new(reason: impl Into<String>) -> Self {
-        Self {
-            reason: reason.into(),
-        }
-    }
-
-    pub fn reason(&self) -> &str {
-        &self.reason
-    }
 }
 
 /// Reads a delivery's body. `event` is its `X-GitHub-Event` header. The body must be

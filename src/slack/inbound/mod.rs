@@ -18,9 +18,9 @@ mod route;
 mod signature;
 mod text;
 
+pub use crate::chat::PayloadError;
 pub use payload::{
-    MessageKind, PayloadError, SlackMessage, SlackRequest, parse_command, parse_events,
-    parse_interaction,
+    MessageKind, SlackMessage, SlackRequest, parse_command, parse_events, parse_interaction,
 };
 pub use route::routes;
 pub use signature::{

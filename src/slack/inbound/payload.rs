@@ -20,6 +20,7 @@
 //! it), and the `trigger_id` for a button click or a slash command (Slack makes one per
 //! user action, and neither is retried with the same body otherwise).
 
+use crate::chat::PayloadError;
 use crate::core::ids::DeliveryId;
 use crate::core::trigger::ThreadRef;
 use serde::Deserialize;
@@ -181,26 +182,6 @@ pub struct SlackCommand {
     pub response_url: String,
     /// Unique to the invocation: the dedupe key.
     pub trigger_id: String,
-}
-
-/// Why a body could not be read: a human reason naming the field at fault, which
-/// becomes the body of a 400 answer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{reason}")]
-pub struct PayloadError {
-    reason: String,
-}
-
-impl PayloadError {
-    fn new(reason: impl Into<String>) -> Self {
-        Self {
-            reason: reason.into(),
-        }
-    }
-
-    pub fn reason(&self) -> &str {
-        &self.reason
-    }
 }
 
 /// Reads the body of an Events API request (JSON).

@@ -3,8 +3,8 @@
 //! (the acknowledgement, a refusal, a question) is posted after the answer; a retried
 //! event (same `event_id`, `X-Slack-Retry-Num` set) is recorded once and answered once.
 
-use super::{PayloadError, SIGNATURE_HEADER, SlackRequest, TIMESTAMP_HEADER, verify};
-use crate::chat::{ChatPlatform, Intake, Taken};
+use super::{SIGNATURE_HEADER, SlackRequest, TIMESTAMP_HEADER, verify};
+use crate::chat::{ChatPlatform, Intake, PayloadError, Taken};
 use crate::core::{Author, Timestamp};
 use crate::http::ApiError;
 use crate::messages::Text;
