@@ -139,16 +139,13 @@ impl Intake {
             _ => platform.display_name(&origin.author).await,
         };
         match decision {
-            Decision::Start(mut trigger) | Decision::AskRepo(mut trigger)
-                if trigger.author.id == origin.author.id =>
-            {
-                trigger.author.display_name = who;
-                self.start_or_ask(platform, &origin, trigger, answered_question)
+            Decision::Start(trigger) => {
+                let trigger = named(trigger, &origin, who);
+                self.start(platform, &origin, trigger, answered_question)
                     .await
             }
-            Decision::Start(trigger) | Decision::AskRepo(trigger) => {
-                self.start_or_ask(platform, &origin, trigger, answered_question)
-                    .await
+            Decision::AskRepo(trigger) => {
+                self.ask_repo(platform, named(trigger, &origin, who)).await
             }
             Decision::FollowUp { session, text } | Decision::Resume { session, text } => {
                 let action = DeliveryAction::Say {
@@ -179,22 +176,6 @@ impl Intake {
             }
             Decision::Refuse(refusal) => self.refuse(platform, &origin, refusal).await,
             Decision::Ignore(reason) => Ok(Taken::Ignored(reason)),
-        }
-    }
-
-    /// A trigger with its repository starts; one without asks for it.
-    async fn start_or_ask(
-        &self,
-        platform: &Arc<dyn ChatPlatform>,
-        origin: &Origin,
-        trigger: Trigger,
-        answered_question: bool,
-    ) -> Result<Taken, IntakeError> {
-        if trigger.repo.is_some() {
-            self.start(platform, origin, trigger, answered_question)
-                .await
-        } else {
-            self.ask_repo(platform, trigger).await
         }
     }
 
@@ -411,6 +392,15 @@ impl Intake {
             }
         });
     }
+}
+
+/// The trigger with its author named as the platform shows them, when the request's
+/// author is the trigger's (an answered question's trigger is its asker's).
+fn named(mut trigger: Trigger, origin: &Origin, name: String) -> Trigger {
+    if trigger.author.id == origin.author.id {
+        trigger.author.display_name = name;
+    }
+    trigger
 }
 
 /// Acknowledges a request after the answer: the platform waits for nothing.
