@@ -1,15 +1,13 @@
 //! The chat-platform port: what lucid needs of any place people talk to it (GitHub
 //! issues, Slack threads, and every platform after them). Each platform implements
 //! [`ChatPlatform`] in its own folder; the [`intake`] decides and records what a
-//! request means, and the [`follower`] keeps a session's thread current, the same way
-//! for all of them.
+//! request means, and the worker's follower keeps a session's thread current, the
+//! same way for all of them.
 
-pub mod follower;
 pub mod holds;
 pub mod intake;
 mod payload;
 
-pub use follower::Follower;
 pub use holds::{Hold, Holds};
 pub use intake::{ForgeIdentity, Intake, Taken};
 pub use payload::PayloadError;

@@ -1,12 +1,13 @@
 //! The worker: takes queued sessions from the store under a lease (so no two workers,
 //! in this process or another replica, run one session) and runs each through the
-//! [`driver`], its thread kept current by the [`Follower`](crate::chat::Follower). It
+//! [`driver`], its thread kept current by the [`follower`]. It
 //! knows platforms, forges and agents only through the [`Registry`]: it claims only
 //! sessions whose platform and forge this replica serves, so another session waits
 //! queued for a replica that serves it (and the worker says so). At most
 //! `max_sessions` run at once.
 
 pub mod driver;
+pub mod follower;
 mod session;
 
 use crate::core::{Platform, SessionId, Timestamp};

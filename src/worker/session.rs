@@ -1,8 +1,8 @@
 //! One session in the worker: its thread followed, its lease kept, its run driven.
 
 use super::driver::{self, Parts};
+use super::follower::Follower;
 use super::{LEASE_TTL, Worker};
-use crate::chat::Follower;
 use crate::core::{Session, Timestamp};
 use crate::forge::{Forge, NoRepository, Requester};
 use std::sync::Arc;

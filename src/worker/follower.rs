@@ -5,8 +5,8 @@
 //! they pile up and never dropped. The last update is never held back: when the run
 //! ends the thread is written once more, so a session never ends silently.
 
-use super::holds::{Holds, key_of};
-use super::{ChatPlatform, REPLIED, STATUS, StatusView, coalesce};
+use crate::chat::holds::{Holds, key_of};
+use crate::chat::{ChatPlatform, REPLIED, STATUS, StatusView, coalesce};
 use crate::core::digest::{Digest, moments};
 use crate::core::event::current_run;
 use crate::core::{Event, Session, SessionId, ThreadRef, Timestamp};
