@@ -22,3 +22,5 @@ mod scripted;
 mod slack_e2e;
 mod sse;
 mod store;
+mod toy;
+mod toy_e2e;
