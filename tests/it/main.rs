@@ -12,6 +12,7 @@ mod fake_slack;
 mod fake_slack_selftest;
 mod github_e2e;
 mod harness;
+mod lifecycle;
 mod llm;
 mod llm_anthropic;
 mod readme;
