@@ -27,6 +27,19 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
 /// `lucid serve` with a say in the registry before it starts (`extend` may add
 /// parts: a platform of its own, say), stopping when `shutdown` resolves.
 pub async fn run_with(
+    settings: Settings,
+    extend: impl FnOnce(&mut Registry),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    run_on(listener, settings, extend, shutdown).await
+}
+
+/// [`run_with`] on a listener the caller bound (and so knows the address of).
+pub async fn run_on(
+    listener: TcpListener,
     mut settings: Settings,
     extend: impl FnOnce(&mut Registry),
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -57,9 +70,6 @@ pub async fn run_with(
         tracing::warn!("LUCID_API_TOKEN is not set: /api/v1 answers 401 until it is");
     }
 
-    let listener = TcpListener::bind(settings.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, "lucid listening on http://{address}");
     // Links in threads point at the port actually bound when none was chosen.

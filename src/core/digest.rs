@@ -123,7 +123,8 @@ impl<'a> Digest<'a> {
     }
 }
 
-/// A moment worth a reply of its own in a thread that takes replies.
+/// A moment worth a reply of its own in a thread that takes replies. (The pull
+/// request is not one: the run's ending links it, once.)
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Moment<'a> {
     /// A command that exited non-zero, with what it printed.
@@ -137,10 +138,6 @@ pub enum Moment<'a> {
         path: &'a str,
         diff: &'a str,
         seq: u64,
-    },
-    PrOpened {
-        number: u64,
-        url: &'a str,
     },
 }
 
@@ -167,10 +164,6 @@ pub fn moments<'a>(before: &'a [Event], new: &'a [Event]) -> Vec<Moment<'a>> {
                 path,
                 diff,
                 seq: event.seq,
-            }),
-            EventBody::PrOpened { url, number } => out.push(Moment::PrOpened {
-                number: *number,
-                url,
             }),
             _ => {}
         }
@@ -251,19 +244,14 @@ mod tests {
                 },
             ),
         ];
+        // The pull request is no moment: the ending links it, once.
         assert_eq!(
             moments(&before, &new),
-            [
-                Moment::CommandFailed {
-                    command: "make test",
-                    exit_code: 2,
-                    output: "boom"
-                },
-                Moment::PrOpened {
-                    number: 3,
-                    url: "u"
-                }
-            ]
+            [Moment::CommandFailed {
+                command: "make test",
+                exit_code: 2,
+                output: "boom"
+            }]
         );
     }
 }

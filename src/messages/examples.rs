@@ -68,16 +68,6 @@ pub fn catalogue() -> Vec<(&'static str, Text)> {
                 "http://lucid.test/api/v1/sessions/s1",
             ),
         ),
-        (
-            "moment: pull request opened",
-            moment(
-                &Moment::PrOpened {
-                    number: 12,
-                    url: "https://github.com/acme/app/pull/12",
-                },
-                "http://lucid.test/api/v1/sessions/s1",
-            ),
-        ),
         ("earlier steps", earlier_steps(3)),
         ("ended: step limit", Text::new().plain(step_limit(40))),
         (

@@ -207,10 +207,6 @@ pub fn moment(moment: &Moment, session_url: &str) -> Text {
             }
             text
         }
-        Moment::PrOpened { number, url } => Text::new()
-            .emoji("arrow_heading_up")
-            .plain(" Opened ")
-            .link(format!("pull request #{number}"), *url),
     }
 }
 

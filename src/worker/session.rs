@@ -3,7 +3,7 @@
 use super::driver::{self, Parts};
 use super::follower::Follower;
 use super::{LEASE_TTL, Worker};
-use crate::core::{Session, Timestamp};
+use crate::core::{Session, SessionState, Timestamp};
 use crate::forge::{Forge, NoRepository, Requester};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -27,6 +27,22 @@ impl Worker {
             // Claimed only when served: reaching here is a bug, said loudly.
             tracing::error!(session = %id, "claimed a session this worker cannot serve");
             return;
+        };
+        // Provisioning before the thread is first written: it must not say "waiting
+        // for a free worker" once one has the session.
+        let session = match session.state {
+            SessionState::Queued => match self
+                .store
+                .transition(id, SessionState::Provisioning, None, Some(&self.owner))
+                .await
+            {
+                Ok(provisioning) => provisioning,
+                Err(e) => {
+                    tracing::info!(session = %id, reason = %e, "a claimed session moved on elsewhere");
+                    return;
+                }
+            },
+            _ => session,
         };
         let done = CancellationToken::new();
         let url = self.session_url(id);

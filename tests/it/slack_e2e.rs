@@ -569,7 +569,7 @@ async fn a_rate_limit_storm_delays_messages_but_loses_none() {
     for moment in [
         "failed (exit 1)",
         "Edited `calc.py`",
-        "pull request",
+        "Pull request",
         "Make add() add",
     ] {
         assert!(all.contains(moment), "{moment:?} was lost: {all}");

@@ -41,7 +41,6 @@ pub fn emoji(name: &str) -> &'static str {
         "black_square_for_stop" => "⏹️",
         "warning" => "⚠️",
         "pencil2" => "✏️",
-        "arrow_heading_up" => "⤴️",
         "link" => "🔗",
         "eyes" => "👀",
         _ => "",

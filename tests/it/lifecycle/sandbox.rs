@@ -122,6 +122,15 @@ impl Sandbox for LocalSandbox {
         &self.id
     }
 
+    /// The built-in agent runs commands only.
+    async fn spawn(
+        &self,
+        _: &lucid::sandbox::ProcessSpec,
+        _: &CancellationToken,
+    ) -> Result<lucid::sandbox::SandboxProcess, SandboxError> {
+        Err(SandboxError::Unsupported("start a process"))
+    }
+
     fn workspace(&self) -> &Workspace {
         &self.workspace
     }

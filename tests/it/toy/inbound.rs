@@ -15,7 +15,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use lucid::chat::{ChatPlatform, Intake};
-use lucid::core::{Ask, Author, DeliveryId, Intent, Origin, Policy, Refusal, RepoName};
+use lucid::core::{Ask, Author, DeliveryId, Intent, Origin, Policy, Refusal, RepoRef};
 use lucid::http::ApiError;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -190,11 +190,11 @@ impl ToyPlatform {
 }
 
 /// The first `owner/name` word of the text, if one is.
-fn find_repo(text: &str) -> Option<RepoName> {
+fn find_repo(text: &str) -> Option<RepoRef> {
     text.split_whitespace()
         .map(|w| {
             w.trim_matches(|c: char| matches!(c, '.' | ',' | ';' | ':' | '!' | '?' | '(' | ')'))
         })
         .filter(|w| w.matches('/').count() == 1 && !w.starts_with('.'))
-        .find_map(|w| RepoName::parse(w).ok())
+        .find_map(|w| RepoRef::parse(w).ok())
 }

@@ -11,7 +11,7 @@ mod selftest;
 
 use crate::harness::within;
 use chat::ToyChat;
-use lucid::core::RepoName;
+use lucid::core::RepoRef;
 use platform::{ToyPlatform, ToySettings};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -48,7 +48,7 @@ pub fn toy_platform(chat: &ToyChat, repo: &str) -> Arc<ToyPlatform> {
         secrets: vec![OLD_TOY_SECRET.into(), TOY_SECRET.into()],
         bot_user: chat.bot().to_owned(),
         rooms: vec![
-            (ROOM.to_owned(), Some(RepoName::parse(repo).unwrap())),
+            (ROOM.to_owned(), Some(RepoRef::parse(repo).unwrap())),
             (BARE_ROOM.to_owned(), None),
         ],
         users: vec![ADA.to_owned()],

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use async_trait::async_trait;
 use lucid::chat::{ChatPlatform, Intake, Pacing, StatusView};
 use lucid::core::digest::Digest;
-use lucid::core::{Author, Origin, Platform, RepoName, ThreadRef};
+use lucid::core::{Author, Origin, Platform, RepoRef, ThreadRef};
 use lucid::messages::{self, Markup, PlainWords, shorten};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
@@ -32,7 +32,7 @@ pub struct ToySettings {
     pub bot_user: String,
     /// The rooms lucid takes work in, each with the repository it works on when a
     /// message names none.
-    pub rooms: Vec<(String, Option<RepoName>)>,
+    pub rooms: Vec<(String, Option<RepoRef>)>,
     /// When not empty, the only people who may ask.
     pub users: Vec<String>,
     pub edit_interval: Duration,
@@ -104,7 +104,7 @@ impl ToyPlatform {
         }
     }
 
-    pub fn room_allowed(&self, room: &str) -> Option<&Option<RepoName>> {
+    pub fn room_allowed(&self, room: &str) -> Option<&Option<RepoRef>> {
         self.settings
             .rooms
             .iter()
