@@ -121,7 +121,7 @@ impl Intake {
         let thread = if fresh {
             ThreadState::default()
         } else {
-            self.thread_state(&intent).await?
+            self.store.thread_state(&intent.origin.thread).await?
         };
         if policy.refusal.is_none()
             && let Some(identity) = identity
@@ -179,26 +179,6 @@ impl Intake {
         }
     }
 
-    async fn thread_state(&self, intent: &Intent) -> Result<ThreadState, StoreError> {
-        let thread = &intent.origin.thread;
-        if let Some(id) = self.store.session_for_thread(thread).await? {
-            let state = self
-                .store
-                .session(id)
-                .await?
-                .ok_or(StoreError::SessionNotFound(id))?
-                .state;
-            return Ok(ThreadState {
-                session: Some((id, state)),
-                question: None,
-            });
-        }
-        Ok(ThreadState {
-            session: None,
-            question: self.store.open_question(thread).await?,
-        })
-    }
-
     /// The forge's refusal, when the author may not write to the repository the
     /// request is about.
     async fn forge_refusal(
@@ -208,15 +188,17 @@ impl Intake {
         policy: &Policy,
         identity: ForgeIdentity<'_>,
     ) -> Result<Option<Refusal>, IntakeError> {
+        // The repository named, else the thread's session's, else the place's.
         let named = match &intent.ask {
             Ask::Task { repo, .. } => repo.clone(),
             Ask::Stop => None,
         };
-        let in_thread = match thread.session {
-            Some((id, _)) => self.store.session(id).await?.and_then(|s| s.trigger.repo),
-            None => None,
+        let repo = match (named, thread.session) {
+            (Some(repo), _) => Some(repo),
+            (None, Some((id, _))) => self.store.session(id).await?.and_then(|s| s.trigger.repo),
+            (None, None) => None,
         };
-        let Some(repo) = named.or(in_thread).or_else(|| policy.default_repo.clone()) else {
+        let Some(repo) = repo.or_else(|| policy.default_repo.clone()) else {
             return Ok(None);
         };
         // An identity on one forge says nothing about another's repositories.

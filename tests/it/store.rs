@@ -45,7 +45,44 @@ on_both_stores!(
     thread_messages_written_at_once_all_land_and_a_bad_one_fails_alone,
     a_worker_claims_only_the_platforms_it_serves_and_the_rest_wait,
     a_title_is_kept_as_data,
+    a_threads_state_is_read_at_once,
 );
+
+async fn a_threads_state_is_read_at_once(backend: Backend) {
+    let (store, _db) = migrated_store(backend).await;
+    let slack = |ts: &str| ThreadRef::Slack {
+        team: "T1".into(),
+        channel: "C1".into(),
+        thread_ts: ts.into(),
+    };
+    // Nothing there.
+    let empty = store.thread_state(&slack("1.0")).await.unwrap();
+    assert_eq!(empty, lucid::core::ThreadState::default());
+    // A question waiting.
+    let asked = trigger_in(slack("2.0"), "d-ask");
+    store
+        .record_question(&asked.delivery, &asked)
+        .await
+        .unwrap();
+    let waiting = store.thread_state(&slack("2.0")).await.unwrap();
+    assert_eq!(waiting.session, None);
+    assert_eq!(waiting.question, Some(asked));
+    // A session, with its state as it is now.
+    let Recorded::Created(session) = store
+        .record_trigger(trigger_in(slack("3.0"), "d-start"))
+        .await
+        .unwrap()
+    else {
+        panic!("not created")
+    };
+    store
+        .transition(session.id, SessionState::Cancelled, None, None)
+        .await
+        .unwrap();
+    let running = store.thread_state(&slack("3.0")).await.unwrap();
+    assert_eq!(running.session, Some((session.id, SessionState::Cancelled)));
+    assert_eq!(running.question, None);
+}
 
 async fn a_worker_claims_only_the_platforms_it_serves_and_the_rest_wait(backend: Backend) {
     let (store, _db) = migrated_store(backend).await;
