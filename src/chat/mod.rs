@@ -48,6 +48,60 @@ pub struct StatusView<'a> {
     pub session_url: &'a str,
 }
 
+/// A status message as a platform writes it: its text, compared to tell a change, and
+/// what the platform made it from, so that posting it needs no second reading of the
+/// text (Slack's blocks).
+#[derive(Clone, Debug)]
+pub struct Rendered {
+    text: String,
+    native: Option<Arc<dyn std::any::Any + Send + Sync>>,
+}
+
+impl Rendered {
+    /// A message that is its text (Markdown, say).
+    pub fn text(text: impl Into<String>) -> Rendered {
+        Rendered {
+            text: text.into(),
+            native: None,
+        }
+    }
+
+    /// A message written as `text`, made from `native`.
+    pub fn native<T: std::any::Any + Send + Sync>(text: String, native: T) -> Rendered {
+        Rendered {
+            text,
+            native: Some(Arc::new(native)),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// What it was made from, when it was made from a `T`.
+    pub fn made_from<T: 'static>(&self) -> Option<&T> {
+        self.native.as_ref()?.downcast_ref()
+    }
+}
+
+impl PartialEq for Rendered {
+    fn eq(&self, other: &Rendered) -> bool {
+        self.text == other.text
+    }
+}
+
+impl From<&str> for Rendered {
+    fn from(text: &str) -> Rendered {
+        Rendered::text(text)
+    }
+}
+
+impl From<String> for Rendered {
+    fn from(text: String) -> Rendered {
+        Rendered::text(text)
+    }
+}
+
 /// A place people ask lucid for work and follow it.
 #[async_trait]
 pub trait ChatPlatform: Send + Sync + 'static {
@@ -73,17 +127,17 @@ pub trait ChatPlatform: Send + Sync + 'static {
 
     /// The status message for `view`, as this platform writes it (compared to tell a
     /// change, then posted or edited).
-    fn render_status(&self, view: &StatusView) -> String;
+    fn render_status(&self, view: &StatusView) -> Rendered;
 
     /// Posts a status message in `thread`; answers its id.
-    async fn post_status(&self, thread: &ThreadRef, rendered: &str) -> anyhow::Result<String>;
+    async fn post_status(&self, thread: &ThreadRef, rendered: &Rendered) -> anyhow::Result<String>;
 
     /// Rewrites the status message `id` in `thread`.
     async fn update_status(
         &self,
         thread: &ThreadRef,
         id: &str,
-        rendered: &str,
+        rendered: &Rendered,
     ) -> anyhow::Result<()>;
 
     /// A person as this platform names them; the id the platform gave them by

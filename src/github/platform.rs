@@ -6,7 +6,7 @@
 use super::outbound::client::{CommentKind, GithubClient};
 use super::outbound::markup::GithubMarkup;
 use super::outbound::progress::{ProgressView, render};
-use crate::chat::{ChatPlatform, Intake, Pacing, StatusView};
+use crate::chat::{ChatPlatform, Intake, Pacing, Rendered, StatusView};
 use crate::config::GithubSettings;
 use crate::core::{Origin, Platform, RepoRef, ThreadRef};
 use crate::messages::Markup;
@@ -101,22 +101,22 @@ impl ChatPlatform for GithubPlatform {
         Ok(())
     }
 
-    fn render_status(&self, view: &StatusView) -> String {
-        render(&ProgressView {
+    fn render_status(&self, view: &StatusView) -> Rendered {
+        Rendered::text(render(&ProgressView {
             session: view.session,
             events: view.events,
             now: view.now,
             session_url: view.session_url,
-        })
+        }))
     }
 
-    async fn post_status(&self, thread: &ThreadRef, rendered: &str) -> anyhow::Result<String> {
+    async fn post_status(&self, thread: &ThreadRef, rendered: &Rendered) -> anyhow::Result<String> {
         let (repo, issue) = place(thread)?;
         let id = self
             .client
             .repo(repo)
             .await?
-            .comment(issue, rendered)
+            .comment(issue, rendered.as_str())
             .await?;
         Ok(id.to_string())
     }
@@ -125,14 +125,14 @@ impl ChatPlatform for GithubPlatform {
         &self,
         thread: &ThreadRef,
         id: &str,
-        rendered: &str,
+        rendered: &Rendered,
     ) -> anyhow::Result<()> {
         let (repo, _) = place(thread)?;
         let id: u64 = id.parse().context("a progress comment's id is a number")?;
         self.client
             .repo(repo)
             .await?
-            .edit_comment(id, rendered)
+            .edit_comment(id, rendered.as_str())
             .await?;
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! Stop button) is posted at once as the acknowledgement of a new session and updated
 //! in place, and key moments go to the thread as replies, paced per channel.
 
-use crate::chat::{ChatPlatform, Intake, Pacing, StatusView};
+use crate::chat::{ChatPlatform, Intake, Pacing, Rendered, StatusView};
 use crate::config::SlackSettings;
 use crate::core::{Author, Origin, Platform, Refusal, ThreadRef};
 use crate::messages::Markup;
@@ -50,6 +50,16 @@ impl SlackPlatform {
         } else {
             None
         }
+    }
+}
+
+/// The post a status message was rendered from, or read back from its text.
+fn post_of(rendered: &Rendered) -> anyhow::Result<std::borrow::Cow<'_, Post>> {
+    match rendered.made_from::<Post>() {
+        Some(post) => Ok(std::borrow::Cow::Borrowed(post)),
+        None => Ok(std::borrow::Cow::Owned(
+            serde_json::from_str(rendered.as_str()).context("a rendered status message")?,
+        )),
     }
 }
 
@@ -106,31 +116,33 @@ impl ChatPlatform for SlackPlatform {
         Ok(())
     }
 
-    fn render_status(&self, view: &StatusView) -> String {
+    fn render_status(&self, view: &StatusView) -> Rendered {
         let post = status::status_post(&status::StatusView {
             session: view.session,
             events: view.events,
             now: view.now,
             session_url: view.session_url,
         });
-        serde_json::to_string(&post).expect("a post serializes")
+        let text = serde_json::to_string(&post).expect("a post serializes");
+        Rendered::native(text, post)
     }
 
-    async fn post_status(&self, thread: &ThreadRef, rendered: &str) -> anyhow::Result<String> {
+    async fn post_status(&self, thread: &ThreadRef, rendered: &Rendered) -> anyhow::Result<String> {
         let (channel, thread_ts) = place(thread)?;
-        let post: Post = serde_json::from_str(rendered).context("a rendered status message")?;
-        Ok(self.api.post(channel, Some(thread_ts), &post).await?)
+        Ok(self
+            .api
+            .post(channel, Some(thread_ts), &*post_of(rendered)?)
+            .await?)
     }
 
     async fn update_status(
         &self,
         thread: &ThreadRef,
         id: &str,
-        rendered: &str,
+        rendered: &Rendered,
     ) -> anyhow::Result<()> {
         let (channel, _) = place(thread)?;
-        let post: Post = serde_json::from_str(rendered).context("a rendered status message")?;
-        Ok(self.api.update(channel, id, &post).await?)
+        Ok(self.api.update(channel, id, &*post_of(rendered)?).await?)
     }
 
     /// A user id is no name: Slack's `users.info` gives it, remembered for an hour.

@@ -6,7 +6,7 @@
 //! ends the thread is written once more, so a session never ends silently.
 
 use crate::chat::holds::{Holds, key_of};
-use crate::chat::{ChatPlatform, REPLIED, STATUS, StatusView, coalesce};
+use crate::chat::{ChatPlatform, REPLIED, Rendered, STATUS, StatusView, coalesce};
 use crate::core::digest::{Digest, moments};
 use crate::core::event::current_run;
 use crate::core::{Event, Session, SessionId, ThreadRef, Timestamp};
@@ -35,9 +35,9 @@ struct Shown {
     status_id: Option<String>,
     /// The status as last written, rendered at the session's start (elapsed time
     /// zero), so that a change of the clock alone does not count as a change.
-    status_key: Option<String>,
+    status_key: Option<Rendered>,
     /// The status as last written.
-    status_body: Option<String>,
+    status_body: Option<Rendered>,
     /// A change not yet written, held back by the interval.
     pending: bool,
     /// The run's events read so far.

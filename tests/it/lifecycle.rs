@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use lucid::agent::builtin::BuiltinAgent;
 use lucid::agent::engine::{AgentSettings, Prices};
 use lucid::agent::tools::ToolLimits;
-use lucid::chat::{ChatPlatform, Intake, Pacing, StatusView};
+use lucid::chat::{ChatPlatform, Intake, Pacing, Rendered, StatusView};
 use lucid::config::{GithubAuth, GithubSettings};
 use lucid::core::{
     Author, DeliveryId, Origin, Platform, Session, SessionId, SessionState, ThreadRef, Trigger,
@@ -464,22 +464,20 @@ impl ChatPlatform for Quiet {
         self.said.lock().unwrap().push(rendered.to_owned());
         Ok(())
     }
-    fn render_status(&self, view: &StatusView) -> String {
-        lucid::messages::state_words(view.session.state)
-            .1
-            .to_owned()
+    fn render_status(&self, view: &StatusView) -> Rendered {
+        Rendered::text(lucid::messages::state_words(view.session.state).1)
     }
-    async fn post_status(&self, thread: &ThreadRef, rendered: &str) -> anyhow::Result<String> {
-        self.say(thread, rendered).await?;
+    async fn post_status(&self, thread: &ThreadRef, rendered: &Rendered) -> anyhow::Result<String> {
+        self.say(thread, rendered.as_str()).await?;
         Ok("status".into())
     }
     async fn update_status(
         &self,
         thread: &ThreadRef,
         _: &str,
-        rendered: &str,
+        rendered: &Rendered,
     ) -> anyhow::Result<()> {
-        self.say(thread, rendered).await
+        self.say(thread, rendered.as_str()).await
     }
 }
 

@@ -9,7 +9,7 @@ use super::chat::MAX_TEXT;
 use super::markup::{ToyMarkup, escape};
 use anyhow::{Context, bail};
 use async_trait::async_trait;
-use lucid::chat::{ChatPlatform, Intake, Pacing, StatusView};
+use lucid::chat::{ChatPlatform, Intake, Pacing, Rendered, StatusView};
 use lucid::core::digest::Digest;
 use lucid::core::{Author, Origin, Platform, RepoRef, ThreadRef};
 use lucid::messages::{self, Markup, PlainWords, shorten};
@@ -161,7 +161,7 @@ impl ChatPlatform for ToyPlatform {
     }
 
     /// The headline, what it does now (cut to fit), and a link to the session.
-    fn render_status(&self, view: &StatusView) -> String {
+    fn render_status(&self, view: &StatusView) -> Rendered {
         let digest = Digest::read(view.events);
         let headline = messages::headline(view.session, &digest, view.now).render(&ToyMarkup);
         let link = format!("\n[url={}]session log[/url]", view.session_url);
@@ -178,20 +178,21 @@ impl ChatPlatform for ToyPlatform {
             status.push_str(&doing);
         }
         status.push_str(&link);
-        shorten(&status, MAX_TEXT)
+        Rendered::text(shorten(&status, MAX_TEXT))
     }
 
-    async fn post_status(&self, thread: &ThreadRef, rendered: &str) -> anyhow::Result<String> {
+    async fn post_status(&self, thread: &ThreadRef, rendered: &Rendered) -> anyhow::Result<String> {
         let (room, root) = place(thread)?;
-        self.post_message(room, root, rendered).await
+        self.post_message(room, root, rendered.as_str()).await
     }
 
     async fn update_status(
         &self,
         thread: &ThreadRef,
         id: &str,
-        rendered: &str,
+        rendered: &Rendered,
     ) -> anyhow::Result<()> {
+        let rendered = rendered.as_str();
         let (room, _) = place(thread)?;
         let path = format!("/api/rooms/{room}/messages/{id}");
         match self

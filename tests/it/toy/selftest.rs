@@ -102,8 +102,14 @@ async fn the_platform_posts_edits_reacts_and_names_people_through_the_api() {
     let root = chat.post_as(ADA, ROOM, None, "@lucid fix add()");
     let thread = thread_of(ROOM, &root);
 
-    let id = platform.post_status(&thread, "working").await.unwrap();
-    platform.update_status(&thread, &id, "done").await.unwrap();
+    let id = platform
+        .post_status(&thread, &"working".into())
+        .await
+        .unwrap();
+    platform
+        .update_status(&thread, &id, &"done".into())
+        .await
+        .unwrap();
     platform.say(&thread, "a reply").await.unwrap();
     let origin = lucid::core::Origin {
         delivery: lucid::core::DeliveryId::parse("ev-x").unwrap(),
@@ -175,12 +181,15 @@ fn a_status_message_always_fits_in_a_toychat_message() {
     let platform = ToyPlatform::new(settings);
     let mut session = lucid::messages::examples::example_session(SessionState::Failed);
     session.reason = Some(format!("[{}]", "why ".repeat(2_000)));
-    let status = platform.render_status(&StatusView {
-        session: &session,
-        events: &[],
-        now: Timestamp::now(),
-        session_url: "http://lucid/api/v1/sessions/x",
-    });
+    let status = platform
+        .render_status(&StatusView {
+            session: &session,
+            events: &[],
+            now: Timestamp::now(),
+            session_url: "http://lucid/api/v1/sessions/x",
+        })
+        .as_str()
+        .to_owned();
     assert!(status.chars().count() <= MAX_TEXT, "{}", status.len());
     assert!(status.contains("[b]Failed[/b]"), "{status}");
     assert!(
