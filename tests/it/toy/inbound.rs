@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use lucid::chat::{ChatPlatform, Intake};
+use lucid::chat::{ChatPlatform, ForgeIdentity, Intake};
 use lucid::core::{Ask, Author, DeliveryId, Intent, Origin, Policy, Refusal, RepoRef};
 use lucid::http::ApiError;
 use secrecy::ExposeSecret;
@@ -77,10 +77,20 @@ async fn receive(
     if posted.message.user.id == platform.settings.bot_user {
         return Ok(ignored("lucid's own message"));
     }
+    let login = platform
+        .settings
+        .github_logins
+        .iter()
+        .find(|(user, _)| *user == posted.message.user.id)
+        .map(|(_, login)| login.clone());
     let (intent, policy, fresh) = platform.intent(posted)?;
+    let identity = login.as_deref().map(|login| ForgeIdentity {
+        forge: "github",
+        login,
+    });
     let dyn_platform: Arc<dyn ChatPlatform> = platform;
     let taken = intake
-        .take(&dyn_platform, intent, policy, None, fresh)
+        .take(&dyn_platform, intent, policy, identity, fresh)
         .await?;
     Ok((StatusCode::OK, Json(taken.to_json())).into_response())
 }

@@ -52,6 +52,7 @@ pub fn toy_platform(chat: &ToyChat, repo: &str) -> Arc<ToyPlatform> {
             (BARE_ROOM.to_owned(), None),
         ],
         users: vec![ADA.to_owned()],
+        github_logins: vec![],
         edit_interval: Duration::from_millis(50),
     })
 }

@@ -35,6 +35,9 @@ pub struct ToySettings {
     pub rooms: Vec<(String, Option<RepoRef>)>,
     /// When not empty, the only people who may ask.
     pub users: Vec<String>,
+    /// People whose GitHub login the workspace knows (its single sign-on, say): the
+    /// forge is asked whether they may work on a repository, as on GitHub itself.
+    pub github_logins: Vec<(String, String)>,
     pub edit_interval: Duration,
 }
 

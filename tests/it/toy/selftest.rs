@@ -167,6 +167,7 @@ fn settings_of(chat: &ToyChat) -> platform::ToySettings {
         bot_user: chat.bot().to_owned(),
         rooms: vec![],
         users: vec![],
+        github_logins: vec![],
         edit_interval: Duration::from_millis(50),
     }
 }
@@ -210,6 +211,7 @@ fn settings_of_nothing() -> platform::ToySettings {
         bot_user: "lucid".into(),
         rooms: vec![],
         users: vec![],
+        github_logins: vec![],
         edit_interval: Duration::from_millis(50),
     }
 }
@@ -369,4 +371,88 @@ async fn the_webhook_verifies_parses_and_takes_each_delivery_once() {
         said, 3,
         "one refusal, one question, and nothing for the others"
     );
+}
+
+/// The forge's permission check is the intake's, not GitHub's route's: a person of
+/// any platform whose GitHub login is known is asked about on GitHub too.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_forge_is_asked_about_a_person_it_knows_whatever_the_platform() {
+    use lucid::config::{GithubAuth, GithubSettings};
+    const TOKEN: &str = "ghp_toyForgeCheckToken0123456789";
+    let chat = toychat().await;
+    chat.add_user("mal", "Mallory");
+    let github = crate::fake_github::FakeGithub::start("lucid").await;
+    github.accept_token(TOKEN);
+    github.add_repo("acme/calc", &[("calc.py", "x = 1\n")]);
+    github.set_permission("acme/calc", "ada-gh", "write");
+    github.set_permission("acme/calc", "mal-gh", "read");
+    let mut settings = settings_of(&chat);
+    settings.rooms = vec![(
+        ROOM.to_owned(),
+        Some(lucid::core::RepoRef::parse("acme/calc").unwrap()),
+    )];
+    settings.github_logins = vec![
+        (ADA.to_owned(), "ada-gh".to_owned()),
+        ("mal".to_owned(), "mal-gh".to_owned()),
+    ];
+    let github_settings = GithubSettings {
+        webhook_secrets: vec!["unused".into()],
+        auth: GithubAuth::Token(TOKEN.into()),
+        bot_login: "lucid".into(),
+        api_url: github.origin.clone(),
+        trigger_label: "lucid".into(),
+        edit_interval: Duration::from_millis(50),
+    };
+    let client =
+        Arc::new(lucid::github::outbound::client::GithubClient::new(&github_settings).unwrap());
+    let (store, _db) = migrated_store(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut registry = Registry::default();
+    registry.add_platform(ToyPlatform::new(settings));
+    registry.add_forge(Arc::new(lucid::github::GithubForge::new(
+        client,
+        "lucid".into(),
+        dir.path().to_owned(),
+    )));
+    let intake = registry.intake(&store, "http://lucid.test");
+    let router = registry.routes(&intake);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    // Mallory may read acme/calc, not write to it: refused, once, in her thread.
+    let asked = chat.post_as("mal", ROOM, None, "@lucid delete the tests");
+    let (status, answer) = deliver_event(&base, &posted(&chat, "ev-mal", &asked)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        answer["refused"]
+            .as_str()
+            .is_some_and(|r| r.contains("may not write to acme/calc")),
+        "{answer}"
+    );
+    let refusal = chat
+        .wait_until("the refusal", |c| {
+            c.messages()
+                .into_iter()
+                .find(|m| m.author == chat.bot() && m.text.contains("write to this repository"))
+        })
+        .await;
+    assert!(refusal.text.contains("[@mal]"), "{}", refusal.text);
+    assert_eq!(session_count(&store).await, 0);
+
+    // Ada may write: her request starts a session.
+    let asked = chat.post_as(ADA, ROOM, None, "@lucid fix add()");
+    let (status, answer) = deliver_event(&base, &posted(&chat, "ev-ada", &asked)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["session"].is_string(), "{answer}");
+    // GitHub was asked about each of them, by their logins.
+    let asked_about: Vec<String> = github
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("/collaborators/"))
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(asked_about.len(), 2, "{asked_about:#?}");
+    assert!(asked_about.iter().any(|p| p.contains("/mal-gh/")));
+    assert!(asked_about.iter().any(|p| p.contains("/ada-gh/")));
 }
