@@ -16,8 +16,6 @@ use std::sync::Arc;
 /// What building a part may need besides its settings.
 pub struct Context {
     pub store: Store,
-    /// Where people reach this lucid, for links in threads.
-    pub public_url: String,
     /// Where sandboxes' workspaces are (forges keep git directories beside them).
     pub workspaces: PathBuf,
 }

@@ -79,7 +79,6 @@ pub async fn run_on(
 
     let context = Context {
         store: store.clone(),
-        public_url: settings.public_url.clone(),
         workspaces: sandboxes.settings().workspaces.clone(),
     };
     let mut registry = crate::registry::build(&settings, &context)?;
