@@ -8,7 +8,7 @@ use super::holds::{Holds, key_of};
 use super::{ChatPlatform, STATUS, StatusView};
 use crate::core::{
     Ask, Author, Decision, Intent, Origin, Policy, Refusal, RepoRef, Session, SessionId,
-    ThreadState, Timestamp, Trigger, decide,
+    SessionState, ThreadState, Timestamp, Trigger, decide,
 };
 use crate::forge::Forge;
 use crate::messages;
@@ -172,7 +172,19 @@ impl Intake {
                 // Kept as words, not markup: the reason shows on every page and thread.
                 let reason = messages::stopped_by(&named).words();
                 let action = DeliveryAction::Stop { session, reason };
-                self.said(platform, &origin, session, action, "stop").await
+                let taken = self
+                    .said(platform, &origin, session, action, "stop")
+                    .await?;
+                // A queued session has no worker to show its end; a worker shows the
+                // end of a session it runs (showing it here too would edit the status
+                // message twice, the first time without the run's steps).
+                let was_queued = thread
+                    .session
+                    .is_some_and(|(_, s)| s == SessionState::Queued);
+                if was_queued && matches!(taken, Taken::Said { .. }) {
+                    self.show_status_later(platform, session);
+                }
+                Ok(taken)
             }
             Decision::Refuse(refusal) => self.refuse(platform, &origin, refusal).await,
             Decision::Ignore(reason) => Ok(Taken::Ignored(reason)),
@@ -285,9 +297,6 @@ impl Intake {
         if origin.addressed && origin.message.is_some() {
             acknowledge_later(platform, origin);
         }
-        if kind == "stop" {
-            self.show_status_later(platform, session);
-        }
         Ok(Taken::Said {
             session,
             kind,
@@ -346,8 +355,8 @@ impl Intake {
         });
     }
 
-    /// Shows a session's state in its status message now (after a stop: a queued
-    /// session has no worker to show it; a running one's worker shows it again).
+    /// Shows a session's state in its status message now (after a stop of a queued
+    /// session, which no worker will show).
     fn show_status_later(&self, platform: &Arc<dyn ChatPlatform>, id: SessionId) {
         let (platform, store) = (platform.clone(), self.store.clone());
         let url = self.session_url(id);

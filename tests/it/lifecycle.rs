@@ -392,6 +392,15 @@ async fn a_stop_in_the_thread_cancels_a_running_command_quickly() {
     assert!(status.text.contains("[b]Stopped[/b]"), "{}", status.text);
     assert!(rig.github.pulls(REPO).is_empty());
     worker.stop().await;
+    // The worker shows the end of the run it was doing, once: the intake leaves the
+    // status message of a running session alone.
+    let status = rig.chat.message(&said[0].id).unwrap();
+    let stopped = status
+        .history
+        .iter()
+        .filter(|text| text.contains("[b]Stopped[/b]"))
+        .count();
+    assert_eq!(stopped, 1, "{:#?}", status.history);
     assert_eq!(rig.sandboxes.made_for(id), [true]);
     assert!(rig.chat.refused().is_empty(), "{:#?}", rig.chat.refused());
 }
