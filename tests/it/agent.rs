@@ -438,6 +438,7 @@ async fn a_follow_up_sent_while_a_command_runs_reaches_the_model_next() {
             .unwrap()
             .contains("also update the docs")
     );
+    rig.sandbox.destroy().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
