@@ -92,7 +92,9 @@ pub fn now_doing(session: &Session, digest: &Digest) -> Option<Text> {
             }
             _ => Text::new().plain("Reading the task."),
         }),
-        SessionState::Completed => summary(session, digest).map(|s| Text::new().plain(s)),
+        SessionState::Completed => {
+            summary(session, digest).map(|s| Text::new().plain(shorten(&s, 2_500)))
+        }
         SessionState::Failed => Some(Text::new().plain(format!(
             "Why: {}",
             shorten(&one_line(&failure(session, digest)), 1_000)

@@ -56,8 +56,15 @@ pub fn status_post(view: &StatusView) -> Post {
     }
 }
 
+/// Slack refuses a section whose text is longer than this.
+pub const MAX_SECTION_CHARS: usize = 3_000;
+
+/// A section of mrkdwn, cut to Slack's limit (escaping can make text longer than the
+/// words it was cut from).
 fn section(text: &str) -> SlackBlock {
-    SlackSectionBlock::new().with_text(md!(text)).into()
+    SlackSectionBlock::new()
+        .with_text(md!(messages::shorten(text, MAX_SECTION_CHARS)))
+        .into()
 }
 
 #[cfg(test)]
@@ -109,6 +116,36 @@ mod tests {
 
     fn blocks_text(post: &Post) -> String {
         serde_json::to_string(&post.blocks).unwrap()
+    }
+
+    #[test]
+    fn every_section_fits_in_slacks_limit_however_long_the_summary() {
+        let mut session = session();
+        session.state = SessionState::Completed;
+        // Each `&` is written `&amp;`: five characters for one.
+        session.reason = Some("&".repeat(10_000));
+        let post = status_post(&StatusView {
+            session: &session,
+            events: &[],
+            now: Timestamp::from_millis(1_000),
+            session_url: "u",
+        });
+        let sections: Vec<String> = post
+            .blocks
+            .iter()
+            .filter_map(|block| match block {
+                SlackBlock::Section(section) => section.text.as_ref().map(|t| match t {
+                    SlackBlockText::MarkDown(md) => md.text.clone(),
+                    SlackBlockText::Plain(plain) => plain.text.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sections.len(), 2, "{sections:#?}");
+        assert!(sections[1].starts_with("&amp;&amp;"), "{}", sections[1]);
+        for text in &sections {
+            assert!(text.chars().count() <= MAX_SECTION_CHARS, "{}", text.len());
+        }
     }
 
     #[test]
