@@ -229,13 +229,27 @@ impl Container {
         if outcome != Outcome::Exited(137) {
             return outcome;
         }
-        let Ok(bytes) = exec
-            .read_any(&[
-                "/sys/fs/cgroup/memory.events",
-                "/sys/fs/cgroup/memory/memory.oom_control",
-            ])
-            .await
-        else {
+        // Read right after the kill, the counter can come back empty (the reading
+        // exec starts while the kernel is still reclaiming): a few tries, briefly.
+        let mut counters = None;
+        for attempt in 0..5 {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            let read = exec
+                .read_any(&[
+                    "/sys/fs/cgroup/memory.events",
+                    "/sys/fs/cgroup/memory/memory.oom_control",
+                ])
+                .await;
+            if let Ok(bytes) = read
+                && String::from_utf8_lossy(&bytes).contains("oom_kill ")
+            {
+                counters = Some(bytes);
+                break;
+            }
+        }
+        let Some(bytes) = counters else {
             return outcome;
         };
         let kills = oom_kill_count(&String::from_utf8_lossy(&bytes));
