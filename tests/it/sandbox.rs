@@ -57,6 +57,21 @@ async fn run(sandbox: &dyn Sandbox, command: &str) -> lucid::sandbox::CommandRes
         .unwrap()
 }
 
+/// The only environment variables a sandbox's commands and processes see: the fixed
+/// ones lucid sets, and what a shell adds.
+const SANDBOX_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "TERM",
+    "PYTHONDONTWRITEBYTECODE",
+    "PWD",
+    "SHLVL",
+    "_",
+    "HOSTNAME",
+    "OLDPWD",
+];
+
 #[tokio::test(flavor = "multi_thread")]
 async fn output_streams_live_in_the_order_written_with_the_exit_code() {
     let rig = rig(0);
@@ -306,19 +321,7 @@ async fn the_sandbox_user_is_not_root_and_holds_no_privilege_or_secret() {
         )
         .await;
         let names: HashSet<&str> = env.output.text.lines().collect();
-        let allowed: HashSet<&str> = [
-            "PATH",
-            "HOME",
-            "LANG",
-            "TERM",
-            "PYTHONDONTWRITEBYTECODE",
-            "PWD",
-            "SHLVL",
-            "_",
-            "HOSTNAME",
-            "OLDPWD",
-        ]
-        .into();
+        let allowed: HashSet<&str> = SANDBOX_ENV.iter().copied().collect();
         assert!(names.is_subset(&allowed), "{environ} holds {names:?}");
     }
     sandbox.destroy().await.unwrap();
@@ -803,20 +806,7 @@ tr '\0' '\n' < /proc/$$/environ | sort"#;
         .iter()
         .map(|line| line.split('=').next().unwrap())
         .collect();
-    let allowed: HashSet<&str> = [
-        "PATH",
-        "HOME",
-        "LANG",
-        "TERM",
-        "PYTHONDONTWRITEBYTECODE",
-        "PWD",
-        "SHLVL",
-        "_",
-        "HOSTNAME",
-        "OLDPWD",
-        "AGENT_MODE",
-    ]
-    .into();
+    let allowed: HashSet<&str> = SANDBOX_ENV.iter().chain(&["AGENT_MODE"]).copied().collect();
     assert!(names.is_subset(&allowed), "it sees {names:?}");
     sandbox.destroy().await.unwrap();
 }
