@@ -93,6 +93,7 @@ pub async fn run(env: &BTreeMap<String, String>, config: Option<&Path>) -> Repor
     check_docker(&settings, &mut report).await;
     check_secrets(&settings, &mut report);
     check_platforms(&settings, &mut report);
+    check_discord(&settings, &mut report).await;
     report
 }
 
@@ -274,24 +275,58 @@ fn check_platforms(settings: &Settings, report: &mut Report) {
         ),
     }
     check_slack(settings, report);
-    let others = [
-        (
-            "discord",
-            settings.discord.is_some(),
-            "set LUCID_DISCORD_APPLICATION_ID, LUCID_DISCORD_PUBLIC_KEY and LUCID_DISCORD_BOT_TOKEN to connect Discord",
-        ),
-        (
-            "notion",
-            settings.notion.is_some(),
-            "set LUCID_NOTION_TOKEN to connect Notion",
-        ),
-    ];
+    let others = [(
+        "notion",
+        settings.notion.is_some(),
+        "set LUCID_NOTION_TOKEN to connect Notion",
+    )];
     for (part, configured, how) in others {
         if configured {
             report.add(part, Outcome::Ok, "complete", None);
         } else {
             report.add(part, Outcome::Off, "not configured", Some(how));
         }
+    }
+}
+
+/// Discord: the bot token is asked who it is (`GET /users/@me`), and the invite URL
+/// with exactly the permissions lucid needs is printed.
+async fn check_discord(settings: &Settings, report: &mut Report) {
+    let Some(discord) = &settings.discord else {
+        report.add(
+            "discord",
+            Outcome::Off,
+            "not configured",
+            Some("set LUCID_DISCORD_APPLICATION_ID, LUCID_DISCORD_PUBLIC_KEY, LUCID_DISCORD_BOT_TOKEN and LUCID_DISCORD_GUILDS to connect Discord"),
+        );
+        return;
+    };
+    let invite = crate::discord::invite_url(&discord.application_id);
+    let me = async {
+        let api = crate::discord::outbound::DiscordApi::new(discord)?;
+        tokio::time::timeout(std::time::Duration::from_secs(10), api.me())
+            .await
+            .map_err(|_| anyhow::anyhow!("Discord did not answer within 10 s"))?
+    };
+    match me.await {
+        Ok(me) => report.add(
+            "discord",
+            Outcome::Ok,
+            format!(
+                "bot {} ({}) in {} server(s); invite it with {invite}; interactions endpoint: {}/webhooks/discord/interactions",
+                me.name,
+                me.id,
+                discord.guilds.len(),
+                settings.public_url
+            ),
+            None,
+        ),
+        Err(e) => report.add(
+            "discord",
+            Outcome::Fail,
+            format!("Discord refused the bot token (GET /users/@me): {e:#}"),
+            Some("copy the token again from the application's Bot page into LUCID_DISCORD_BOT_TOKEN"),
+        ),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod background;
 pub mod chat;
 pub mod config;
 pub mod core;
+pub mod discord;
 pub mod doctor;
 pub mod forge;
 pub mod github;

@@ -33,6 +33,7 @@ pub fn build(settings: &Settings, context: &Context) -> anyhow::Result<Registry>
     let mut registry = Registry::default();
     crate::github::register(&mut registry, settings, context)?;
     crate::slack::register(&mut registry, settings, context)?;
+    crate::discord::register(&mut registry, settings, context)?;
     crate::agent::register(&mut registry, settings, context)?;
     Ok(registry)
 }
@@ -84,6 +85,13 @@ impl Registry {
             holds: self.holds.clone(),
             forges: self.forges.values().cloned().collect(),
             sessions_url: format!("{public_url}/api/v1/sessions"),
+        }
+    }
+
+    /// Starts every platform's listening that is not over HTTP, until `stop`.
+    pub fn listen(&self, intake: &Intake, stop: &tokio_util::sync::CancellationToken) {
+        for platform in self.platforms.values() {
+            platform.clone().listen(intake.clone(), stop.clone());
         }
     }
 

@@ -88,6 +88,7 @@ pub async fn run_on(
     let webhooks = registry.routes(&intake);
 
     let stop_work = tokio_util::sync::CancellationToken::new();
+    registry.listen(&intake, &stop_work);
     let sandboxes: Arc<DockerSandboxes> = Arc::new(sandboxes);
     let worker = start_worker(&settings, &store, &sandboxes, &registry, stop_work.clone());
 

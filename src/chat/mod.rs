@@ -140,6 +140,13 @@ pub trait ChatPlatform: Send + Sync + 'static {
         rendered: &Rendered,
     ) -> anyhow::Result<()>;
 
+    /// Receives what does not come over HTTP (Discord's gateway connection) until
+    /// `stop`, handing it to `intake` as the routes do. Most platforms have nothing
+    /// to listen to.
+    fn listen(self: Arc<Self>, intake: Intake, stop: tokio_util::sync::CancellationToken) {
+        let _ = (intake, stop);
+    }
+
     /// A person as this platform names them; the id the platform gave them by
     /// default.
     async fn display_name(&self, author: &Author) -> String {

@@ -48,11 +48,39 @@ impl SlackSettings {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct DiscordSettings {
     pub application_id: String,
+    /// The application's Ed25519 public key, 64 hex characters.
     pub public_key: String,
     pub bot_token: SecretString,
+    /// The servers (guild ids) lucid answers, and where `/lucid` is registered; never
+    /// empty.
+    pub guilds: Vec<String>,
+    /// When not empty, the only channels where sessions may start.
+    pub channels: Vec<String>,
+    /// When not empty, only people with one of these roles may start or stop sessions.
+    pub roles: Vec<String>,
+    /// When not empty, the only users who may start or stop sessions.
+    pub users: Vec<String>,
+    /// Each channel's default repository; channel `*` is every channel's.
+    pub channel_repos: Vec<(String, crate::core::RepoRef)>,
+    /// Discord's origin (`https://discord.com`); its REST API is under `/api/v10`.
+    pub api_url: String,
+    /// Mentions come through the gateway; off: only `/lucid` and the Stop button.
+    pub gateway: bool,
+    /// The privileged MESSAGE_CONTENT intent was granted: every message in a session's
+    /// thread reaches its running agent, mention or not.
+    pub message_content: bool,
+    pub edit_interval: std::time::Duration,
+}
+
+impl DiscordSettings {
+    /// The repository a channel works on when a request names none.
+    pub fn channel_repo(&self, channel: &str) -> Option<&crate::core::RepoRef> {
+        let find = |key: &str| self.channel_repos.iter().find(|(c, _)| c == key);
+        find(channel).or_else(|| find("*")).map(|(_, repo)| repo)
+    }
 }
 
 #[derive(Debug)]
@@ -200,7 +228,7 @@ pub(super) fn slack(r: &mut Reader) -> Section<SlackSettings> {
     }
     let channels = r.list("LUCID_SLACK_CHANNELS");
     let users = r.list("LUCID_SLACK_USERS");
-    let channel_repos = channel_repos(r);
+    let channel_repos = channel_repos(r, "LUCID_SLACK_CHANNEL_REPOS");
     let api_url = r.parsed("LUCID_SLACK_API_URL", http_url);
     let edit_interval = r.parsed("LUCID_SLACK_EDIT_INTERVAL", duration);
     match (
@@ -231,10 +259,10 @@ pub(super) fn slack(r: &mut Reader) -> Section<SlackSettings> {
 }
 
 /// `C123=acme/app,*=acme/monorepo`; every bad pair is named.
-fn channel_repos(r: &mut Reader) -> Option<Vec<(String, crate::core::RepoRef)>> {
+fn channel_repos(r: &mut Reader, env: &str) -> Option<Vec<(String, crate::core::RepoRef)>> {
     let mut pairs = Vec::new();
     let mut ok = true;
-    for item in r.list("LUCID_SLACK_CHANNEL_REPOS") {
+    for item in r.list(env) {
         let parsed = item.split_once('=').and_then(|(channel, repo)| {
             let repo = crate::core::RepoRef::parse(repo.trim()).ok()?;
             Some((channel.trim().to_owned(), repo))
@@ -242,10 +270,7 @@ fn channel_repos(r: &mut Reader) -> Option<Vec<(String, crate::core::RepoRef)>> 
         match parsed {
             Some(pair) if !pair.0.is_empty() => pairs.push(pair),
             _ => {
-                r.problem(
-                    "LUCID_SLACK_CHANNEL_REPOS",
-                    &format!("{item:?} is not CHANNEL=owner/repo"),
-                );
+                r.problem(env, &format!("{item:?} is not CHANNEL=owner/repo"));
                 ok = false;
             }
         }
@@ -266,10 +291,11 @@ fn duration(s: &str) -> Result<std::time::Duration, String> {
 }
 
 pub(super) fn discord(r: &mut Reader) -> Section<DiscordSettings> {
-    const KEYS: [&str; 3] = [
+    const KEYS: [&str; 4] = [
         "LUCID_DISCORD_APPLICATION_ID",
         "LUCID_DISCORD_PUBLIC_KEY",
         "LUCID_DISCORD_BOT_TOKEN",
+        "LUCID_DISCORD_GUILDS",
     ];
     let Some(set) = configured_by(r, &KEYS) else {
         return Ok(None);
@@ -278,6 +304,7 @@ pub(super) fn discord(r: &mut Reader) -> Section<DiscordSettings> {
     let application_id = r.required("LUCID_DISCORD_APPLICATION_ID", &why);
     let public_key = r.required("LUCID_DISCORD_PUBLIC_KEY", &why);
     let bot_token = r.required("LUCID_DISCORD_BOT_TOKEN", &why);
+    let mut complete = true;
     if let Some(key) = &public_key
         && (key.len() != 64 || !key.chars().all(|c| c.is_ascii_hexdigit()))
     {
@@ -285,15 +312,66 @@ pub(super) fn discord(r: &mut Reader) -> Section<DiscordSettings> {
             "LUCID_DISCORD_PUBLIC_KEY",
             "must be the 64 hex characters shown in the Developer Portal",
         );
-        return Err(());
+        complete = false;
     }
-    match (application_id, public_key, bot_token) {
-        (Some(application_id), Some(public_key), Some(bot_token)) => Ok(Some(DiscordSettings {
+    let guilds = r.list("LUCID_DISCORD_GUILDS");
+    if guilds.is_empty() {
+        r.problem(
+            "LUCID_DISCORD_GUILDS",
+            &format!("missing: {why}; name the servers (guild ids) lucid may answer"),
+        );
+        complete = false;
+    }
+    let channels = r.list("LUCID_DISCORD_CHANNELS");
+    let roles = r.list("LUCID_DISCORD_ROLES");
+    let users = r.list("LUCID_DISCORD_USERS");
+    let channel_repos = channel_repos(r, "LUCID_DISCORD_CHANNEL_REPOS");
+    let api_url = r.parsed("LUCID_DISCORD_API_URL", http_url);
+    let gateway = r.parsed("LUCID_DISCORD_GATEWAY", on_off);
+    let message_content = r.parsed("LUCID_DISCORD_MESSAGE_CONTENT", on_off);
+    let edit_interval = r.parsed("LUCID_DISCORD_EDIT_INTERVAL", duration);
+    match (
+        application_id,
+        public_key,
+        bot_token,
+        channel_repos,
+        api_url,
+        gateway,
+        message_content,
+        edit_interval,
+    ) {
+        (
+            Some(application_id),
+            Some(public_key),
+            Some(bot_token),
+            Some(channel_repos),
+            Some(api_url),
+            Some(gateway),
+            Some(message_content),
+            Some(edit_interval),
+        ) if complete => Ok(Some(DiscordSettings {
             application_id,
             public_key,
             bot_token: bot_token.into(),
+            guilds,
+            channels,
+            roles,
+            users,
+            channel_repos,
+            api_url,
+            gateway,
+            message_content,
+            edit_interval,
         })),
         _ => Err(()),
+    }
+}
+
+fn on_off(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => Ok(true),
+        "off" | "false" | "no" | "0" => Ok(false),
+        _ => Err(format!("{s:?} is neither on nor off")),
     }
 }
 

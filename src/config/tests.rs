@@ -219,6 +219,7 @@ fn complete_platforms_load() {
             ("LUCID_DISCORD_APPLICATION_ID", "1"),
             ("LUCID_DISCORD_PUBLIC_KEY", &"ab".repeat(32)),
             ("LUCID_DISCORD_BOT_TOKEN", "t"),
+            ("LUCID_DISCORD_GUILDS", "2"),
             ("LUCID_NOTION_TOKEN", "secret_x"),
         ]),
         None,
@@ -311,4 +312,33 @@ fn slack_names_every_bad_channel_repository_and_missing_workspaces() {
         );
     }
     assert_eq!(found.len(), 3, "{found:#?}");
+}
+
+#[test]
+fn discord_needs_its_servers_and_reads_its_lists() {
+    let base = [
+        ("LUCID_DISCORD_APPLICATION_ID", "1"),
+        ("LUCID_DISCORD_PUBLIC_KEY", "ab".repeat(32).leak() as &str),
+        ("LUCID_DISCORD_BOT_TOKEN", "t"),
+    ];
+    let problems = Settings::load(&env(&base), None).unwrap_err().to_string();
+    assert!(problems.contains("LUCID_DISCORD_GUILDS"), "{problems}");
+    let mut full = base.to_vec();
+    full.extend([
+        ("LUCID_DISCORD_GUILDS", "10, 11"),
+        ("LUCID_DISCORD_ROLES", "20"),
+        ("LUCID_DISCORD_CHANNEL_REPOS", "30=acme/app,*=acme/web"),
+        ("LUCID_DISCORD_GATEWAY", "off"),
+        ("LUCID_DISCORD_MESSAGE_CONTENT", "on"),
+    ]);
+    let discord = Settings::load(&env(&full), None).unwrap().discord.unwrap();
+    assert_eq!(discord.guilds, ["10", "11"]);
+    assert_eq!(discord.roles, ["20"]);
+    assert!(!discord.gateway && discord.message_content);
+    assert_eq!(discord.api_url, "https://discord.com");
+    assert_eq!(discord.channel_repo("30").unwrap().to_string(), "acme/app");
+    assert_eq!(discord.channel_repo("31").unwrap().to_string(), "acme/web");
+    full.push(("LUCID_DISCORD_GATEWAY", "maybe"));
+    let problems = Settings::load(&env(&full), None).unwrap_err().to_string();
+    assert!(problems.contains("neither on nor off"), "{problems}");
 }

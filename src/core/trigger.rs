@@ -74,6 +74,8 @@ pub enum ThreadRef {
         channel: String,
         thread_ts: String,
     },
+    /// A Discord thread (`thread`, whose id is its starter message's) off a text
+    /// channel; `None` before the thread is there.
     Discord {
         channel: String,
         thread: Option<String>,
@@ -204,8 +206,10 @@ impl ThreadRef {
                 channel,
                 thread_ts,
             } => format!("{team}/{channel}/{thread_ts}"),
+            // A thread's id is unique across Discord: messages in a thread name it as
+            // their channel, without its parent.
             ThreadRef::Discord { channel, thread } => match thread {
-                Some(thread) => format!("{channel}/{thread}"),
+                Some(thread) => thread.clone(),
                 None => channel.clone(),
             },
             ThreadRef::Notion { page } => page.clone(),

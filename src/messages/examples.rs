@@ -42,6 +42,22 @@ pub fn catalogue() -> Vec<(&'static str, Text)> {
         ("how to stop", how_to_stop()),
         ("workspace not set up", workspace_not_set_up()),
         ("may not stop", may_not_stop()),
+        ("not set up here", not_set_up_here()),
+        ("not a repository", not_a_repository("acme app")),
+        (
+            "thread name",
+            Text::new().plain(thread_name("fix add()\nin calc.py")),
+        ),
+        ("thread name: no task", Text::new().plain(thread_name(""))),
+        ("command description", Text::new().plain(COMMAND_DESCRIPTION)),
+        (
+            "command option: task",
+            Text::new().plain(TASK_OPTION_DESCRIPTION),
+        ),
+        (
+            "command option: repo",
+            Text::new().plain(REPO_OPTION_DESCRIPTION),
+        ),
         (
             "cannot post here",
             cannot_post_here("not_in_channel", "/invite @lucid"),

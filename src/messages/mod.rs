@@ -10,7 +10,7 @@ mod text;
 
 pub use notices::*;
 pub use status::*;
-pub use text::{Markup, PlainWords, Span, Text, one_line, shorten};
+pub use text::{Markup, PlainWords, Span, Text, emoji_char, one_line, shorten};
 
 #[cfg(test)]
 mod tests;

@@ -90,3 +90,33 @@ pub fn cannot_post_here(why: &str, invite: &str) -> Text {
         .code(invite)
         .plain(" and try again.")
 }
+
+/// A place lucid was not set up for (a Discord server not in its settings).
+pub fn not_set_up_here() -> Text {
+    Text::new().plain("I am not set up to work here.")
+}
+
+/// A repository named in a way lucid cannot read.
+pub fn not_a_repository(named: &str) -> Text {
+    Text::new()
+        .code(named)
+        .plain(" is not a repository I can read; name it as ")
+        .code("owner/repo")
+        .plain(" or by its link.")
+}
+
+/// The name of the thread a session lives in: its task's first line.
+pub fn thread_name(task: &str) -> String {
+    let line = super::one_line(task);
+    let line = line.trim();
+    if line.is_empty() {
+        "lucid session".to_owned()
+    } else {
+        super::shorten(line, 100)
+    }
+}
+
+/// What `/lucid` and its options are, as Discord shows them while it is typed.
+pub const COMMAND_DESCRIPTION: &str = "Hand a coding task to lucid's agent";
+pub const TASK_OPTION_DESCRIPTION: &str = "What to do";
+pub const REPO_OPTION_DESCRIPTION: &str = "The repository, owner/repo or its link";

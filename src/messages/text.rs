@@ -124,3 +124,21 @@ pub fn shorten(text: &str, max: usize) -> String {
 pub fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+/// An emoji's short name (Slack's, as [`Span::Emoji`] holds it) as the character
+/// platforms without short names show.
+pub fn emoji_char(name: &str) -> &'static str {
+    match name {
+        "hourglass_flowing_sand" => "⏳",
+        "package" => "📦",
+        "hammer_and_wrench" => "🛠️",
+        "white_check_mark" => "✅",
+        "x" => "❌",
+        "black_square_for_stop" => "⏹️",
+        "warning" => "⚠️",
+        "pencil2" => "✏️",
+        "link" => "🔗",
+        "eyes" => "👀",
+        _ => "",
+    }
+}

@@ -61,3 +61,93 @@ impl Store {
         Ok(crate::core::ThreadState { session, question })
     }
 }
+
+impl Store {
+    /// Moves what `from` holds (its session, or its open question) to `to`: a
+    /// platform that learns the conversation's real place only after the request was
+    /// recorded (Discord's `/lucid` gets its thread once the answer is posted). Both
+    /// keys lead to the session afterwards.
+    pub async fn move_thread(&self, from: &ThreadRef, to: &ThreadRef) -> Result<(), StoreError> {
+        let now = crate::core::Timestamp::now().as_millis();
+        let thread_json =
+            serde_json::to_string(to).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let (platform, old_key, new_key) = (from.platform(), from.key(), to.key());
+        let to = to.clone();
+        self.write(async |conn| {
+            let session: Option<String> = sqlx::query_scalar(
+                "SELECT session_id FROM threads WHERE platform = $1 AND thread_key = $2",
+            )
+            .bind(platform.as_str())
+            .bind(&old_key)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some(session) = session {
+                sqlx::query("UPDATE sessions SET thread = $1, updated_at = $2 WHERE id = $3")
+                    .bind(&thread_json)
+                    .bind(now)
+                    .bind(&session)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO threads (platform, thread_key, session_id, updated_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (platform, thread_key) \
+                     DO UPDATE SET session_id = excluded.session_id, updated_at = excluded.updated_at",
+                )
+                .bind(platform.as_str())
+                .bind(&new_key)
+                .bind(&session)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            }
+            let question: Option<String> = sqlx::query_scalar(
+                "SELECT trigger FROM questions WHERE platform = $1 AND thread_key = $2",
+            )
+            .bind(platform.as_str())
+            .bind(&old_key)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some(json) = question {
+                let mut trigger: crate::core::Trigger = serde_json::from_str(&json)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                trigger.thread = to.clone();
+                let json = serde_json::to_string(&trigger)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query("DELETE FROM questions WHERE platform = $1 AND thread_key = $2")
+                    .bind(platform.as_str())
+                    .bind(&old_key)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO questions (platform, thread_key, trigger, created_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (platform, thread_key) \
+                     DO UPDATE SET trigger = excluded.trigger, created_at = excluded.created_at",
+                )
+                .bind(platform.as_str())
+                .bind(&new_key)
+                .bind(&json)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// The newest delivery of `platform`, for a platform whose delivery ids are
+    /// numbers that grow with time (Discord's snowflakes): where to read messages
+    /// missed while lucid was away from. A longer number is a larger one.
+    pub async fn newest_numeric_delivery(
+        &self,
+        platform: &crate::core::Platform,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT delivery_id FROM deliveries WHERE platform = $1 \
+             ORDER BY length(delivery_id) DESC, delivery_id DESC LIMIT 1",
+        )
+        .bind(platform.as_str())
+        .fetch_optional(self.pool())
+        .await?)
+    }
+}

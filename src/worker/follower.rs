@@ -26,6 +26,9 @@ pub struct Follower {
     pub store: Store,
     pub holds: Arc<Holds>,
     pub session: SessionId,
+    /// The thread the session had when it was claimed: its acknowledgement is held
+    /// under this one. Writes go to the session's thread as the store has it now,
+    /// which a platform may have moved (Discord's command starts a thread of its own).
     pub thread: ThreadRef,
     pub session_url: String,
 }
@@ -162,9 +165,16 @@ impl Follower {
         let body = self.platform.render_status(&view(Timestamp::now()));
         if shown.status_body.as_ref() != Some(&body) {
             match &shown.status_id {
-                Some(id) => self.platform.update_status(&self.thread, id, &body).await?,
+                Some(id) => {
+                    self.platform
+                        .update_status(&session.trigger.thread, id, &body)
+                        .await?
+                }
                 None => {
-                    let id = self.platform.post_status(&self.thread, &body).await?;
+                    let id = self
+                        .platform
+                        .post_status(&session.trigger.thread, &body)
+                        .await?;
                     self.store
                         .set_thread_message(self.session, STATUS, &id)
                         .await?;
@@ -206,7 +216,7 @@ impl Follower {
             replies.push(self.platform.render(&last));
         }
         for reply in coalesce(replies, max_chars) {
-            self.platform.say(&self.thread, &reply).await?;
+            self.platform.say(&session.trigger.thread, &reply).await?;
         }
         if let Some(last) = new.last().map(|e| e.seq) {
             shown.replied = last;

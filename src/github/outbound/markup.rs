@@ -3,7 +3,7 @@
 //! of a comment, a quoted mention pings no one, and a link cannot break out of its
 //! parentheses.
 
-use crate::messages::{Markup, Span, shorten};
+use crate::messages::{Markup, Span, emoji_char, shorten};
 use std::fmt::Write as _;
 
 /// Characters a link target keeps; a longer one is cut.
@@ -25,25 +25,8 @@ impl Markup for GithubMarkup {
                 format!("\n{fence}\n{lines}\n{fence}")
             }
             Span::Link { label, url } => format!("[{}]({})", prose(label), link_target(url)),
-            Span::Emoji(name) => emoji(name).to_owned(),
+            Span::Emoji(name) => emoji_char(name).to_owned(),
         }
-    }
-}
-
-/// An emoji's short name as the character GitHub shows.
-pub fn emoji(name: &str) -> &'static str {
-    match name {
-        "hourglass_flowing_sand" => "⏳",
-        "package" => "📦",
-        "hammer_and_wrench" => "🛠️",
-        "white_check_mark" => "✅",
-        "x" => "❌",
-        "black_square_for_stop" => "⏹️",
-        "warning" => "⚠️",
-        "pencil2" => "✏️",
-        "link" => "🔗",
-        "eyes" => "👀",
-        _ => "",
     }
 }
 

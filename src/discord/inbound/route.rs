@@ -1,0 +1,252 @@
+//! `POST /webhooks/discord/interactions`: verify, parse, hand to the intake, answer
+//! within Discord's 3 seconds. A new session's answer is deferred (Discord shows
+//! "lucid is thinking…") and written right after with the status message, from which
+//! the session's thread is started; refusals are answered at once, seen only by the
+//! person who asked.
+
+use super::{Button, Command, DiscordRequest, parse_interaction};
+use crate::chat::{ChatPlatform, Intake, Taken};
+use crate::core::{Ask, Author, DeliveryId, Intent, Origin, Policy, SessionId, ThreadRef};
+use crate::discord::outbound::client::{COMMAND, STOP_PREFIX};
+use crate::discord::{DiscordPlatform, SESSION_THREAD_PREFIX};
+use crate::http::ApiError;
+use crate::messages::{self, Text};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub const SIGNATURE_HEADER: &str = "x-signature-ed25519";
+pub const TIMESTAMP_HEADER: &str = "x-signature-timestamp";
+
+/// Interaction response types and message flags.
+const PONG: u8 = 1;
+const CHANNEL_MESSAGE: u8 = 4;
+const DEFERRED_CHANNEL_MESSAGE: u8 = 5;
+const DEFERRED_UPDATE_MESSAGE: u8 = 6;
+const EPHEMERAL: u64 = 1 << 6;
+
+type Hook = State<(Arc<DiscordPlatform>, Intake)>;
+
+pub fn routes(platform: Arc<DiscordPlatform>, intake: Intake) -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/webhooks/discord/interactions",
+            axum::routing::post(receive),
+        )
+        .with_state((platform, intake))
+}
+
+async fn receive(
+    State((platform, intake)): Hook,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // Discord sends badly signed requests on purpose, and removes an endpoint that
+    // takes them.
+    if !platform.verify(header(SIGNATURE_HEADER), header(TIMESTAMP_HEADER), &body) {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid request signature",
+        ));
+    }
+    match parse_interaction(&body).map_err(|e| ApiError::bad_request(e.reason()))? {
+        DiscordRequest::Ping => Ok(answer(json!({ "type": PONG }))),
+        DiscordRequest::Command(command) => on_command(&platform, &intake, command).await,
+        DiscordRequest::Button(button) => on_button(&platform, &intake, button).await,
+        DiscordRequest::Ignored(reason) => Ok(with_reason(
+            only_you(&platform, &messages::not_set_up_here()),
+            &reason,
+        )),
+    }
+}
+
+async fn on_command(
+    platform: &Arc<DiscordPlatform>,
+    intake: &Intake,
+    command: Command,
+) -> Result<Response, ApiError> {
+    let allowed = command
+        .guild
+        .as_deref()
+        .is_some_and(|g| platform.guild_allowed(g));
+    if command.name != COMMAND || !allowed {
+        return Ok(only_you(platform, &messages::not_set_up_here()));
+    }
+    let person = &command.person;
+    let author = Author {
+        id: person.id.clone(),
+        display_name: person.name.clone(),
+    };
+    let channel = command.thread_parent.as_deref().unwrap_or(&command.channel);
+    if let Some(refusal) = platform.refusal(channel, &person.id, &person.roles) {
+        return Ok(only_you(platform, &messages::refusal(&refusal, &author)));
+    }
+    let task = command.task.as_deref().unwrap_or_default().trim().to_owned();
+    if task.is_empty() {
+        return Ok(only_you(platform, &messages::command_usage("/lucid task:")));
+    }
+    let repo = match command.repo.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(named) => match intake.forges.iter().find_map(|f| f.find_repo(named)) {
+            Some(repo) => Some(repo),
+            None => return Ok(only_you(platform, &messages::not_a_repository(named))),
+        },
+    };
+    let delivery = DeliveryId::parse(&command.id)
+        .map_err(|e| ApiError::bad_request(format!("the interaction's id is unusable: {e}")))?;
+    // Typed in a thread, the command speaks in that thread; elsewhere it answers with
+    // the session's status message and the thread is started from it.
+    let (thread, fresh) = match &command.thread_parent {
+        Some(parent) => (
+            ThreadRef::Discord {
+                channel: parent.clone(),
+                thread: Some(command.channel.clone()),
+            },
+            false,
+        ),
+        None => {
+            platform.expect_answer(&command.id, &command.token, &task);
+            (
+                ThreadRef::Discord {
+                    channel: command.channel.clone(),
+                    thread: Some(format!("{SESSION_THREAD_PREFIX}{}", command.id)),
+                },
+                true,
+            )
+        }
+    };
+    let intent = Intent {
+        origin: Origin {
+            delivery,
+            thread,
+            author: author.clone(),
+            message: None,
+            addressed: true,
+        },
+        ask: Ask::Task {
+            text: task.clone(),
+            repo,
+            title: None,
+            whole: None,
+        },
+    };
+    let policy = Policy {
+        refusal: None,
+        may_start: true,
+        default_repo: platform.settings.channel_repo(channel).cloned(),
+    };
+    let taken = intake
+        .take(&as_dyn(platform), intent, policy, None, fresh)
+        .await?;
+    Ok(match (&taken, fresh) {
+        // The thread's first message, written as soon as it is known.
+        (Taken::Started(_) | Taken::AskedForRepo | Taken::Duplicate, true) => {
+            with_taken(answer(json!({ "type": DEFERRED_CHANNEL_MESSAGE })), &taken)
+        }
+        (Taken::Ignored(_) | Taken::Refused(_), _) => with_taken(
+            only_you(platform, &messages::command_usage("/lucid task:")),
+            &taken,
+        ),
+        // In a thread: the request, as the person typed it, for everyone to see.
+        _ => with_taken(
+            message(platform, &messages::asked(&author, &task), 0),
+            &taken,
+        ),
+    })
+}
+
+async fn on_button(
+    platform: &Arc<DiscordPlatform>,
+    intake: &Intake,
+    button: Button,
+) -> Result<Response, ApiError> {
+    let Some(session) = button.custom_id.strip_prefix(STOP_PREFIX) else {
+        return Ok(only_you(platform, &messages::not_set_up_here()));
+    };
+    let allowed = button
+        .guild
+        .as_deref()
+        .is_some_and(|g| platform.guild_allowed(g));
+    let person = &button.person;
+    if !allowed
+        || platform
+            .person_refusal(&person.id, &person.roles)
+            .is_some()
+    {
+        return Ok(only_you(platform, &messages::may_not_stop()));
+    }
+    let session: SessionId = session
+        .parse()
+        .map_err(|e| ApiError::bad_request(format!("the button names no session: {e}")))?;
+    let Some(found) = intake.store.session(session).await.map_err(ApiError::from)? else {
+        return Ok(answer(json!({ "type": DEFERRED_UPDATE_MESSAGE })));
+    };
+    let delivery = DeliveryId::parse(&button.id)
+        .map_err(|e| ApiError::bad_request(format!("the interaction's id is unusable: {e}")))?;
+    let intent = Intent {
+        origin: Origin {
+            delivery,
+            thread: found.trigger.thread.clone(),
+            author: Author {
+                id: person.id.clone(),
+                display_name: person.name.clone(),
+            },
+            message: None,
+            addressed: true,
+        },
+        ask: Ask::Stop,
+    };
+    let taken = intake
+        .take(&as_dyn(platform), intent, Policy::open(), None, false)
+        .await?;
+    // The status message shows the stop when the session's worker writes it.
+    Ok(with_taken(
+        answer(json!({ "type": DEFERRED_UPDATE_MESSAGE })),
+        &taken,
+    ))
+}
+
+fn as_dyn(platform: &Arc<DiscordPlatform>) -> Arc<dyn ChatPlatform> {
+    platform.clone()
+}
+
+fn answer(body: Value) -> Response {
+    (StatusCode::OK, Json(body)).into_response()
+}
+
+/// A message answering the interaction; `flags` 64 shows it to its author only.
+fn message(platform: &Arc<DiscordPlatform>, text: &Text, flags: u64) -> Response {
+    answer(json!({
+        "type": CHANNEL_MESSAGE,
+        "data": {
+            "content": messages::shorten(&as_dyn(platform).render(text), 2_000),
+            "allowed_mentions": { "parse": [] },
+            "flags": flags,
+        }
+    }))
+}
+
+fn only_you(platform: &Arc<DiscordPlatform>, text: &Text) -> Response {
+    message(platform, text, EPHEMERAL)
+}
+
+/// What lucid made of the request, for its logs and tests (Discord reads only the
+/// body).
+fn with_taken(mut response: Response, taken: &Taken) -> Response {
+    if let Ok(value) = taken.to_json().to_string().parse() {
+        response.headers_mut().insert("x-lucid-taken", value);
+    }
+    response
+}
+
+fn with_reason(mut response: Response, reason: &str) -> Response {
+    if let Ok(value) = json!({ "ignored": reason }).to_string().parse() {
+        response.headers_mut().insert("x-lucid-taken", value);
+    }
+    response
+}

@@ -1,0 +1,282 @@
+//! lucid's Discord REST client: serenity's `Http`, whose rate limiter keeps Discord's
+//! per-route buckets and its global limit and waits out every 429 for its
+//! `retry_after` before trying again, so a burst of updates is delayed, never dropped.
+//! Every message sets `allowed_mentions` to nothing: whatever an agent writes, no one
+//! is pinged.
+
+use crate::config::DiscordSettings;
+use crate::messages;
+use anyhow::Context as _;
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use serenity::all::{
+    ApplicationId, Builder as _, AutoArchiveDuration, ButtonStyle, Channel, ChannelId, ChannelType,
+    CommandOptionType, CreateActionRow, CreateAllowedMentions, CreateButton, CreateCommand,
+    CreateCommandOption, CreateMessage, CreateThread, EditInteractionResponse, EditMessage,
+    GetMessages, GuildId, Http, HttpBuilder, Message, MessageId, MessageReference, ReactionType,
+};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Discord's limit on a message's content, in characters.
+pub const MAX_CONTENT_CHARS: usize = 2_000;
+/// The `custom_id` of a status message's Stop button: `stop:<session id>`.
+pub const STOP_PREFIX: &str = "stop:";
+/// The slash command's name and options.
+pub const COMMAND: &str = "lucid";
+pub const TASK_OPTION: &str = "task";
+pub const REPO_OPTION: &str = "repo";
+
+/// A message as lucid writes it: Markdown content, and the session its Stop button
+/// stops while the session runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Post {
+    pub content: String,
+    pub stop: Option<String>,
+}
+
+impl Post {
+    pub fn text(content: impl Into<String>) -> Post {
+        Post {
+            content: content.into(),
+            stop: None,
+        }
+    }
+
+    /// The content within Discord's limit.
+    fn content(&self) -> String {
+        messages::shorten(&self.content, MAX_CONTENT_CHARS)
+    }
+
+    fn components(&self) -> Vec<CreateActionRow> {
+        match &self.stop {
+            Some(session) => vec![CreateActionRow::Buttons(vec![
+                CreateButton::new(format!("{STOP_PREFIX}{session}"))
+                    .label(messages::STOP_BUTTON)
+                    .style(ButtonStyle::Danger),
+            ])],
+            None => Vec::new(),
+        }
+    }
+}
+
+/// Nobody: no user, role, `@everyone` or `@here` is pinged by lucid's messages.
+fn nobody() -> CreateAllowedMentions {
+    CreateAllowedMentions::new()
+}
+
+/// A channel as lucid needs to know it: a thread (with its parent) or not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    Channel,
+    Thread { parent: ChannelId },
+}
+
+pub struct DiscordApi {
+    http: Arc<Http>,
+}
+
+/// Discord's JSON error code in a refusal (10003 Unknown Channel, …).
+pub fn error_code(error: &anyhow::Error) -> Option<isize> {
+    match error.downcast_ref::<serenity::Error>()? {
+        serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(response)) => {
+            Some(response.error.code)
+        }
+        _ => None,
+    }
+}
+
+pub const UNKNOWN_CHANNEL: isize = 10003;
+pub const UNKNOWN_MESSAGE: isize = 10008;
+pub const UNKNOWN_WEBHOOK: isize = 10015;
+pub const UNKNOWN_INTERACTION: isize = 10062;
+pub const THREAD_EXISTS: isize = 160004;
+
+fn id<T: From<u64>>(s: &str) -> anyhow::Result<T> {
+    s.parse::<u64>()
+        .ok()
+        .filter(|n| *n != 0)
+        .map(T::from)
+        .with_context(|| format!("{s:?} is not a Discord id"))
+}
+
+impl DiscordApi {
+    pub fn new(settings: &DiscordSettings) -> anyhow::Result<DiscordApi> {
+        Ok(DiscordApi {
+            http: Arc::new(Self::build_http(settings)?),
+        })
+    }
+
+    /// Another client for the gateway's connection (serenity's gateway client owns
+    /// its own).
+    pub fn gateway_http(&self, settings: &DiscordSettings) -> anyhow::Result<Http> {
+        Self::build_http(settings)
+    }
+
+    fn build_http(settings: &DiscordSettings) -> anyhow::Result<Http> {
+        let application: ApplicationId = id(&settings.application_id)
+            .context("LUCID_DISCORD_APPLICATION_ID must be the application's numeric id")?;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        let mut builder = HttpBuilder::new(settings.bot_token.expose_secret())
+            .application_id(application)
+            .client(client);
+        if settings.api_url != "https://discord.com" {
+            // serenity writes every address as https://discord.com/api/v10/…; a
+            // "proxy" replaces that origin.
+            builder = builder.proxy(settings.api_url.clone());
+        }
+        Ok(builder.build())
+    }
+
+    pub fn http(&self) -> Arc<Http> {
+        self.http.clone()
+    }
+
+    /// The bot's own user: its id, and proof the token works.
+    pub async fn me(&self) -> anyhow::Result<serenity::all::CurrentUser> {
+        Ok(self.http.get_current_user().await?)
+    }
+
+    /// Registers `/lucid` in `guild`, replacing the application's commands there (a
+    /// bulk overwrite: the same call again changes nothing).
+    pub async fn register_command(&self, guild: &str) -> anyhow::Result<()> {
+        let guild: GuildId = id(guild)?;
+        let command = CreateCommand::new(COMMAND)
+            .description(messages::COMMAND_DESCRIPTION)
+            .add_option(
+                CreateCommandOption::new(
+                    CommandOptionType::String,
+                    TASK_OPTION,
+                    messages::TASK_OPTION_DESCRIPTION,
+                )
+                .required(true)
+                .max_length(6_000),
+            )
+            .add_option(
+                CreateCommandOption::new(
+                    CommandOptionType::String,
+                    REPO_OPTION,
+                    messages::REPO_OPTION_DESCRIPTION,
+                )
+                .max_length(200),
+            );
+        guild.set_commands(&*self.http, vec![command]).await?;
+        Ok(())
+    }
+
+    /// Posts `post` in `channel` (a thread is a channel); answers the message's id.
+    pub async fn post(&self, channel: &str, post: &Post) -> anyhow::Result<String> {
+        let message = CreateMessage::new()
+            .content(post.content())
+            .components(post.components())
+            .allowed_mentions(nobody());
+        let sent = id::<ChannelId>(channel)?
+            .send_message(&*self.http, message)
+            .await?;
+        Ok(sent.id.to_string())
+    }
+
+    /// Answers `message` in `channel` (a reply, outside any thread).
+    pub async fn reply(&self, channel: &str, message: &str, post: &Post) -> anyhow::Result<()> {
+        let channel: ChannelId = id(channel)?;
+        let reference =
+            MessageReference::from((channel, id::<MessageId>(message)?)).fail_if_not_exists(false);
+        let message = CreateMessage::new()
+            .content(post.content())
+            .reference_message(reference)
+            .allowed_mentions(nobody());
+        channel.send_message(&*self.http, message).await?;
+        Ok(())
+    }
+
+    pub async fn edit(&self, channel: &str, message: &str, post: &Post) -> anyhow::Result<()> {
+        let edit = EditMessage::new()
+            .content(post.content())
+            .components(post.components())
+            .allowed_mentions(nobody());
+        id::<ChannelId>(channel)?
+            .edit_message(&*self.http, id::<MessageId>(message)?, edit)
+            .await?;
+        Ok(())
+    }
+
+    /// Writes an interaction's first answer (a deferred one) with the interaction's
+    /// token, valid for 15 minutes; answers the message.
+    pub async fn edit_original(&self, token: &str, post: &Post) -> anyhow::Result<Message> {
+        let edit = EditInteractionResponse::new()
+            .content(post.content())
+            .components(post.components())
+            .allowed_mentions(nobody());
+        Ok(edit.execute(&*self.http, token).await?)
+    }
+
+    /// Starts a public thread from `message` in `channel`: the thread's id is the
+    /// message's. A thread already there counts as started.
+    pub async fn start_thread(
+        &self,
+        channel: &str,
+        message: &str,
+        name: &str,
+    ) -> anyhow::Result<()> {
+        let thread = CreateThread::new(name.to_owned())
+            .kind(ChannelType::PublicThread)
+            .auto_archive_duration(AutoArchiveDuration::OneWeek);
+        let started = id::<ChannelId>(channel)?
+            .create_thread_from_message(&*self.http, id::<MessageId>(message)?, thread)
+            .await;
+        match started {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = anyhow::Error::from(e);
+                if error_code(&e) == Some(THREAD_EXISTS) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    pub async fn react(&self, channel: &str, message: &str, emoji: &str) -> anyhow::Result<()> {
+        self.http
+            .create_reaction(
+                id(channel)?,
+                id(message)?,
+                &ReactionType::Unicode(emoji.to_owned()),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Whether `channel` is a thread, and its parent if it is.
+    pub async fn place(&self, channel: &str) -> anyhow::Result<Place> {
+        let channel = self.http.get_channel(id(channel)?).await?;
+        Ok(match channel {
+            Channel::Guild(channel) => match (channel.kind, channel.parent_id) {
+                (
+                    ChannelType::PublicThread
+                    | ChannelType::PrivateThread
+                    | ChannelType::NewsThread,
+                    Some(parent),
+                ) => Place::Thread { parent },
+                _ => Place::Channel,
+            },
+            _ => Place::Channel,
+        })
+    }
+
+    /// Up to 100 messages of `channel` after `after`, oldest first.
+    pub async fn messages_after(
+        &self,
+        channel: &str,
+        after: &str,
+    ) -> anyhow::Result<Vec<Message>> {
+        let mut messages = id::<ChannelId>(channel)?
+            .messages(&*self.http, GetMessages::new().after(id::<MessageId>(after)?).limit(100))
+            .await?;
+        messages.sort_by_key(|m| m.id);
+        Ok(messages)
+    }
+}
