@@ -5,6 +5,8 @@ mod agent;
 mod api;
 mod cli;
 mod fake_anthropic;
+mod fake_discord;
+mod fake_discord_selftest;
 mod fake_github;
 mod fake_github_selftest;
 mod fake_llm;
