@@ -353,7 +353,13 @@ pub const SETTINGS: &[Setting] = &[
         "LUCID_DISCORD_API_URL",
         "discord.api_url",
         Some("https://discord.com"),
-        "Discord's origin; the REST API is under /api/v10 and the gateway's address comes from it.",
+        "Where Discord's API is reached; another https origin receives what is meant for discord.com.",
+    ),
+    setting(
+        "LUCID_DISCORD_CA_FILE",
+        "discord.ca_file",
+        None,
+        "PEM certificate authority trusted for LUCID_DISCORD_API_URL, besides the usual ones.",
     ),
     setting(
         "LUCID_DISCORD_GATEWAY",

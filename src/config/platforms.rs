@@ -65,8 +65,11 @@ pub struct DiscordSettings {
     pub users: Vec<String>,
     /// Each channel's default repository; channel `*` is every channel's.
     pub channel_repos: Vec<(String, crate::core::RepoRef)>,
-    /// Discord's origin (`https://discord.com`); its REST API is under `/api/v10`.
+    /// Where Discord's API is reached (`https://discord.com`); another address
+    /// receives the requests meant for discord.com (a relay, or a test's stand-in).
     pub api_url: String,
+    /// A certificate authority trusted for that address, besides the usual ones.
+    pub ca_file: Option<std::path::PathBuf>,
     /// Mentions come through the gateway; off: only `/lucid` and the Stop button.
     pub gateway: bool,
     /// The privileged MESSAGE_CONTENT intent was granted: every message in a session's
@@ -326,7 +329,8 @@ pub(super) fn discord(r: &mut Reader) -> Section<DiscordSettings> {
     let roles = r.list("LUCID_DISCORD_ROLES");
     let users = r.list("LUCID_DISCORD_USERS");
     let channel_repos = channel_repos(r, "LUCID_DISCORD_CHANNEL_REPOS");
-    let api_url = r.parsed("LUCID_DISCORD_API_URL", http_url);
+    let api_url = r.parsed("LUCID_DISCORD_API_URL", https_origin);
+    let ca_file = r.text("LUCID_DISCORD_CA_FILE").map(PathBuf::from);
     let gateway = r.parsed("LUCID_DISCORD_GATEWAY", on_off);
     let message_content = r.parsed("LUCID_DISCORD_MESSAGE_CONTENT", on_off);
     let edit_interval = r.parsed("LUCID_DISCORD_EDIT_INTERVAL", duration);
@@ -359,12 +363,22 @@ pub(super) fn discord(r: &mut Reader) -> Section<DiscordSettings> {
             users,
             channel_repos,
             api_url,
+            ca_file,
             gateway,
             message_content,
             edit_interval,
         })),
         _ => Err(()),
     }
+}
+
+/// An `https://host[:port]` origin, nothing after it.
+fn https_origin(s: &str) -> Result<String, String> {
+    url::Url::parse(s)
+        .ok()
+        .filter(|u| u.scheme() == "https" && u.host_str().is_some() && u.path() == "/")
+        .map(|_| s.trim_end_matches('/').to_owned())
+        .ok_or_else(|| format!("{s:?} is not an https://host[:port] origin"))
 }
 
 fn on_off(s: &str) -> Result<bool, String> {

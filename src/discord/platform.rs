@@ -68,6 +68,29 @@ fn remember<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: 
     map.insert(key, value);
 }
 
+/// Why `user` (with `roles`) may not ask in `channel` (anywhere, when None). A
+/// channel must be listed when channels are; a person is let in by being listed or
+/// by holding a listed role, when either list is set.
+fn refusal(
+    settings: &DiscordSettings,
+    channel: Option<&str>,
+    user: &str,
+    roles: &[String],
+) -> Option<Refusal> {
+    if let Some(channel) = channel
+        && !settings.channels.is_empty()
+        && !settings.channels.iter().any(|c| c == channel)
+    {
+        return Some(Refusal::PlaceNotListed);
+    }
+    if settings.users.is_empty() && settings.roles.is_empty() {
+        return None;
+    }
+    let listed = settings.users.iter().any(|u| u == user);
+    let has_role = roles.iter().any(|r| settings.roles.contains(r));
+    (!listed && !has_role).then_some(Refusal::PersonNotListed)
+}
+
 /// The channel and thread of a Discord conversation.
 pub fn place(thread: &ThreadRef) -> anyhow::Result<(&str, &str)> {
     match thread {
@@ -147,28 +170,32 @@ impl DiscordPlatform {
     }
 
     /// Why `user` (with `roles`) may not ask for work in `channel`, if they may not.
-    /// A person is let in by being listed or by holding a listed role.
     pub fn refusal(&self, channel: &str, user: &str, roles: &[String]) -> Option<Refusal> {
-        let s = &self.settings;
-        if !s.channels.is_empty() && !s.channels.iter().any(|c| c == channel) {
-            return Some(Refusal::PlaceNotListed);
-        }
-        self.person_refusal(user, roles)
+        refusal(&self.settings, Some(channel), user, roles)
     }
 
     /// Why `user` may not ask for work or stop it anywhere, if they may not.
     pub fn person_refusal(&self, user: &str, roles: &[String]) -> Option<Refusal> {
-        let s = &self.settings;
-        if s.users.is_empty() && s.roles.is_empty() {
-            return None;
-        }
-        let listed = s.users.iter().any(|u| u == user);
-        let has_role = roles.iter().any(|r| s.roles.contains(r));
-        (!listed && !has_role).then_some(Refusal::PersonNotListed)
+        refusal(&self.settings, None, user, roles)
     }
 
     pub fn bot_user(&self) -> Option<u64> {
         self.bot_user_id.get().copied()
+    }
+
+    /// The bot's user id, asked of Discord when neither start-up nor READY has told
+    /// it yet (a message can be handled while READY still is).
+    pub async fn bot_user_or_ask(&self) -> Option<u64> {
+        if let Some(id) = self.bot_user() {
+            return Some(id);
+        }
+        match self.api.me().await {
+            Ok(me) => Some(*self.bot_user_id.get_or_init(|| me.id.get())),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not ask Discord who lucid is");
+                None
+            }
+        }
     }
 
     /// A `/lucid` about to be taken: its token, for writing the answer it deferred.
@@ -387,5 +414,62 @@ impl ChatPlatform for DiscordPlatform {
     ) -> anyhow::Result<()> {
         let (channel, message) = split_message(id)?;
         self.api.edit(channel, message, &*post_of(rendered)?).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(channels: &[&str], roles: &[&str], users: &[&str]) -> DiscordSettings {
+        let list = |l: &[&str]| l.iter().map(|s| (*s).to_owned()).collect();
+        DiscordSettings {
+            application_id: "1".into(),
+            public_key: "ab".repeat(32),
+            bot_token: "t".to_owned().into(),
+            guilds: vec!["g".into()],
+            channels: list(channels),
+            roles: list(roles),
+            users: list(users),
+            channel_repos: Vec::new(),
+            api_url: "https://discord.com".into(),
+            ca_file: None,
+            gateway: true,
+            message_content: false,
+            edit_interval: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn people_are_let_in_by_their_id_or_a_role_and_places_by_the_list() {
+        let roles = |r: &[&str]| r.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let open = settings(&[], &[], &[]);
+        assert_eq!(refusal(&open, Some("c"), "u", &[]), None);
+        let s = settings(&["c1"], &["dev"], &["boss"]);
+        assert_eq!(refusal(&s, Some("c1"), "boss", &[]), None);
+        assert_eq!(refusal(&s, Some("c1"), "ann", &roles(&["dev"])), None);
+        assert_eq!(
+            refusal(&s, Some("c1"), "ann", &roles(&["ops"])),
+            Some(Refusal::PersonNotListed)
+        );
+        assert_eq!(
+            refusal(&s, Some("c2"), "boss", &[]),
+            Some(Refusal::PlaceNotListed)
+        );
+        // A stop is not about a place.
+        assert_eq!(refusal(&s, None, "ann", &roles(&["dev"])), None);
+    }
+
+    #[test]
+    fn a_thread_is_written_where_it_lives() {
+        let thread = ThreadRef::Discord {
+            channel: "1".into(),
+            thread: Some("2".into()),
+        };
+        assert_eq!(place(&thread).unwrap(), ("1", "2"));
+        assert_eq!(thread.key(), "2");
+        assert!(place(&ThreadRef::Web { id: "w".into() }).is_err());
+        assert_eq!(split_message("5/6").unwrap(), ("5", "6"));
+        assert!(split_message("56").is_err());
     }
 }

@@ -4,6 +4,7 @@
 mod agent;
 mod api;
 mod cli;
+mod discord_e2e;
 mod fake_anthropic;
 mod fake_discord;
 mod fake_discord_selftest;

@@ -1,6 +1,7 @@
 //! What the end-to-end tests stand on: the fake GitHub, Slack and model on
 //! loopback, and the real `lucid serve` binary pointed at them, its log kept.
 
+use crate::fake_discord::FakeDiscord;
 use crate::fake_github::FakeGithub;
 use crate::fake_llm::{FakeLlm, Reply};
 use crate::fake_slack::FakeSlack;
@@ -39,15 +40,28 @@ pub enum Auth {
     App,
 }
 
+pub const DISCORD_TOKEN: &str = "discord-e2e-bot-token-0123456789";
+/// The fake Discord's server, its channels (one whose default repository is acme/calc,
+/// one with none), the role that may ask, and people: ada holds the role, eve not.
+pub const GUILD: &str = "900000000000000001";
+pub const DCHANNEL: &str = "900000000000000010";
+pub const DBARE: &str = "900000000000000011";
+pub const DROLE: &str = "900000000000000020";
+pub const DADA: &str = "900000000000000030";
+pub const DEVE: &str = "900000000000000031";
+
 pub struct Lucid {
     pub url: String,
     pub github: FakeGithub,
     pub slack: FakeSlack,
+    pub discord: FakeDiscord,
     pub llm: FakeLlm,
     pub http: reqwest::Client,
     child: Child,
+    /// The environment `lucid serve` runs with, to start it again.
+    env: Vec<(String, String)>,
     log: Arc<Mutex<Vec<String>>>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Drop for Lucid {
@@ -63,6 +77,15 @@ impl Lucid {
     }
 
     pub async fn start_as(replies: Vec<Reply>, auth: Auth) -> Lucid {
+        Self::start_with(replies, auth, false).await
+    }
+
+    /// lucid with Discord connected too (its gateway included).
+    pub async fn start_discord(replies: Vec<Reply>) -> Lucid {
+        Self::start_with(replies, Auth::Token, true).await
+    }
+
+    async fn start_with(replies: Vec<Reply>, auth: Auth, with_discord: bool) -> Lucid {
         let github = FakeGithub::start("lucid").await;
         github.accept_token(TOKEN);
         github.add_repo(REPO, &[("calc.py", CALC), ("test_calc.py", TEST)]);
@@ -73,95 +96,107 @@ impl Lucid {
         slack.add_user(ADA, "ada", "Ada Lovelace", "Ada");
         slack.add_user(EVE, "eve", "Eve Mallory", "");
         slack.add_user("U0ROB", "rob", "Rob Pike", "");
+        let discord = FakeDiscord::start(DISCORD_TOKEN).await;
+        discord.guild(GUILD, "acme");
+        discord.text_channel(GUILD, DCHANNEL, "calc");
+        discord.text_channel(GUILD, DBARE, "general");
+        discord.person(DADA, "ada");
+        discord.person(DEVE, "eve");
+        discord.give_role(DADA, DROLE);
         let llm = FakeLlm::start(replies).await;
         let dir = tempfile::tempdir().unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_lucid"));
-        command.env_clear();
+        let mut env: Vec<(String, String)> = Vec::new();
+        let mut set = |k: &str, v: String| env.push((k.to_owned(), v));
         match auth {
-            Auth::Token => command.env("LUCID_GITHUB_TOKEN", TOKEN),
+            Auth::Token => set("LUCID_GITHUB_TOKEN", TOKEN.into()),
             Auth::App => {
                 github.enable_app(APP_ID, 4242);
                 let key = concat!(
                     env!("CARGO_MANIFEST_DIR"),
                     "/tests/data/github/test-app-key.pem"
                 );
-                command
-                    .env("LUCID_GITHUB_APP_ID", APP_ID.to_string())
-                    .env("LUCID_GITHUB_PRIVATE_KEY_PATH", key)
+                set("LUCID_GITHUB_APP_ID", APP_ID.to_string());
+                set("LUCID_GITHUB_PRIVATE_KEY_PATH", key.into());
             }
         };
-        let mut child = command
-            .arg("serve")
-            .current_dir(dir.path())
-            .env("PATH", std::env::var("PATH").unwrap())
-            .env("DOCKER_HOST", crate::harness::docker_host())
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}/lucid.db", dir.path().display()),
-            )
-            .env("LUCID_LISTEN", "127.0.0.1:0")
-            .env("LUCID_LOG", "info,lucid=debug")
-            .env("LUCID_API_TOKEN", API_TOKEN)
-            .env("LUCID_WORKSPACES_DIR", dir.path().join("workspaces"))
-            .env("LUCID_SANDBOX_POOL_SIZE", "0")
-            .env(
-                "LUCID_GITHUB_WEBHOOK_SECRETS",
-                format!("old-secret,{SECRET}"),
-            )
-            .env("LUCID_GITHUB_API_URL", &github.origin)
-            .env("LUCID_GITHUB_EDIT_INTERVAL", "100ms")
-            .env("LUCID_SLACK_SIGNING_SECRET", SLACK_SECRET)
-            .env("LUCID_SLACK_BOT_TOKEN", SLACK_TOKEN)
-            .env("LUCID_SLACK_TEAMS", TEAM)
-            .env("LUCID_SLACK_USERS", format!("{ADA},U0ROB"))
-            .env("LUCID_SLACK_CHANNEL_REPOS", format!("{CHANNEL}={REPO}"))
-            .env("LUCID_SLACK_API_URL", &slack.api_url)
-            .env("LUCID_SLACK_EDIT_INTERVAL", "100ms")
-            .env("LUCID_LLM_BASE_URL", &llm.base_url)
-            .env("LUCID_LLM_API_KEY", LLM_KEY)
-            .env("LUCID_LLM_MODEL", "fake-model")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let log = log.clone();
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if let Some(at) = line.find("lucid listening on http://") {
-                        let address = line[at + "lucid listening on ".len()..]
-                            .split_whitespace()
-                            .next()
-                            .unwrap()
-                            .to_owned();
-                        let _ = tx.send(address);
-                    }
-                    log.lock().unwrap().push(line);
-                }
-            });
+        set("PATH", std::env::var("PATH").unwrap());
+        set("DOCKER_HOST", crate::harness::docker_host());
+        set(
+            "DATABASE_URL",
+            format!("sqlite://{}/lucid.db", dir.path().display()),
+        );
+        set("LUCID_LISTEN", "127.0.0.1:0".into());
+        set("LUCID_LOG", "info,lucid=debug".into());
+        set("LUCID_API_TOKEN", API_TOKEN.into());
+        set(
+            "LUCID_WORKSPACES_DIR",
+            dir.path().join("workspaces").display().to_string(),
+        );
+        set("LUCID_SANDBOX_POOL_SIZE", "0".into());
+        set(
+            "LUCID_GITHUB_WEBHOOK_SECRETS",
+            format!("old-secret,{SECRET}"),
+        );
+        set("LUCID_GITHUB_API_URL", github.origin.clone());
+        set("LUCID_GITHUB_EDIT_INTERVAL", "100ms".into());
+        set("LUCID_SLACK_SIGNING_SECRET", SLACK_SECRET.into());
+        set("LUCID_SLACK_BOT_TOKEN", SLACK_TOKEN.into());
+        set("LUCID_SLACK_TEAMS", TEAM.into());
+        set("LUCID_SLACK_USERS", format!("{ADA},U0ROB"));
+        set("LUCID_SLACK_CHANNEL_REPOS", format!("{CHANNEL}={REPO}"));
+        set("LUCID_SLACK_API_URL", slack.api_url.clone());
+        set("LUCID_SLACK_EDIT_INTERVAL", "100ms".into());
+        set("LUCID_LLM_BASE_URL", llm.base_url.clone());
+        set("LUCID_LLM_API_KEY", LLM_KEY.into());
+        set("LUCID_LLM_MODEL", "fake-model".into());
+        if with_discord {
+            let ca = dir.path().join("fake-discord-ca.pem");
+            std::fs::write(&ca, discord.ca_pem()).unwrap();
+            set("LUCID_DISCORD_APPLICATION_ID", discord.bot().application_id.clone());
+            set("LUCID_DISCORD_PUBLIC_KEY", discord.public_key_hex());
+            set("LUCID_DISCORD_BOT_TOKEN", DISCORD_TOKEN.into());
+            set("LUCID_DISCORD_GUILDS", GUILD.into());
+            set("LUCID_DISCORD_ROLES", DROLE.into());
+            set("LUCID_DISCORD_CHANNEL_REPOS", format!("{DCHANNEL}={REPO}"));
+            set(
+                "LUCID_DISCORD_API_URL",
+                format!("https://{}", discord.tls_addr),
+            );
+            set("LUCID_DISCORD_CA_FILE", ca.display().to_string());
+            set("LUCID_DISCORD_EDIT_INTERVAL", "100ms".into());
         }
-        let url = tokio::task::spawn_blocking(move || {
-            rx.recv_timeout(crate::harness::DEADLINE)
-                .expect("lucid did not start listening")
-        })
-        .await
-        .unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (child, url) = spawn(&env, dir.path(), &log).await;
         Lucid {
             url,
             github,
             slack,
+            discord,
             llm,
             http: reqwest::Client::new(),
             child,
+            env,
             log,
-            _dir: dir,
+            dir,
         }
+    }
+
+    /// Kills `lucid serve` at once (no graceful stop), as a crash would.
+    pub fn kill(&mut self) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGKILL) };
+        let _ = self.child.wait();
+    }
+
+    /// Starts `lucid serve` again on the same store and settings.
+    pub async fn restart(&mut self) {
+        let (child, url) = spawn(&self.env, self.dir.path(), &self.log).await;
+        self.child = child;
+        self.url = url;
+    }
+
+    /// Where Discord sends interactions.
+    pub fn interactions_url(&self) -> String {
+        format!("{}/webhooks/discord/interactions", self.url)
     }
 
     pub fn log(&self) -> String {
@@ -396,4 +431,52 @@ pub fn fixing_script() -> Vec<Reply> {
             r#"{"summary": "Make add() add\n\nIt subtracted."}"#,
         ),
     ]
+}
+
+/// Starts `lucid serve` with `env` in `dir`; answers it and the address it listens on.
+async fn spawn(
+    env: &[(String, String)],
+    dir: &std::path::Path,
+    log: &Arc<Mutex<Vec<String>>>,
+) -> (Child, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lucid"));
+    command.env_clear();
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command
+        .arg("serve")
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let log = log.clone();
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if let Some(at) = line.find("lucid listening on http://") {
+                    let address = line[at + "lucid listening on ".len()..]
+                        .split_whitespace()
+                        .next()
+                        .unwrap()
+                        .to_owned();
+                    let _ = tx.send(address);
+                }
+                log.lock().unwrap().push(line);
+            }
+        });
+    }
+    let url = tokio::task::spawn_blocking(move || {
+        rx.recv_timeout(crate::harness::DEADLINE)
+            .expect("lucid did not start listening")
+    })
+    .await
+    .unwrap();
+    (child, url)
 }

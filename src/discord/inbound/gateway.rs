@@ -207,7 +207,7 @@ async fn take(
     if !platform.guild_allowed(&guild.to_string()) {
         return Ok(());
     }
-    let bot = platform.bot_user();
+    let bot = platform.bot_user_or_ask().await;
     let mentioned = bot.is_some_and(|b| message.mentions.iter().any(|u| u.id.get() == b));
     if !mentioned && !platform.settings.message_content {
         return Ok(());

@@ -76,6 +76,23 @@ pub struct DiscordApi {
     http: Arc<Http>,
 }
 
+/// Where `discord.com` is to be reached instead, when `api_url` is not Discord's own.
+fn relay_address(api_url: &str) -> anyhow::Result<Option<std::net::SocketAddr>> {
+    let url = url::Url::parse(api_url).with_context(|| format!("{api_url:?} is not a URL"))?;
+    let host = url.host_str().unwrap_or_default();
+    if host == "discord.com" && url.port().is_none() {
+        return Ok(None);
+    }
+    use std::net::ToSocketAddrs as _;
+    let port = url.port_or_known_default().unwrap_or(443);
+    let address = (host, port)
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve {host}"))?
+        .next()
+        .with_context(|| format!("{host} has no address"))?;
+    Ok(Some(address))
+}
+
 /// Discord's JSON error code in a refusal (10003 Unknown Channel, …).
 pub fn error_code(error: &anyhow::Error) -> Option<isize> {
     match error.downcast_ref::<serenity::Error>()? {
@@ -113,21 +130,28 @@ impl DiscordApi {
         Self::build_http(settings)
     }
 
+    /// serenity's client with its rate limiter on. Its addresses are always
+    /// `https://discord.com/…` (its limiter ignores any other base), so another
+    /// `LUCID_DISCORD_API_URL` is where `discord.com` is reached instead, its
+    /// certificate checked against `LUCID_DISCORD_CA_FILE` when that is set.
     fn build_http(settings: &DiscordSettings) -> anyhow::Result<Http> {
         let application: ApplicationId = id(&settings.application_id)
             .context("LUCID_DISCORD_APPLICATION_ID must be the application's numeric id")?;
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()?;
-        let mut builder = HttpBuilder::new(settings.bot_token.expose_secret())
-            .application_id(application)
-            .client(client);
-        if settings.api_url != "https://discord.com" {
-            // serenity writes every address as https://discord.com/api/v10/…; a
-            // "proxy" replaces that origin.
-            builder = builder.proxy(settings.api_url.clone());
+        let mut client = reqwest::Client::builder().timeout(Duration::from_secs(30));
+        if let Some(address) = relay_address(&settings.api_url)? {
+            client = client.resolve("discord.com", address);
         }
-        Ok(builder.build())
+        if let Some(path) = &settings.ca_file {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("cannot read LUCID_DISCORD_CA_FILE {}", path.display()))?;
+            let certificate = reqwest::Certificate::from_pem(&pem)
+                .context("LUCID_DISCORD_CA_FILE is not a PEM certificate")?;
+            client = client.add_root_certificate(certificate);
+        }
+        Ok(HttpBuilder::new(settings.bot_token.expose_secret())
+            .application_id(application)
+            .client(client.build()?)
+            .build())
     }
 
     pub fn http(&self) -> Arc<Http> {
