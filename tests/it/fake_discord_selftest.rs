@@ -1,5 +1,7 @@
 //! The fake Discord checked with plain HTTP / WebSocket and with serenity's own REST
-//! and gateway clients, so a failing end-to-end test points at lucid, not at the fake.
+//! and gateway clients (over plain HTTP with the rate limiter off, and as
+//! https://discord.com over TLS with it on), so a failing end-to-end test points at
+//! lucid, not at the fake.
 
 use crate::fake_discord::{FakeDiscord, PostedVia};
 use crate::harness::within;
@@ -85,7 +87,8 @@ async fn post_message(fake: &FakeDiscord, body: Value) -> Answer {
 
 /// serenity's REST client pointed at the fake. serenity 0.12.5 honours `proxy` only
 /// with its rate limiter disabled: `Ratelimiter::perform` builds every request with no
-/// proxy, so with the limiter on, requests go to https://discord.com.
+/// proxy, so with the limiter on, requests go to https://discord.com (for that, see
+/// `serenity_http_via_tls`).
 fn serenity_http(fake: &FakeDiscord) -> Arc<Http> {
     let app: u64 = fake.bot().application_id.parse().unwrap();
     Arc::new(
@@ -95,6 +98,39 @@ fn serenity_http(fake: &FakeDiscord) -> Arc<Http> {
             .application_id(app.into())
             .build(),
     )
+}
+
+/// serenity's REST client as lucid runs it: rate limiter ON, no proxy. Its requests go
+/// to `https://discord.com`, which this client resolves to the fake's HTTPS listener and
+/// trusts with the fake's certificate.
+fn serenity_http_via_tls(fake: &FakeDiscord) -> Http {
+    let client = reqwest::Client::builder()
+        .resolve("discord.com", fake.tls_addr)
+        .add_root_certificate(reqwest::Certificate::from_pem(fake.ca_pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let app: u64 = fake.bot().application_id.parse().unwrap();
+    let http = HttpBuilder::new(TOKEN)
+        .client(client)
+        .application_id(app.into())
+        .build();
+    assert!(http.ratelimiter.is_some(), "the rate limiter is on");
+    http
+}
+
+/// What serenity's rate limiter told its callback each time it waited: (timeout, global).
+type Waits = Arc<std::sync::Mutex<Vec<(Duration, bool)>>>;
+
+fn watch_waits(http: &mut Http) -> Waits {
+    let waits = Waits::default();
+    let seen = waits.clone();
+    http.ratelimiter
+        .as_mut()
+        .unwrap()
+        .set_ratelimit_callback(Box::new(move |info| {
+            seen.lock().unwrap().push((info.timeout, info.global));
+        }));
+    waits
 }
 
 fn top_level_keys(v: &Value) -> BTreeSet<String> {
@@ -672,6 +708,113 @@ async fn serenity_waits_out_a_429_and_ignoring_retry_after_is_flagged() {
     assert_eq!(statuses, vec![200, 200, 429]);
 }
 
+#[tokio::test]
+async fn serenity_with_its_rate_limiter_posts_and_edits_over_tls() {
+    let fake = started().await;
+    let http = serenity_http_via_tls(&fake);
+    let channel = ChannelId::new(CHANNEL.parse().unwrap());
+
+    let me = within("GET /users/@me over TLS", http.get_current_user())
+        .await
+        .unwrap();
+    assert_eq!(me.id.to_string(), fake.bot().user_id);
+    let sent = within("a message over TLS", channel.say(&http, "over TLS"))
+        .await
+        .unwrap();
+    let edited = within(
+        "an edit over TLS",
+        channel.edit_message(
+            &http,
+            sent.id,
+            EditMessage::new().content("edited over TLS"),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(edited.content, "edited over TLS");
+
+    let recorded = fake.message(&sent.id.to_string()).unwrap();
+    assert_eq!(recorded.content, "edited over TLS");
+    assert_eq!(recorded.edits.len(), 1);
+    assert_eq!(recorded.via, PostedVia::BotToken);
+    assert_eq!(fake.calls_to("POST", "/channels/*/messages").len(), 1);
+    assert_eq!(fake.calls_to("PATCH", "/channels/*/messages/*").len(), 1);
+    assert!(fake.unexpected().is_empty(), "{:#?}", fake.unexpected());
+
+    // The limiter read the bucket headers of the answer (X-RateLimit-Limit, -Remaining,
+    // -Reset-After) into its route's bucket.
+    let route = serenity::http::Route::ChannelMessages {
+        channel_id: channel,
+    };
+    let routes = http.ratelimiter.as_ref().unwrap().routes();
+    let bucket = routes.read().await[&route.ratelimiting_bucket()].clone();
+    let bucket = bucket.lock().await;
+    assert_eq!((bucket.limit(), bucket.remaining()), (50, 49));
+    assert!(bucket.reset_after().unwrap() <= Duration::from_secs(1));
+
+    // The plain HTTP origin serves the same records.
+    let history = get(&fake, &format!("/channels/{CHANNEL}/messages")).await;
+    assert_eq!(history.body[0]["content"], "edited over TLS");
+}
+
+/// Sends through serenity's limiter while the fake answers the next two writes 429, and
+/// checks serenity waited both out (the `Retry-After` header: whole seconds, so 1 s each
+/// for a 0.3 s retry_after) and posted exactly once.
+async fn serenity_waits_out_two_429s(global: bool) {
+    let fake = started().await;
+    let mut http = serenity_http_via_tls(&fake);
+    let waits = watch_waits(&mut http);
+    let channel = ChannelId::new(CHANNEL.parse().unwrap());
+
+    fake.rate_limit_next(2, Duration::from_millis(300), global);
+    let started = std::time::Instant::now();
+    let sent = within(
+        "a message through two 429s",
+        channel.say(&http, format!("through two 429s (global: {global})")),
+    )
+    .await
+    .unwrap();
+    let elapsed = started.elapsed();
+
+    let posts = fake.calls_to("POST", "/channels/*/messages");
+    let statuses: Vec<u16> = posts.iter().map(|c| c.status).collect();
+    assert_eq!(statuses, vec![429, 429, 200]);
+    for limited in &posts[..2] {
+        assert_eq!(limited.response["retry_after"], 0.3);
+        assert_eq!(limited.response["global"], global);
+        assert!(limited.unexpected.is_none(), "{limited:?}");
+    }
+    // Each retry came after the 300 ms it was told (no request during a live retry_after).
+    assert!(posts[1].at - posts[0].at >= Duration::from_millis(300));
+    assert!(posts[2].at - posts[1].at >= Duration::from_millis(300));
+    assert_eq!(
+        *waits.lock().unwrap(),
+        vec![(Duration::from_secs(1), global); 2],
+        "serenity slept for the Retry-After header, whole seconds"
+    );
+    assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
+
+    let content = format!("through two 429s (global: {global})");
+    let recorded: Vec<_> = fake
+        .messages()
+        .into_iter()
+        .filter(|m| m.content == content)
+        .collect();
+    assert_eq!(recorded.len(), 1, "posted exactly once");
+    assert_eq!(recorded[0].id, sent.id.to_string());
+    assert!(fake.unexpected().is_empty(), "{:#?}", fake.unexpected());
+}
+
+#[tokio::test]
+async fn serenity_rate_limiter_waits_out_route_429s_over_tls() {
+    serenity_waits_out_two_429s(false).await;
+}
+
+#[tokio::test]
+async fn serenity_rate_limiter_waits_out_global_429s_over_tls() {
+    serenity_waits_out_two_429s(true).await;
+}
+
 #[derive(Debug)]
 enum Seen {
     Ready(String),
@@ -757,6 +900,48 @@ async fn serenity_gateway_gets_mentions_and_resumes_after_a_drop() {
     assert!(session.dispatches.iter().any(|(_, t, _)| t == "RESUMED"));
     let seqs: Vec<u64> = session.dispatches.iter().map(|(s, _, _)| *s).collect();
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+    assert!(fake.unexpected().is_empty(), "{:#?}", fake.unexpected());
+    shards.shutdown_all().await;
+}
+
+#[tokio::test]
+async fn serenity_client_with_its_rate_limiter_finds_the_gateway_over_tls() {
+    let fake = started().await;
+    let http = serenity_http_via_tls(&fake);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut client = serenity::all::ClientBuilder::new_with_http(
+        http,
+        GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGES,
+    )
+    .event_handler(Handler(tx))
+    .await
+    .unwrap();
+    let shards = client.shard_manager.clone();
+    tokio::spawn(async move { client.start().await });
+
+    match within("READY", rx.recv()).await.unwrap() {
+        Seen::Ready(session) => assert_eq!(session, fake.gateway_sessions()[0].session_id),
+        other => panic!("{other:?}"),
+    }
+    // The gateway URL (`Client::start` asks `GET /gateway`) came through the HTTPS
+    // listener, and is the plain ws:// one; `/gateway/bot` answers the same.
+    let discovery = fake.calls_to("GET", "/gateway");
+    assert_eq!(discovery.len(), 1, "{:#?}", fake.calls());
+    assert_eq!(discovery[0].response["url"], fake.gateway_url.as_str());
+    assert!(fake.gateway_url.starts_with("ws://127.0.0.1:"));
+    let bot_gateway = within(
+        "GET /gateway/bot over TLS",
+        serenity_http_via_tls(&fake).get_bot_gateway(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(bot_gateway.url, fake.gateway_url);
+
+    let mention = fake.post_as(ALICE, CHANNEL, "<@1200000000000000001> over TLS");
+    assert_eq!(
+        next_message(&mut rx).await,
+        (mention, "<@1200000000000000001> over TLS".into())
+    );
     assert!(fake.unexpected().is_empty(), "{:#?}", fake.unexpected());
     shards.shutdown_all().await;
 }

@@ -1,13 +1,34 @@
 //! A fake Discord on loopback for end-to-end tests, written from Discord's API v10
 //! documentation, limits and refusals included:
 //!
-//! - REST under `{origin}/api/v10` (point serenity at it with
-//!   `HttpBuilder::new(token).proxy(&fake.origin)`): gateway discovery, `users/@me`,
-//!   guild command bulk overwrite, channels, messages (create, edit, delete, history),
-//!   threads from messages, reactions, and the interaction endpoints (callback,
-//!   `@original`, follow-ups), which take the interaction token instead of the bot's.
-//!   Bot routes want `Authorization: Bot <token>`; answers carry Discord's rate-limit
-//!   headers; refusals carry Discord's `{"code", "message", "errors"}`.
+//! - REST under `/api/v10`, served twice from the same state and records:
+//!   - as `https://discord.com` on `tls_addr` (HTTPS, self-signed certificate
+//!     `ca_pem()` for `discord.com`): the way to use serenity with its rate limiter on
+//!     (per-route buckets, the global limit, 429s waited out), as lucid runs it. Its
+//!     limiter ignores `proxy` and always sends to `https://discord.com`, so hand it a
+//!     reqwest client that resolves the name to the fake and trusts the certificate:
+//!
+//!     ```ignore
+//!     let client = reqwest::Client::builder()
+//!         .resolve("discord.com", fake.tls_addr)
+//!         .add_root_certificate(reqwest::Certificate::from_pem(fake.ca_pem().as_bytes())?)
+//!         .build()?;
+//!     let http = HttpBuilder::new(token).client(client).build(); // limiter on, no proxy
+//!     ```
+//!   - as plain HTTP on `origin` (`{origin}/api/v10`): for hand-made requests, and for
+//!     serenity with `HttpBuilder::proxy(&fake.origin).ratelimiter_disabled(true)`
+//!     (with the limiter off serenity surfaces 429s instead of waiting them out).
+//!
+//!   The routes: gateway discovery (the plain `ws://` gateway URL, whichever listener
+//!   is asked), `users/@me`, guild command bulk overwrite, channels, messages (create,
+//!   edit, delete, history), threads from messages, reactions, and the interaction
+//!   endpoints (callback, `@original`, follow-ups), which take the interaction token
+//!   instead of the bot's. Bot routes want `Authorization: Bot <token>`; answers carry
+//!   Discord's rate-limit headers (`X-RateLimit-Limit`, `-Remaining`, `-Reset`,
+//!   `-Reset-After`, `-Bucket`; on a 429 also `Retry-After` in whole seconds rounded
+//!   up, `X-RateLimit-Scope`, and `X-RateLimit-Global` only when global, while the
+//!   body's `retry_after` is a float); refusals carry Discord's
+//!   `{"code", "message", "errors"}`.
 //! - The gateway (`ws://127.0.0.1:<port>`, v10, JSON, no compression): HELLO, IDENTIFY
 //!   → READY + GUILD_CREATE, heartbeats, RESUME with replay of what the session missed,
 //!   MESSAGE_CREATE for messages the test posts as people (the MESSAGE_CONTENT rule
@@ -31,6 +52,7 @@ mod interactions;
 mod records;
 mod rest;
 mod state;
+mod tls;
 mod validate;
 
 pub use records::{
@@ -42,6 +64,7 @@ pub use state::BotIdentity;
 use ed25519_dalek::{Signer, SigningKey};
 use serde_json::{Value, json};
 use state::{Channel, GUILD_MESSAGES, GwOut, Inner, MESSAGE_CONTENT, Person, Shared};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -52,12 +75,19 @@ use crate::harness::DEADLINE;
 const SIGNING_SEED: [u8; 32] = *b"lucid-fake-discord-ed25519-seed!";
 
 pub struct FakeDiscord {
-    /// `http://127.0.0.1:PORT`: what serenity's `HttpBuilder::proxy` is given.
+    /// `http://127.0.0.1:PORT`: the REST API over plain HTTP (what serenity's
+    /// `HttpBuilder::proxy` is given, with its rate limiter disabled).
     pub origin: String,
     /// `{origin}/api/v10`.
     pub api_base: String,
     /// `ws://127.0.0.1:GWPORT`: what `GET /gateway` answers.
     pub gateway_url: String,
+    /// `127.0.0.1:TLSPORT`: the same REST API (same state, same records) over HTTPS,
+    /// answering as `discord.com` with the certificate of `ca_pem()`. serenity with its
+    /// rate limiter on always sends to `https://discord.com`: give it
+    /// (`HttpBuilder::client`) a reqwest client that resolves `discord.com` here and
+    /// trusts `ca_pem()`.
+    pub tls_addr: SocketAddr,
     state: Arc<Shared>,
     key: SigningKey,
 }
@@ -74,6 +104,8 @@ impl FakeDiscord {
         let origin = format!("http://{}", listener.local_addr().unwrap());
         let gw_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let gateway_url = format!("ws://{}", gw_listener.local_addr().unwrap());
+        let tls_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tls_addr = tls_listener.local_addr().unwrap();
         let state = Arc::new(Shared {
             token: bot_token.to_owned(),
             bot,
@@ -84,12 +116,14 @@ impl FakeDiscord {
         let app = axum::Router::new()
             .fallback(rest::handle)
             .with_state(state.clone());
+        tokio::spawn(tls::serve(tls_listener, app.clone()));
         tokio::spawn(async move { axum::serve(listener, app).await });
         tokio::spawn(gateway::serve(gw_listener, state.clone()));
         FakeDiscord {
             api_base: format!("{origin}/api/v10"),
             origin,
             gateway_url,
+            tls_addr,
             state,
             key: SigningKey::from_bytes(&SIGNING_SEED),
         }
@@ -101,6 +135,13 @@ impl FakeDiscord {
 
     fn changed(&self) {
         self.state.recorded.notify_waiters();
+    }
+
+    /// PEM of the self-signed certificate the HTTPS listener (`tls_addr`) presents, made
+    /// once per process; its subject alt names are `discord.com`, `localhost` and
+    /// `127.0.0.1`. For `reqwest::Certificate::from_pem`.
+    pub fn ca_pem(&self) -> String {
+        tls::ca_pem()
     }
 
     pub fn bot(&self) -> &BotIdentity {
@@ -257,6 +298,11 @@ impl FakeDiscord {
     /// up), scope `user` or `global` (then `X-RateLimit-Global: true`), and change
     /// nothing. A request on the same bucket (or any, when global) before the
     /// retry_after ran out is `unexpected` (and answered 429 again).
+    ///
+    /// serenity's limiter sleeps for the `Retry-After` header, so with it each of these
+    /// 429s costs a whole second at least (1 s for any `retry_after` up to 1 s): keep `n`
+    /// small, and use sub-second pauses, which cost the same, when the length does not
+    /// matter.
     pub fn rate_limit_next(&self, n: usize, retry_after: Duration, global: bool) {
         let mut inner = self.inner();
         inner.rate_limited = n;
