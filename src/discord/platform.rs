@@ -134,7 +134,9 @@ impl DiscordPlatform {
             Ok(me) => {
                 let _ = self.bot_user_id.set(me.id.get());
             }
-            Err(e) => tracing::warn!(error = %e, "could not ask Discord who lucid is (GET /users/@me)"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not ask Discord who lucid is (GET /users/@me)")
+            }
         }
         for guild in &self.settings.guilds {
             let mut wait = Duration::from_secs(1);

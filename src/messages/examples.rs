@@ -49,7 +49,10 @@ pub fn catalogue() -> Vec<(&'static str, Text)> {
             Text::new().plain(thread_name("fix add()\nin calc.py")),
         ),
         ("thread name: no task", Text::new().plain(thread_name(""))),
-        ("command description", Text::new().plain(COMMAND_DESCRIPTION)),
+        (
+            "command description",
+            Text::new().plain(COMMAND_DESCRIPTION),
+        ),
         (
             "command option: task",
             Text::new().plain(TASK_OPTION_DESCRIPTION),

@@ -22,7 +22,10 @@ fn at_lucid(discord: &FakeDiscord) -> String {
 }
 
 fn has_stop_button(message: &DiscordMessage) -> bool {
-    message.components.to_string().contains("\"custom_id\":\"stop:")
+    message
+        .components
+        .to_string()
+        .contains("\"custom_id\":\"stop:")
 }
 
 /// Waits until lucid registered `/lucid` and holds a gateway session.
@@ -83,9 +86,9 @@ fn assert_within_limits(message: &DiscordMessage) {
 async fn written_answer(discord: &FakeDiscord, id: &str) -> DiscordMessage {
     discord
         .wait_until("the answer to /lucid", |d| {
-            d.messages().into_iter().find(|m| {
-                m.via == PostedVia::Interaction(id.to_owned()) && !m.is_loading()
-            })
+            d.messages()
+                .into_iter()
+                .find(|m| m.via == PostedVia::Interaction(id.to_owned()) && !m.is_loading())
         })
         .await
 }
@@ -116,7 +119,13 @@ async fn a_slash_command_answers_with_the_status_and_runs_in_its_thread_to_the_p
     let lucid = Lucid::start_discord(fixing_script()).await;
     let discord = &lucid.discord;
     until_ready(discord).await;
-    let command = discord.slash_command(GUILD, DCHANNEL, DADA, "lucid", &[("task", "please fix add()")]);
+    let command = discord.slash_command(
+        GUILD,
+        DCHANNEL,
+        DADA,
+        "lucid",
+        &[("task", "please fix add()")],
+    );
     let (status, answer) = discord.deliver(&lucid.interactions_url(), &command).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["type"], 5, "a deferred answer: {answer}");
@@ -143,7 +152,9 @@ async fn a_slash_command_answers_with_the_status_and_runs_in_its_thread_to_the_p
         "the Stop button names the session: {status_message:#?}"
     );
     let done = lucid
-        .until_session(&session, "the session to finish", |s| state(s) == "completed")
+        .until_session(&session, "the session to finish", |s| {
+            state(s) == "completed"
+        })
         .await;
     let pr_url = done["pr_url"].as_str().expect("a pull request").to_owned();
     assert_eq!(lucid.github.pulls(REPO).len(), 1);
@@ -158,8 +169,15 @@ async fn a_slash_command_answers_with_the_status_and_runs_in_its_thread_to_the_p
                 .then_some(replies)
         })
         .await;
-    let all: String = replies.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n---\n");
-    assert!(all.contains("`python3 test_calc.py` failed (exit 1)"), "{all}");
+    let all: String = replies
+        .iter()
+        .map(|m| m.content.as_str())
+        .collect::<Vec<_>>()
+        .join("\n---\n");
+    assert!(
+        all.contains("`python3 test_calc.py` failed (exit 1)"),
+        "{all}"
+    );
     assert!(all.contains("return a + b"), "{all}");
     assert_eq!(all.matches(&pr_url).count(), 1, "the PR link once: {all}");
     assert!(replies.len() <= 4, "a noisy thread: {all}");
@@ -173,10 +191,20 @@ async fn a_slash_command_answers_with_the_status_and_runs_in_its_thread_to_the_p
         })
         .await;
     assert!(status_now.edit_count() >= 2, "{status_now:#?}");
-    let by_bot = discord.calls_to("PATCH", &format!("/channels/{DCHANNEL}/messages/{}", status_message.id));
-    assert!(!by_bot.is_empty(), "the status message was never edited with the bot token");
+    let by_bot = discord.calls_to(
+        "PATCH",
+        &format!("/channels/{DCHANNEL}/messages/{}", status_message.id),
+    );
+    assert!(
+        !by_bot.is_empty(),
+        "the status message was never edited with the bot token"
+    );
     let by_token = discord.calls_to("PATCH", "/webhooks/*/*/messages/@original");
-    assert_eq!(by_token.len(), 1, "the interaction's token is used once: {by_token:#?}");
+    assert_eq!(
+        by_token.len(),
+        1,
+        "the interaction's token is used once: {by_token:#?}"
+    );
     assert_eq!(lucid.sessions().await.len(), 1);
     assert_quiet(discord, &thread.id, &[&status_message.id]);
 
@@ -191,9 +219,11 @@ async fn a_slash_command_answers_with_the_status_and_runs_in_its_thread_to_the_p
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_mention_starts_a_thread_and_follow_ups_reach_the_agent_or_resume_the_session() {
-    let mut script = vec![
-        Reply::tool_call("c1", "run", r#"{"command": "echo waiting; sleep 4"}"#),
-    ];
+    let mut script = vec![Reply::tool_call(
+        "c1",
+        "run",
+        r#"{"command": "echo waiting; sleep 4"}"#,
+    )];
     script.extend(fixing_script());
     script.push(Reply::tool_call(
         "c9",
@@ -222,11 +252,15 @@ async fn a_mention_starts_a_thread_and_follow_ups_reach_the_agent_or_resume_the_
     let follow = discord.post_as(DADA, &thread.id, &format!("{bot} also check subtract()"));
     discord
         .wait_until("👀 on the follow-up", |d| {
-            d.reactions().into_iter().find(|r| r.message_id == follow && r.emoji == "👀")
+            d.reactions()
+                .into_iter()
+                .find(|r| r.message_id == follow && r.emoji == "👀")
         })
         .await;
     let first = lucid
-        .until_session(&session, "the session to finish", |s| state(s) == "completed")
+        .until_session(&session, "the session to finish", |s| {
+            state(s) == "completed"
+        })
         .await;
     let heard = lucid
         .llm
@@ -269,7 +303,11 @@ async fn the_stop_button_ends_the_session_within_two_seconds_for_those_who_may()
     .await;
     let discord = &lucid.discord;
     until_ready(discord).await;
-    let asked = discord.post_as(DADA, DCHANNEL, &format!("{} run the slow thing", at_lucid(discord)));
+    let asked = discord.post_as(
+        DADA,
+        DCHANNEL,
+        &format!("{} run the slow thing", at_lucid(discord)),
+    );
     let session = crate::harness::within("the session", async {
         loop {
             if let Some(s) = lucid.sessions().await.first() {
@@ -294,7 +332,10 @@ async fn the_stop_button_ends_the_session_within_two_seconds_for_those_who_may()
     let (status, answer) = discord.deliver(&lucid.interactions_url(), &click).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["data"]["flags"], 64, "{answer}");
-    assert_eq!(state(&lucid.api(&format!("/sessions/{session}")).await), "running");
+    assert_eq!(
+        state(&lucid.api(&format!("/sessions/{session}")).await),
+        "running"
+    );
 
     let click = discord.button_click(GUILD, &asked, DADA, &status_message.id, &custom_id);
     let pressed = Instant::now();
@@ -303,11 +344,16 @@ async fn the_stop_button_ends_the_session_within_two_seconds_for_those_who_may()
     let stopped = lucid
         .until_session(&session, "the session to stop", |s| state(s) == "cancelled")
         .await;
-    assert!(pressed.elapsed() < Duration::from_secs(2), "stopping took {:?}", pressed.elapsed());
+    assert!(
+        pressed.elapsed() < Duration::from_secs(2),
+        "stopping took {:?}",
+        pressed.elapsed()
+    );
     assert_eq!(stopped["reason"], "stopped by @ada");
     discord
         .wait_until("the status message without its button", |d| {
-            d.message(&status_message.id).filter(|m| !has_stop_button(m))
+            d.message(&status_message.id)
+                .filter(|m| !has_stop_button(m))
         })
         .await;
     assert!(lucid.github.pulls(REPO).is_empty());
@@ -333,7 +379,10 @@ async fn bad_signatures_strangers_and_bots_get_no_session() {
         .http
         .post(&url)
         .header("x-signature-timestamp", "1")
-        .header("x-signature-ed25519", discord.sign("1", b"{\"type\": \"one\"}"))
+        .header(
+            "x-signature-ed25519",
+            discord.sign("1", b"{\"type\": \"one\"}"),
+        )
         .body("{\"type\": \"one\"}")
         .send()
         .await
@@ -346,18 +395,29 @@ async fn bad_signatures_strangers_and_bots_get_no_session() {
     let (status, answer) = discord.deliver(&url, &command).await;
     assert_eq!(status, 200);
     assert_eq!(answer["data"]["flags"], 64, "{answer}");
-    assert!(answer["data"]["content"].as_str().unwrap().contains("set up for"), "{answer}");
+    assert!(
+        answer["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("set up for"),
+        "{answer}"
+    );
     let bot = at_lucid(discord);
     let asked = discord.post_as(DEVE, DCHANNEL, &format!("{bot} fix it"));
     let reply = discord
         .wait_until("the reply to eve", |d| {
             d.bot_messages().into_iter().find(|m| {
-                m.message_reference.as_ref().is_some_and(|r| r["message_id"] == asked.as_str())
+                m.message_reference
+                    .as_ref()
+                    .is_some_and(|r| r["message_id"] == asked.as_str())
             })
         })
         .await;
     assert!(reply.content.contains("set up for"), "{reply:#?}");
-    assert!(discord.thread_of(&asked).is_none(), "a thread for a refusal");
+    assert!(
+        discord.thread_of(&asked).is_none(),
+        "a thread for a refusal"
+    );
     assert_within_limits(&reply);
 
     // Another bot's mention does nothing; nor does a server lucid was not set up for.
@@ -376,7 +436,11 @@ async fn bad_signatures_strangers_and_bots_get_no_session() {
         })
         .await;
     assert!(lucid.sessions().await.is_empty());
-    assert!(discord.unexpected().is_empty(), "{:#?}", discord.unexpected());
+    assert!(
+        discord.unexpected().is_empty(),
+        "{:#?}",
+        discord.unexpected()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -384,11 +448,19 @@ async fn the_repository_is_asked_for_in_the_thread_and_the_answer_starts_the_ses
     let lucid = Lucid::start_discord(fixing_script()).await;
     let discord = &lucid.discord;
     until_ready(discord).await;
-    let command = discord.slash_command(GUILD, DBARE, DADA, "lucid", &[("task", "please fix add()")]);
+    let command =
+        discord.slash_command(GUILD, DBARE, DADA, "lucid", &[("task", "please fix add()")]);
     let (status, answer) = discord.deliver(&lucid.interactions_url(), &command).await;
-    assert_eq!((status, &answer["type"]), (200, &serde_json::json!(5)), "{answer}");
+    assert_eq!(
+        (status, &answer["type"]),
+        (200, &serde_json::json!(5)),
+        "{answer}"
+    );
     let question = written_answer(discord, command["id"].as_str().unwrap()).await;
-    assert!(question.content.contains("Which repository"), "{question:#?}");
+    assert!(
+        question.content.contains("Which repository"),
+        "{question:#?}"
+    );
     let thread = discord
         .wait_until("the question's thread", |d| d.thread_of(&question.id))
         .await;
@@ -405,7 +477,9 @@ async fn the_repository_is_asked_for_in_the_thread_and_the_answer_starts_the_ses
     })
     .await;
     let done = lucid
-        .until_session(&session, "the session to finish", |s| state(s) == "completed")
+        .until_session(&session, "the session to finish", |s| {
+            state(s) == "completed"
+        })
         .await;
     assert_eq!(done["trigger"]["task"], "please fix add()");
     discord
@@ -434,7 +508,11 @@ async fn a_dropped_gateway_resumes_and_loses_no_mention() {
         })
         .await;
     assert!(discord.resume_count() >= 1, "no RESUME");
-    assert_eq!(discord.identify_count(), 1, "identified again instead of resuming");
+    assert_eq!(
+        discord.identify_count(),
+        1,
+        "identified again instead of resuming"
+    );
     assert_eq!(thread_messages(discord, &asked).len(), 1);
     assert_quiet(discord, &asked, &[]);
 }
@@ -444,7 +522,9 @@ async fn a_mention_made_while_lucid_was_down_is_taken_when_it_is_back() {
     let mut lucid = Lucid::start_discord(vec![]).await;
     until_ready(&lucid.discord).await;
     let bot = at_lucid(&lucid.discord);
-    let first = lucid.discord.post_as(DADA, DBARE, &format!("{bot} fix add()"));
+    let first = lucid
+        .discord
+        .post_as(DADA, DBARE, &format!("{bot} fix add()"));
     lucid
         .discord
         .wait_until("the first question", |d| {
@@ -452,7 +532,9 @@ async fn a_mention_made_while_lucid_was_down_is_taken_when_it_is_back() {
         })
         .await;
     lucid.kill();
-    let missed = lucid.discord.post_as(DADA, DBARE, &format!("{bot} fix subtract()"));
+    let missed = lucid
+        .discord
+        .post_as(DADA, DBARE, &format!("{bot} fix subtract()"));
     lucid.restart().await;
     lucid
         .discord
@@ -465,7 +547,11 @@ async fn a_mention_made_while_lucid_was_down_is_taken_when_it_is_back() {
     // The first mention was not taken twice.
     assert_eq!(thread_messages(&lucid.discord, &first).len(), 1);
     assert!(lucid.discord.identify_count() >= 2);
-    assert!(lucid.discord.unexpected().is_empty(), "{:#?}", lucid.discord.unexpected());
+    assert!(
+        lucid.discord.unexpected().is_empty(),
+        "{:#?}",
+        lucid.discord.unexpected()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -475,7 +561,11 @@ async fn a_rate_limit_storm_delays_messages_but_loses_none() {
     until_ready(discord).await;
     // Every write answers 429 for a while, per route and then globally.
     discord.rate_limit_next(3, Duration::from_millis(500), false);
-    let asked = discord.post_as(DADA, DCHANNEL, &format!("{} please fix add()", at_lucid(discord)));
+    let asked = discord.post_as(
+        DADA,
+        DCHANNEL,
+        &format!("{} please fix add()", at_lucid(discord)),
+    );
     discord
         .wait_until("the status message, late", |d| {
             thread_messages(d, &asked).into_iter().find(has_stop_button)
@@ -484,7 +574,9 @@ async fn a_rate_limit_storm_delays_messages_but_loses_none() {
     discord.rate_limit_next(3, Duration::from_millis(500), true);
     let session = only_session(&lucid).await;
     let done = lucid
-        .until_session(&session, "the session to finish", |s| state(s) == "completed")
+        .until_session(&session, "the session to finish", |s| {
+            state(s) == "completed"
+        })
         .await;
     let pr_url = done["pr_url"].as_str().unwrap().to_owned();
     let replies = discord
@@ -496,10 +588,17 @@ async fn a_rate_limit_storm_delays_messages_but_loses_none() {
                 .then_some(replies)
         })
         .await;
-    let all: String = replies.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n");
+    let all: String = replies
+        .iter()
+        .map(|m| m.content.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(all.contains("failed (exit 1)"), "a moment was lost: {all}");
     let limited = discord.calls().iter().filter(|c| c.status == 429).count();
-    assert!(limited >= 6, "the storm did not happen: {limited} answers 429");
+    assert!(
+        limited >= 6,
+        "the storm did not happen: {limited} answers 429"
+    );
     assert_quiet(discord, &asked, &[]);
 }
 
@@ -513,11 +612,17 @@ async fn doctor(discord: &FakeDiscord, token: &str) -> String {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DOCKER_HOST", crate::harness::docker_host())
-        .env("LUCID_DISCORD_APPLICATION_ID", &discord.bot().application_id)
+        .env(
+            "LUCID_DISCORD_APPLICATION_ID",
+            &discord.bot().application_id,
+        )
         .env("LUCID_DISCORD_PUBLIC_KEY", discord.public_key_hex())
         .env("LUCID_DISCORD_BOT_TOKEN", token)
         .env("LUCID_DISCORD_GUILDS", GUILD)
-        .env("LUCID_DISCORD_API_URL", format!("https://{}", discord.tls_addr))
+        .env(
+            "LUCID_DISCORD_API_URL",
+            format!("https://{}", discord.tls_addr),
+        )
         .env("LUCID_DISCORD_CA_FILE", &ca)
         .current_dir(dir.path())
         .arg("doctor");
@@ -549,5 +654,8 @@ async fn doctor_checks_the_bot_token_with_discord_and_gives_the_invite() {
         .find(|l| l.starts_with("FAIL  discord") || l.starts_with("fail  discord"))
         .unwrap_or_else(|| panic!("no failing line for discord:\n{report}"));
     assert!(line.contains("refused the bot token"), "{line}");
-    assert!(!report.contains("a-wrong-token"), "the token is in the report");
+    assert!(
+        !report.contains("a-wrong-token"),
+        "the token is in the report"
+    );
 }

@@ -152,7 +152,10 @@ impl Lucid {
         if with_discord {
             let ca = dir.path().join("fake-discord-ca.pem");
             std::fs::write(&ca, discord.ca_pem()).unwrap();
-            set("LUCID_DISCORD_APPLICATION_ID", discord.bot().application_id.clone());
+            set(
+                "LUCID_DISCORD_APPLICATION_ID",
+                discord.bot().application_id.clone(),
+            );
             set("LUCID_DISCORD_PUBLIC_KEY", discord.public_key_hex());
             set("LUCID_DISCORD_BOT_TOKEN", DISCORD_TOKEN.into());
             set("LUCID_DISCORD_GUILDS", GUILD.into());

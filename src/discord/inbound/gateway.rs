@@ -15,8 +15,8 @@ use crate::discord::outbound::client::Place;
 use crate::messages;
 use crate::store::{Delivered, DeliveryAction};
 use serenity::all::{
-    ChannelType, Context, EventHandler, GatewayIntents, Guild, GuildChannel, Message,
-    Ready, ResumedEvent,
+    ChannelType, Context, EventHandler, GatewayIntents, Guild, GuildChannel, Message, Ready,
+    ResumedEvent,
 };
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -153,15 +153,17 @@ async fn catch_up(platform: &Arc<DiscordPlatform>, intake: &Intake, guild: &Guil
         .filter(|c| matches!(c.kind, ChannelType::Text | ChannelType::News))
         .filter(|c| listed.is_empty() || listed.contains(&c.id.to_string()))
         .chain(guild.threads.iter().filter(|t| {
-            listed.is_empty()
-                || t.parent_id
-                    .is_some_and(|p| listed.contains(&p.to_string()))
+            listed.is_empty() || t.parent_id.is_some_and(|p| listed.contains(&p.to_string()))
         }));
     let mut taken = 0;
     for channel in channels {
         let mut after = since.to_string();
         for _ in 0..CATCH_UP_PAGES {
-            let page = match platform.api.messages_after(&channel.id.to_string(), &after).await {
+            let page = match platform
+                .api
+                .messages_after(&channel.id.to_string(), &after)
+                .await
+            {
                 Ok(page) => page,
                 Err(e) => {
                     tracing::warn!(channel = %channel.id, error = %e, "could not read missed messages");

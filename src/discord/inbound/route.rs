@@ -86,7 +86,12 @@ async fn on_command(
     if let Some(refusal) = platform.refusal(channel, &person.id, &person.roles) {
         return Ok(only_you(platform, &messages::refusal(&refusal, &author)));
     }
-    let task = command.task.as_deref().unwrap_or_default().trim().to_owned();
+    let task = command
+        .task
+        .as_deref()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
     if task.is_empty() {
         return Ok(only_you(platform, &messages::command_usage("/lucid task:")));
     }
@@ -173,17 +178,18 @@ async fn on_button(
         .as_deref()
         .is_some_and(|g| platform.guild_allowed(g));
     let person = &button.person;
-    if !allowed
-        || platform
-            .person_refusal(&person.id, &person.roles)
-            .is_some()
-    {
+    if !allowed || platform.person_refusal(&person.id, &person.roles).is_some() {
         return Ok(only_you(platform, &messages::may_not_stop()));
     }
     let session: SessionId = session
         .parse()
         .map_err(|e| ApiError::bad_request(format!("the button names no session: {e}")))?;
-    let Some(found) = intake.store.session(session).await.map_err(ApiError::from)? else {
+    let Some(found) = intake
+        .store
+        .session(session)
+        .await
+        .map_err(ApiError::from)?
+    else {
         return Ok(answer(json!({ "type": DEFERRED_UPDATE_MESSAGE })));
     };
     let delivery = DeliveryId::parse(&button.id)

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serenity::all::{
-    ApplicationId, Builder as _, AutoArchiveDuration, ButtonStyle, Channel, ChannelId, ChannelType,
+    ApplicationId, AutoArchiveDuration, Builder as _, ButtonStyle, Channel, ChannelId, ChannelType,
     CommandOptionType, CreateActionRow, CreateAllowedMentions, CreateButton, CreateCommand,
     CreateCommandOption, CreateMessage, CreateThread, EditInteractionResponse, EditMessage,
     GetMessages, GuildId, Http, HttpBuilder, Message, MessageId, MessageReference, ReactionType,
@@ -292,13 +292,12 @@ impl DiscordApi {
     }
 
     /// Up to 100 messages of `channel` after `after`, oldest first.
-    pub async fn messages_after(
-        &self,
-        channel: &str,
-        after: &str,
-    ) -> anyhow::Result<Vec<Message>> {
+    pub async fn messages_after(&self, channel: &str, after: &str) -> anyhow::Result<Vec<Message>> {
         let mut messages = id::<ChannelId>(channel)?
-            .messages(&*self.http, GetMessages::new().after(id::<MessageId>(after)?).limit(100))
+            .messages(
+                &*self.http,
+                GetMessages::new().after(id::<MessageId>(after)?).limit(100),
+            )
             .await?;
         messages.sort_by_key(|m| m.id);
         Ok(messages)

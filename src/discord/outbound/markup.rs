@@ -59,7 +59,11 @@ pub fn escape(text: &str) -> String {
 /// Inline code holds no backtick of its own (Discord has no way to escape one there).
 fn inline_code(text: &str) -> String {
     let text = text.replace('`', "'").replace('\n', " ");
-    if text.is_empty() { " ".to_owned() } else { text }
+    if text.is_empty() {
+        " ".to_owned()
+    } else {
+        text
+    }
 }
 
 /// A block's text, unable to close the block early.

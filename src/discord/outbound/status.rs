@@ -16,8 +16,8 @@ pub fn status_post(view: &StatusView) -> Post {
     let asked = messages::asked_by(session, view.session_url).render(&DiscordMarkup);
     let mut content = headline;
     if let Some(doing) = messages::now_doing(session, &digest) {
-        let room = MAX_CONTENT_CHARS
-            .saturating_sub(content.chars().count() + asked.chars().count() + 2);
+        let room =
+            MAX_CONTENT_CHARS.saturating_sub(content.chars().count() + asked.chars().count() + 2);
         let rendered = doing.render(&DiscordMarkup);
         // Escaping can make text longer than its words: cut the words, then escape.
         let doing = if rendered.chars().count() <= room {
@@ -90,6 +90,10 @@ mod tests {
         let done = session(SessionState::Completed, Some("*".repeat(10_000)));
         let shown = post(&done);
         assert!(shown.content.chars().count() <= MAX_CONTENT_CHARS);
-        assert!(shown.content.ends_with("(<http://lucid/api/v1/sessions/x>)"));
+        assert!(
+            shown
+                .content
+                .ends_with("(<http://lucid/api/v1/sessions/x>)")
+        );
     }
 }
