@@ -39,7 +39,8 @@ pub fn escape(text: &str) -> String {
     let mut line_start = true;
     for c in text.chars() {
         match c {
-            '\\' | '*' | '_' | '~' | '|' | '`' | '[' | ']' | '<' | '>' | '(' | ')' => {
+            // `[` and `]` escaped, no masked link `[label](url)` can start.
+            '\\' | '*' | '_' | '~' | '|' | '`' | '[' | ']' | '<' | '>' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -91,7 +92,7 @@ mod tests {
         let out = text.render(&DiscordMarkup);
         assert_eq!(
             out,
-            "\\*\\*bold\\*\\* \\<@\u{200b}123\\> @\u{200b}everyone \\[x\\]\\(http://e\\) \\`c\\` # h\n\\- item"
+            "\\*\\*bold\\*\\* \\<@\u{200b}123\\> @\u{200b}everyone \\[x\\](http://e) \\`c\\` # h\n\\- item"
         );
     }
 

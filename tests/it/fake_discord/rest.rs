@@ -20,6 +20,10 @@ enum Route {
     Gateway,
     GatewayBot,
     Me,
+    Member {
+        guild: String,
+        user: String,
+    },
     Commands {
         app: String,
         guild: String,
@@ -66,6 +70,10 @@ impl Route {
             ("GET", ["gateway"]) => Route::Gateway,
             ("GET", ["gateway", "bot"]) => Route::GatewayBot,
             ("GET", ["users", "@me"]) => Route::Me,
+            ("GET", ["guilds", _, "members", _]) => Route::Member {
+                guild: s(1),
+                user: s(3),
+            },
             ("GET" | "PUT", ["applications", _, "guilds", _, "commands"]) => Route::Commands {
                 app: s(1),
                 guild: s(3),
@@ -121,6 +129,7 @@ impl Route {
             Route::Gateway => ("/gateway", String::new()),
             Route::GatewayBot => ("/gateway/bot", String::new()),
             Route::Me => ("/users/@me", String::new()),
+            Route::Member { guild, .. } => ("/guilds/:g/members/:u", guild.clone()),
             Route::Commands { guild, .. } => ("/applications/:a/guilds/:g/commands", guild.clone()),
             Route::Channel { channel } => ("/channels/:c", channel.clone()),
             Route::Messages { channel } => ("/channels/:c/messages", channel.clone()),
@@ -461,6 +470,18 @@ fn serve(
             }),
         )),
         Route::Me => Ok(Answer::json(200, shared.bot_user_json())),
+        // Get Guild Member: the person's member object with their user.
+        Route::Member { guild, user } => {
+            if !inner.guilds.contains_key(guild) {
+                return Err(ApiError::new(404, 10004, "Unknown Guild"));
+            }
+            if !inner.people.contains_key(user) {
+                return Err(ApiError::new(404, 10007, "Unknown Member"));
+            }
+            let mut member = inner.member_json(user);
+            member["user"] = inner.user_json(shared, user);
+            Ok(Answer::json(200, member))
+        }
         Route::Commands { app, guild } => commands(shared, inner, method, app, guild, body),
         Route::Channel { channel } => {
             let c = inner
