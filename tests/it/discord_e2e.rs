@@ -669,3 +669,51 @@ async fn doctor_checks_the_bot_token_with_discord_and_gives_the_invite() {
         "the token is in the report"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_content_intent_any_message_in_the_thread_reaches_the_running_agent() {
+    let script = vec![
+        Reply::tool_call("c1", "run", r#"{"command": "echo waiting; sleep 4"}"#),
+        Reply::tool_call("c2", "finish", r#"{"summary": "Nothing to change"}"#),
+    ];
+    let lucid = Lucid::start_discord_with(script, &[("LUCID_DISCORD_MESSAGE_CONTENT", "on")]).await;
+    let discord = &lucid.discord;
+    until_ready(discord).await;
+    let asked = discord.post_as(
+        DADA,
+        DCHANNEL,
+        &format!("{} look at add()", at_lucid(discord)),
+    );
+    let thread = discord
+        .wait_until("a thread from the mention", |d| d.thread_of(&asked))
+        .await;
+    let session = crate::harness::within("the session", async {
+        loop {
+            if let Some(s) = lucid.sessions().await.first() {
+                return s["id"].as_str().unwrap().to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    within_command(&lucid, &session, "sleep 4").await;
+    // No mention: heard only because lucid reads every message.
+    discord.post_as(DADA, &thread.id, "mind the overflow case too");
+    // Outside any session's thread, a plain message is nothing to lucid.
+    discord.post_as(DADA, DCHANNEL, "lunch anyone?");
+    lucid
+        .until_session(&session, "the session to finish", |s| {
+            state(s) == "completed"
+        })
+        .await;
+    let heard = lucid
+        .llm
+        .received()
+        .iter()
+        .any(|r| r.body.to_string().contains("mind the overflow case too"));
+    assert!(heard, "the thread's message never reached the model");
+    assert_eq!(lucid.sessions().await.len(), 1);
+    let intents = discord.gateway_sessions().last().unwrap().intents;
+    assert_ne!(intents & (1 << 15), 0, "MESSAGE_CONTENT was not asked for");
+    assert_quiet(discord, &thread.id, &[]);
+}

@@ -77,15 +77,25 @@ impl Lucid {
     }
 
     pub async fn start_as(replies: Vec<Reply>, auth: Auth) -> Lucid {
-        Self::start_with(replies, auth, false).await
+        Self::start_with(replies, auth, false, &[]).await
     }
 
     /// lucid with Discord connected too (its gateway included).
     pub async fn start_discord(replies: Vec<Reply>) -> Lucid {
-        Self::start_with(replies, Auth::Token, true).await
+        Self::start_with(replies, Auth::Token, true, &[]).await
     }
 
-    async fn start_with(replies: Vec<Reply>, auth: Auth, with_discord: bool) -> Lucid {
+    /// lucid with Discord and these settings besides.
+    pub async fn start_discord_with(replies: Vec<Reply>, extra: &[(&str, &str)]) -> Lucid {
+        Self::start_with(replies, Auth::Token, true, extra).await
+    }
+
+    async fn start_with(
+        replies: Vec<Reply>,
+        auth: Auth,
+        with_discord: bool,
+        extra: &[(&str, &str)],
+    ) -> Lucid {
         let github = FakeGithub::start("lucid").await;
         github.accept_token(TOKEN);
         github.add_repo(REPO, &[("calc.py", CALC), ("test_calc.py", TEST)]);
@@ -167,6 +177,13 @@ impl Lucid {
             );
             set("LUCID_DISCORD_CA_FILE", ca.display().to_string());
             set("LUCID_DISCORD_EDIT_INTERVAL", "100ms".into());
+        }
+        for (key, value) in extra {
+            set(key, (*value).to_owned());
+        }
+        // The application has the privileged intent it is configured to ask for.
+        if extra.contains(&("LUCID_DISCORD_MESSAGE_CONTENT", "on")) {
+            discord.allow_message_content(true);
         }
         let log = Arc::new(Mutex::new(Vec::new()));
         let (child, url) = spawn(&env, dir.path(), &log).await;
