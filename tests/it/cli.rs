@@ -275,7 +275,7 @@ fn doctor_reports_bad_settings_as_failures() {
             .lines()
             .filter(|l| l.starts_with("FAIL  settings"))
             .count(),
-        2,
+        3,
         "{stdout}"
     );
     assert!(stdout.contains("LUCID_DISCORD_PUBLIC_KEY"), "{stdout}");

@@ -283,7 +283,13 @@ pub(super) async fn handle(
                             }
                         };
                         a.headers.append(&mut rate_headers);
-                        if a.status >= 400 && a.unexpected.is_none() {
+                        // An edit of an answer Discord has not taken yet (it raced the
+                        // answer itself) is Discord's honest 10015, which the client
+                        // is expected to try again; it is counted, not flagged.
+                        let answer_in_flight = a.status == 404
+                            && a.body.as_ref().is_some_and(|b| b["code"] == 10015)
+                            && path.contains("/messages/@original");
+                        if a.status >= 400 && a.unexpected.is_none() && !answer_in_flight {
                             a.unexpected = Some(format!(
                                 "{method} {path} -> {} {}",
                                 a.status,
