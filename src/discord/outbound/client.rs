@@ -103,6 +103,17 @@ pub fn error_code(error: &anyhow::Error) -> Option<isize> {
     }
 }
 
+/// An error of a call whose address holds an interaction's token, without the
+/// address (reqwest's errors name the URL they failed on).
+fn without_token(error: serenity::Error) -> anyhow::Error {
+    match error {
+        serenity::Error::Http(serenity::http::HttpError::Request(e)) => {
+            anyhow::anyhow!("cannot reach Discord: {}", e.without_url())
+        }
+        other => other.into(),
+    }
+}
+
 pub const UNKNOWN_CHANNEL: isize = 10003;
 pub const UNKNOWN_MESSAGE: isize = 10008;
 pub const UNKNOWN_WEBHOOK: isize = 10015;
@@ -233,7 +244,9 @@ impl DiscordApi {
             .content(post.content())
             .components(post.components())
             .allowed_mentions(nobody());
-        Ok(edit.execute(&*self.http, token).await?)
+        edit.execute(&*self.http, token)
+            .await
+            .map_err(without_token)
     }
 
     /// Starts a public thread from `message` in `channel`: the thread's id is the
