@@ -751,3 +751,59 @@ async fn with_the_content_intent_any_message_in_the_thread_reaches_the_running_a
     assert_ne!(intents & (1 << 15), 0, "MESSAGE_CONTENT was not asked for");
     assert_quiet(discord, &thread.id, &[]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failure_is_explained_and_lucid_typed_in_the_thread_takes_the_session_up_again() {
+    let lucid = Lucid::start_discord(vec![
+        Reply::error(401, "Incorrect API key provided"),
+        Reply::tool_call("c1", "finish", r#"{"summary": "Nothing to change"}"#),
+    ])
+    .await;
+    let discord = &lucid.discord;
+    until_ready(discord).await;
+    let asked = discord.post_as(DADA, DCHANNEL, &format!("{} fix it", at_lucid(discord)));
+    let failure = discord
+        .wait_until("the failure in the thread", |d| {
+            thread_messages(d, &asked)
+                .into_iter()
+                .find(|m| m.content.contains("The session failed"))
+        })
+        .await;
+    assert!(
+        failure.content.contains("refused the API key"),
+        "{failure:#?}"
+    );
+    let session = only_session(&lucid).await;
+    assert_eq!(
+        state(&lucid.api(&format!("/sessions/{session}")).await),
+        "failed"
+    );
+    let status_message = thread_messages(discord, &asked)[0].clone();
+    let status_message = discord.message(&status_message.id).unwrap();
+    assert!(
+        status_message.content.contains("Failed"),
+        "{status_message:#?}"
+    );
+    assert!(!has_stop_button(&status_message));
+
+    // `/lucid` typed in the session's thread: said there for all to see, and the
+    // session is taken up again.
+    let command = discord.slash_command(GUILD, &asked, DADA, "lucid", &[("task", "try again")]);
+    let (status, answer) = discord.deliver(&lucid.interactions_url(), &command).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["type"], 4, "{answer}");
+    assert!(
+        answer["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("asked: try again"),
+        "{answer}"
+    );
+    lucid
+        .until_session(&session, "the session to finish", |s| {
+            state(s) == "completed"
+        })
+        .await;
+    assert_eq!(lucid.sessions().await.len(), 1);
+    assert_quiet(discord, &asked, &[]);
+}
