@@ -321,11 +321,17 @@ async fn check_discord(settings: &Settings, report: &mut Report) {
             ),
             None,
         ),
-        Err(e) => report.add(
+        Err(e) if crate::discord::outbound::client::refused(&e) => report.add(
             "discord",
             Outcome::Fail,
             format!("Discord refused the bot token (GET /users/@me): {e:#}"),
             Some("copy the token again from the application's Bot page into LUCID_DISCORD_BOT_TOKEN"),
+        ),
+        Err(e) => report.add(
+            "discord",
+            Outcome::Fail,
+            format!("could not reach Discord at {}: {e:#}", discord.api_url),
+            Some("check that this host reaches Discord over HTTPS (and LUCID_DISCORD_API_URL)"),
         ),
     }
 }

@@ -114,6 +114,16 @@ fn without_token(error: serenity::Error) -> anyhow::Error {
     }
 }
 
+/// Whether Discord answered and said no (rather than not answering at all).
+pub fn refused(error: &anyhow::Error) -> bool {
+    matches!(
+        error.downcast_ref::<serenity::Error>(),
+        Some(serenity::Error::Http(
+            serenity::http::HttpError::UnsuccessfulRequest(_)
+        ))
+    )
+}
+
 pub const UNKNOWN_CHANNEL: isize = 10003;
 pub const UNKNOWN_MESSAGE: isize = 10008;
 pub const UNKNOWN_WEBHOOK: isize = 10015;
