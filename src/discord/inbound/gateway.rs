@@ -18,6 +18,7 @@ use serenity::all::{
     ChannelType, Context, EventHandler, GatewayIntents, Guild, GuildChannel, Message, Ready,
     ResumedEvent,
 };
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -38,7 +39,10 @@ pub fn spawn(platform: Arc<DiscordPlatform>, intake: Intake, stop: CancellationT
             let handler = Handler {
                 platform: platform.clone(),
                 intake: intake.clone(),
-                catch_up_since: Mutex::new(None),
+                // Read before connecting: serenity hands each event to a task of its
+                // own, so the first GUILD_CREATE may be handled before READY is.
+                catch_up_since: Mutex::new(newest_taken(&intake).await),
+                readies: AtomicUsize::new(0),
             };
             let http = match platform.api.gateway_http(&platform.settings) {
                 Ok(http) => http,
@@ -87,9 +91,37 @@ pub fn spawn(platform: Arc<DiscordPlatform>, intake: Intake, stop: CancellationT
 struct Handler {
     platform: Arc<DiscordPlatform>,
     intake: Intake,
-    /// Set by a READY: the newest message lucid had taken, which each server's
-    /// channels are then read from.
+    /// Where each server's channels are read from after a READY: the newest message
+    /// lucid had taken.
     catch_up_since: Mutex<Option<u64>>,
+    readies: AtomicUsize,
+}
+
+/// How far before the newest message taken a later READY's reading starts: messages
+/// taken live while that READY is handled must not hide older missed ones. (serenity
+/// hands each event to a task of its own, so GUILD_CREATE may be handled before the
+/// READY it follows; it then reads from the older point, which only reads more.)
+const LATER_READY_MARGIN_MS: u64 = 10 * 60 * 1_000;
+
+/// The newest Discord message (or interaction) lucid took, as a snowflake.
+async fn newest_taken(intake: &Intake) -> Option<u64> {
+    match intake
+        .store
+        .newest_numeric_delivery(&Platform::DISCORD)
+        .await
+    {
+        Ok(since) => since.and_then(|s| s.parse().ok()),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot tell which Discord messages were missed");
+            None
+        }
+    }
+}
+
+/// A snowflake `ms` milliseconds earlier (its high bits are a time in milliseconds).
+fn earlier(snowflake: u64, ms: u64) -> u64 {
+    let time = (snowflake >> 22).saturating_sub(ms);
+    time << 22
 }
 
 #[serenity::async_trait]
@@ -97,16 +129,12 @@ impl EventHandler for Handler {
     async fn ready(&self, _ctx: Context, ready: Ready) {
         let _ = self.platform.bot_user_id.set(ready.user.id.get());
         tracing::info!(guilds = ready.guilds.len(), "Discord gateway ready");
-        match self
-            .intake
-            .store
-            .newest_numeric_delivery(&Platform::DISCORD)
-            .await
+        // The first READY reads from where lucid stood when it connected; a later one
+        // (Discord asked for a new session) from a little before the newest taken.
+        if self.readies.fetch_add(1, Ordering::SeqCst) > 0
+            && let Some(newest) = newest_taken(&self.intake).await
         {
-            Ok(since) => {
-                *self.catch_up_since.lock().unwrap() = since.and_then(|s| s.parse().ok());
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot tell which Discord messages were missed"),
+            *self.catch_up_since.lock().unwrap() = Some(earlier(newest, LATER_READY_MARGIN_MS));
         }
     }
 
@@ -115,14 +143,21 @@ impl EventHandler for Handler {
     }
 
     async fn guild_create(&self, _ctx: Context, guild: Guild, _is_new: Option<bool>) {
-        for (id, channel) in &guild.channels {
+        for id in guild.channels.keys() {
             self.platform.know_place(&id.to_string(), Place::Channel);
-            let _ = channel;
         }
         for thread in &guild.threads {
             know_thread(&self.platform, thread);
         }
-        let since = *self.catch_up_since.lock().unwrap();
+        // Nothing known yet (lucid had taken nothing when it connected, and READY may
+        // still be handled): from a little before the newest taken by now.
+        let known = *self.catch_up_since.lock().unwrap();
+        let since = match known {
+            Some(since) => Some(since),
+            None => newest_taken(&self.intake)
+                .await
+                .map(|newest| earlier(newest, LATER_READY_MARGIN_MS)),
+        };
         if let Some(since) = since {
             catch_up(&self.platform, &self.intake, &guild, since).await;
         }
@@ -319,4 +354,15 @@ async fn roles_of(platform: &DiscordPlatform, message: &Message) -> Vec<String> 
 
 fn as_dyn(platform: &Arc<DiscordPlatform>) -> Arc<dyn ChatPlatform> {
     platform.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_earlier_snowflake_is_earlier_by_that_much_time() {
+        let id: u64 = 1_300_000_000_000_000_000;
+        let earlier = super::earlier(id, 60_000);
+        assert_eq!((id >> 22) - (earlier >> 22), 60_000);
+        assert_eq!(super::earlier(5, 60_000), 0);
+    }
 }
