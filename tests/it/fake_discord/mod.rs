@@ -542,13 +542,22 @@ impl FakeDiscord {
         let started = Instant::now();
         let (status, answer) = post_interaction(url, &body, &signature, &timestamp).await;
         let latency = started.elapsed();
+        let id = interaction["id"].as_str().unwrap_or_default();
+        self.record_answer(id, status, &answer, latency);
+        (status, answer)
+    }
+
+    /// Takes lucid's HTTP answer (`status`, JSON `answer`, Null when empty) to
+    /// interaction `id`, which arrived `latency` after it was sent, as the
+    /// interaction's initial response, exactly as `deliver` does: for an interaction
+    /// signed (`sign`) and sent by the caller itself, such as a benchmark's load
+    /// generator, which times its own requests.
+    pub fn record_answer(&self, id: &str, status: u16, answer: &Value, latency: Duration) {
         {
             let mut inner = self.inner();
-            let id = interaction["id"].as_str().unwrap_or_default();
-            interactions::record_delivery(&self.state, &mut inner, id, status, &answer, latency);
+            interactions::record_delivery(&self.state, &mut inner, id, status, answer, latency);
         }
         self.changed();
-        (status, answer)
     }
 
     /// Like `deliver`, but the signature does not match the body (it signs another
