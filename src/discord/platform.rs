@@ -12,6 +12,7 @@ use crate::config::DiscordSettings;
 use crate::core::{Origin, Platform, Refusal, ThreadRef};
 use crate::discord::outbound::client::{
     MAX_CONTENT_CHARS, Place, UNKNOWN_INTERACTION, UNKNOWN_MESSAGE, UNKNOWN_WEBHOOK, error_code,
+    refused, status_of,
 };
 use crate::discord::outbound::markup::DiscordMarkup;
 use crate::discord::outbound::{DiscordApi, Post, status};
@@ -37,6 +38,40 @@ const TOKEN_LIFE: Duration = Duration::from_secs(14 * 60);
 /// How many channels' kinds, threads and thread names are remembered (each map is
 /// emptied when it grows past this: they are caches, re-learned on demand).
 const REMEMBERED: usize = 10_000;
+
+/// Whether Discord did not answer, or answered that it could not now (5xx, 429).
+fn transient(error: &anyhow::Error) -> bool {
+    match status_of(error) {
+        Some(status) => status == 429 || status >= 500,
+        None => !refused(error),
+    }
+}
+
+/// Backs off between tries of a write Discord did not take: 250 ms doubling to 5 s,
+/// for at most two minutes.
+struct Retry {
+    wait: Duration,
+    until: Instant,
+}
+
+impl Retry {
+    fn new() -> Retry {
+        Retry {
+            wait: Duration::from_millis(250),
+            until: Instant::now() + Duration::from_secs(120),
+        }
+    }
+
+    /// Waits before the next try; false when no try is left.
+    async fn wait(&mut self) -> bool {
+        if Instant::now() + self.wait > self.until {
+            return false;
+        }
+        tokio::time::sleep(self.wait).await;
+        self.wait = (self.wait * 2).min(Duration::from_secs(5));
+        true
+    }
+}
 
 /// A `/lucid` answered (deferred) and not yet written.
 struct Pending {
@@ -290,7 +325,7 @@ impl DiscordPlatform {
             },
             None => self.api.post(channel, post).await?,
         };
-        self.api.start_thread(channel, &message, &name).await?;
+        self.start_thread(channel, &message, &name).await?;
         self.threads.lock().unwrap().insert(message.clone());
         let thread = ThreadRef::Discord {
             channel: channel.to_owned(),
@@ -300,9 +335,12 @@ impl DiscordPlatform {
         Ok(message)
     }
 
-    /// Edits a deferred answer, waiting a moment for Discord to know of it.
+    /// Edits a deferred answer, waiting a moment for Discord to know of it, and trying
+    /// again while Discord does not answer (an edit is the same however often it is
+    /// made, so a copy is posted only when the token is refused).
     async fn edit_answer(&self, token: &str, post: &Post) -> anyhow::Result<String> {
-        let deadline = Instant::now() + ANSWER_SETTLE;
+        let settle = Instant::now() + ANSWER_SETTLE;
+        let mut retry = Retry::new();
         loop {
             match self.api.edit_original(token, post).await {
                 Ok(message) => return Ok(message.id.to_string()),
@@ -311,11 +349,26 @@ impl DiscordPlatform {
                         error_code(&e),
                         Some(UNKNOWN_MESSAGE | UNKNOWN_WEBHOOK | UNKNOWN_INTERACTION)
                     );
-                    if !not_yet || Instant::now() >= deadline {
+                    if not_yet && Instant::now() < settle {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    } else if !(transient(&e) && retry.wait().await) {
                         return Err(e);
                     }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
+            }
+        }
+    }
+
+    /// Starts a thread, trying again while Discord does not answer.
+    async fn start_thread(&self, channel: &str, message: &str, name: &str) -> anyhow::Result<()> {
+        let mut retry = Retry::new();
+        loop {
+            match self.api.start_thread(channel, message, name).await {
+                Ok(()) => return Ok(()),
+                Err(e) if transient(&e) && retry.wait().await => {
+                    tracing::debug!(error = %e, "starting a thread again");
+                }
+                Err(e) => return Err(e),
             }
         }
     }

@@ -74,6 +74,11 @@ pub enum Place {
 
 pub struct DiscordApi {
     http: Arc<Http>,
+    /// For interactions' own webhooks (`@original`), without serenity's limiter: it
+    /// keys them all on the application, so every session's answer would wait behind
+    /// every other's, while Discord limits them per interaction and apart from the
+    /// bot's global limit.
+    answers: Arc<Http>,
 }
 
 /// Where `discord.com` is to be reached instead, when `api_url` is not Discord's own.
@@ -114,6 +119,16 @@ fn without_token(error: serenity::Error) -> anyhow::Error {
     }
 }
 
+/// The HTTP status Discord answered a refused call with.
+pub fn status_of(error: &anyhow::Error) -> Option<u16> {
+    match error.downcast_ref::<serenity::Error>()? {
+        serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(response)) => {
+            Some(response.status_code.as_u16())
+        }
+        _ => None,
+    }
+}
+
 /// Whether Discord answered and said no (rather than not answering at all).
 pub fn refused(error: &anyhow::Error) -> bool {
     matches!(
@@ -141,21 +156,22 @@ fn id<T: From<u64>>(s: &str) -> anyhow::Result<T> {
 impl DiscordApi {
     pub fn new(settings: &DiscordSettings) -> anyhow::Result<DiscordApi> {
         Ok(DiscordApi {
-            http: Arc::new(Self::build_http(settings)?),
+            http: Arc::new(Self::build_http(settings, true)?),
+            answers: Arc::new(Self::build_http(settings, false)?),
         })
     }
 
     /// Another client for the gateway's connection (serenity's gateway client owns
     /// its own).
     pub fn gateway_http(&self, settings: &DiscordSettings) -> anyhow::Result<Http> {
-        Self::build_http(settings)
+        Self::build_http(settings, true)
     }
 
     /// serenity's client with its rate limiter on. Its addresses are always
     /// `https://discord.com/…` (its limiter ignores any other base), so another
     /// `LUCID_DISCORD_API_URL` is where `discord.com` is reached instead, its
     /// certificate checked against `LUCID_DISCORD_CA_FILE` when that is set.
-    fn build_http(settings: &DiscordSettings) -> anyhow::Result<Http> {
+    fn build_http(settings: &DiscordSettings, limited: bool) -> anyhow::Result<Http> {
         let application: ApplicationId = id(&settings.application_id)
             .context("LUCID_DISCORD_APPLICATION_ID must be the application's numeric id")?;
         let mut client = reqwest::Client::builder().timeout(Duration::from_secs(30));
@@ -172,6 +188,7 @@ impl DiscordApi {
         Ok(HttpBuilder::new(settings.bot_token.expose_secret())
             .application_id(application)
             .client(client.build()?)
+            .ratelimiter_disabled(!limited)
             .build())
     }
 
@@ -254,7 +271,7 @@ impl DiscordApi {
             .content(post.content())
             .components(post.components())
             .allowed_mentions(nobody());
-        edit.execute(&*self.http, token)
+        edit.execute(&*self.answers, token)
             .await
             .map_err(without_token)
     }
