@@ -282,11 +282,18 @@ impl DiscordPlatform {
             .thread_names
             .lock()
             .unwrap()
-            .remove(thread)
+            .get(thread)
+            .cloned()
             .unwrap_or_else(|| messages::thread_name(""));
-        if let Err(e) = self.api.start_thread(channel, thread, &name).await {
+        if let Err(e) = self.start_thread(channel, thread, &name).await {
+            if transient(&e) {
+                // Started by the next write, then.
+                tracing::warn!(channel, thread, error = %e, "could not start a thread");
+                return;
+            }
             tracing::debug!(channel, thread, error = %e, "no thread started; writing to it as it is");
         }
+        self.thread_names.lock().unwrap().remove(thread);
         let mut threads = self.threads.lock().unwrap();
         if threads.len() >= REMEMBERED {
             threads.clear();
@@ -325,13 +332,19 @@ impl DiscordPlatform {
             },
             None => self.api.post(channel, post).await?,
         };
-        self.start_thread(channel, &message, &name).await?;
-        self.threads.lock().unwrap().insert(message.clone());
+        // Moved before the thread is there: whoever answers in it finds its session
+        // (or its question). A thread not started now is started by the next write.
         let thread = ThreadRef::Discord {
             channel: channel.to_owned(),
             thread: Some(message.clone()),
         };
         self.store.move_thread(stand_in, &thread).await?;
+        remember(
+            &mut self.thread_names.lock().unwrap(),
+            message.clone(),
+            name.clone(),
+        );
+        self.ensure_thread(channel, &message).await;
         Ok(message)
     }
 
