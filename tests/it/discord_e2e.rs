@@ -372,7 +372,44 @@ async fn the_stop_button_ends_the_session_within_two_seconds_for_those_who_may()
         })
         .await;
     assert!(lucid.github.pulls(REPO).is_empty());
-    assert_quiet(discord, &asked, &[]);
+
+    // "@lucid stop" in the thread, the other way to stop a live session.
+    let again = discord.post_as(
+        DADA,
+        DCHANNEL,
+        &format!("{} run the slow thing again", at_lucid(discord)),
+    );
+    let second = crate::harness::within("the second session", async {
+        loop {
+            let sessions = lucid.sessions().await;
+            if let Some(s) = sessions.iter().find(|s| s["id"] != session.as_str()) {
+                return s["id"].as_str().unwrap().to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    let thread = discord
+        .wait_until("the second session's thread", |d| d.thread_of(&again))
+        .await;
+    discord.post_as(DADA, &thread.id, &format!("{} stop", at_lucid(discord)));
+    lucid
+        .until_session(&second, "the second session to stop", |s| {
+            state(s) == "cancelled"
+        })
+        .await;
+    assert!(
+        discord.unexpected().is_empty(),
+        "{:#?}",
+        discord.unexpected()
+    );
+    for message in discord.bot_messages() {
+        assert!(
+            [asked.as_str(), again.as_str()].contains(&message.channel_id.as_str()),
+            "a message outside the threads: {message:#?}"
+        );
+        assert_within_limits(&message);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -505,6 +542,44 @@ async fn the_repository_is_asked_for_in_the_thread_and_the_answer_starts_the_ses
         })
         .await;
     assert_quiet(discord, &thread.id, &[&question.id]);
+
+    // Named in the command's `repo` option, the repository needs no question.
+    let command = discord.slash_command(
+        GUILD,
+        DBARE,
+        DADA,
+        "lucid",
+        &[
+            ("task", "fix add() again"),
+            ("repo", "https://github.com/acme/calc"),
+        ],
+    );
+    let (status, answer) = discord.deliver(&lucid.interactions_url(), &command).await;
+    assert_eq!(
+        (status, &answer["type"]),
+        (200, &serde_json::json!(5)),
+        "{answer}"
+    );
+    let status_message = written_answer(discord, command["id"].as_str().unwrap()).await;
+    assert!(has_stop_button(&status_message), "{status_message:#?}");
+    assert!(status_message.content.contains(REPO), "{status_message:#?}");
+    // A repository it cannot read is said at once, to the asker only.
+    let command = discord.slash_command(
+        GUILD,
+        DBARE,
+        DADA,
+        "lucid",
+        &[("task", "fix it"), ("repo", "not a repo")],
+    );
+    let (_, answer) = discord.deliver(&lucid.interactions_url(), &command).await;
+    assert_eq!(answer["data"]["flags"], 64, "{answer}");
+    assert!(
+        answer["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("is not a repository"),
+        "{answer}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
