@@ -1271,3 +1271,51 @@ async fn interactions_are_signed_delivered_and_answered() {
     let unexpected = fake.unexpected();
     assert_eq!(unexpected.len(), 3, "{unexpected:#?}");
 }
+
+/// Interaction webhooks are limited per interaction (webhook id and token, not the
+/// application alone), and not by the bot's global limit.
+#[tokio::test]
+async fn interaction_webhooks_are_bucketed_per_token_outside_the_global_limit() {
+    let fake = started().await;
+    let url = endpoint(fake.public_key_hex()).await;
+    let app = fake.bot().application_id.clone();
+    let mut tokens = Vec::new();
+    for task in ["one", "two"] {
+        let slash = fake.slash_command(GUILD, CHANNEL, ALICE, "lucid", &[("task", task)]);
+        assert_eq!(fake.deliver(&url, &slash).await, (200, json!({"type": 5})));
+        tokens.push(slash["token"].as_str().unwrap().to_owned());
+    }
+    // The bot is globally limited for a while…
+    fake.rate_limit_next(1, Duration::from_secs(30), true);
+    let limited = post_message(&fake, json!({"content": "limited"})).await;
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.body["global"], true);
+    // …which does not hold back the interactions' answers.
+    let mut hashes = Vec::new();
+    for token in &tokens {
+        let edited = request(
+            &fake,
+            reqwest::Method::PATCH,
+            &format!("/webhooks/{app}/{token}/messages/@original"),
+            None,
+            Some(json!({"content": "Session started"})),
+        )
+        .await;
+        assert_eq!(edited.status, 200, "{}", edited.body);
+        assert!(!edited.headers.contains_key("x-ratelimit-global"));
+        hashes.push(edited.headers["x-ratelimit-bucket"].clone());
+    }
+    // One route (one bucket hash), one bucket per token.
+    assert_eq!(hashes[0], hashes[1]);
+    let buckets: Vec<Option<String>> = fake
+        .calls_to("PATCH", "/webhooks/*/*/messages/@original")
+        .into_iter()
+        .map(|c| c.bucket)
+        .collect();
+    let expected: Vec<Option<String>> = tokens
+        .iter()
+        .map(|t| Some(format!("PATCH /webhooks/:w/:t/messages/:m [{app}/{t}]")))
+        .collect();
+    assert_eq!(buckets, expected);
+    assert!(fake.unexpected().is_empty(), "{:#?}", fake.unexpected());
+}

@@ -42,6 +42,7 @@ pub(super) fn register(
     let id = inner.next_id();
     // Real tokens are long opaque strings; this one is unique and URL-safe.
     let token = format!("aW50ZXJhY3Rpb246{id}OmZha2UtZGlzY29yZC10b2tlbg");
+    inner.interaction_by_token.insert(token.clone(), id.clone());
     inner.interactions.insert(
         id.clone(),
         Interaction {
@@ -290,6 +291,7 @@ fn initial_response(
                     .expect("interaction")
                     .original_ephemeral = true;
                 let json = ephemeral_json(shared, &e);
+                inner.ephemeral_ids.insert(e.id.clone());
                 inner.ephemerals.push(e);
                 json
             } else {
@@ -310,7 +312,7 @@ fn initial_response(
                     .expect("interaction")
                     .original = Some(message_id);
                 let json = inner.message_json(shared, &m, true);
-                inner.messages.push(m);
+                inner.push_message(m);
                 dispatch_message(inner, "MESSAGE_CREATE", json.clone());
                 json
             };
@@ -432,9 +434,9 @@ fn by_token(shared: &Shared, inner: &Inner, app: &str, token: &str) -> Result<St
     }
     let ttl = inner.token_ttl;
     let interaction = inner
-        .interactions
-        .values()
-        .find(|i| i.token == token)
+        .interaction_by_token
+        .get(token)
+        .and_then(|id| inner.interactions.get(id))
         .filter(|i| i.created.elapsed() < ttl)
         .ok_or_else(invalid_token)?;
     if interaction.responded.is_none() {
@@ -463,6 +465,7 @@ pub(super) fn follow_up(
     if body["flags"].as_u64().unwrap_or(0) & EPHEMERAL != 0 {
         let e = new_ephemeral(inner, &id, &channel, &user, body);
         let json = ephemeral_json(shared, &e);
+        inner.ephemeral_ids.insert(e.id.clone());
         inner.ephemerals.push(e);
         return Ok(json);
     }
@@ -478,7 +481,7 @@ pub(super) fn follow_up(
     );
     m.kind = 0;
     let json = inner.message_json(shared, &m, true);
-    inner.messages.push(m);
+    inner.push_message(m);
     dispatch_message(inner, "MESSAGE_CREATE", json.clone());
     Ok(json)
 }
@@ -504,11 +507,15 @@ pub(super) fn webhook_message(
         message.to_owned()
     };
     // An ephemeral of this interaction?
-    if let Some(e) = inner
-        .ephemerals
-        .iter()
-        .position(|e| e.id == target && e.interaction_id == id)
-    {
+    let ephemeral = if inner.ephemeral_ids.contains(&target) {
+        inner
+            .ephemerals
+            .iter()
+            .position(|e| e.id == target && e.interaction_id == id)
+    } else {
+        None
+    };
+    if let Some(e) = ephemeral {
         return match *method {
             Method::GET => Ok(Some(ephemeral_json(shared, &inner.ephemerals[e]))),
             Method::PATCH => {
@@ -528,7 +535,8 @@ pub(super) fn webhook_message(
                 Ok(Some(ephemeral_json(shared, &inner.ephemerals[e])))
             }
             _ => {
-                inner.ephemerals.remove(e);
+                let e = inner.ephemerals.remove(e);
+                inner.ephemeral_ids.remove(&e.id);
                 Ok(None)
             }
         };
@@ -536,12 +544,11 @@ pub(super) fn webhook_message(
     // A channel message this interaction's webhook made (or the component's message
     // after a type 6/7 response: `@original`).
     let i = inner
-        .messages
-        .iter()
-        .position(|m| {
-            m.id == target
-                && (m.via == PostedVia::Interaction(id.clone())
-                    || inner.interactions[&id].original.as_deref() == Some(m.id.as_str()))
+        .message_position(&target)
+        .filter(|&i| {
+            let m = &inner.messages[i];
+            matches!(&m.via, PostedVia::Interaction(via) if *via == id)
+                || inner.interactions[&id].original.as_deref() == Some(m.id.as_str())
         })
         .ok_or_else(ApiError::unknown_message)?;
     match *method {
@@ -562,7 +569,7 @@ pub(super) fn webhook_message(
             Ok(Some(json))
         }
         _ => {
-            let m = inner.messages.remove(i);
+            let m = inner.remove_message(i);
             inner.deleted.push(m);
             Ok(None)
         }

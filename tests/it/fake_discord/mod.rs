@@ -166,19 +166,16 @@ impl FakeDiscord {
             self.inner().guilds.contains_key(guild_id),
             "text_channel: unknown guild {guild_id}"
         );
-        self.inner().channels.insert(
-            channel_id.to_owned(),
-            Channel {
-                id: channel_id.to_owned(),
-                guild_id: guild_id.to_owned(),
-                name: name.to_owned(),
-                kind: 0,
-                parent_id: None,
-                owner_id: None,
-                auto_archive_duration: 4320,
-                created: state::timestamp(),
-            },
-        );
+        self.inner().add_text_channel(Channel {
+            id: channel_id.to_owned(),
+            guild_id: guild_id.to_owned(),
+            name: name.to_owned(),
+            kind: 0,
+            parent_id: None,
+            owner_id: None,
+            auto_archive_duration: 4320,
+            created: state::timestamp(),
+        });
     }
 
     /// A person (not a bot) who can post and be mentioned.
@@ -274,7 +271,7 @@ impl FakeDiscord {
             full["channel_type"] = json!(channel_type);
             full["nonce"] = json!(id);
             let mentions_bot = state::mentioned_ids(content).contains(&self.state.bot.user_id);
-            inner.messages.push(message);
+            inner.push_message(message);
             inner.dispatch("MESSAGE_CREATE", GUILD_MESSAGES, |intents| {
                 let mut d = full.clone();
                 if intents & MESSAGE_CONTENT == 0 && !mentions_bot {
@@ -587,12 +584,7 @@ impl FakeDiscord {
 
     /// The messages of one channel or thread, oldest first.
     pub fn channel_messages(&self, channel_id: &str) -> Vec<DiscordMessage> {
-        self.inner()
-            .messages
-            .iter()
-            .filter(|m| m.channel_id == channel_id)
-            .cloned()
-            .collect()
+        self.inner().messages_in(channel_id).cloned().collect()
     }
 
     /// The messages the bot posted or edited in (bot token or interaction webhook).
@@ -607,11 +599,17 @@ impl FakeDiscord {
     }
 
     pub fn message(&self, message_id: &str) -> Option<DiscordMessage> {
-        self.inner()
-            .messages
-            .iter()
-            .find(|m| m.id == message_id)
-            .cloned()
+        let inner = self.inner();
+        inner
+            .message_position(message_id)
+            .map(|i| inner.messages[i].clone())
+    }
+
+    /// Answers `f` of every message as it stands now, in creation order, read in
+    /// place (no copy) while the fake waits: for a question about many messages asked
+    /// often, such as a benchmark's. Keep `f` short and do not call the fake from it.
+    pub fn with_messages<T>(&self, f: impl FnOnce(&[DiscordMessage]) -> T) -> T {
+        f(&self.inner().messages)
     }
 
     /// Messages deleted (by the bot or an interaction webhook).
@@ -622,9 +620,8 @@ impl FakeDiscord {
     /// The thread started from `message_id`, if any.
     pub fn thread_of(&self, message_id: &str) -> Option<DiscordThread> {
         self.inner()
-            .threads()
-            .into_iter()
-            .find(|t| t.starter_message_id.as_deref() == Some(message_id))
+            .thread(message_id)
+            .filter(|t| t.starter_message_id.as_deref() == Some(message_id))
     }
 
     pub fn threads(&self) -> Vec<DiscordThread> {
@@ -639,6 +636,13 @@ impl FakeDiscord {
     /// Every HTTP request so far, in the order answered.
     pub fn calls(&self) -> Vec<DiscordCall> {
         self.inner().calls.clone()
+    }
+
+    /// Answers `f` of the HTTP requests so far, in the order answered, read in place
+    /// (no copy) while the fake waits; the list only grows, so a caller asking again
+    /// can skip what it has seen. Keep `f` short and do not call the fake from it.
+    pub fn with_calls<T>(&self, f: impl FnOnce(&[DiscordCall]) -> T) -> T {
+        f(&self.inner().calls)
     }
 
     /// The calls of `method` whose path (after `/api/v10`) matches `path_pattern`, `*`

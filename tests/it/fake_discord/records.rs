@@ -111,7 +111,9 @@ pub struct DiscordCall {
     /// From the request's arrival to the answer.
     pub latency: Duration,
     pub at: Instant,
-    /// The rate-limit bucket key (route and top-level resource) of a bot route.
+    /// The rate-limit bucket key: the route and its major parameter (a bot route's
+    /// channel or guild; an interaction webhook's webhook id and token, one bucket per
+    /// interaction), e.g. `PATCH /webhooks/:w/:t/messages/:m [{app}/{token}]`.
     pub bucket: Option<String>,
     pub unexpected: Option<String>,
 }

@@ -385,7 +385,10 @@ fn rate_limit(
         a
     };
     if !bot {
-        // Interaction webhooks: headers of their own bucket, never limited by the fake.
+        // Interaction webhooks and callbacks: as on Discord, a bucket per interaction
+        // (the major parameter is the webhook id and token, or the interaction id: see
+        // `Route::bucket`), outside the bot's global limit and `rate_limit_next`; the
+        // fake sends their headers and never limits them.
         return Ok(vec![
             ("x-ratelimit-limit", "5".into()),
             ("x-ratelimit-remaining", "4".into()),
@@ -533,7 +536,7 @@ fn serve(
                     if inner.messages[i].author_id != shared.bot.user_id {
                         return Err(ApiError::new(403, 50013, "Missing Permissions"));
                     }
-                    let m = inner.messages.remove(i);
+                    let m = inner.remove_message(i);
                     let (id, channel_id, guild_id) =
                         (m.id.clone(), m.channel_id.clone(), m.guild_id.clone());
                     inner.deleted.push(m);
@@ -651,11 +654,7 @@ fn history(shared: &Shared, inner: &Inner, channel: &str, query: &str) -> Result
         },
     };
     let id = |s: &str| s.parse::<u64>().unwrap_or(0);
-    let mut list: Vec<&super::records::DiscordMessage> = inner
-        .messages
-        .iter()
-        .filter(|m| m.channel_id == channel)
-        .collect();
+    let mut list: Vec<&super::records::DiscordMessage> = inner.messages_in(channel).collect();
     list.sort_by_key(|m| id(&m.id));
     let chosen: Vec<_> = if let Some(after) = query_param(query, "after") {
         let after = id(&after);
@@ -711,7 +710,7 @@ fn create_message(
         PostedVia::BotToken,
     );
     let json = inner.message_json(shared, &message, true);
-    inner.messages.push(message);
+    inner.push_message(message);
     dispatch_message(inner, "MESSAGE_CREATE", json.clone());
     Ok(Answer::json(200, json))
 }

@@ -6,7 +6,7 @@ use super::records::{
     GatewaySession, InteractionResponse,
 };
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{Notify, mpsc};
@@ -97,17 +97,30 @@ pub(super) struct Bucket {
 pub(super) struct Inner {
     pub(super) next_id: u64,
     pub(super) guilds: BTreeMap<String, Guild>,
+    /// Text channels (added through `add_text_channel`) and threads.
     pub(super) channels: BTreeMap<String, Channel>,
+    /// Guild id → its text channels' ids (for a channel's `position`).
+    pub(super) guild_text_channels: HashMap<String, BTreeSet<String>>,
     pub(super) people: BTreeMap<String, Person>,
     pub(super) roles: HashMap<String, Vec<String>>,
+    /// In creation order; pushed and removed through `push_message` and
+    /// `remove_message` only, which keep the indexes below.
     pub(super) messages: Vec<DiscordMessage>,
+    /// Message id → its position in `messages`.
+    pub(super) message_pos: HashMap<String, usize>,
+    /// Channel or thread id → its messages' ids, oldest first.
+    pub(super) channel_messages: HashMap<String, Vec<String>>,
     pub(super) deleted: Vec<DiscordMessage>,
     pub(super) reactions: Vec<DiscordReaction>,
     pub(super) ephemerals: Vec<DiscordEphemeral>,
+    /// The ids in `ephemerals` (pushed and removed with them).
+    pub(super) ephemeral_ids: HashSet<String>,
     pub(super) calls: Vec<DiscordCall>,
     pub(super) unexpected: Vec<String>,
     pub(super) commands: BTreeMap<String, Vec<Value>>,
     pub(super) interactions: HashMap<String, Interaction>,
+    /// Interaction token → interaction id.
+    pub(super) interaction_by_token: HashMap<String, String>,
     pub(super) interaction_responses: Vec<InteractionResponse>,
     pub(super) token_ttl: Duration,
     // Rate limits.
@@ -135,16 +148,21 @@ impl Default for Inner {
             next_id: FIRST_ID,
             guilds: BTreeMap::new(),
             channels: BTreeMap::new(),
+            guild_text_channels: HashMap::new(),
             people: BTreeMap::new(),
             roles: HashMap::new(),
             messages: Vec::new(),
+            message_pos: HashMap::new(),
+            channel_messages: HashMap::new(),
             deleted: Vec::new(),
             reactions: Vec::new(),
             ephemerals: Vec::new(),
+            ephemeral_ids: HashSet::new(),
             calls: Vec::new(),
             unexpected: Vec::new(),
             commands: BTreeMap::new(),
             interactions: HashMap::new(),
+            interaction_by_token: HashMap::new(),
             interaction_responses: Vec::new(),
             token_ttl: Duration::from_secs(15 * 60),
             rate_limited: 0,
@@ -300,18 +318,10 @@ impl Inner {
     }
 
     pub(super) fn channel_json(&self, channel: &Channel) -> Value {
-        let last = self
-            .messages
-            .iter()
-            .rev()
-            .find(|m| m.channel_id == channel.id)
-            .map(|m| m.id.clone());
+        let in_channel = self.channel_messages.get(&channel.id);
+        let last = in_channel.and_then(|ids| ids.last()).cloned();
         if channel.kind == 11 {
-            let count = self
-                .messages
-                .iter()
-                .filter(|m| m.channel_id == channel.id)
-                .count();
+            let count = in_channel.map_or(0, Vec::len);
             json!({
                 "id": channel.id,
                 "type": 11,
@@ -334,12 +344,16 @@ impl Inner {
                 },
             })
         } else {
+            // Its place among its guild's text channels, in id order.
             let position = self
-                .channels
-                .values()
-                .filter(|c| c.guild_id == channel.guild_id && c.kind == 0)
-                .position(|c| c.id == channel.id)
-                .unwrap_or(0);
+                .guild_text_channels
+                .get(&channel.guild_id)
+                .filter(|ids| ids.contains(&channel.id))
+                .map_or(0, |ids| {
+                    use std::ops::Bound;
+                    let before = (Bound::Unbounded, Bound::Excluded(channel.id.as_str()));
+                    ids.range::<str, _>(before).count()
+                });
             json!({
                 "id": channel.id,
                 "type": 0,
@@ -357,10 +371,63 @@ impl Inner {
         }
     }
 
+    /// Adds (or replaces) a text channel.
+    pub(super) fn add_text_channel(&mut self, channel: Channel) {
+        if let Some(old) = self.channels.get(&channel.id)
+            && let Some(ids) = self.guild_text_channels.get_mut(&old.guild_id)
+        {
+            ids.remove(&channel.id);
+        }
+        self.guild_text_channels
+            .entry(channel.guild_id.clone())
+            .or_default()
+            .insert(channel.id.clone());
+        self.channels.insert(channel.id.clone(), channel);
+    }
+
     pub(super) fn message_index(&self, channel_id: &str, message_id: &str) -> Option<usize> {
-        self.messages
-            .iter()
-            .position(|m| m.id == message_id && m.channel_id == channel_id)
+        self.message_pos
+            .get(message_id)
+            .copied()
+            .filter(|&i| self.messages[i].channel_id == channel_id)
+    }
+
+    /// The position of message `message_id` in `messages`, whatever its channel.
+    pub(super) fn message_position(&self, message_id: &str) -> Option<usize> {
+        self.message_pos.get(message_id).copied()
+    }
+
+    /// Appends a new message (ids are never reused).
+    pub(super) fn push_message(&mut self, message: DiscordMessage) {
+        self.message_pos
+            .insert(message.id.clone(), self.messages.len());
+        self.channel_messages
+            .entry(message.channel_id.clone())
+            .or_default()
+            .push(message.id.clone());
+        self.messages.push(message);
+    }
+
+    /// Takes message `i` out (the messages after it move up one).
+    pub(super) fn remove_message(&mut self, i: usize) -> DiscordMessage {
+        let message = self.messages.remove(i);
+        self.message_pos.remove(&message.id);
+        for (position, m) in self.messages.iter().enumerate().skip(i) {
+            self.message_pos.insert(m.id.clone(), position);
+        }
+        if let Some(ids) = self.channel_messages.get_mut(&message.channel_id) {
+            ids.retain(|id| *id != message.id);
+        }
+        message
+    }
+
+    /// The messages of a channel or thread, oldest first.
+    pub(super) fn messages_in(&self, channel_id: &str) -> impl Iterator<Item = &DiscordMessage> {
+        self.channel_messages
+            .get(channel_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.message_pos.get(id).map(|&i| &self.messages[i]))
     }
 
     /// The message as Discord renders it; `show_content` false blanks what the
@@ -442,20 +509,28 @@ impl Inner {
         self.channels
             .values()
             .filter(|c| c.kind == 11)
-            .map(|c| DiscordThread {
-                id: c.id.clone(),
-                parent_id: c.parent_id.clone().unwrap_or_default(),
-                guild_id: c.guild_id.clone(),
-                name: c.name.clone(),
-                owner_id: c.owner_id.clone().unwrap_or_default(),
-                auto_archive_duration: c.auto_archive_duration,
-                starter_message_id: self
-                    .messages
-                    .iter()
-                    .any(|m| m.id == c.id)
-                    .then(|| c.id.clone()),
-            })
+            .map(|c| self.thread_record(c))
             .collect()
+    }
+
+    /// The thread whose id is `id` (a thread started from a message has its id).
+    pub(super) fn thread(&self, id: &str) -> Option<DiscordThread> {
+        self.channels
+            .get(id)
+            .filter(|c| c.kind == 11)
+            .map(|c| self.thread_record(c))
+    }
+
+    fn thread_record(&self, c: &Channel) -> DiscordThread {
+        DiscordThread {
+            id: c.id.clone(),
+            parent_id: c.parent_id.clone().unwrap_or_default(),
+            guild_id: c.guild_id.clone(),
+            name: c.name.clone(),
+            owner_id: c.owner_id.clone().unwrap_or_default(),
+            auto_archive_duration: c.auto_archive_duration,
+            starter_message_id: self.message_pos.contains_key(&c.id).then(|| c.id.clone()),
+        }
     }
 
     /// Sends a dispatch to every live session whose intents include `intent` (0: always),
@@ -481,23 +556,34 @@ impl Inner {
         let session = &mut self.sessions[i];
         session.record.seq += 1;
         let seq = session.record.seq;
-        let frame = json!({"op": 0, "t": event, "s": seq, "d": d});
+        let mut frame = serde_json::Map::new();
+        frame.insert("op".into(), json!(0));
+        frame.insert("t".into(), json!(event));
+        frame.insert("s".into(), json!(seq));
+        frame.insert("d".into(), d.clone());
+        let frame = Value::Object(frame);
         session.record.dispatches.push((seq, event.to_owned(), d));
         let text = frame.to_string();
         session.frames.push((seq, text.clone()));
         if let Some(number) = session.connection {
-            self.send_frame(number, text);
+            self.send_frame_parsed(number, text, frame);
         }
     }
 
     /// Sends a frame on connection `number` and records it.
     pub(super) fn send_frame(&mut self, number: usize, text: String) {
+        let frame = serde_json::from_str(&text).unwrap_or(Value::Null);
+        self.send_frame_parsed(number, text, frame);
+    }
+
+    /// `send_frame` of a frame whose JSON (`frame`) the caller has already.
+    fn send_frame_parsed(&mut self, number: usize, text: String, frame: Value) {
         if let Some(c) = self.connections.iter().find(|c| c.number == number) {
-            let _ = c.tx.send(GwOut::Text(text.clone()));
+            let _ = c.tx.send(GwOut::Text(text));
             self.frames.push(GatewayFrame {
                 connection: number,
                 from_client: false,
-                frame: serde_json::from_str(&text).unwrap_or(Value::Null),
+                frame,
                 at: Instant::now(),
             });
         }
