@@ -79,7 +79,13 @@ pub struct DiscordApi {
     /// every other's, while Discord limits them per interaction and apart from the
     /// bot's global limit.
     answers: Arc<Http>,
+    /// Calls to Discord in flight at once: each holds a connection, and a burst of
+    /// sessions must not open thousands of them.
+    in_flight: tokio::sync::Semaphore,
 }
+
+/// At most this many calls to Discord at once; more wait their turn.
+const MAX_IN_FLIGHT: usize = 64;
 
 /// Where `discord.com` is to be reached instead, when `api_url` is not Discord's own.
 fn relay_address(api_url: &str) -> anyhow::Result<Option<std::net::SocketAddr>> {
@@ -158,6 +164,7 @@ impl DiscordApi {
         Ok(DiscordApi {
             http: Arc::new(Self::build_http(settings, true)?),
             answers: Arc::new(Self::build_http(settings, false)?),
+            in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
         })
     }
 
@@ -190,6 +197,13 @@ impl DiscordApi {
             .client(client.build()?)
             .ratelimiter_disabled(!limited)
             .build())
+    }
+
+    async fn slot(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.in_flight
+            .acquire()
+            .await
+            .expect("the semaphore is never closed")
     }
 
     pub fn http(&self) -> Arc<Http> {
@@ -230,6 +244,7 @@ impl DiscordApi {
 
     /// Posts `post` in `channel` (a thread is a channel); answers the message's id.
     pub async fn post(&self, channel: &str, post: &Post) -> anyhow::Result<String> {
+        let _slot = self.slot().await;
         let message = CreateMessage::new()
             .content(post.content())
             .components(post.components())
@@ -242,6 +257,7 @@ impl DiscordApi {
 
     /// Answers `message` in `channel` (a reply, outside any thread).
     pub async fn reply(&self, channel: &str, message: &str, post: &Post) -> anyhow::Result<()> {
+        let _slot = self.slot().await;
         let channel: ChannelId = id(channel)?;
         let reference =
             MessageReference::from((channel, id::<MessageId>(message)?)).fail_if_not_exists(false);
@@ -254,6 +270,7 @@ impl DiscordApi {
     }
 
     pub async fn edit(&self, channel: &str, message: &str, post: &Post) -> anyhow::Result<()> {
+        let _slot = self.slot().await;
         let edit = EditMessage::new()
             .content(post.content())
             .components(post.components())
@@ -267,6 +284,7 @@ impl DiscordApi {
     /// Writes an interaction's first answer (a deferred one) with the interaction's
     /// token, valid for 15 minutes; answers the message.
     pub async fn edit_original(&self, token: &str, post: &Post) -> anyhow::Result<Message> {
+        let _slot = self.slot().await;
         let edit = EditInteractionResponse::new()
             .content(post.content())
             .components(post.components())
@@ -284,6 +302,7 @@ impl DiscordApi {
         message: &str,
         name: &str,
     ) -> anyhow::Result<()> {
+        let _slot = self.slot().await;
         let thread = CreateThread::new(name.to_owned())
             .kind(ChannelType::PublicThread)
             .auto_archive_duration(AutoArchiveDuration::OneWeek);
@@ -304,6 +323,7 @@ impl DiscordApi {
     }
 
     pub async fn react(&self, channel: &str, message: &str, emoji: &str) -> anyhow::Result<()> {
+        let _slot = self.slot().await;
         self.http
             .create_reaction(
                 id(channel)?,
@@ -316,6 +336,7 @@ impl DiscordApi {
 
     /// Whether `channel` is a thread, and its parent if it is.
     pub async fn place(&self, channel: &str) -> anyhow::Result<Place> {
+        let _slot = self.slot().await;
         let channel = self.http.get_channel(id(channel)?).await?;
         Ok(match channel {
             Channel::Guild(channel) => match (channel.kind, channel.parent_id) {
@@ -333,6 +354,7 @@ impl DiscordApi {
 
     /// Up to 100 messages of `channel` after `after`, oldest first.
     pub async fn messages_after(&self, channel: &str, after: &str) -> anyhow::Result<Vec<Message>> {
+        let _slot = self.slot().await;
         let mut messages = id::<ChannelId>(channel)?
             .messages(
                 &*self.http,
