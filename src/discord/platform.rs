@@ -311,6 +311,7 @@ impl DiscordPlatform {
         channel: &str,
         interaction: &str,
         post: &Post,
+        status: bool,
     ) -> anyhow::Result<String> {
         let pending = self
             .pending
@@ -338,7 +339,10 @@ impl DiscordPlatform {
             channel: channel.to_owned(),
             thread: Some(message.clone()),
         };
-        self.store.move_thread(stand_in, &thread).await?;
+        // A status message is kept as the session's in the same write.
+        let status_id = format!("{channel}/{message}");
+        let status = status.then_some((crate::chat::STATUS, status_id.as_str()));
+        self.store.move_thread(stand_in, &thread, status).await?;
         remember(
             &mut self.thread_names.lock().unwrap(),
             message.clone(),
@@ -388,11 +392,11 @@ impl DiscordPlatform {
 
     /// Posts `post` in `thread`, starting the thread first where needed; answers
     /// `channel/message`.
-    async fn write(&self, thread: &ThreadRef, post: &Post) -> anyhow::Result<String> {
+    async fn write(&self, thread: &ThreadRef, post: &Post, status: bool) -> anyhow::Result<String> {
         let (channel, thread_id) = place(thread)?;
         if let Some(interaction) = thread_id.strip_prefix(SESSION_THREAD_PREFIX) {
             let message = self
-                .answer_command(thread, channel, interaction, post)
+                .answer_command(thread, channel, interaction, post, status)
                 .await?;
             return Ok(format!("{channel}/{message}"));
         }
@@ -460,7 +464,9 @@ impl ChatPlatform for DiscordPlatform {
     }
 
     async fn say(&self, thread: &ThreadRef, rendered: &str) -> anyhow::Result<()> {
-        self.write(thread, &Post::text(rendered)).await.map(drop)
+        self.write(thread, &Post::text(rendered), false)
+            .await
+            .map(drop)
     }
 
     fn render_status(&self, view: &StatusView) -> Rendered {
@@ -470,7 +476,7 @@ impl ChatPlatform for DiscordPlatform {
     }
 
     async fn post_status(&self, thread: &ThreadRef, rendered: &Rendered) -> anyhow::Result<String> {
-        self.write(thread, &*post_of(rendered)?).await
+        self.write(thread, &*post_of(rendered)?, true).await
     }
 
     /// Always with the bot token: an interaction's token dies after 15 minutes.
