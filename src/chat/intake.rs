@@ -345,10 +345,7 @@ impl Intake {
                 let id = platform
                     .post_status(&session.trigger.thread, &rendered)
                     .await?;
-                // A platform may have kept it already (with the move to its thread).
-                if store.thread_message(session.id, STATUS).await?.as_deref() != Some(&id) {
-                    store.set_thread_message(session.id, STATUS, &id).await?;
-                }
+                store.set_thread_message(session.id, STATUS, &id).await?;
                 anyhow::Ok(())
             };
             if let Err(e) = posted.await {

@@ -311,7 +311,6 @@ impl DiscordPlatform {
         channel: &str,
         interaction: &str,
         post: &Post,
-        status: bool,
     ) -> anyhow::Result<String> {
         let pending = self
             .pending
@@ -339,10 +338,7 @@ impl DiscordPlatform {
             channel: channel.to_owned(),
             thread: Some(message.clone()),
         };
-        // A status message is kept as the session's in the same write.
-        let status_id = format!("{channel}/{message}");
-        let status = status.then_some((crate::chat::STATUS, status_id.as_str()));
-        self.store.move_thread(stand_in, &thread, status).await?;
+        self.store.move_thread(stand_in, &thread).await?;
         remember(
             &mut self.thread_names.lock().unwrap(),
             message.clone(),
@@ -392,11 +388,11 @@ impl DiscordPlatform {
 
     /// Posts `post` in `thread`, starting the thread first where needed; answers
     /// `channel/message`.
-    async fn write(&self, thread: &ThreadRef, post: &Post, status: bool) -> anyhow::Result<String> {
+    async fn write(&self, thread: &ThreadRef, post: &Post) -> anyhow::Result<String> {
         let (channel, thread_id) = place(thread)?;
         if let Some(interaction) = thread_id.strip_prefix(SESSION_THREAD_PREFIX) {
             let message = self
-                .answer_command(thread, channel, interaction, post, status)
+                .answer_command(thread, channel, interaction, post)
                 .await?;
             return Ok(format!("{channel}/{message}"));
         }
@@ -464,9 +460,7 @@ impl ChatPlatform for DiscordPlatform {
     }
 
     async fn say(&self, thread: &ThreadRef, rendered: &str) -> anyhow::Result<()> {
-        self.write(thread, &Post::text(rendered), false)
-            .await
-            .map(drop)
+        self.write(thread, &Post::text(rendered)).await.map(drop)
     }
 
     fn render_status(&self, view: &StatusView) -> Rendered {
@@ -476,7 +470,7 @@ impl ChatPlatform for DiscordPlatform {
     }
 
     async fn post_status(&self, thread: &ThreadRef, rendered: &Rendered) -> anyhow::Result<String> {
-        self.write(thread, &*post_of(rendered)?, true).await
+        self.write(thread, &*post_of(rendered)?).await
     }
 
     /// Always with the bot token: an interaction's token dies after 15 minutes.

@@ -66,14 +66,8 @@ impl Store {
     /// Moves what `from` holds (its session, or its open question) to `to`: a
     /// platform that learns the conversation's real place only after the request was
     /// recorded (Discord's `/lucid` gets its thread once the answer is posted). Both
-    /// keys lead to the session afterwards. `message`: a thread message of the
-    /// session's (purpose, id) kept in the same write.
-    pub async fn move_thread(
-        &self,
-        from: &ThreadRef,
-        to: &ThreadRef,
-        message: Option<(&str, &str)>,
-    ) -> Result<(), StoreError> {
+    /// keys lead to the session afterwards.
+    pub async fn move_thread(&self, from: &ThreadRef, to: &ThreadRef) -> Result<(), StoreError> {
         let now = crate::core::Timestamp::now().as_millis();
         let thread_json =
             serde_json::to_string(to).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -105,21 +99,6 @@ impl Store {
                 .bind(now)
                 .execute(&mut *conn)
                 .await?;
-                if let Some((purpose, id)) = message {
-                    sqlx::query(
-                        "INSERT INTO thread_messages (session_id, purpose, message_id, updated_at) \
-                         VALUES ($1, $2, $3, $4) ON CONFLICT (session_id, purpose) \
-                         DO UPDATE SET message_id = excluded.message_id, updated_at = excluded.updated_at",
-                    )
-                    .bind(&session)
-                    .bind(purpose)
-                    .bind(id)
-                    .bind(now)
-                    .execute(&mut *conn)
-                    .await?;
-                }
-                // A thread with a session has no question.
-                return Ok(());
             }
             let question: Option<String> = sqlx::query_scalar(
                 "SELECT trigger FROM questions WHERE platform = $1 AND thread_key = $2",
