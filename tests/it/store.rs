@@ -41,6 +41,7 @@ on_both_stores!(
     migrations_are_tracked_and_idempotent,
     acknowledged_sessions_survive_a_restart,
     a_question_waits_in_its_thread_and_is_asked_once_per_delivery,
+    a_session_or_a_question_moves_to_its_real_thread,
     a_note_is_logged_without_resuming_and_a_mention_resumes,
     thread_messages_written_at_once_all_land_and_a_bad_one_fails_alone,
     a_worker_claims_only_the_platforms_it_serves_and_the_rest_wait,
@@ -764,4 +765,54 @@ fn restarts(wal: &std::path::Path) -> u32 {
         // Not written yet.
         Err(_) => 0,
     }
+}
+
+async fn a_session_or_a_question_moves_to_its_real_thread(backend: Backend) {
+    let (store, _db) = migrated_store(backend).await;
+    let discord = |thread: &str| ThreadRef::Discord {
+        channel: "1".into(),
+        thread: Some(thread.into()),
+    };
+    // A session: both keys lead to it, and it lives in the real thread.
+    let session = match store
+        .record_trigger(trigger_in(discord("i10"), "10"))
+        .await
+        .unwrap()
+    {
+        lucid::store::Recorded::Created(session) => session.id,
+        other => panic!("{other:?}"),
+    };
+    store
+        .move_thread(&discord("i10"), &discord("11"))
+        .await
+        .unwrap();
+    let moved = store.session(session).await.unwrap().unwrap();
+    assert_eq!(moved.trigger.thread, discord("11"));
+    assert_eq!(
+        store.session_for_thread(&discord("11")).await.unwrap(),
+        Some(session)
+    );
+    // A question: the answer in the real thread finds it.
+    let mut asked = trigger_in(discord("i20"), "20");
+    asked.repo = None;
+    store
+        .record_question(&asked.delivery, &asked)
+        .await
+        .unwrap();
+    store
+        .move_thread(&discord("i20"), &discord("21"))
+        .await
+        .unwrap();
+    assert_eq!(store.open_question(&discord("i20")).await.unwrap(), None);
+    let waiting = store.open_question(&discord("21")).await.unwrap().unwrap();
+    assert_eq!(waiting.thread, discord("21"));
+    // Nothing there: nothing moves, nothing fails.
+    store
+        .move_thread(&discord("i30"), &discord("31"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.session_for_thread(&discord("31")).await.unwrap(),
+        None
+    );
 }
