@@ -8,6 +8,7 @@ use crate::fake_discord::{DiscordMessage, FakeDiscord, PostedVia};
 use crate::fake_llm::Reply;
 use crate::rig::{
     DADA, DBARE, DCHANNEL, DEVE, DISCORD_TOKEN, GUILD, LLM_KEY, Lucid, REPO, TOKEN, fixing_script,
+    within_command,
 };
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -95,23 +96,6 @@ async fn written_answer(discord: &FakeDiscord, id: &str) -> DiscordMessage {
 
 fn thread_messages(discord: &FakeDiscord, thread: &str) -> Vec<DiscordMessage> {
     discord.channel_messages(thread)
-}
-
-/// Waits until the session's log shows `command` started.
-async fn within_command(lucid: &Lucid, id: &str, command: &str) {
-    crate::harness::within("the command to start", async {
-        loop {
-            let events = lucid.events(id).await;
-            if events
-                .iter()
-                .any(|e| e["command"].as_str().is_some_and(|c| c.contains(command)))
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -323,15 +307,7 @@ async fn the_stop_button_ends_the_session_within_two_seconds_for_those_who_may()
         DCHANNEL,
         &format!("{} run the slow thing", at_lucid(discord)),
     );
-    let session = crate::harness::within("the session", async {
-        loop {
-            if let Some(s) = lucid.sessions().await.first() {
-                return s["id"].as_str().unwrap().to_owned();
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await;
+    let session = lucid.first_session().await;
     within_command(&lucid, &session, "sleep 300").await;
     let status_message = discord
         .wait_until("the running command in the status message", |d| {
@@ -519,15 +495,7 @@ async fn the_repository_is_asked_for_in_the_thread_and_the_answer_starts_the_ses
     assert!(lucid.sessions().await.is_empty());
 
     discord.post_as(DADA, &thread.id, &format!("{} {REPO}", at_lucid(discord)));
-    let session = crate::harness::within("the session", async {
-        loop {
-            if let Some(s) = lucid.sessions().await.first() {
-                return s["id"].as_str().unwrap().to_owned();
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await;
+    let session = lucid.first_session().await;
     let done = lucid
         .until_session(&session, "the session to finish", |s| {
             state(s) == "completed"
@@ -796,15 +764,7 @@ async fn with_the_content_intent_any_message_in_the_thread_reaches_the_running_a
     let thread = discord
         .wait_until("a thread from the mention", |d| d.thread_of(&asked))
         .await;
-    let session = crate::harness::within("the session", async {
-        loop {
-            if let Some(s) = lucid.sessions().await.first() {
-                return s["id"].as_str().unwrap().to_owned();
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await;
+    let session = lucid.first_session().await;
     within_command(&lucid, &session, "sleep 4").await;
     // No mention: heard only because lucid reads every message.
     discord.post_as(DADA, &thread.id, "mind the overflow case too");

@@ -344,6 +344,19 @@ impl Lucid {
         .await
     }
 
+    /// The id of the first session, once there is one.
+    pub async fn first_session(&self) -> String {
+        within("a session", async {
+            loop {
+                if let Some(s) = self.sessions().await.first() {
+                    return s["id"].as_str().unwrap().to_owned();
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        })
+        .await
+    }
+
     pub async fn events(&self, id: &str) -> Vec<Value> {
         self.api(&format!("/sessions/{id}/events?limit=1000")).await["events"]
             .as_array()
@@ -499,4 +512,21 @@ async fn spawn(
     .await
     .unwrap();
     (child, url)
+}
+
+/// Waits until the session's log shows `command` started.
+pub async fn within_command(lucid: &Lucid, id: &str, command: &str) {
+    within("the command to start", async {
+        loop {
+            let events = lucid.events(id).await;
+            if events
+                .iter()
+                .any(|e| e["command"].as_str().is_some_and(|c| c.contains(command)))
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
 }

@@ -7,7 +7,7 @@ use crate::fake_llm::Reply;
 use crate::fake_slack::{FakeSlack, SlackMessage};
 use crate::rig::{
     ADA, BARE_CHANNEL, BOT_USER, CHANNEL, EVE, LLM_KEY, Lucid, REPO, SLACK_SECRET, SLACK_TOKEN,
-    TEAM, TOKEN, fixing_script, now_unix, slack_message, stop_click,
+    TEAM, TOKEN, fixing_script, now_unix, slack_message, stop_click, within_command,
 };
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -343,23 +343,6 @@ async fn a_follow_up_in_the_thread_reaches_the_running_agent() {
     assert_eq!(said["author"], "Ada", "{said}");
     assert_eq!(lucid.sessions().await.len(), 1);
     assert_all_in_thread(slack, CHANNEL, ts, &[]);
-}
-
-/// Waits until the session's log shows `command` started.
-async fn within_command(lucid: &Lucid, id: &str, command: &str) {
-    crate::harness::within("the command to start", async {
-        loop {
-            let events = lucid.events(id).await;
-            if events
-                .iter()
-                .any(|e| e["command"].as_str().is_some_and(|c| c.contains(command)))
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
