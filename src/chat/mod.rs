@@ -82,6 +82,20 @@ impl Rendered {
     pub fn made_from<T: 'static>(&self) -> Option<&T> {
         self.native.as_ref()?.downcast_ref()
     }
+
+    /// The `T` it was made from, or read back from its text (JSON) when it was not.
+    pub fn as_native<T>(&self) -> anyhow::Result<std::borrow::Cow<'_, T>>
+    where
+        T: Clone + serde::de::DeserializeOwned + 'static,
+    {
+        match self.made_from::<T>() {
+            Some(native) => Ok(std::borrow::Cow::Borrowed(native)),
+            None => Ok(std::borrow::Cow::Owned(
+                serde_json::from_str(self.as_str())
+                    .map_err(|e| anyhow::anyhow!("not a rendered status message: {e}"))?,
+            )),
+        }
+    }
 }
 
 impl PartialEq for Rendered {

@@ -301,8 +301,8 @@ impl DiscordPlatform {
         threads.insert(thread.to_owned());
     }
 
-    /// Writes a `/lucid` session's first message, starts its thread from it and moves
-    /// the session there; answers the message's id. The deferred answer is written
+    /// Writes a `/lucid` session's first message, moves the session to the thread of
+    /// that message and starts the thread; answers the message's id. The deferred answer is written
     /// with the interaction's token while it lives; after a restart (or once it is
     /// too old) the message is posted with the bot token instead.
     async fn answer_command(
@@ -342,7 +342,7 @@ impl DiscordPlatform {
         remember(
             &mut self.thread_names.lock().unwrap(),
             message.clone(),
-            name.clone(),
+            name,
         );
         self.ensure_thread(channel, &message).await;
         Ok(message)
@@ -399,15 +399,6 @@ impl DiscordPlatform {
         self.ensure_thread(channel, thread_id).await;
         let message = self.api.post(thread_id, post).await?;
         Ok(format!("{thread_id}/{message}"))
-    }
-}
-
-fn post_of(rendered: &Rendered) -> anyhow::Result<std::borrow::Cow<'_, Post>> {
-    match rendered.made_from::<Post>() {
-        Some(post) => Ok(std::borrow::Cow::Borrowed(post)),
-        None => Ok(std::borrow::Cow::Owned(
-            serde_json::from_str(rendered.as_str()).context("a rendered status message")?,
-        )),
     }
 }
 
@@ -470,7 +461,7 @@ impl ChatPlatform for DiscordPlatform {
     }
 
     async fn post_status(&self, thread: &ThreadRef, rendered: &Rendered) -> anyhow::Result<String> {
-        self.write(thread, &*post_of(rendered)?).await
+        self.write(thread, &*rendered.as_native::<Post>()?).await
     }
 
     /// Always with the bot token: an interaction's token dies after 15 minutes.
@@ -481,7 +472,9 @@ impl ChatPlatform for DiscordPlatform {
         rendered: &Rendered,
     ) -> anyhow::Result<()> {
         let (channel, message) = split_message(id)?;
-        self.api.edit(channel, message, &*post_of(rendered)?).await
+        self.api
+            .edit(channel, message, &*rendered.as_native::<Post>()?)
+            .await
     }
 }
 

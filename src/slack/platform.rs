@@ -9,7 +9,7 @@ use crate::messages::Markup;
 use crate::slack::outbound::markup::SlackMarkup;
 use crate::slack::outbound::status::{self, MAX_REPLY_CHARS};
 use crate::slack::outbound::{Post, SlackApi};
-use anyhow::{Context, bail};
+use anyhow::bail;
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -50,16 +50,6 @@ impl SlackPlatform {
         } else {
             None
         }
-    }
-}
-
-/// The post a status message was rendered from, or read back from its text.
-fn post_of(rendered: &Rendered) -> anyhow::Result<std::borrow::Cow<'_, Post>> {
-    match rendered.made_from::<Post>() {
-        Some(post) => Ok(std::borrow::Cow::Borrowed(post)),
-        None => Ok(std::borrow::Cow::Owned(
-            serde_json::from_str(rendered.as_str()).context("a rendered status message")?,
-        )),
     }
 }
 
@@ -131,7 +121,7 @@ impl ChatPlatform for SlackPlatform {
         let (channel, thread_ts) = place(thread)?;
         Ok(self
             .api
-            .post(channel, Some(thread_ts), &*post_of(rendered)?)
+            .post(channel, Some(thread_ts), &*rendered.as_native::<Post>()?)
             .await?)
     }
 
@@ -142,7 +132,10 @@ impl ChatPlatform for SlackPlatform {
         rendered: &Rendered,
     ) -> anyhow::Result<()> {
         let (channel, _) = place(thread)?;
-        Ok(self.api.update(channel, id, &*post_of(rendered)?).await?)
+        Ok(self
+            .api
+            .update(channel, id, &*rendered.as_native::<Post>()?)
+            .await?)
     }
 
     /// A user id is no name: Slack's `users.info` gives it, remembered for an hour.
