@@ -261,11 +261,7 @@ async fn a_mention_starts_a_thread_and_follow_ups_reach_the_agent_or_resume_the_
             state(s) == "completed"
         })
         .await;
-    let heard = lucid
-        .llm
-        .received()
-        .iter()
-        .any(|r| r.body.to_string().contains("also check subtract()"));
+    let heard = lucid.llm.heard("also check subtract()");
     assert!(heard, "the follow-up never reached the model");
     let branch = first["branch"].as_str().unwrap().to_owned();
     let pr_url = first["pr_url"].as_str().unwrap().to_owned();
@@ -775,11 +771,7 @@ async fn with_the_content_intent_any_message_in_the_thread_reaches_the_running_a
             state(s) == "completed"
         })
         .await;
-    let heard = lucid
-        .llm
-        .received()
-        .iter()
-        .any(|r| r.body.to_string().contains("mind the overflow case too"));
+    let heard = lucid.llm.heard("mind the overflow case too");
     assert!(heard, "the thread's message never reached the model");
     assert_eq!(lucid.sessions().await.len(), 1);
     let intents = discord.gateway_sessions().last().unwrap().intents;

@@ -101,6 +101,13 @@ impl FakeLlm {
         self.server.until_a_stream_stalls().await
     }
 
+    /// Whether any request the model received holds `words` (a follow-up, say).
+    pub fn heard(&self, words: &str) -> bool {
+        self.received()
+            .iter()
+            .any(|r| r.body.to_string().contains(words))
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.server
             .received()

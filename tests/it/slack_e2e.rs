@@ -327,11 +327,7 @@ async fn a_follow_up_in_the_thread_reaches_the_running_agent() {
     lucid
         .until_session(&id, "the session to finish", |s| state(s) == "completed")
         .await;
-    let heard = lucid
-        .llm
-        .received()
-        .iter()
-        .any(|r| r.body.to_string().contains("also check subtract()"));
+    let heard = lucid.llm.heard("also check subtract()");
     assert!(heard, "the follow-up never reached the model");
     // Said by Ada as Slack shows her (users.info), not by a user id.
     let said = lucid
