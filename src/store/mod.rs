@@ -183,8 +183,8 @@ impl Store {
         work: impl AsyncFnOnce(&mut AnyConnection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         match &self.inner.sqlite_writer {
-            Some(writer) => {
-                let mut writer = writer.lock().await;
+            Some(_) => {
+                let mut writer = self.writer_after_triggers().await?;
                 // IMMEDIATE takes the write lock up front, so a transaction that
                 // reads before it writes cannot deadlock with another process.
                 let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
@@ -212,22 +212,55 @@ impl Store {
         &self,
         statement: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>,
     ) -> Result<u64, StoreError> {
-        let Some(writer) = self.inner.sqlite_writer.clone() else {
+        if self.inner.sqlite_writer.is_none() {
             return Ok(statement.execute(&self.inner.pool).await?.rows_affected());
-        };
+        }
+        let store = self.clone();
         let run = async move {
-            let done = statement.execute(&mut *writer.lock().await).await?;
+            let mut writer = store.writer_after_triggers().await?;
+            let done = statement.execute(&mut *writer).await?;
             Ok(done.rows_affected())
         };
-        if crate::background::on_background_thread() {
-            self.inner
-                .home
-                .spawn(run)
-                .await
-                .unwrap_or_else(|e| Err(StoreError::Corrupt(format!("a write stopped: {e}"))))
-        } else {
-            run.await
+        self.at_home(run).await
+    }
+
+    /// Runs a batch that opens and commits its own transaction (`BEGIN IMMEDIATE; …;
+    /// COMMIT;`) on SQLite's writer in one trip, from the store's own runtime like
+    /// [`Store::write_one`]. A statement that fails leaves the transaction open, so
+    /// it is rolled back before the writer is let go.
+    pub(crate) async fn write_batch(
+        &self,
+        batch: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> Result<(), StoreError> {
+        let store = self.clone();
+        let run = async move {
+            let mut writer = store.writer_after_triggers().await?;
+            match batch.execute(&mut *writer).await {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    let _ = writer.execute("ROLLBACK").await;
+                    Err(e.into())
+                }
+            }
+        };
+        self.at_home(run).await
+    }
+
+    /// Runs `work` on the store's own runtime when called from a background thread:
+    /// whatever waits for or holds SQLite's writer does so at the HTTP server's
+    /// priority, never behind it.
+    pub(crate) async fn at_home<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = Result<T, StoreError>> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        if !crate::background::on_background_thread() {
+            return work.await;
         }
+        self.inner
+            .home
+            .spawn(work)
+            .await
+            .unwrap_or_else(|e| Err(StoreError::Corrupt(format!("a write stopped: {e}"))))
     }
 
     fn sqlite_writer(&self) -> &Arc<Mutex<AnyConnection>> {

@@ -16,6 +16,9 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 use tokio::sync::oneshot;
 
+/// SQLite's writer, held.
+pub(super) type Writer = tokio::sync::OwnedMutexGuard<AnyConnection>;
+
 /// Triggers per SQLite batch: 14 parameters each, far under SQLite's limit, and a
 /// batch short enough that the last caller in it still answers fast.
 const MAX_BATCH: usize = 32;
@@ -147,7 +150,11 @@ impl Store {
         let session = Session::new(trigger, Timestamp::now());
         let params = Params::of(&session);
         let created = match self.backend() {
-            Backend::Sqlite => self.record_in_sqlite_group(params).await?,
+            Backend::Sqlite => {
+                let store = self.clone();
+                self.at_home(async move { store.record_in_sqlite_group(params).await })
+                    .await?
+            }
             Backend::Postgres => {
                 let row = params
                     .bind(sqlx::query(POSTGRES))
@@ -184,11 +191,7 @@ impl Store {
                     if let Ok(result) = answered.try_recv() {
                         return result;
                     }
-                    let batch: Vec<Pending> = {
-                        let mut pending = self.pending_records();
-                        let take = pending.len().min(MAX_BATCH);
-                        pending.drain(..take).collect()
-                    };
+                    let batch = self.next_record_batch();
                     // Others wait on this batch: it runs to the end even if this
                     // caller stops waiting (a client that hung up).
                     let run = tokio::spawn(async move { run_batch(&mut writer, batch).await });
@@ -198,6 +201,33 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// The next triggers to record together, oldest first.
+    fn next_record_batch(&self) -> Vec<Pending> {
+        let mut pending = self.pending_records();
+        let take = pending.len().min(MAX_BATCH);
+        pending.drain(..take).collect()
+    }
+
+    /// SQLite's writer, once the triggers waiting for it are recorded (one batch):
+    /// every other write takes the writer through here, so a webhook waiting to
+    /// answer waits for at most the write in progress, never a queue of follow-ups.
+    pub(super) async fn writer_after_triggers(&self) -> Result<Writer, StoreError> {
+        let writer = self.sqlite_writer().clone().lock_owned().await;
+        let batch = self.next_record_batch();
+        if batch.is_empty() {
+            return Ok(writer);
+        }
+        // Run to the end even if this caller stops waiting: the batch's callers wait
+        // on it.
+        let run = tokio::spawn(async move {
+            let mut writer = writer;
+            run_batch(&mut writer, batch).await;
+            writer
+        });
+        run.await
+            .map_err(|e| StoreError::Corrupt(format!("a batch of triggers panicked: {e}")))
     }
 
     /// The session an already recorded delivery made, if it made one.

@@ -62,16 +62,47 @@ impl Store {
     }
 }
 
+/// [`Store::move_thread`] on SQLite, one trip to the writer: `$1` the new thread as
+/// JSON, `$2` now, `$3` the platform, `$4` the old key, `$5` the new key. A question's
+/// trigger takes the new thread inside its JSON.
+const SQLITE_MOVE: &str = "BEGIN IMMEDIATE;
+UPDATE sessions SET thread = $1, updated_at = $2
+    WHERE id = (SELECT session_id FROM threads WHERE platform = $3 AND thread_key = $4);
+INSERT INTO threads (platform, thread_key, session_id, updated_at)
+    SELECT platform, $5, session_id, $2 FROM threads WHERE platform = $3 AND thread_key = $4
+    ON CONFLICT (platform, thread_key)
+    DO UPDATE SET session_id = excluded.session_id, updated_at = excluded.updated_at;
+INSERT INTO questions (platform, thread_key, trigger, created_at)
+    SELECT platform, $5, json_set(trigger, '$.thread', json($1)), $2
+    FROM questions WHERE platform = $3 AND thread_key = $4
+    ON CONFLICT (platform, thread_key)
+    DO UPDATE SET trigger = excluded.trigger, created_at = excluded.created_at;
+DELETE FROM questions WHERE platform = $3 AND thread_key = $4;
+COMMIT;";
+
 impl Store {
     /// Moves what `from` holds (its session, or its open question) to `to`: a
     /// platform that learns the conversation's real place only after the request was
     /// recorded (Discord's `/lucid` gets its thread once the answer is posted). Both
     /// keys lead to the session afterwards.
+    ///
+    /// On SQLite it is one batch: the move comes from the platform's background work,
+    /// and a transaction of several trips would hold the one writer, which answers
+    /// wait for, across as many wake-ups of a low-priority thread.
     pub async fn move_thread(&self, from: &ThreadRef, to: &ThreadRef) -> Result<(), StoreError> {
         let now = crate::core::Timestamp::now().as_millis();
         let thread_json =
             serde_json::to_string(to).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let (platform, old_key, new_key) = (from.platform(), from.key(), to.key());
+        if self.backend() == super::Backend::Sqlite {
+            let batch = sqlx::query(SQLITE_MOVE)
+                .bind(thread_json)
+                .bind(now)
+                .bind(platform.as_str().to_owned())
+                .bind(old_key)
+                .bind(new_key);
+            return self.write_batch(batch).await;
+        }
         let to = to.clone();
         self.write(async |conn| {
             let session: Option<String> = sqlx::query_scalar(
