@@ -29,7 +29,7 @@ const CATCH_UP_PAGES: usize = 5;
 /// Connects to the gateway until `stop`, connecting again (backing off) if serenity's
 /// client ends (an invalid token or a refused intent ends it; the log says which).
 pub fn spawn(platform: Arc<DiscordPlatform>, intake: Intake, stop: CancellationToken) {
-    tokio::spawn(async move {
+    crate::background::spawn(async move {
         let mut wait = Duration::from_secs(1);
         loop {
             let mut intents = GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGES;
