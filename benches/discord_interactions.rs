@@ -137,6 +137,7 @@ async fn run(setup: Setup, far_away: tokio::runtime::Handle) {
             .await
             .unwrap(),
     );
+    fake.keep_little();
     fake.guild(GUILD, "acme");
     fake.person(AUTHOR, "ada");
     let command_channels: Vec<String> = (0..channels)

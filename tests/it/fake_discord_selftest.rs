@@ -905,6 +905,54 @@ async fn serenity_gateway_gets_mentions_and_resumes_after_a_drop() {
 }
 
 #[tokio::test]
+async fn keeping_little_drops_the_copies_but_resume_still_replays() {
+    let fake = started().await;
+    fake.keep_little();
+    let http = || {
+        HttpBuilder::new(TOKEN)
+            .proxy(&fake.origin)
+            .ratelimiter_disabled(true)
+            .build()
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut client = serenity::all::ClientBuilder::new_with_http(
+        http(),
+        GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGES,
+    )
+    .event_handler(Handler(tx))
+    .await
+    .unwrap();
+    let shards = client.shard_manager.clone();
+    tokio::spawn(async move { client.start().await });
+    assert!(matches!(
+        within("READY", rx.recv()).await.unwrap(),
+        Seen::Ready(_)
+    ));
+
+    fake.drop_gateway();
+    let missed = fake.post_as(ALICE, CHANNEL, "<@1200000000000000001> while you were away");
+    fake.wait_until("a RESUME", |f| (f.resume_count() == 1).then_some(()))
+        .await;
+    assert_eq!(next_message(&mut rx).await.0, missed);
+    http()
+        .send_message(
+            ChannelId::new(CHANNEL.parse().unwrap()),
+            vec![],
+            &serde_json::json!({"content": "hello", "allowed_mentions": {"parse": []}}),
+        )
+        .await
+        .unwrap();
+    // What was sent is kept only as the frames a RESUME replays.
+    assert!(fake.gateway_sessions()[0].dispatches.is_empty());
+    assert!(fake.gateway_frames().iter().all(|f| f.from_client));
+    let posted = fake.calls_to("POST", "channels/*/messages");
+    assert_eq!(posted.len(), 1);
+    assert_eq!((posted[0].status, &posted[0].body), (200, &Value::Null));
+    assert!(fake.unexpected().is_empty(), "{:#?}", fake.unexpected());
+    shards.shutdown_all().await;
+}
+
+#[tokio::test]
 async fn serenity_client_with_its_rate_limiter_finds_the_gateway_over_tls() {
     let fake = started().await;
     let http = serenity_http_via_tls(&fake);

@@ -308,6 +308,10 @@ pub(super) async fn handle(
         if let Some(what) = answer.unexpected.clone() {
             inner.flag(what);
         }
+        let (body_json, response) = match inner.keep_little {
+            true => (Value::Null, Value::Null),
+            false => (body_json, answer.body.clone().unwrap_or(Value::Null)),
+        };
         inner.calls.push(DiscordCall {
             method: method.to_string(),
             path: path.clone(),
@@ -315,7 +319,7 @@ pub(super) async fn handle(
             status: answer.status,
             code: answer.code,
             body: body_json,
-            response: answer.body.clone().unwrap_or(Value::Null),
+            response,
             latency,
             at,
             bucket: bucket_key,

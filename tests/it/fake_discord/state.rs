@@ -134,6 +134,8 @@ pub(super) struct Inner {
     // Gateway.
     pub(super) heartbeat_interval: u64,
     pub(super) allow_message_content: bool,
+    /// Keep only what a load needs (see `FakeDiscord::keep_little`).
+    pub(super) keep_little: bool,
     pub(super) connections: Vec<Connection>,
     pub(super) connection_count: usize,
     pub(super) sessions: Vec<Session>,
@@ -174,6 +176,7 @@ impl Default for Inner {
             global_retry_until: None,
             heartbeat_interval: 41_250,
             allow_message_content: false,
+            keep_little: false,
             connections: Vec::new(),
             connection_count: 0,
             sessions: Vec::new(),
@@ -562,7 +565,9 @@ impl Inner {
         frame.insert("s".into(), json!(seq));
         frame.insert("d".into(), d.clone());
         let frame = Value::Object(frame);
-        session.record.dispatches.push((seq, event.to_owned(), d));
+        if !self.keep_little {
+            session.record.dispatches.push((seq, event.to_owned(), d));
+        }
         let text = frame.to_string();
         session.frames.push((seq, text.clone()));
         if let Some(number) = session.connection {
@@ -580,6 +585,9 @@ impl Inner {
     fn send_frame_parsed(&mut self, number: usize, text: String, frame: Value) {
         if let Some(c) = self.connections.iter().find(|c| c.number == number) {
             let _ = c.tx.send(GwOut::Text(text));
+            if self.keep_little {
+                return;
+            }
             self.frames.push(GatewayFrame {
                 connection: number,
                 from_client: false,
