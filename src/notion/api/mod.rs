@@ -1,0 +1,8 @@
+//! Notion's REST API (version 2025-09-03): the objects lucid reads.
+
+mod model;
+
+pub use model::{Block, Comment, List, Page, User, render_blocks};
+
+/// The API version lucid speaks (data sources).
+pub const NOTION_VERSION: &str = "2025-09-03";
