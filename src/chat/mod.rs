@@ -7,6 +7,7 @@
 pub mod holds;
 pub mod intake;
 mod payload;
+pub mod signature;
 
 pub use holds::{Hold, Holds};
 pub use intake::{ForgeIdentity, Intake, Taken};

@@ -1,5 +1,8 @@
-//! Notion's webhook requests, read into what lucid acts on.
+//! Notion's webhook requests: their signature checked ([`verify`]), their body read
+//! into what lucid acts on ([`parse_request`]).
 
 mod event;
+mod signature;
 
 pub use event::{Actor, ActorKind, Event, EventKind, NotionRequest, parse_request};
+pub use signature::{SIGNATURE_HEADER, verify};
