@@ -3,6 +3,8 @@
 
 mod event;
 mod signature;
+mod task;
 
 pub use event::{Actor, ActorKind, Event, EventKind, NotionRequest, parse_request};
 pub use signature::{SIGNATURE_HEADER, verify};
+pub use task::{MAX_CONTENT_CHARS, task_text};
