@@ -1,0 +1,1 @@
+//! The fake Notion against plain reqwest: each behaviour and each refusal.
