@@ -562,7 +562,8 @@ async fn comments_on_pages_and_discussions() {
 #[tokio::test]
 async fn rate_limits_with_retry_after() {
     let fake = FakeNotion::start(TOKEN).await;
-    fake.set_rate_limit(3.0, 3);
+    // Slow refill, so the fourth request cannot find a fresh token on a busy machine.
+    fake.set_rate_limit(0.5, 3);
     for _ in 0..3 {
         assert_eq!(get(&fake, "/users/me").await.status, 200);
     }
@@ -735,6 +736,16 @@ async fn delivers_signed_webhooks() {
     assert_eq!(event["data"]["updated_properties"], json!(["Z%3ClH"]));
     assert_eq!(fake.status_of(&id).as_deref(), Some("Ready for agent"));
     assert_eq!(fake.writes_to(&id)[0].by, ada);
+    let person = get(&fake, &format!("/users/{ada}")).await;
+    assert_eq!(person.body["type"], "person");
+    assert_eq!(person.body["name"], "Ada");
+
+    // A person's other edits are validated like the API's.
+    let refused = fake
+        .edit_page_as(&ada, &id, &json!({"Status": {"select": {"name": "Done"}}}))
+        .await;
+    assert!(refused.unwrap_err().contains("expected to be status"));
+    assert_eq!(fake.deliveries().len(), 2);
 
     // The bot's own write: delivered too, authored by the bot.
     let patch = json!({"properties": {"Status": {"status": {"name": "In progress"}}}});

@@ -358,42 +358,65 @@ impl FakeNotion {
 
     /// Person `by` sets the page's status to `status` in Notion's UI: the page changes,
     /// and with webhooks on a `page.properties_updated` authored by that person is
-    /// delivered (awaited; returns the receiver's status).
+    /// delivered (awaited; returns the receiver's status). Panics on an unknown page or
+    /// status.
     pub async fn move_page(&self, page_id: &str, status: &str, by: &str) -> Option<u16> {
-        let event = {
-            let mut inner = self.inner();
-            let i = inner.page_index(page_id).expect("no such page");
-            let db = inner.schema_of(&inner.pages[i]);
-            let schema = db
-                .schema
+        let name = {
+            let inner = self.inner();
+            let page = inner.page(page_id).expect("no such page");
+            let db = inner.schema_of(page);
+            db.schema
                 .iter()
                 .find(|p| p.kind == PropKind::Status)
-                .expect("the data source has a status property");
-            let option = schema
-                .option(status)
-                .unwrap_or_else(|| panic!("no status option {status:?}"))
-                .json();
-            let (name, prop_id) = (schema.name.clone(), schema.id.clone());
-            rest::apply(
-                &mut inner,
-                i,
-                vec![(name.clone(), option.clone(), prop_id.clone())],
-                by,
-            );
+                .expect("the data source has a status property")
+                .name
+                .clone()
+        };
+        let properties = json!({ name: {"status": {"name": status}} });
+        self.edit_page_as(by, page_id, &properties)
+            .await
+            .unwrap_or_else(|e| panic!("cannot move the page to {status:?}: {e}"))
+    }
+
+    /// Person `by` edits the page's properties (in the API's write shape, validated the
+    /// same way) in Notion's UI; with webhooks on, `page.properties_updated` authored
+    /// by them is delivered (awaited). Err: the validation message.
+    pub async fn edit_page_as(
+        &self,
+        by: &str,
+        page_id: &str,
+        properties: &Value,
+    ) -> Result<Option<u16>, String> {
+        let event = {
+            let mut inner = self.inner();
+            let i = inner.page_index(page_id).ok_or("no such page")?;
+            let db = inner.schema_of(&inner.pages[i]);
+            let mut changes = Vec::new();
+            for (key, value) in properties
+                .as_object()
+                .ok_or("properties is not an object")?
+            {
+                let (name, stored) =
+                    validate::property_write(db, key, value).map_err(|r| r.message)?;
+                let prop_id = db.prop(&name).map(|p| p.id.clone()).unwrap_or_default();
+                changes.push((name, stored, prop_id));
+            }
+            let ids: Vec<String> = changes.iter().map(|(_, _, id)| id.clone()).collect();
+            rest::apply(&mut inner, i, changes, by);
             let page_id = inner.pages[i].id.clone();
             inner.writes.push(PropertyWrite {
                 page_id: page_id.clone(),
                 by: by.to_owned(),
-                properties: json!({ name: {"status": {"name": status}} }),
+                properties: properties.clone(),
                 at: Instant::now(),
             });
             inner.webhook.is_some().then(|| {
                 self.state
-                    .properties_updated_event(&inner, &page_id, by, false, &[prop_id])
+                    .properties_updated_event(&inner, &page_id, by, false, &ids)
             })
         };
         self.state.recorded.notify_waiters();
-        self.emit_and_wait(event).await
+        Ok(self.emit_and_wait(event).await)
     }
 
     /// Person `by` comments `text` on the page; with webhooks on, `comment.created` is

@@ -264,6 +264,17 @@ fn route(
         .collect();
     match (method.as_str(), segments.as_slice()) {
         ("GET", ["users", "me"]) => ok(state.bot_json()),
+        ("GET", ["users", id]) => {
+            if normalize(id) == normalize(&state.bot.id) {
+                return ok(state.bot_json());
+            }
+            let (id, name) = inner
+                .people
+                .iter()
+                .find(|(p, _)| normalize(p) == normalize(id))
+                .ok_or_else(|| Refusal::not_found("user", id))?;
+            ok(person_json(id, name))
+        }
         ("GET", ["databases", id]) => {
             let db = inner
                 .database(id)
@@ -297,6 +308,19 @@ fn route(
             message: "Invalid request URL.".into(),
         }),
     }
+}
+
+/// A person as `GET /v1/users/{id}` answers (email from the name).
+pub(super) fn person_json(id: &str, name: &str) -> Value {
+    let email = format!("{}@example.com", name.to_lowercase().replace(' ', "."));
+    json!({
+        "object": "user",
+        "id": id,
+        "type": "person",
+        "name": name,
+        "avatar_url": null,
+        "person": {"email": email},
+    })
 }
 
 /// A page of `items` (id, value) from `start_cursor` on: the list object.
