@@ -233,6 +233,10 @@ async fn queries_with_filters_sorts_and_pages() {
         .map(|p| p["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, [ready[3].as_str()]);
+    // Times are whole minutes: `after` the edit's own time misses it.
+    assert!(since.ends_with(":00.000Z"), "{since}");
+    let strictly = call(&fake, "POST", &path, edited_since("after", since)).await;
+    assert_eq!(strictly.body["results"].as_array().unwrap().len(), 0);
     let future = call(
         &fake,
         "POST",

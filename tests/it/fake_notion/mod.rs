@@ -20,6 +20,10 @@
 //! `comment.created` webhooks when `enable_webhooks` gave a URL. lucid's own property
 //! writes emit `page.properties_updated` authored by the bot, as Notion does.
 //!
+//! Like Notion, `created_time` and `last_edited_time` of pages, databases, blocks and
+//! comments are rounded down to the minute (filters compare the rounded times);
+//! webhook `timestamp`s keep their milliseconds.
+//!
 //! Every request is recorded and wakes `wait_until`. What lucid should never do (a bad
 //! token, no version, a refused body, a request inside a live Retry-After) is listed
 //! by `unexpected()`.
@@ -40,7 +44,7 @@ pub use webhook::signature;
 
 use serde_json::{Value, json};
 use state::{Database, Inner, Page, PropKind, PropSchema, SelectOption, Shared, WebhookTarget};
-use state::{new_id, normalize, now, rich_text};
+use state::{new_id, normalize, now_minute, rich_text};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -264,7 +268,7 @@ impl FakeNotion {
             data_source_id: new_id(),
             schema,
             shared: true,
-            created: now().0,
+            created: now_minute().0,
         };
         let ids = NotionDatabase {
             database_id: db.id.clone(),
@@ -305,7 +309,7 @@ impl FakeNotion {
         if let Some(repo) = &page.repo {
             values.insert(names["rich_text"].name.clone(), rich_text(repo));
         }
-        let (time, ms) = now();
+        let (time, ms) = now_minute();
         let id = new_id();
         let (database_id, data_source_id) = (db.id.clone(), db.data_source_id.clone());
         inner.pages.push(Page {

@@ -4,7 +4,8 @@
 
 use super::records::{NotionCall, NotionComment, PropertyWrite};
 use super::state::{
-    Block, Inner, PropKind, Shared, new_id, normalize, now, parse_iso, plain_text, render_rich_text,
+    Block, Inner, PropKind, Shared, new_id, normalize, now_minute, parse_iso, plain_text,
+    render_rich_text,
 };
 use super::validate::{self, Refusal};
 use axum::body::Bytes;
@@ -631,7 +632,7 @@ fn update_page(
 
 /// Stores property values on page `i`, edited by `by` now.
 pub(super) fn apply(inner: &mut Inner, i: usize, changes: Vec<(String, Value, String)>, by: &str) {
-    let (time, ms) = now();
+    let (time, ms) = now_minute();
     let page = &mut inner.pages[i];
     for (name, value, _) in changes {
         page.values.insert(name, value);
@@ -707,7 +708,7 @@ pub(super) fn insert_blocks(
     children: &Value,
     by: &str,
 ) -> Vec<String> {
-    let (time, _) = now();
+    let (time, _) = now_minute();
     let parent_is_page = normalize(parent) == normalize(page_id);
     let parent_json = if parent_is_page {
         json!({"type": "page_id", "page_id": page_id})
@@ -824,7 +825,7 @@ pub(super) fn add_comment(
         author: author.to_owned(),
         text: plain_text(&rendered),
         rich_text: rendered,
-        created_time: now().0,
+        created_time: now_minute().0,
     };
     inner.comments.push(comment.clone());
     comment

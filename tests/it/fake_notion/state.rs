@@ -495,6 +495,17 @@ pub(super) fn now() -> (String, i128) {
     (format_ms(ms), ms)
 }
 
+/// Now rounded down to the minute, as Notion gives `created_time` and
+/// `last_edited_time` of pages, databases and blocks (changelog "Last edited and
+/// created time properties are now rounded to the nearest minute"): a client polling
+/// with `last_edited_time` `after` the last time it saw misses edits made in the same
+/// minute.
+pub(super) fn now_minute() -> (String, i128) {
+    let (_, ms) = now();
+    let ms = ms - ms.rem_euclid(60_000);
+    (format_ms(ms), ms)
+}
+
 pub(super) fn format_ms(ms: i128) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
