@@ -391,6 +391,14 @@ async fn reads_and_writes_a_page() {
         400,
         "validation_error",
     );
+    let malformed = get(&fake, "/pages/not-a-page-id").await;
+    assert_error(&malformed, 400, "validation_error");
+    assert!(
+        malformed.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("path.page_id")
+    );
     let nowhere = get(&fake, "/nowhere").await;
     assert_error(&nowhere, 400, "invalid_request_url");
 }
@@ -595,6 +603,8 @@ async fn forced_429_and_529() {
     assert_error(&limited, 429, "rate_limited");
     assert_eq!(get(&fake, "/users/me").await.status, 200);
     assert!(fake.unexpected().is_empty(), "{:?}", fake.unexpected());
+    fake.fail_next(1, 409, 0);
+    assert_error(&get(&fake, "/users/me").await, 409, "conflict_error");
     fake.fail_next(1, 529, 7);
     assert_eq!(
         get(&fake, "/users/me").await.retry_after.as_deref(),

@@ -524,8 +524,11 @@ impl FakeNotion {
     // ---- failures and limits ----
 
     /// The next `n` requests answer `status` (429 `rate_limited`, 529
-    /// `service_overload`, 503 `service_unavailable`, else 500) with `Retry-After:
-    /// retry_after_secs`, and change nothing.
+    /// `service_overload` as developers.notion.com/reference/request-limits names it,
+    /// 409 `conflict_error`, 502 `bad_gateway`, 503 `service_unavailable`, 504
+    /// `gateway_timeout`, else 500 `internal_server_error`) with `Retry-After:
+    /// retry_after_secs`, and change nothing. Not `unexpected`; a request before that
+    /// Retry-After has passed is.
     pub fn fail_next(&self, n: usize, status: u16, retry_after_secs: u64) {
         let mut inner = self.inner();
         for _ in 0..n {

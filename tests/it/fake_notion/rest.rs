@@ -159,7 +159,13 @@ fn judge(
                 "service_overload",
                 "Notion is overloaded. Please try again later.",
             ),
+            409 => (
+                "conflict_error",
+                "Conflict occurred while saving. Please try again.",
+            ),
+            502 => ("bad_gateway", "Bad gateway."),
             503 => ("service_unavailable", "Notion is unavailable."),
+            504 => ("gateway_timeout", "Gateway timeout."),
             _ => ("internal_server_error", "Unexpected error occurred."),
         };
         let refusal = Refusal {
@@ -263,6 +269,23 @@ fn route(
         .trim_end_matches('/')
         .split('/')
         .collect();
+    // Ids in the path must be UUIDs (with or without dashes).
+    if let [kind, id, ..] = segments.as_slice()
+        && *id != "me"
+        && !is_uuid(id)
+    {
+        let name = match *kind {
+            "pages" => "page_id",
+            "databases" => "database_id",
+            "data_sources" => "data_source_id",
+            "blocks" => "block_id",
+            "users" => "user_id",
+            _ => "id",
+        };
+        return Err(Refusal::validation(format!(
+            "path failed validation: path.{name} should be a valid uuid, instead was `\"{id}\"`."
+        )));
+    }
     match (method.as_str(), segments.as_slice()) {
         ("GET", ["users", "me"]) => ok(state.bot_json()),
         ("GET", ["users", id]) => {
@@ -309,6 +332,12 @@ fn route(
             message: "Invalid request URL.".into(),
         }),
     }
+}
+
+/// 32 hex digits, dashes anywhere ignored (Notion takes both spellings).
+fn is_uuid(id: &str) -> bool {
+    let n = normalize(id);
+    n.len() == 32 && n.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 /// A person as `GET /v1/users/{id}` answers (email from the name).
@@ -852,14 +881,18 @@ fn list_comments(inner: &Inner, query: &Value) -> Result<Answer, Refusal> {
         ));
     };
     let page_size = validate::page_size("query.page_size", query.get("page_size"))?;
-    let page = inner
-        .page(block_id)
-        .filter(|p| p.shared)
+    // A page's comments; a block of a shared page has none (the fake comments on pages).
+    let (page_id, _) = inner
+        .children_of(block_id)
         .ok_or_else(|| Refusal::not_found("block", block_id))?;
+    if !inner.page(&page_id).is_some_and(|p| p.shared) {
+        return Err(Refusal::not_found("block", block_id));
+    }
+    let on_page = normalize(&page_id) == normalize(block_id);
     let items = inner
         .comments
         .iter()
-        .filter(|c| c.page_id == page.id)
+        .filter(|c| on_page && c.page_id == page_id)
         .map(|c| (c.id.clone(), comment_json(c)))
         .collect();
     ok(paginate(
