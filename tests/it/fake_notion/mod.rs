@@ -1,12 +1,22 @@
 //! A fake Notion REST API on loopback for end-to-end tests, written from Notion's API
 //! documentation (version 2025-09-03, with data sources), limits and refusals included.
 //!
-//! Served under `/v1` (base URL `api_base`): `GET users/me`, `GET databases/{id}` (its
+//! Served under `/v1` (base URL `api_base`): `GET users/me`, `GET users/{id}` (the bot
+//! and the people `add_person` made), `GET databases/{id}` (its
 //! `data_sources`), `GET data_sources/{id}` (the property schema), `POST
 //! data_sources/{id}/query` (filters on status/select/text properties and on
 //! `created_time`/`last_edited_time`, `and`/`or`; sorts; `page_size` ≤ 100 and
 //! `start_cursor`), `GET`/`PATCH pages/{id}`, `GET`/`PATCH blocks/{id}/children`,
-//! `POST comments` (on a page or in a discussion) and `GET comments?block_id=`.
+//! `POST comments` (on a page or in a discussion) and `GET comments?block_id=`. Ids in
+//! paths may be spelled with or without dashes; anything else is a 400 path
+//! validation error, an unknown route 400 `invalid_request_url`.
+//!
+//! Limits (developers.notion.com/reference/request-limits), each a 400
+//! `validation_error` naming the field: rich text `text.content` and links ≤ 2000
+//! characters, URLs ≤ 2000, rich text and `children` arrays ≤ 100 elements, ≤ 1000
+//! blocks and ≤ 500 KB per request, children nested ≤ 2 levels, `page_size` 1..=100.
+//! A status property is written `{"status": {"name"}}` with an existing option;
+//! `{"select": …}` on it is "Status is expected to be status.".
 //!
 //! Every request must carry `Authorization: Bearer <token>` (else 401 `unauthorized`)
 //! and `Notion-Version: 2025-09-03` (missing: 400 `missing_version`). Refusals are
