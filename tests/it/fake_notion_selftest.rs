@@ -784,6 +784,26 @@ async fn delivers_signed_webhooks() {
     assert_eq!(event["entity"], json!({"id": comment, "type": "comment"}));
     assert_eq!(event["data"]["page_id"], id.as_str());
 
+    // The bot's own comment: comment.created authored by the bot; readable by id.
+    let posted = call(
+        &fake,
+        "POST",
+        "/comments",
+        json!({"parent": {"page_id": id}, "rich_text": [{"text": {"content": "working"}}]}),
+    )
+    .await;
+    assert_eq!(posted.status, 200);
+    fake.wait_until("the bot's comment event", |f| {
+        (f.deliveries().len() == 5).then_some(())
+    })
+    .await;
+    let (_, event) = event_of(&received, 4);
+    assert_eq!(event["type"], "comment.created");
+    assert_eq!(event["authors"][0]["type"], "bot");
+    let comment_id = posted.body["id"].as_str().unwrap();
+    let read = get(&fake, &format!("/comments/{comment_id}")).await;
+    assert_eq!(read.body["rich_text"][0]["plain_text"], "working");
+
     // Built events, delivered by hand: signed right, signed wrong, unsigned.
     let built = fake.page_properties_updated(&id, &ada, &["Status"]);
     assert_eq!(fake.deliver(&url, &built).await, Some(200));
@@ -792,10 +812,10 @@ async fn delivers_signed_webhooks() {
     let built = fake.comment_created(&comment, &id, &ada);
     assert_eq!(fake.deliver(&url, &built).await, Some(200));
     let deliveries = fake.deliveries();
-    assert_eq!(deliveries.len(), 8);
-    let (_, raw) = received.lock().unwrap()[4].clone();
+    assert_eq!(deliveries.len(), 9);
+    let (_, raw) = received.lock().unwrap()[5].clone();
     assert_eq!(
-        deliveries[4].signature.as_deref(),
+        deliveries[5].signature.as_deref(),
         Some(crate::fake_notion::signature(fake.verification_token(), &raw).as_str())
     );
 }

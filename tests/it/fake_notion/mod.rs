@@ -7,7 +7,8 @@
 //! data_sources/{id}/query` (filters on status/select/text properties and on
 //! `created_time`/`last_edited_time`, `and`/`or`; sorts; `page_size` ≤ 100 and
 //! `start_cursor`), `GET`/`PATCH pages/{id}`, `GET`/`PATCH blocks/{id}/children`,
-//! `POST comments` (on a page or in a discussion) and `GET comments?block_id=`. Ids in
+//! `POST comments` (on a page or in a discussion), `GET comments?block_id=` and `GET
+//! comments/{id}`. Ids in
 //! paths may be spelled with or without dashes; anything else is a 400 path
 //! validation error, an unknown route 400 `invalid_request_url`.
 //!
@@ -28,7 +29,8 @@
 //! Test controls build the workspace (`create_database`, `add_page`, `add_person`) and
 //! act as people (`move_page`, `comment_as`), delivering `page.properties_updated` and
 //! `comment.created` webhooks when `enable_webhooks` gave a URL. lucid's own property
-//! writes emit `page.properties_updated` authored by the bot, as Notion does.
+//! writes and comments emit `page.properties_updated` and `comment.created` authored
+//! by the bot, as Notion does.
 //!
 //! Like Notion, `created_time` and `last_edited_time` of pages, databases, blocks and
 //! comments are rounded down to the minute (filters compare the rounded times);

@@ -324,8 +324,17 @@ fn route(
         ("PATCH", ["pages", id]) => update_page(state, inner, id, body, events),
         ("GET", ["blocks", id, "children"]) => block_children(inner, id, query),
         ("PATCH", ["blocks", id, "children"]) => append_children(state, inner, id, body),
-        ("POST", ["comments"]) => create_comment(state, inner, body),
+        ("POST", ["comments"]) => create_comment(state, inner, body, events),
         ("GET", ["comments"]) => list_comments(inner, query),
+        ("GET", ["comments", id]) => {
+            let comment = inner
+                .comments
+                .iter()
+                .find(|c| normalize(&c.id) == normalize(id))
+                .filter(|c| inner.page(&c.page_id).is_some_and(|p| p.shared))
+                .ok_or_else(|| Refusal::not_found("comment", id))?;
+            ok(comment_json(comment))
+        }
         _ => Err(Refusal {
             status: 400,
             code: "invalid_request_url",
@@ -802,7 +811,12 @@ pub(super) fn insert_blocks(
     ids
 }
 
-fn create_comment(state: &Arc<Shared>, inner: &mut Inner, body: &Value) -> Result<Answer, Refusal> {
+fn create_comment(
+    state: &Arc<Shared>,
+    inner: &mut Inner,
+    body: &Value,
+    events: &mut Vec<Value>,
+) -> Result<Answer, Refusal> {
     let rich = body.get("rich_text").ok_or_else(|| {
         Refusal::validation(
             "body failed validation: body.rich_text should be defined, instead was `undefined`.",
@@ -835,6 +849,10 @@ fn create_comment(state: &Arc<Shared>, inner: &mut Inner, body: &Value) -> Resul
     };
     let bot = state.bot.id.clone();
     let comment = add_comment(inner, &page_id, &discussion_id, &bot, rich);
+    // Notion tells the subscription about the integration's own comments too.
+    if inner.webhook.is_some() {
+        events.push(state.comment_created_event(inner, &comment.id, &page_id, &bot, true));
+    }
     ok(comment_json(&comment))
 }
 
