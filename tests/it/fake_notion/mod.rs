@@ -173,7 +173,10 @@ pub struct FakeNotion {
 }
 
 impl FakeNotion {
-    /// Starts the fake; it accepts `token` only; the bot is `BotUser::default()`.
+    /// Starts the fake; it accepts `token` only; the bot is `BotUser::default()`. The
+    /// rate limit is on: 3 requests a second on average, bursts of 10
+    /// (`set_rate_limit`, `disable_rate_limit`). The workspace is empty until
+    /// `create_database`.
     pub async fn start(token: &str) -> FakeNotion {
         FakeNotion::start_with(token, BotUser::default()).await
     }
