@@ -11,6 +11,8 @@ mod fake_discord_selftest;
 mod fake_github;
 mod fake_github_selftest;
 mod fake_llm;
+mod fake_notion;
+mod fake_notion_selftest;
 mod fake_slack;
 mod fake_slack_selftest;
 mod github_e2e;
