@@ -20,6 +20,7 @@ mod harness;
 mod lifecycle;
 mod llm;
 mod llm_anthropic;
+mod notion_api;
 mod readme;
 mod rig;
 mod sandbox;

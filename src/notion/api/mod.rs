@@ -1,7 +1,9 @@
 //! Notion's REST API (version 2025-09-03): the objects lucid reads.
 
+mod client;
 mod model;
 
+pub use client::{MAX_ITEMS, MAX_TEXT_CHARS, NotionApi, NotionError, rich_text};
 pub use model::{Block, Comment, List, Page, User, render_blocks};
 
 /// The API version lucid speaks (data sources).
