@@ -90,14 +90,17 @@ async fn post_message(fake: &FakeDiscord, body: Value) -> Answer {
 /// proxy, so with the limiter on, requests go to https://discord.com (for that, see
 /// `serenity_http_via_tls`).
 fn serenity_http(fake: &FakeDiscord) -> Arc<Http> {
+    Arc::new(plain_http(fake))
+}
+
+/// The same, not shared: what serenity's gateway client takes.
+fn plain_http(fake: &FakeDiscord) -> Http {
     let app: u64 = fake.bot().application_id.parse().unwrap();
-    Arc::new(
-        HttpBuilder::new(TOKEN)
-            .proxy(&fake.origin)
-            .ratelimiter_disabled(true)
-            .application_id(app.into())
-            .build(),
-    )
+    HttpBuilder::new(TOKEN)
+        .proxy(&fake.origin)
+        .ratelimiter_disabled(true)
+        .application_id(app.into())
+        .build()
 }
 
 /// serenity's REST client as lucid runs it: rate limiter ON, no proxy. Its requests go
@@ -843,14 +846,14 @@ async fn next_message(rx: &mut mpsc::UnboundedReceiver<Seen>) -> (String, String
     }
 }
 
-#[tokio::test]
-async fn serenity_gateway_gets_mentions_and_resumes_after_a_drop() {
-    let fake = started().await;
-    let http = HttpBuilder::new(TOKEN)
-        .proxy(&fake.origin)
-        .ratelimiter_disabled(true)
-        .build();
-    let (tx, mut rx) = mpsc::unbounded_channel();
+/// serenity's gateway client on `http`, started: what it sees comes on the receiver.
+async fn gateway_client(
+    http: Http,
+) -> (
+    mpsc::UnboundedReceiver<Seen>,
+    Arc<serenity::all::ShardManager>,
+) {
+    let (tx, rx) = mpsc::unbounded_channel();
     let mut client = serenity::all::ClientBuilder::new_with_http(
         http,
         GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGES,
@@ -860,6 +863,14 @@ async fn serenity_gateway_gets_mentions_and_resumes_after_a_drop() {
     .unwrap();
     let shards = client.shard_manager.clone();
     tokio::spawn(async move { client.start().await });
+    (rx, shards)
+}
+
+#[tokio::test]
+async fn serenity_gateway_gets_mentions_and_resumes_after_a_drop() {
+    let fake = started().await;
+    let http = plain_http(&fake);
+    let (mut rx, shards) = gateway_client(http).await;
 
     match within("READY", rx.recv()).await.unwrap() {
         Seen::Ready(session) => assert_eq!(session, fake.gateway_sessions()[0].session_id),
@@ -908,22 +919,8 @@ async fn serenity_gateway_gets_mentions_and_resumes_after_a_drop() {
 async fn keeping_little_drops_the_copies_but_resume_still_replays() {
     let fake = started().await;
     fake.keep_little();
-    let http = || {
-        HttpBuilder::new(TOKEN)
-            .proxy(&fake.origin)
-            .ratelimiter_disabled(true)
-            .build()
-    };
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut client = serenity::all::ClientBuilder::new_with_http(
-        http(),
-        GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGES,
-    )
-    .event_handler(Handler(tx))
-    .await
-    .unwrap();
-    let shards = client.shard_manager.clone();
-    tokio::spawn(async move { client.start().await });
+    let http = || plain_http(&fake);
+    let (mut rx, shards) = gateway_client(http()).await;
     assert!(matches!(
         within("READY", rx.recv()).await.unwrap(),
         Seen::Ready(_)
@@ -956,16 +953,7 @@ async fn keeping_little_drops_the_copies_but_resume_still_replays() {
 async fn serenity_client_with_its_rate_limiter_finds_the_gateway_over_tls() {
     let fake = started().await;
     let http = serenity_http_via_tls(&fake);
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut client = serenity::all::ClientBuilder::new_with_http(
-        http,
-        GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGES,
-    )
-    .event_handler(Handler(tx))
-    .await
-    .unwrap();
-    let shards = client.shard_manager.clone();
-    tokio::spawn(async move { client.start().await });
+    let (mut rx, shards) = gateway_client(http).await;
 
     match within("READY", rx.recv()).await.unwrap() {
         Seen::Ready(session) => assert_eq!(session, fake.gateway_sessions()[0].session_id),
