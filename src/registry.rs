@@ -34,6 +34,7 @@ pub fn build(settings: &Settings, context: &Context) -> anyhow::Result<Registry>
     crate::github::register(&mut registry, settings, context)?;
     crate::slack::register(&mut registry, settings, context)?;
     crate::discord::register(&mut registry, settings, context)?;
+    crate::notion::register(&mut registry, settings, context)?;
     crate::agent::register(&mut registry, settings, context)?;
     Ok(registry)
 }

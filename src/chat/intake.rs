@@ -93,6 +93,11 @@ impl Intake {
             .find(|forge| forge.name() == repo.forge())
     }
 
+    /// The repository `text` names, as a forge finds it in words.
+    pub fn find_repo(&self, text: &str) -> Option<RepoRef> {
+        self.forges.iter().find_map(|forge| forge.find_repo(text))
+    }
+
     pub fn session_url(&self, id: SessionId) -> String {
         format!("{}/{id}", self.sessions_url)
     }
@@ -113,10 +118,13 @@ impl Intake {
         identity: Option<ForgeIdentity<'_>>,
         fresh: bool,
     ) -> Result<Taken, IntakeError> {
-        if let Ask::Task { text, repo, .. } = &mut intent.ask
+        if let Ask::Task { text, repo, .. }
+        | Ask::Handover {
+            task: text, repo, ..
+        } = &mut intent.ask
             && repo.is_none()
         {
-            *repo = self.forges.iter().find_map(|forge| forge.find_repo(text));
+            *repo = self.find_repo(text);
         }
         let thread = if fresh {
             ThreadState::default()
@@ -202,7 +210,7 @@ impl Intake {
     ) -> Result<Option<Refusal>, IntakeError> {
         // The repository named, else the thread's session's, else the place's.
         let named = match &intent.ask {
-            Ask::Task { repo, .. } => repo.clone(),
+            Ask::Task { repo, .. } | Ask::Handover { repo, .. } => repo.clone(),
             Ask::Stop => None,
         };
         let repo = match (named, thread.session) {

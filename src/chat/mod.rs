@@ -38,6 +38,9 @@ pub struct Pacing {
     /// Key moments (an edit, a failing command, the end) go to the thread as replies
     /// of at most this many characters each; None: the status message shows them.
     pub replies: Option<usize>,
+    /// At most one reply of key moments per this long (zero: as they come); the
+    /// ending is never held back.
+    pub reply_interval: Duration,
 }
 
 /// What a status message shows: a session and its current run.

@@ -8,7 +8,10 @@ mod reader;
 mod sandbox;
 
 pub use agent::{LlmSettings, Provider};
-pub use platforms::{DiscordSettings, GithubAuth, GithubSettings, NotionSettings, SlackSettings};
+pub use platforms::{
+    DiscordSettings, GithubAuth, GithubSettings, NotionSettings, NotionStatuses, SlackSettings,
+    notion_id,
+};
 
 use crate::store::crypto::SecretKey;
 use reader::Reader;

@@ -86,10 +86,61 @@ impl DiscordSettings {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct NotionSettings {
     pub token: SecretString,
+    /// The verification token Notion's webhook subscription sent, which signs its
+    /// events; None: events are refused (polling still works).
     pub webhook_secret: Option<SecretString>,
+    /// The task databases, by id (32 hex digits, no dashes); never empty.
+    pub databases: Vec<String>,
+    /// Each database's default repository; database `*` is every database's.
+    pub database_repos: Vec<(String, crate::core::RepoRef)>,
+    /// The page property holding the repository (select, rich text or URL).
+    pub repo_property: String,
+    pub status_property: String,
+    pub statuses: NotionStatuses,
+    /// The URL property the pull request's address is written to.
+    pub pr_property: String,
+    /// How often each database is read for tasks; None: never (webhooks only).
+    pub poll_interval: Option<std::time::Duration>,
+    /// Least time between two comments of a session's key moments.
+    pub comment_interval: std::time::Duration,
+    /// Where Notion's API is reached (`https://api.notion.com/v1`).
+    pub api_url: String,
+}
+
+/// The names of the status values lucid reads and writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotionStatuses {
+    /// A page moved to this one is handed to lucid.
+    pub trigger: String,
+    pub in_progress: String,
+    pub in_review: String,
+    pub failed: String,
+}
+
+impl NotionSettings {
+    /// The repository a database's tasks work on when a page names none.
+    pub fn database_repo(&self, database: &str) -> Option<&crate::core::RepoRef> {
+        let find = |key: &str| self.database_repos.iter().find(|(d, _)| d == key);
+        find(database).or_else(|| find("*")).map(|(_, repo)| repo)
+    }
+}
+
+/// A Notion id as lucid keeps it: 32 lowercase hex digits, from an id with or without
+/// dashes or a page's or database's URL (the last 32 hex digits of its path).
+pub fn notion_id(s: &str) -> Option<String> {
+    let s = s.trim();
+    let path = s.split(['?', '#']).next().unwrap_or(s);
+    let last = path.rsplit('/').next().unwrap_or(path);
+    let hex: String = last.chars().filter(|c| *c != '-').collect();
+    let id = if hex.len() > 32 {
+        hex[hex.len() - 32..].to_owned()
+    } else {
+        hex
+    };
+    (id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit())).then(|| id.to_ascii_lowercase())
 }
 
 /// `Ok(None)`: the platform is off. `Err(())`: it is on but incomplete; the reader
@@ -390,7 +441,12 @@ fn on_off(s: &str) -> Result<bool, String> {
 }
 
 pub(super) fn notion(r: &mut Reader) -> Section<NotionSettings> {
-    let Some(set) = configured_by(r, &["LUCID_NOTION_TOKEN", "LUCID_NOTION_WEBHOOK_SECRET"]) else {
+    const KEYS: [&str; 3] = [
+        "LUCID_NOTION_TOKEN",
+        "LUCID_NOTION_WEBHOOK_SECRET",
+        "LUCID_NOTION_DATABASES",
+    ];
+    let Some(set) = configured_by(r, &KEYS) else {
         return Ok(None);
     };
     let why = format!("Notion is on because {set} is set");
@@ -398,11 +454,119 @@ pub(super) fn notion(r: &mut Reader) -> Section<NotionSettings> {
     let webhook_secret = r
         .text("LUCID_NOTION_WEBHOOK_SECRET")
         .map(SecretString::from);
-    match token {
-        Some(token) => Ok(Some(NotionSettings {
+    let mut complete = true;
+    let mut databases = Vec::new();
+    for item in r.list("LUCID_NOTION_DATABASES") {
+        match notion_id(&item) {
+            Some(id) => databases.push(id),
+            None => {
+                r.problem(
+                    "LUCID_NOTION_DATABASES",
+                    &format!("{item:?} is neither a database id nor a database's URL"),
+                );
+                complete = false;
+            }
+        }
+    }
+    if databases.is_empty() && complete {
+        r.problem(
+            "LUCID_NOTION_DATABASES",
+            &format!(
+                "missing: {why}; name the task databases (ids or URLs) lucid takes tasks from"
+            ),
+        );
+        complete = false;
+    }
+    let database_repos = channel_repos(r, "LUCID_NOTION_DATABASE_REPOS").map(|pairs| {
+        pairs
+            .into_iter()
+            .map(|(db, repo)| (notion_id(&db).unwrap_or(db), repo))
+            .collect::<Vec<_>>()
+    });
+    let mut name = |env: &str| r.text(env).filter(|n| !n.trim().is_empty());
+    let repo_property = name("LUCID_NOTION_REPO_PROPERTY");
+    let status_property = name("LUCID_NOTION_STATUS_PROPERTY");
+    let trigger = name("LUCID_NOTION_TRIGGER_STATUS");
+    let in_progress = name("LUCID_NOTION_IN_PROGRESS_STATUS");
+    let in_review = name("LUCID_NOTION_IN_REVIEW_STATUS");
+    let failed = name("LUCID_NOTION_FAILED_STATUS");
+    let pr_property = name("LUCID_NOTION_PR_PROPERTY");
+    let poll_interval = r.parsed("LUCID_NOTION_POLL_INTERVAL", duration_or_off);
+    let comment_interval = r.parsed("LUCID_NOTION_COMMENT_INTERVAL", duration);
+    let api_url = r.parsed("LUCID_NOTION_API_URL", http_url);
+    let statuses = match (trigger, in_progress, in_review, failed) {
+        (Some(trigger), Some(in_progress), Some(in_review), Some(failed)) => Some(NotionStatuses {
+            trigger,
+            in_progress,
+            in_review,
+            failed,
+        }),
+        _ => None,
+    };
+    if let Some(statuses) = &statuses {
+        let names = [
+            &statuses.trigger,
+            &statuses.in_progress,
+            &statuses.in_review,
+            &statuses.failed,
+        ];
+        if (1..names.len()).any(|i| names[..i].contains(&names[i])) {
+            r.problem(
+                "LUCID_NOTION_TRIGGER_STATUS",
+                "the trigger, in-progress, in-review and failed statuses must be four different values",
+            );
+            complete = false;
+        }
+    }
+    match (
+        token,
+        database_repos,
+        repo_property,
+        status_property,
+        statuses,
+        pr_property,
+        poll_interval,
+        comment_interval,
+        api_url,
+    ) {
+        (
+            Some(token),
+            Some(database_repos),
+            Some(repo_property),
+            Some(status_property),
+            Some(statuses),
+            Some(pr_property),
+            Some(poll_interval),
+            Some(comment_interval),
+            Some(api_url),
+        ) if complete => Ok(Some(NotionSettings {
             token: token.into(),
             webhook_secret,
+            databases,
+            database_repos,
+            repo_property,
+            status_property,
+            statuses,
+            pr_property,
+            poll_interval,
+            comment_interval,
+            api_url,
         })),
-        None => Err(()),
+        _ => Err(()),
     }
+}
+
+/// A duration, or `off` (never).
+fn duration_or_off(s: &str) -> Result<Option<std::time::Duration>, String> {
+    if on_off(s) == Ok(false) {
+        return Ok(None);
+    }
+    let every =
+        duration(s).map_err(|_| format!("{s:?} is neither a duration such as 30s nor off"))?;
+    if every < std::time::Duration::from_secs(1) {
+        return Err(format!(
+            "{s:?} is shorter than a second: Notion allows 3 requests a second"
+        ));
+    }
+    Ok(Some(every))
 }

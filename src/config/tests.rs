@@ -221,11 +221,75 @@ fn complete_platforms_load() {
             ("LUCID_DISCORD_BOT_TOKEN", "t"),
             ("LUCID_DISCORD_GUILDS", "2"),
             ("LUCID_NOTION_TOKEN", "secret_x"),
+            (
+                "LUCID_NOTION_DATABASES",
+                "https://www.notion.so/acme/Tasks-0123456789ABCDEF0123456789abcdef?v=1",
+            ),
         ]),
         None,
     )
     .unwrap();
-    assert!(s.slack.is_some() && s.discord.is_some() && s.notion.is_some());
+    assert!(s.slack.is_some() && s.discord.is_some());
+    let notion = s.notion.unwrap();
+    assert_eq!(notion.databases, ["0123456789abcdef0123456789abcdef"]);
+    assert_eq!(notion.statuses.trigger, "Ready for agent");
+    assert_eq!(notion.statuses.failed, "Blocked");
+    assert_eq!(
+        notion.poll_interval,
+        Some(std::time::Duration::from_secs(30))
+    );
+}
+
+#[test]
+fn notion_names_what_is_missing_or_wrong() {
+    let problems = |pairs: &[(&str, &str)]| match Settings::load(&env(pairs), None) {
+        Ok(_) => Vec::new(),
+        Err(invalid) => invalid.problems,
+    };
+    let missing = problems(&[("LUCID_NOTION_TOKEN", "secret_x")]);
+    assert!(
+        missing
+            .iter()
+            .any(|p| p.contains("LUCID_NOTION_DATABASES") && p.contains("task databases")),
+        "{missing:?}"
+    );
+    let wrong = problems(&[
+        ("LUCID_NOTION_TOKEN", "secret_x"),
+        ("LUCID_NOTION_DATABASES", "not-an-id"),
+        ("LUCID_NOTION_IN_REVIEW_STATUS", "Ready for agent"),
+        ("LUCID_NOTION_POLL_INTERVAL", "10ms"),
+    ]);
+    let text = wrong.join("\n");
+    assert!(
+        text.contains("\"not-an-id\" is neither a database id"),
+        "{text}"
+    );
+    assert!(text.contains("four different values"), "{text}");
+    assert!(text.contains("shorter than a second"), "{text}");
+    let off = Settings::load(
+        &env(&[
+            ("LUCID_NOTION_TOKEN", "secret_x"),
+            (
+                "LUCID_NOTION_DATABASES",
+                "01234567-89ab-cdef-0123-456789abcdef",
+            ),
+            ("LUCID_NOTION_POLL_INTERVAL", "off"),
+            (
+                "LUCID_NOTION_DATABASE_REPOS",
+                "01234567-89ab-cdef-0123-456789abcdef=acme/app",
+            ),
+        ]),
+        None,
+    )
+    .unwrap()
+    .notion
+    .unwrap();
+    assert_eq!(off.poll_interval, None);
+    assert_eq!(
+        off.database_repo("0123456789abcdef0123456789abcdef")
+            .map(|r| r.to_string()),
+        Some("acme/app".to_owned())
+    );
 }
 
 #[test]

@@ -100,6 +100,9 @@ pub fn decide(intent: Intent, thread: &ThreadState, policy: &Policy) -> Decision
             Decision::Ignore("not someone lucid takes requests from")
         };
     }
+    if let Ask::Handover { .. } = intent.ask {
+        return handover(intent, thread, policy);
+    }
     if let Some((session, state)) = thread.session {
         return in_session(intent, session, state);
     }
@@ -111,6 +114,7 @@ pub fn decide(intent: Intent, thread: &ThreadState, policy: &Policy) -> Decision
     }
     match intent.ask {
         Ask::Stop => Decision::Ignore("there is no session here to stop"),
+        Ask::Handover { .. } => unreachable!("a handover is decided by `handover`"),
         Ask::Task { .. } if !policy.may_start => Decision::Refuse(Refusal::NotOurChangeRequest),
         Ask::Task {
             ref text,
@@ -142,6 +146,29 @@ pub fn decide(intent: Intent, thread: &ThreadState, policy: &Policy) -> Decision
     }
 }
 
+/// Work handed over: a new session unless the thread's session is still at work (the
+/// same hand-over seen again, or the page edited before lucid moved it on). A waiting
+/// question is asked again, of the work as it is now.
+fn handover(intent: Intent, thread: &ThreadState, policy: &Policy) -> Decision {
+    if thread
+        .session
+        .is_some_and(|(_, state)| !state.is_terminal())
+    {
+        return Decision::Ignore("the thread's session is still at work");
+    }
+    let Intent { origin, ask } = intent;
+    let Ask::Handover { task, repo, title } = ask else {
+        unreachable!("only a handover is decided here")
+    };
+    let ask = Ask::Task {
+        text: task,
+        repo,
+        title,
+        whole: None,
+    };
+    decide(Intent { origin, ask }, &ThreadState::default(), policy)
+}
+
 fn in_session(intent: Intent, session: SessionId, state: SessionState) -> Decision {
     match (intent.ask, intent.origin.addressed) {
         (Ask::Stop, true) => Decision::Stop { session },
@@ -158,6 +185,7 @@ fn in_session(intent: Intent, session: SessionId, state: SessionState) -> Decisi
             text: or_default(text, SAID_NOTHING),
         },
         (Ask::Stop, false) => Decision::Ignore("a stop not said to lucid"),
+        (Ask::Handover { .. }, _) => unreachable!("a handover is decided by `handover`"),
     }
 }
 

@@ -42,6 +42,14 @@ pub enum Ask {
         /// the words (an issue's title and body around a comment); else the words.
         whole: Option<String>,
     },
+    /// Work handed over by putting it in a place (a task page moved to the trigger
+    /// status): a new session, even in a thread whose last session has ended; nothing
+    /// while one is still at work there. `task` is the whole task, untrusted.
+    Handover {
+        task: String,
+        repo: Option<RepoRef>,
+        title: Option<String>,
+    },
     /// Stop the thread's session.
     Stop,
 }

@@ -438,6 +438,7 @@ impl ChatPlatform for DiscordPlatform {
             clock_refresh: CLOCK_REFRESH,
             status_first: true,
             replies: Some(MAX_CONTENT_CHARS),
+            reply_interval: std::time::Duration::ZERO,
         }
     }
 

@@ -75,6 +75,7 @@ impl ChatPlatform for GithubPlatform {
             clock_refresh: CLOCK_REFRESH,
             status_first: false,
             replies: None,
+            reply_interval: std::time::Duration::ZERO,
         }
     }
 

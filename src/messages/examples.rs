@@ -45,6 +45,19 @@ pub fn catalogue() -> Vec<(&'static str, Text)> {
         ("not set up here", not_set_up_here()),
         ("not a repository", not_a_repository("acme app")),
         (
+            "on it",
+            on_it(
+                "01890000-0000-7000-8000-000000000001"
+                    .parse()
+                    .expect("an id"),
+                "http://lucid.test/api/v1/sessions/s1",
+            ),
+        ),
+        (
+            "cannot read page",
+            cannot_read_page("Notion has no block b1 that lucid can see"),
+        ),
+        (
             "thread name",
             Text::new().plain(thread_name("fix add()\nin calc.py")),
         ),

@@ -105,6 +105,23 @@ pub fn not_a_repository(named: &str) -> Text {
         .plain(" or by its link.")
 }
 
+/// A task page's first comment: lucid took the task, and where its work shows.
+pub fn on_it(session: crate::core::SessionId, session_url: &str) -> Text {
+    Text::new()
+        .emoji("hammer_and_wrench")
+        .plain(" On it. I keep this page's status current and comment here when something matters. Every step: ")
+        .then(super::session_link(session, session_url))
+        .plain(".")
+}
+
+/// A task page lucid could not read, said on the page when it can still be written.
+pub fn cannot_read_page(why: &str) -> Text {
+    Text::new()
+        .emoji("x")
+        .plain(" I could not read this page, so I did not start: ")
+        .plain(super::shorten(why, 500))
+}
+
 /// The name of the thread a session lives in: its task's first line.
 pub fn thread_name(task: &str) -> String {
     let line = super::one_line(task);

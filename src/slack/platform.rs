@@ -87,6 +87,7 @@ impl ChatPlatform for SlackPlatform {
             clock_refresh: CLOCK_REFRESH,
             status_first: true,
             replies: Some(MAX_REPLY_CHARS),
+            reply_interval: std::time::Duration::ZERO,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod crypto;
 mod deliveries;
 mod error;
 mod events;
+mod inbox;
 mod questions;
 mod record;
 mod rows;
@@ -20,6 +21,7 @@ mod watch;
 
 pub use deliveries::{Delivered, DeliveryAction};
 pub use error::StoreError;
+pub use inbox::Inboxed;
 pub use sessions::{Recorded, Serves, SessionFilter};
 pub use watch::{REREAD_EVERY, Watch};
 

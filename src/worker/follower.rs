@@ -48,6 +48,9 @@ struct Shown {
     /// The seq through which moments are in the thread.
     replied: u64,
     last_update: Instant,
+    /// When moments were last replied, and whether some wait for the reply interval.
+    last_reply: Instant,
+    replies_held: bool,
 }
 
 impl Follower {
@@ -70,11 +73,14 @@ impl Follower {
             if finishing {
                 return;
             }
-            let due = if shown.pending {
+            let mut due = if shown.pending {
                 shown.last_update + pacing.edit_interval
             } else {
                 shown.last_update + pacing.clock_refresh
             };
+            if shown.replies_held {
+                due = due.min(shown.last_reply + pacing.reply_interval);
+            }
             tokio::select! {
                 () = done.cancelled() => {}
                 () = tokio::time::sleep_until(due.max(Instant::now() + Duration::from_millis(50))) => {}
@@ -108,6 +114,8 @@ impl Follower {
             events: Vec::new(),
             replied,
             last_update: Instant::now() - self.platform.pacing().edit_interval,
+            last_reply: Instant::now() - self.platform.pacing().reply_interval,
+            replies_held: false,
         })
     }
 
@@ -197,11 +205,17 @@ impl Follower {
         run: &[Event],
         finishing: bool,
     ) -> anyhow::Result<()> {
-        let Some(max_chars) = self.platform.pacing().replies else {
+        let pacing = self.platform.pacing();
+        let Some(max_chars) = pacing.replies else {
             return Ok(());
         };
         let split = run.partition_point(|e| e.seq <= shown.replied);
         let (before, new) = run.split_at(split);
+        shown.replies_held =
+            !finishing && !new.is_empty() && shown.last_reply.elapsed() < pacing.reply_interval;
+        if shown.replies_held {
+            return Ok(());
+        }
         let mut replies: Vec<String> = moments(before, new)
             .iter()
             .map(|moment| {
@@ -217,6 +231,7 @@ impl Follower {
         }
         for reply in coalesce(replies, max_chars) {
             self.platform.say(&session.trigger.thread, &reply).await?;
+            shown.last_reply = Instant::now();
         }
         if let Some(last) = new.last().map(|e| e.seq) {
             shown.replied = last;

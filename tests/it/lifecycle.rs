@@ -464,6 +464,7 @@ impl ChatPlatform for Quiet {
             clock_refresh: Duration::from_secs(30),
             status_first: false,
             replies: Some(2_000),
+            reply_interval: std::time::Duration::ZERO,
         }
     }
     async fn acknowledge(&self, _: &Origin) -> anyhow::Result<()> {

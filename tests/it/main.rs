@@ -21,6 +21,7 @@ mod lifecycle;
 mod llm;
 mod llm_anthropic;
 mod notion_api;
+mod notion_e2e;
 mod readme;
 mod rig;
 mod sandbox;

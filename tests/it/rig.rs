@@ -4,6 +4,7 @@
 use crate::fake_discord::FakeDiscord;
 use crate::fake_github::FakeGithub;
 use crate::fake_llm::{FakeLlm, Reply};
+use crate::fake_notion::{DatabaseSpec, FakeNotion, NotionDatabase};
 use crate::fake_slack::FakeSlack;
 use crate::harness::within;
 use serde_json::{Value, json};
@@ -50,11 +51,16 @@ pub const DROLE: &str = "900000000000000020";
 pub const DADA: &str = "900000000000000030";
 pub const DEVE: &str = "900000000000000031";
 
+pub const NOTION_TOKEN: &str = "ntn_e2eNotionIntegrationSecret0123456789";
+
 pub struct Lucid {
     pub url: String,
     pub github: FakeGithub,
     pub slack: FakeSlack,
     pub discord: FakeDiscord,
+    pub notion: FakeNotion,
+    /// The task database lucid is set up with, when Notion is connected.
+    pub notion_db: NotionDatabase,
     pub llm: FakeLlm,
     pub http: reqwest::Client,
     child: Child,
@@ -77,23 +83,30 @@ impl Lucid {
     }
 
     pub async fn start_as(replies: Vec<Reply>, auth: Auth) -> Lucid {
-        Self::start_with(replies, auth, false, &[]).await
+        Self::start_with(replies, auth, false, false, &[]).await
+    }
+
+    /// lucid with Notion connected too (webhooks signed with the fake's verification
+    /// token), and these settings besides.
+    pub async fn start_notion_with(replies: Vec<Reply>, extra: &[(&str, &str)]) -> Lucid {
+        Self::start_with(replies, Auth::Token, false, true, extra).await
     }
 
     /// lucid with Discord connected too (its gateway included).
     pub async fn start_discord(replies: Vec<Reply>) -> Lucid {
-        Self::start_with(replies, Auth::Token, true, &[]).await
+        Self::start_with(replies, Auth::Token, true, false, &[]).await
     }
 
     /// lucid with Discord and these settings besides.
     pub async fn start_discord_with(replies: Vec<Reply>, extra: &[(&str, &str)]) -> Lucid {
-        Self::start_with(replies, Auth::Token, true, extra).await
+        Self::start_with(replies, Auth::Token, true, false, extra).await
     }
 
     async fn start_with(
         replies: Vec<Reply>,
         auth: Auth,
         with_discord: bool,
+        with_notion: bool,
         extra: &[(&str, &str)],
     ) -> Lucid {
         let github = FakeGithub::start("lucid").await;
@@ -113,6 +126,8 @@ impl Lucid {
         discord.person(DADA, "ada");
         discord.person(DEVE, "eve");
         discord.give_role(DADA, DROLE);
+        let notion = FakeNotion::start(NOTION_TOKEN).await;
+        let notion_db = notion.create_database(DatabaseSpec::default());
         let llm = FakeLlm::start(replies).await;
         let dir = tempfile::tempdir().unwrap();
         let mut env: Vec<(String, String)> = Vec::new();
@@ -178,6 +193,16 @@ impl Lucid {
             set("LUCID_DISCORD_CA_FILE", ca.display().to_string());
             set("LUCID_DISCORD_EDIT_INTERVAL", "100ms".into());
         }
+        if with_notion {
+            set("LUCID_NOTION_TOKEN", NOTION_TOKEN.into());
+            set("LUCID_NOTION_DATABASES", notion_db.database_id.clone());
+            set(
+                "LUCID_NOTION_WEBHOOK_SECRET",
+                notion.verification_token().to_owned(),
+            );
+            set("LUCID_NOTION_API_URL", notion.api_base.clone());
+            set("LUCID_NOTION_COMMENT_INTERVAL", "200ms".into());
+        }
         for (key, value) in extra {
             set(key, (*value).to_owned());
         }
@@ -192,6 +217,8 @@ impl Lucid {
             github,
             slack,
             discord,
+            notion,
+            notion_db,
             llm,
             http: reqwest::Client::new(),
             child,
@@ -212,6 +239,11 @@ impl Lucid {
         let (child, url) = spawn(&self.env, self.dir.path(), &self.log).await;
         self.child = child;
         self.url = url;
+    }
+
+    /// Where Notion sends webhook events.
+    pub fn notion_url(&self) -> String {
+        format!("{}/webhooks/notion", self.url)
     }
 
     /// Where Discord sends interactions.

@@ -51,6 +51,14 @@ fn task_in(text: &str, name: &str) -> Ask {
     }
 }
 
+fn handover(text: &str, name: Option<&str>) -> Ask {
+    Ask::Handover {
+        task: text.into(),
+        repo: name.map(repo),
+        title: None,
+    }
+}
+
 /// An issue's mention: the words, and the whole task around them.
 fn issue_task(text: &str) -> Ask {
     Ask::Task {
@@ -213,6 +221,23 @@ fn the_decision_table() {
         ("an answer naming no repository is ignored",
             intent(task("which one?"), false), with_question(), open.clone(),
             Decision::Ignore("the answer names no repository")),
+        // Work handed over (a task page moved to the trigger status).
+        ("a hand-over starts a session",
+            intent(handover("fix it", Some("acme/app")), true), empty.clone(), open.clone(),
+            Decision::Start(trigger("fix it", Some("acme/app"), "d2"))),
+        ("a hand-over after the thread's session ended starts a new one, not a resume",
+            intent(handover("fix it", Some("acme/app")), true), with_session(Completed), open.clone(),
+            Decision::Start(trigger("fix it", Some("acme/app"), "d2"))),
+        ("a hand-over seen while the thread's session is at work does nothing",
+            intent(handover("fix it", Some("acme/app")), true), with_session(Queued), open.clone(),
+            Decision::Ignore("the thread's session is still at work")),
+        ("a hand-over with no repository asks which, even with a question waiting",
+            intent(handover("fix it", None), true), with_question(), open.clone(),
+            Decision::AskRepo(trigger("fix it", None, "d2"))),
+        ("a hand-over from a refused person is refused",
+            intent(handover("fix it", Some("acme/app")), true), empty.clone(),
+            refusing(Refusal::PersonNotListed),
+            Decision::Refuse(Refusal::PersonNotListed)),
         ("a refused person cannot answer",
             intent(task_in("acme/app", "acme/app"), false), with_question(),
             refusing(Refusal::PersonNotListed),

@@ -3,7 +3,7 @@
 //! 409, 502 to 504) after the wait it asks for, so a write is delayed, never lost.
 //! A page or database not shared with the integration is [`NotionError::NotShared`].
 
-use super::{Block, Comment, List, NOTION_VERSION, Page, User};
+use super::{Block, Comment, DataSource, Database, List, NOTION_VERSION, Page, User};
 use crate::agent::llm::RetryPolicy;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::{Method, StatusCode};
@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU32;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// Notion's documented pace: three requests a second on average, bursts allowed.
@@ -48,6 +49,17 @@ pub enum NotionError {
     Unreadable(String),
 }
 
+impl NotionError {
+    /// Whether trying again later may succeed (Notion was out of reach or kept saying
+    /// "not now"); a refusal stays a refusal.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            NotionError::GaveUp { .. } | NotionError::Unreachable(_)
+        ) || matches!(self, NotionError::Refused { status, .. } if *status >= 500)
+    }
+}
+
 pub struct NotionApi {
     http: reqwest::Client,
     /// `https://api.notion.com/v1`, or a test server's.
@@ -55,6 +67,14 @@ pub struct NotionApi {
     token: SecretString,
     pace: DefaultDirectRateLimiter,
     retry: RetryPolicy,
+    /// No request is sent before this: the last Retry-After Notion asked for holds
+    /// for every request of the integration, not only the one it answered.
+    hold: std::sync::Mutex<Option<tokio::time::Instant>>,
+    /// Set by a Retry-After, cleared by the next success: meanwhile one request at a
+    /// time goes out (the probe), so a hold's end does not release a crowd into the
+    /// next refusal.
+    recovering: std::sync::atomic::AtomicBool,
+    probe: tokio::sync::Mutex<()>,
 }
 
 impl NotionApi {
@@ -69,6 +89,9 @@ impl NotionApi {
                 first_delay: Duration::from_millis(500),
                 max_delay: Duration::from_secs(60),
             },
+            hold: std::sync::Mutex::new(None),
+            recovering: std::sync::atomic::AtomicBool::new(false),
+            probe: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -78,9 +101,46 @@ impl NotionApi {
             .await
     }
 
+    /// A person or bot of the workspace.
+    pub async fn user(&self, id: &str) -> Result<User, NotionError> {
+        let path = format!("users/{id}");
+        self.call(Method::GET, &path, None, ("user", id)).await
+    }
+
     pub async fn page(&self, id: &str) -> Result<Page, NotionError> {
         self.call(Method::GET, &format!("pages/{id}"), None, ("page", id))
             .await
+    }
+
+    /// A database, with the data sources it holds.
+    pub async fn database(&self, id: &str) -> Result<Database, NotionError> {
+        let path = format!("databases/{id}");
+        self.call(Method::GET, &path, None, ("database", id)).await
+    }
+
+    /// A data source's schema.
+    pub async fn data_source(&self, id: &str) -> Result<DataSource, NotionError> {
+        let path = format!("data_sources/{id}");
+        self.call(Method::GET, &path, None, ("data source", id))
+            .await
+    }
+
+    /// One page of the comments on a page, oldest first.
+    pub async fn comments(
+        &self,
+        page: &str,
+        cursor: Option<&str>,
+    ) -> Result<List<Comment>, NotionError> {
+        let mut path = format!("comments?block_id={page}&page_size={MAX_ITEMS}");
+        if let Some(cursor) = cursor {
+            path.push_str(&format!("&start_cursor={cursor}"));
+        }
+        self.call(Method::GET, &path, None, ("page", page)).await
+    }
+
+    pub async fn get_comment(&self, id: &str) -> Result<Comment, NotionError> {
+        let path = format!("comments/{id}");
+        self.call(Method::GET, &path, None, ("comment", id)).await
     }
 
     /// One page of a data source's query (`filter` as Notion takes it).
@@ -165,12 +225,49 @@ impl NotionApi {
 
     /// A comment on a page, its text split into rich-text objects Notion takes.
     pub async fn comment(&self, page: &str, text: &str) -> Result<Comment, NotionError> {
+        self.comment_rich(page, rich_text(text)).await
+    }
+
+    /// A comment of rich-text objects already within Notion's limits.
+    pub async fn comment_rich(
+        &self,
+        page: &str,
+        rich_text: Vec<Value>,
+    ) -> Result<Comment, NotionError> {
         let body = json!({
             "parent": { "page_id": page },
-            "rich_text": rich_text(text),
+            "rich_text": rich_text,
         });
         self.call(Method::POST, "comments", Some(body), ("page", page))
             .await
+    }
+
+    /// Waits for the pace's next slot, outside any Retry-After.
+    async fn wait_turn(&self) {
+        loop {
+            let held = *self.hold.lock().unwrap();
+            if let Some(until) = held.filter(|u| *u > tokio::time::Instant::now()) {
+                tokio::time::sleep_until(until).await;
+            }
+            self.pace.until_ready().await;
+            let still = self
+                .hold
+                .lock()
+                .unwrap()
+                .is_some_and(|u| u > tokio::time::Instant::now());
+            if !still {
+                return;
+            }
+        }
+    }
+
+    /// Holds every request for `wait` from now (never shortening a longer hold).
+    fn hold_for(&self, wait: Duration) {
+        let until = tokio::time::Instant::now() + wait;
+        let mut hold = self.hold.lock().unwrap();
+        if hold.is_none_or(|h| h < until) {
+            *hold = Some(until);
+        }
     }
 
     /// One request, paced and retried while Notion says "not now".
@@ -185,7 +282,15 @@ impl NotionApi {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            self.pace.until_ready().await;
+            self.wait_turn().await;
+            let probe = if self.recovering.load(Ordering::Acquire) {
+                let probe = self.probe.lock().await;
+                // The probe before may have been told to wait again.
+                self.wait_turn().await;
+                Some(probe)
+            } else {
+                None
+            };
             let mut request = self
                 .http
                 .request(method.clone(), format!("{}/{path}", self.base))
@@ -205,6 +310,7 @@ impl NotionApi {
             };
             let status = response.status();
             if status.is_success() {
+                self.recovering.store(false, Ordering::Release);
                 return response
                     .json()
                     .await
@@ -222,7 +328,13 @@ impl NotionApi {
                     .get(reqwest::header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned);
-                tokio::time::sleep(self.retry.delay(attempt, asked.as_deref())).await;
+                let wait = self.retry.delay(attempt, asked.as_deref());
+                if asked.is_some() {
+                    self.hold_for(wait);
+                    self.recovering.store(true, Ordering::Release);
+                }
+                drop(probe);
+                tokio::time::sleep(wait).await;
                 continue;
             }
             let error: Value = response.json().await.unwrap_or(Value::Null);

@@ -4,7 +4,9 @@ mod client;
 mod model;
 
 pub use client::{MAX_ITEMS, MAX_TEXT_CHARS, NotionApi, NotionError, rich_text};
-pub use model::{Block, Comment, List, Page, User, render_blocks};
+pub use model::{
+    Block, Comment, DataSource, DataSourceRef, Database, List, Page, User, render_blocks, same_id,
+};
 
 /// The API version lucid speaks (data sources).
 pub const NOTION_VERSION: &str = "2025-09-03";

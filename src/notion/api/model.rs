@@ -24,6 +24,34 @@ struct Ref {
 struct RichText {
     #[serde(default)]
     plain_text: String,
+    /// A mention's target, when the item is one.
+    #[serde(default)]
+    mention: Option<Mention>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct Mention {
+    #[serde(default)]
+    user: Option<Ref>,
+}
+
+impl RichText {
+    fn mentions(&self, user: &str) -> bool {
+        self.mention
+            .as_ref()
+            .and_then(|m| m.user.as_ref())
+            .is_some_and(|u| same_id(&u.id, user))
+    }
+}
+
+/// Whether two Notion ids are the same, spelled with dashes or without.
+pub fn same_id(a: &str, b: &str) -> bool {
+    fn bare(s: &str) -> impl Iterator<Item = char> + '_ {
+        s.chars()
+            .filter(|c| *c != '-')
+            .map(|c| c.to_ascii_lowercase())
+    }
+    bare(a).eq(bare(b))
 }
 
 fn plain(texts: &[RichText]) -> String {
@@ -230,9 +258,20 @@ pub struct Comment {
     pub id: String,
     #[serde(default)]
     pub discussion_id: Option<String>,
+    /// When it was made (ISO 8601, to the minute).
+    #[serde(default)]
+    pub created_time: String,
+    #[serde(default)]
+    parent: Option<CommentParent>,
     created_by: Ref,
     #[serde(default)]
     rich_text: Vec<RichText>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct CommentParent {
+    #[serde(default)]
+    page_id: Option<String>,
 }
 
 impl Comment {
@@ -242,6 +281,80 @@ impl Comment {
 
     pub fn text(&self) -> String {
         plain(&self.rich_text)
+    }
+
+    /// The page it is on, when it is on a page (not on a block of one).
+    pub fn page(&self) -> Option<&str> {
+        self.parent.as_ref()?.page_id.as_deref()
+    }
+
+    /// Whether it mentions the user `user` (lucid's bot, say).
+    pub fn mentions(&self, user: &str) -> bool {
+        self.rich_text.iter().any(|t| t.mentions(user))
+    }
+
+    /// Its words without the mentions of `user`.
+    pub fn text_to(&self, user: &str) -> String {
+        let words: String = self
+            .rich_text
+            .iter()
+            .filter(|t| !t.mentions(user))
+            .map(|t| t.plain_text.as_str())
+            .collect();
+        words.trim().to_owned()
+    }
+}
+
+/// A database: the data sources it holds (one, usually).
+#[derive(Clone, Debug, Deserialize)]
+pub struct Database {
+    pub id: String,
+    #[serde(default)]
+    pub data_sources: Vec<DataSourceRef>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct DataSourceRef {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// A data source's schema: its properties by name.
+#[derive(Clone, Debug, Deserialize)]
+pub struct DataSource {
+    pub id: String,
+    #[serde(default)]
+    properties: BTreeMap<String, PropertySchema>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct PropertySchema {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    status: Option<Options>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct Options {
+    #[serde(default)]
+    options: Vec<Named>,
+}
+
+impl DataSource {
+    /// The type of the property named `name` (`status`, `url`, …), if there is one.
+    pub fn property_type(&self, name: &str) -> Option<&str> {
+        self.properties.get(name).map(|p| p.kind.as_str())
+    }
+
+    /// The options of the status property named `name`.
+    pub fn status_options(&self, name: &str) -> Vec<&str> {
+        self.properties
+            .get(name)
+            .and_then(|p| p.status.as_ref())
+            .map(|s| s.options.iter().map(|o| o.name.as_str()).collect())
+            .unwrap_or_default()
     }
 }
 

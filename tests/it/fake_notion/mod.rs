@@ -456,6 +456,46 @@ impl FakeNotion {
         comment.id
     }
 
+    /// Person `by` comments on the page mentioning the bot (`@lucid`) followed by
+    /// `text`, as Notion's editor writes a mention; with webhooks on, `comment.created`
+    /// is delivered (awaited). Returns the comment id.
+    pub async fn mention_bot_as(&self, by: &str, page_id: &str, text: &str) -> String {
+        let bot = self.state.bot.clone();
+        let annotations = json!({
+            "bold": false, "italic": false, "strikethrough": false,
+            "underline": false, "code": false, "color": "default"
+        });
+        let rich = json!([
+            {
+                "type": "mention",
+                "mention": {"type": "user", "user": {"object": "user", "id": bot.id}},
+                "annotations": annotations,
+                "plain_text": format!("@{}", bot.name),
+                "href": null,
+            },
+            {
+                "type": "text",
+                "text": {"content": format!(" {text}"), "link": null},
+                "annotations": annotations,
+                "plain_text": format!(" {text}"),
+                "href": null,
+            }
+        ]);
+        let (comment, event) = {
+            let mut inner = self.inner();
+            let page = inner.page(page_id).expect("no such page").id.clone();
+            let comment = rest::add_comment(&mut inner, &page, &new_id(), by, &rich);
+            let event = inner.webhook.is_some().then(|| {
+                self.state
+                    .comment_created_event(&inner, &comment.id, &page, by, false)
+            });
+            (comment, event)
+        };
+        self.state.recorded.notify_waiters();
+        self.emit_and_wait(event).await;
+        comment.id
+    }
+
     async fn emit_and_wait(&self, event: Option<Value>) -> Option<u16> {
         let handle = self.state.clone().emit(event?)?;
         handle.await.ok().flatten()
@@ -637,6 +677,11 @@ impl FakeNotion {
             .filter(|c| normalize(&c.page_id) == n)
             .cloned()
             .collect()
+    }
+
+    /// Every comment, on every page.
+    pub fn comments_all(&self) -> Vec<NotionComment> {
+        self.inner().comments.clone()
     }
 
     /// Every webhook request sent, in order.

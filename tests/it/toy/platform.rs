@@ -140,6 +140,7 @@ impl ChatPlatform for ToyPlatform {
             clock_refresh: Duration::from_secs(30),
             status_first: false,
             replies: Some(MAX_TEXT),
+            reply_interval: std::time::Duration::ZERO,
         }
     }
 

@@ -1,0 +1,425 @@
+//! Notion end to end: the real `lucid serve` against the fake Notion (REST, limits
+//! and refusals, signed webhooks), the fake GitHub, a fake model and the real Docker
+//! sandbox. A task page moved to the trigger status becomes a session; the page shows
+//! In progress, comments, then In review with the pull request's URL. Every test also
+//! checks that lucid sent Notion nothing it would refuse or should never send.
+
+use crate::fake_llm::Reply;
+use crate::fake_notion::{BlockSpec, FakeNotion, NewPage};
+use crate::rig::{LLM_KEY, Lucid, NOTION_TOKEN, REPO, TOKEN, fixing_script, within_command};
+use serde_json::Value;
+use std::time::Duration;
+
+const TRIGGER: &str = "Ready for agent";
+
+fn state(session: &Value) -> &str {
+    session["state"].as_str().unwrap_or_default()
+}
+
+/// A task page for acme/calc, made by `by`, in no status yet.
+fn task_page(lucid: &Lucid, by: &str) -> String {
+    lucid.notion.add_page(
+        &lucid.notion_db.data_source_id,
+        NewPage {
+            title: "Fix add() in calc.py".into(),
+            status: None,
+            repo: Some(REPO.into()),
+            blocks: vec![
+                BlockSpec::Paragraph("add() subtracts; make test_calc.py pass.".into()),
+                BlockSpec::Toggle(
+                    "Details".into(),
+                    vec![BlockSpec::Bulleted("keep the signature".into())],
+                ),
+            ],
+            by: Some(by.to_owned()),
+        },
+    )
+}
+
+async fn until_status(notion: &FakeNotion, page: &str, status: &str) {
+    notion
+        .wait_until(&format!("the page to show {status}"), |n| {
+            (n.status_of(page).as_deref() == Some(status)).then_some(())
+        })
+        .await;
+}
+
+/// The comments lucid made on `page`, in order.
+fn lucid_comments(notion: &FakeNotion, page: &str) -> Vec<String> {
+    notion
+        .comments(page)
+        .into_iter()
+        .filter(|c| c.author == notion.bot().id)
+        .map(|c| c.text)
+        .collect()
+}
+
+/// Nothing refused or unexpected; every property write of lucid's wrote the status
+/// as a status, by name.
+fn assert_clean(notion: &FakeNotion) {
+    let calls = notion.calls();
+    let start = calls.first().map(|c| c.at);
+    let timeline: Vec<String> = calls
+        .iter()
+        .map(|c| {
+            let ms = start.map_or(0, |s| c.at.duration_since(s).as_millis());
+            format!("{ms:>6} ms {} {} -> {}", c.method, c.path, c.status)
+        })
+        .collect();
+    assert!(
+        notion.unexpected().is_empty(),
+        "unexpected: {:#?}\n{}",
+        notion.unexpected(),
+        timeline.join("\n")
+    );
+    let refused: Vec<_> = notion
+        .calls()
+        .into_iter()
+        .filter(|c| c.status >= 400 && c.status != 429 && c.status != 529)
+        .collect();
+    assert!(refused.is_empty(), "refused: {refused:#?}");
+    for write in notion.writes() {
+        if write.by == notion.bot().id
+            && let Some(status) = write.properties.get("Status")
+        {
+            assert!(status.get("select").is_none(), "{write:#?}");
+            assert!(status["status"]["name"].is_string(), "{write:#?}");
+        }
+    }
+}
+
+fn assert_no_secrets(lucid: &Lucid) {
+    let log = lucid.log();
+    for secret in [TOKEN, LLM_KEY, NOTION_TOKEN] {
+        assert!(!log.contains(secret), "a secret is in the log");
+        for comment in lucid.notion.comments_all() {
+            assert!(!comment.text.contains(secret), "a secret in a comment");
+        }
+    }
+}
+
+async fn only_session(lucid: &Lucid) -> String {
+    let sessions = lucid.sessions().await;
+    assert_eq!(sessions.len(), 1, "{sessions:#?}");
+    sessions[0]["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn by_webhook_a_page_moved_to_the_trigger_goes_in_progress_then_in_review_with_its_pr() {
+    let lucid =
+        Lucid::start_notion_with(fixing_script(), &[("LUCID_NOTION_POLL_INTERVAL", "off")]).await;
+    let notion = &lucid.notion;
+    let url = lucid.notion_url();
+
+    // The subscription's verification request is answered, and its token logged for
+    // the operator to paste back into Notion.
+    assert_eq!(notion.deliver_verification(&url).await, Some(200));
+    assert!(lucid.log().contains(notion.verification_token()));
+    notion.enable_webhooks(&url);
+
+    let ada = notion.add_person("Ada Lovelace");
+    let page = task_page(&lucid, &ada);
+    assert_eq!(notion.move_page(&page, TRIGGER, &ada).await, Some(200));
+    let moved = notion.deliveries().last().unwrap().body.clone();
+    // The same event again is one session; a forged one is refused and kept nowhere.
+    assert_eq!(notion.deliver(&url, &moved).await, Some(200));
+    let mut forged = moved.clone();
+    forged["id"] = "forged-event".into();
+    assert_eq!(notion.deliver_badly_signed(&url, &forged).await, Some(401));
+    assert_eq!(notion.deliver_unsigned(&url, &forged).await, Some(401));
+
+    until_status(notion, &page, "In progress").await;
+    let session = only_session(&lucid).await;
+    let done = lucid
+        .until_session(&session, "the session to finish", |s| {
+            state(s) == "completed"
+        })
+        .await;
+    let pr_url = done["pr_url"].as_str().expect("a pull request").to_owned();
+    assert_eq!(lucid.github.pulls(REPO).len(), 1);
+    until_status(notion, &page, "In review").await;
+    notion
+        .wait_until("the PR's URL in its property", |n| {
+            (n.property(&page, "PR")? == pr_url.as_str()).then_some(())
+        })
+        .await;
+
+    // The task the agent got: the title, the content read recursively, the page.
+    assert!(lucid.llm.heard("Notion task: Fix add() in calc.py"));
+    assert!(lucid.llm.heard("make test_calc.py pass"));
+    assert!(lucid.llm.heard("keep the signature"));
+
+    // The page's comments: the opening with the session's link, the key moments, the
+    // ending with the summary and the PR's link, once.
+    let comments = notion
+        .wait_until("the ending on the page", |n| {
+            let comments = lucid_comments(n, &page);
+            comments
+                .iter()
+                .any(|c| c.contains("Done."))
+                .then_some(comments)
+        })
+        .await;
+    let all = comments.join("\n---\n");
+    assert!(comments[0].contains("On it."), "{all}");
+    assert!(
+        comments[0].contains(&format!("Session {}", &session[..8])),
+        "{all}"
+    );
+    assert!(all.contains("python3 test_calc.py"), "{all}");
+    assert!(all.contains("return a + b"), "{all}");
+    assert!(all.contains("Make add() add"), "{all}");
+    assert_eq!(all.matches("Pull request").count(), 1, "{all}");
+    assert!(comments.len() <= 5, "a noisy page: {all}");
+    let link = notion
+        .comments(&page)
+        .into_iter()
+        .find(|c| c.text.contains("Pull request"))
+        .unwrap();
+    assert!(link.rich_text.to_string().contains(&pr_url));
+
+    // lucid's own writes came back as events, and started nothing.
+    let own = notion
+        .deliveries()
+        .into_iter()
+        .filter(|d| d.body["authors"].to_string().contains(&notion.bot().id))
+        .count();
+    assert!(own >= 2, "the fake sent lucid's own changes back");
+    assert_eq!(lucid.sessions().await.len(), 1);
+    assert_clean(notion);
+    assert_no_secrets(&lucid);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn by_polling_a_page_starts_once_across_a_restart_and_again_when_moved_back() {
+    let mut script = fixing_script();
+    script.push(Reply::tool_call(
+        "c9",
+        "finish",
+        r#"{"summary": "Checked again: nothing to change"}"#,
+    ));
+    let mut lucid = Lucid::start_notion_with(
+        script,
+        &[
+            ("LUCID_NOTION_POLL_INTERVAL", "1s"),
+            ("LUCID_NOTION_WEBHOOK_SECRET", ""),
+        ],
+    )
+    .await;
+    let ada = lucid.notion.add_person("Ada Lovelace");
+    let page = task_page(&lucid, &ada);
+    // No webhooks: Notion cannot reach this lucid.
+    assert_eq!(lucid.notion.move_page(&page, TRIGGER, &ada).await, None);
+    until_status(&lucid.notion, &page, "In progress").await;
+    let session = only_session(&lucid).await;
+    lucid
+        .until_session(&session, "the session to finish", |s| {
+            state(s) == "completed"
+        })
+        .await;
+    until_status(&lucid.notion, &page, "In review").await;
+
+    // Restarted, lucid polls on from where it left off and starts nothing again.
+    lucid.kill();
+    lucid.restart().await;
+    let queries = |n: &FakeNotion| n.calls_to("POST", "/v1/data_sources/").len();
+    let before = queries(&lucid.notion);
+    lucid
+        .notion
+        .wait_until("two polls after the restart", |n| {
+            (queries(n) >= before + 2).then_some(())
+        })
+        .await;
+    assert_eq!(lucid.sessions().await.len(), 1);
+
+    // Moved back to the trigger after its session ended: a new session.
+    lucid.notion.move_page(&page, TRIGGER, &ada).await;
+    let second = crate::harness::within("a second session", async {
+        loop {
+            let sessions = lucid.sessions().await;
+            if let Some(new) = sessions.iter().find(|s| s["id"] != session.as_str()) {
+                return new["id"].as_str().unwrap().to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    lucid
+        .until_session(&second, "the second session to finish", |s| {
+            state(s) == "completed"
+        })
+        .await;
+    until_status(&lucid.notion, &page, "In review").await;
+    assert_eq!(lucid.sessions().await.len(), 2);
+    assert_clean(&lucid.notion);
+    assert_no_secrets(&lucid);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_comment_to_lucid_resumes_the_session_on_its_pr() {
+    let mut script = fixing_script();
+    script.push(Reply::tool_call(
+        "c9",
+        "finish",
+        r#"{"summary": "Nothing more to change"}"#,
+    ));
+    let lucid = Lucid::start_notion_with(script, &[("LUCID_NOTION_POLL_INTERVAL", "off")]).await;
+    let notion = &lucid.notion;
+    notion.enable_webhooks(&lucid.notion_url());
+    let ada = notion.add_person("Ada Lovelace");
+    let page = task_page(&lucid, &ada);
+    notion.move_page(&page, TRIGGER, &ada).await;
+    let session = lucid.first_session().await;
+    let first = lucid
+        .until_session(&session, "the session to finish", |s| {
+            state(s) == "completed"
+        })
+        .await;
+    until_status(notion, &page, "In review").await;
+
+    // A comment not to lucid is nothing; one that mentions lucid takes it up again.
+    notion.comment_as(&ada, &page, "looks good so far").await;
+    notion
+        .mention_bot_as(&ada, &page, "one more look at subtract(), please")
+        .await;
+    let again = lucid
+        .until_session(&session, "the session to finish again", |s| {
+            state(s) == "completed" && s["reason"] == "Nothing more to change"
+        })
+        .await;
+    assert!(lucid.llm.heard("one more look at subtract(), please"));
+    assert!(!lucid.llm.heard("looks good so far"));
+    assert_eq!(again["pr_url"], first["pr_url"]);
+    assert_eq!(lucid.github.pulls(REPO).len(), 1);
+    assert_eq!(lucid.sessions().await.len(), 1);
+    // The page went In progress again, then back to In review.
+    until_status(notion, &page, "In review").await;
+    notion
+        .wait_until("the second In review written", |n| {
+            (n.writes_to(&page).len() >= 5).then_some(())
+        })
+        .await;
+    let statuses: Vec<String> = notion
+        .writes_to(&page)
+        .into_iter()
+        .filter(|w| w.by == notion.bot().id)
+        .filter_map(|w| {
+            w.properties["Status"]["status"]["name"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        ["In progress", "In review", "In progress", "In review"],
+        "{statuses:?}"
+    );
+    assert_clean(notion);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn moving_the_page_out_of_in_progress_stops_its_session() {
+    let lucid = Lucid::start_notion_with(
+        vec![Reply::tool_call(
+            "c1",
+            "run",
+            r#"{"command": "echo working; sleep 300"}"#,
+        )],
+        &[("LUCID_NOTION_POLL_INTERVAL", "off")],
+    )
+    .await;
+    let notion = &lucid.notion;
+    notion.enable_webhooks(&lucid.notion_url());
+    let ada = notion.add_person("Ada Lovelace");
+    let page = task_page(&lucid, &ada);
+    notion.move_page(&page, TRIGGER, &ada).await;
+    let session = lucid.first_session().await;
+    within_command(&lucid, &session, "sleep 300").await;
+    until_status(notion, &page, "In progress").await;
+
+    notion.move_page(&page, "Done", &ada).await;
+    let stopped = lucid
+        .until_session(&session, "the session to stop", |s| state(s) == "cancelled")
+        .await;
+    assert!(
+        stopped["reason"].as_str().unwrap().contains("Ada Lovelace"),
+        "{stopped}"
+    );
+    // The ending is said, and the page stays where Ada put it.
+    notion
+        .wait_until("the stop said on the page", |n| {
+            lucid_comments(n, &page)
+                .iter()
+                .any(|c| c.contains("Stopped"))
+                .then_some(())
+        })
+        .await;
+    assert_eq!(notion.status_of(&page).as_deref(), Some("Done"));
+    assert_clean(notion);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rate_limit_storm_delays_the_page_but_loses_no_write() {
+    let lucid =
+        Lucid::start_notion_with(fixing_script(), &[("LUCID_NOTION_POLL_INTERVAL", "off")]).await;
+    let notion = &lucid.notion;
+    notion.enable_webhooks(&lucid.notion_url());
+    let ada = notion.add_person("Ada Lovelace");
+    let page = task_page(&lucid, &ada);
+    // The next requests are refused: 429s and 529s, each asking for a second.
+    notion.fail_next(3, 429, 1);
+    notion.fail_next(2, 529, 1);
+    notion.move_page(&page, TRIGGER, &ada).await;
+    let session = lucid.first_session().await;
+    lucid
+        .until_session(&session, "the session to finish", |s| {
+            state(s) == "completed"
+        })
+        .await;
+    until_status(notion, &page, "In review").await;
+    let throttled = notion
+        .calls()
+        .into_iter()
+        .filter(|c| c.status == 429 || c.status == 529)
+        .count();
+    assert_eq!(throttled, 5, "every refusal was met");
+    notion
+        .wait_until("the ending on the page", |n| {
+            lucid_comments(n, &page)
+                .iter()
+                .any(|c| c.contains("Done."))
+                .then_some(())
+        })
+        .await;
+    assert!(lucid_comments(notion, &page)[0].contains("On it."));
+    assert_clean(notion);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_lucid_cannot_read_is_named_in_the_log_and_lucid_goes_on() {
+    let lucid =
+        Lucid::start_notion_with(fixing_script(), &[("LUCID_NOTION_POLL_INTERVAL", "off")]).await;
+    let notion = &lucid.notion;
+    let url = lucid.notion_url();
+    let ada = notion.add_person("Ada Lovelace");
+    let hidden = task_page(&lucid, &ada);
+    notion.unshare(&hidden);
+    let event = notion.page_properties_updated(&hidden, &ada, &["Status"]);
+    assert_eq!(notion.deliver(&url, &event).await, Some(200));
+    crate::harness::within("the page named in the log", async {
+        while !lucid.log().contains("cannot read a Notion task page") {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    let log = lucid.log();
+    assert!(log.contains("share it with the integration"), "{log}");
+    assert!(lucid.sessions().await.is_empty());
+
+    // The next task is taken as usual.
+    notion.enable_webhooks(&url);
+    let page = task_page(&lucid, &ada);
+    notion.move_page(&page, TRIGGER, &ada).await;
+    until_status(notion, &page, "In progress").await;
+    assert_eq!(lucid.sessions().await.len(), 1);
+}
