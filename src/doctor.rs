@@ -94,6 +94,7 @@ pub async fn run(env: &BTreeMap<String, String>, config: Option<&Path>) -> Repor
     check_secrets(&settings, &mut report);
     check_platforms(&settings, &mut report);
     check_discord(&settings, &mut report).await;
+    check_notion(&settings, &mut report).await;
     report
 }
 
@@ -275,18 +276,45 @@ fn check_platforms(settings: &Settings, report: &mut Report) {
         ),
     }
     check_slack(settings, report);
-    let others = [(
-        "notion",
-        settings.notion.is_some(),
-        "set LUCID_NOTION_TOKEN to connect Notion",
-    )];
-    for (part, configured, how) in others {
-        if configured {
-            report.add(part, Outcome::Ok, "complete", None);
-        } else {
-            report.add(part, Outcome::Off, "not configured", Some(how));
-        }
+}
+
+/// Notion: the token, each task database's sharing and properties, and how events
+/// arrive (with the verification token Notion sent, when it sent one).
+async fn check_notion(settings: &Settings, report: &mut Report) {
+    let Some(notion) = &settings.notion else {
+        report.add(
+            "notion",
+            Outcome::Off,
+            "not configured",
+            Some("set LUCID_NOTION_TOKEN and LUCID_NOTION_DATABASES to connect Notion"),
+        );
+        return;
+    };
+    let received = received_verification_token(settings).await;
+    for (outcome, detail, fix) in
+        crate::notion::doctor::check(notion, &settings.public_url, received).await
+    {
+        report.add("notion", outcome, detail, fix.as_deref());
     }
+}
+
+/// The verification token Notion last sent, as `lucid serve` kept it; None when the
+/// store cannot be read (its own line says why) or none was sent.
+async fn received_verification_token(settings: &Settings) -> Option<String> {
+    if sqlite_file(settings.database_url.expose()).is_some_and(|f| !Path::new(&f).exists()) {
+        return None;
+    }
+    let store = Store::connect(&settings.database_url).await.ok()?;
+    let token = store
+        .mark(
+            &crate::core::Platform::NOTION,
+            crate::notion::inbound::route::VERIFICATION_MARK,
+        )
+        .await
+        .ok()
+        .flatten();
+    store.close().await;
+    token
 }
 
 /// Discord: the bot token is asked who it is (`GET /users/@me`), and the invite URL

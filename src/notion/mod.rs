@@ -9,6 +9,7 @@
 //! [`NotionPlatform`] is the port it implements.
 
 pub mod api;
+pub mod doctor;
 pub mod inbound;
 pub mod outbound;
 mod platform;

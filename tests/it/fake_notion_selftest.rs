@@ -584,7 +584,9 @@ async fn rate_limits_with_retry_after() {
     let secs: u64 = limited.retry_after.as_deref().unwrap().parse().unwrap();
     assert!((1..=60).contains(&secs));
     assert!(fake.unexpected().is_empty(), "a 429 is not lucid's fault");
-    // Asking again before Retry-After has passed is.
+    // Asking again before Retry-After has passed is, once the refusal can have been
+    // read (a request already on its way is not).
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     let again = get(&fake, "/users/me").await;
     assert_eq!(again.status, 429);
     assert_eq!(fake.unexpected().len(), 1, "{:?}", fake.unexpected());

@@ -98,6 +98,16 @@ fn assert_no_secrets(lucid: &Lucid) {
     }
 }
 
+/// Waits until lucid's log (read from its output as it comes) holds `text`.
+async fn until_logged(lucid: &Lucid, text: &str) {
+    crate::harness::within("a line in lucid's log", async {
+        while !lucid.log().contains(text) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
 async fn only_session(lucid: &Lucid) -> String {
     let sessions = lucid.sessions().await;
     assert_eq!(sessions.len(), 1, "{sessions:#?}");
@@ -114,7 +124,7 @@ async fn by_webhook_a_page_moved_to_the_trigger_goes_in_progress_then_in_review_
     // The subscription's verification request is answered, and its token logged for
     // the operator to paste back into Notion.
     assert_eq!(notion.deliver_verification(&url).await, Some(200));
-    assert!(lucid.log().contains(notion.verification_token()));
+    until_logged(&lucid, notion.verification_token()).await;
     notion.enable_webhooks(&url);
 
     let ada = notion.add_person("Ada Lovelace");
@@ -127,6 +137,24 @@ async fn by_webhook_a_page_moved_to_the_trigger_goes_in_progress_then_in_review_
     forged["id"] = "forged-event".into();
     assert_eq!(notion.deliver_badly_signed(&url, &forged).await, Some(401));
     assert_eq!(notion.deliver_unsigned(&url, &forged).await, Some(401));
+    // A signed body that is no event is a 400 with the reason.
+    let body = br#"{"id": "e-bad", "type": "page.properties_updated"}"#.to_vec();
+    let signature = crate::fake_notion::signature(notion.verification_token(), &body);
+    let bad = lucid
+        .http
+        .post(&url)
+        .header("X-Notion-Signature", signature)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+    let reason = bad.json::<Value>().await.unwrap();
+    assert!(
+        reason["error"].as_str().unwrap().contains("entity"),
+        "{reason}"
+    );
 
     until_status(notion, &page, "In progress").await;
     let session = only_session(&lucid).await;
@@ -406,12 +434,7 @@ async fn a_page_lucid_cannot_read_is_named_in_the_log_and_lucid_goes_on() {
     notion.unshare(&hidden);
     let event = notion.page_properties_updated(&hidden, &ada, &["Status"]);
     assert_eq!(notion.deliver(&url, &event).await, Some(200));
-    crate::harness::within("the page named in the log", async {
-        while !lucid.log().contains("cannot read a Notion task page") {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await;
+    until_logged(&lucid, "cannot read a Notion task page").await;
     let log = lucid.log();
     assert!(log.contains("share it with the integration"), "{log}");
     assert!(lucid.sessions().await.is_empty());
@@ -422,4 +445,99 @@ async fn a_page_lucid_cannot_read_is_named_in_the_log_and_lucid_goes_on() {
     notion.move_page(&page, TRIGGER, &ada).await;
     until_status(notion, &page, "In progress").await;
     assert_eq!(lucid.sessions().await.len(), 1);
+}
+
+/// `lucid doctor` with Notion set up against the fake, with `extra` settings.
+async fn doctor(lucid: &Lucid, extra: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lucid"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DOCKER_HOST", crate::harness::docker_host())
+        .env("DATABASE_URL", lucid.database_url())
+        .env("LUCID_NOTION_TOKEN", NOTION_TOKEN)
+        .env("LUCID_NOTION_DATABASES", &lucid.notion_db.database_id)
+        .env("LUCID_NOTION_API_URL", &lucid.notion.api_base)
+        .current_dir(dir.path())
+        .arg("doctor");
+    for (key, value) in extra {
+        command.env(key, value);
+    }
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn notion_lines(report: &str) -> Vec<&str> {
+    report.lines().filter(|l| l.contains(" notion ")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_checks_the_token_the_databases_and_shows_the_verification_token() {
+    let lucid = Lucid::start_notion_with(vec![], &[]).await;
+    let notion = &lucid.notion;
+    assert_eq!(
+        notion.deliver_verification(&lucid.notion_url()).await,
+        Some(200)
+    );
+
+    // A good setup, whose webhook secret is not set yet: the token Notion sent is shown.
+    let report = doctor(&lucid, &[]).await;
+    let lines = notion_lines(&report);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("ok") && l.contains("bot lucid")),
+        "{report}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("ok")
+            && l.contains("shared")
+            && l.contains("\"Ready for agent\"")),
+        "{report}"
+    );
+    let token_line = lines
+        .iter()
+        .find(|l| l.contains(notion.verification_token()))
+        .unwrap_or_else(|| panic!("the verification token is not shown: {report}"));
+    assert!(token_line.starts_with("warn") && token_line.contains("LUCID_NOTION_WEBHOOK_SECRET"));
+
+    // What is wrong is named, with what to do.
+    let other = notion.create_database(crate::fake_notion::DatabaseSpec::default());
+    notion.unshare(&other.database_id);
+    let databases = format!("{},{}", lucid.notion_db.database_id, other.database_id);
+    let report = doctor(
+        &lucid,
+        &[
+            ("LUCID_NOTION_DATABASES", &databases),
+            ("LUCID_NOTION_STATUS_PROPERTY", "Priority"),
+            ("LUCID_NOTION_FAILED_STATUS", "Stuck"),
+            ("LUCID_NOTION_WEBHOOK_SECRET", notion.verification_token()),
+        ],
+    )
+    .await;
+    assert!(
+        report.contains("\"Priority\" is a select property; lucid writes a status property"),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!(
+            "database {} is not shared with the integration",
+            crate::rig::bare(&other.database_id)
+        )),
+        "{report}"
+    );
+    assert!(report.contains("Connections"), "{report}");
+    let report = doctor(&lucid, &[("LUCID_NOTION_FAILED_STATUS", "Stuck")]).await;
+    assert!(report.contains("has no option \"Stuck\""), "{report}");
+    let report = doctor(&lucid, &[("LUCID_NOTION_TOKEN", "ntn_wrong")]).await;
+    assert!(
+        report
+            .lines()
+            .any(|l| l.starts_with("FAIL") && l.contains("refused the integration token")),
+        "{report}"
+    );
+    assert!(!report.contains(NOTION_TOKEN));
 }

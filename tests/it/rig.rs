@@ -241,6 +241,11 @@ impl Lucid {
         self.url = url;
     }
 
+    /// The store `lucid serve` keeps (SQLite).
+    pub fn database_url(&self) -> String {
+        format!("sqlite://{}/lucid.db", self.dir.path().display())
+    }
+
     /// Where Notion sends webhook events.
     pub fn notion_url(&self) -> String {
         format!("{}/webhooks/notion", self.url)
@@ -561,4 +566,9 @@ pub async fn within_command(lucid: &Lucid, id: &str, command: &str) {
         }
     })
     .await;
+}
+
+/// A Notion id as lucid shows it: without dashes, lower case.
+pub fn bare(id: &str) -> String {
+    id.replace('-', "").to_ascii_lowercase()
 }

@@ -47,7 +47,83 @@ on_both_stores!(
     a_worker_claims_only_the_platforms_it_serves_and_the_rest_wait,
     a_title_is_kept_as_data,
     a_threads_state_is_read_at_once,
+    an_event_kept_in_the_inbox_waits_until_done_and_is_kept_once,
+    a_mark_is_kept_and_replaced,
 );
+
+async fn an_event_kept_in_the_inbox_waits_until_done_and_is_kept_once(backend: Backend) {
+    let (store, _db) = migrated_store(backend).await;
+    let notion = lucid::core::Platform::NOTION;
+    assert!(
+        store
+            .put_in_inbox(&notion, "e1", "p1", "page")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .put_in_inbox(&notion, "e1", "p1", "page")
+            .await
+            .unwrap(),
+        "a redelivery"
+    );
+    assert!(
+        store
+            .put_in_inbox(&notion, "e2", "p1", "page")
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .put_in_inbox(&notion, "e3", "c1/p2", "comment")
+            .await
+            .unwrap()
+    );
+    // Another platform's events are its own.
+    let toy = lucid::core::Platform::parse("toy").unwrap();
+    assert!(store.put_in_inbox(&toy, "e1", "x", "page").await.unwrap());
+    let waiting = store.inbox(&notion, 10).await.unwrap();
+    let ids: Vec<&str> = waiting.iter().map(|i| i.delivery.as_str()).collect();
+    assert_eq!(ids, ["e1", "e2", "e3"]);
+    assert_eq!(waiting[2].subject, "c1/p2");
+    // The page was read after both its events: both are done; the comment waits.
+    let read_at = Timestamp::now();
+    let done = store
+        .inbox_done_about(&notion, "page", "p1", read_at)
+        .await
+        .unwrap();
+    assert_eq!(done, 2);
+    let waiting = store.inbox(&notion, 10).await.unwrap();
+    assert_eq!(waiting.len(), 1);
+    store.inbox_done(&notion, &["e3".to_owned()]).await.unwrap();
+    assert!(store.inbox(&notion, 10).await.unwrap().is_empty());
+    // Done, it is still known: a redelivery is not kept again.
+    assert!(
+        !store
+            .put_in_inbox(&notion, "e3", "c1/p2", "comment")
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.inbox(&toy, 10).await.unwrap().len(), 1);
+}
+
+async fn a_mark_is_kept_and_replaced(backend: Backend) {
+    let (store, _db) = migrated_store(backend).await;
+    let notion = lucid::core::Platform::NOTION;
+    assert_eq!(store.mark(&notion, "poll:ds").await.unwrap(), None);
+    store
+        .set_mark(&notion, "poll:ds", "2026-12-01T10:04:00.000Z")
+        .await
+        .unwrap();
+    store
+        .set_mark(&notion, "poll:ds", "2026-12-01T10:05:00.000Z")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.mark(&notion, "poll:ds").await.unwrap().as_deref(),
+        Some("2026-12-01T10:05:00.000Z")
+    );
+}
 
 async fn a_threads_state_is_read_at_once(backend: Backend) {
     let (store, _db) = migrated_store(backend).await;

@@ -15,9 +15,11 @@ use std::num::NonZeroU32;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-/// Notion's documented pace: three requests a second on average, bursts allowed.
+/// Notion's documented pace: three requests a second on average, bursts allowed (how
+/// large, Notion does not say: lucid keeps a small one, so that clocks that disagree
+/// by a few milliseconds never make it a 429).
 const PER_SECOND: NonZeroU32 = NonZeroU32::new(3).unwrap();
-const BURST: NonZeroU32 = NonZeroU32::new(10).unwrap();
+const BURST: NonZeroU32 = NonZeroU32::new(5).unwrap();
 /// How long a request keeps being retried while Notion says "not now".
 const GIVE_UP_AFTER: Duration = Duration::from_secs(600);
 /// Notion's limit on one rich-text object's text.

@@ -37,8 +37,9 @@
 //! webhook `timestamp`s keep their milliseconds.
 //!
 //! Every request is recorded and wakes `wait_until`. What lucid should never do (a bad
-//! token, no version, a refused body, a request inside a live Retry-After) is listed
-//! by `unexpected()`.
+//! token, no version, a refused body, a request sent inside a live Retry-After, more
+//! than 100 ms after it was given, so not merely on its way already) is listed by
+//! `unexpected()`.
 
 // The records and controls are for lucid's end-to-end tests; the self-test does not
 // read every field.

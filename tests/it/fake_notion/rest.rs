@@ -36,6 +36,10 @@ impl From<Refusal> for Answer {
     }
 }
 
+/// How long after a refusal a request may still have been on its way (sent before
+/// the client read the refusal).
+const IN_FLIGHT: Duration = Duration::from_millis(100);
+
 fn ok(body: Value) -> Result<Answer, Refusal> {
     Ok(Answer {
         status: 200,
@@ -142,14 +146,18 @@ fn judge(
     }
     let mut inner = state.inner();
     // A request inside the last Retry-After is something lucid should not send.
-    let early = inner.retry_until.is_some_and(|until| at < until);
+    // A request that reached the fake just after a refusal was sent before the client
+    // could read it (concurrent requests): only one sent later than that is early.
+    let early = inner
+        .retry_until
+        .is_some_and(|(refused, until)| at > refused + IN_FLIGHT && at < until);
     if early {
         inner.flag(format!(
             "{method} {path} sent before the last Retry-After had passed"
         ));
     }
     if let Some((status, secs)) = inner.forced.pop_front() {
-        inner.retry_until = Some(at + Duration::from_secs(secs));
+        inner.retry_until = Some((at, at + Duration::from_secs(secs)));
         let (code, message) = match status {
             429 => (
                 "rate_limited",
@@ -179,7 +187,7 @@ fn judge(
     }
     if let Some(wait) = inner.take_token(at) {
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        inner.retry_until = Some(at + wait);
+        inner.retry_until = Some((at, at + wait));
         let refusal = Refusal {
             status: 429,
             code: "rate_limited",

@@ -274,7 +274,8 @@ pub(super) struct Inner {
     /// Forced answers for the next requests: (status, Retry-After seconds).
     pub(super) forced: VecDeque<(u16, u64)>,
     /// A request before this instant ignores the last Retry-After.
-    pub(super) retry_until: Option<Instant>,
+    /// When the last Retry-After was given, and until when it holds.
+    pub(super) retry_until: Option<(Instant, Instant)>,
     pub(super) webhook: Option<WebhookTarget>,
     pub(super) deliveries: Vec<WebhookDelivery>,
     /// Requests whose body is larger than this are refused.
