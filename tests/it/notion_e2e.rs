@@ -222,6 +222,11 @@ async fn by_webhook_a_page_moved_to_the_trigger_goes_in_progress_then_in_review_
 async fn by_polling_a_page_starts_once_across_a_restart_and_again_when_moved_back() {
     let mut script = fixing_script();
     script.push(Reply::tool_call(
+        "c8",
+        "finish",
+        r#"{"summary": "Looked at subtract(): fine"}"#,
+    ));
+    script.push(Reply::tool_call(
         "c9",
         "finish",
         r#"{"summary": "Checked again: nothing to change"}"#,
@@ -247,6 +252,18 @@ async fn by_polling_a_page_starts_once_across_a_restart_and_again_when_moved_bac
         .await;
     until_status(&lucid.notion, &page, "In review").await;
 
+    // A comment to lucid is found by the poll too, and resumes the session.
+    lucid
+        .notion
+        .mention_bot_as(&ada, &page, "look at subtract() too")
+        .await;
+    lucid
+        .until_session(&session, "the session to finish again", |s| {
+            state(s) == "completed" && s["reason"] == "Looked at subtract(): fine"
+        })
+        .await;
+    assert!(lucid.llm.heard("look at subtract() too"));
+
     // Restarted, lucid polls on from where it left off and starts nothing again.
     lucid.kill();
     lucid.restart().await;
@@ -259,6 +276,11 @@ async fn by_polling_a_page_starts_once_across_a_restart_and_again_when_moved_bac
         })
         .await;
     assert_eq!(lucid.sessions().await.len(), 1);
+    let resumed = lucid.api(&format!("/sessions/{session}")).await;
+    assert_eq!(
+        resumed["reason"], "Looked at subtract(): fine",
+        "the comment was taken once"
+    );
 
     // Moved back to the trigger after its session ended: a new session.
     lucid.notion.move_page(&page, TRIGGER, &ada).await;
@@ -281,6 +303,40 @@ async fn by_polling_a_page_starts_once_across_a_restart_and_again_when_moved_bac
     assert_eq!(lucid.sessions().await.len(), 2);
     assert_clean(&lucid.notion);
     assert_no_secrets(&lucid);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webhooks_and_polling_together_start_a_page_once() {
+    let lucid =
+        Lucid::start_notion_with(fixing_script(), &[("LUCID_NOTION_POLL_INTERVAL", "1s")]).await;
+    let notion = &lucid.notion;
+    notion.enable_webhooks(&lucid.notion_url());
+    let ada = notion.add_person("Ada Lovelace");
+    let page = task_page(&lucid, &ada);
+    notion.move_page(&page, TRIGGER, &ada).await;
+    let session = lucid.first_session().await;
+    lucid
+        .until_session(&session, "the session to finish", |s| {
+            state(s) == "completed"
+        })
+        .await;
+    until_status(notion, &page, "In review").await;
+    // Polls after the end have seen the page too.
+    let queries = |n: &FakeNotion| n.calls_to("POST", "/v1/data_sources/").len();
+    let before = queries(notion);
+    notion
+        .wait_until("two more polls", |n| {
+            (queries(n) >= before + 2).then_some(())
+        })
+        .await;
+    assert_eq!(lucid.sessions().await.len(), 1);
+    assert_eq!(lucid.github.pulls(REPO).len(), 1);
+    let openings = lucid_comments(notion, &page)
+        .iter()
+        .filter(|c| c.contains("On it."))
+        .count();
+    assert_eq!(openings, 1);
+    assert_clean(notion);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -540,4 +596,47 @@ async fn doctor_checks_the_token_the_databases_and_shows_the_verification_token(
         "{report}"
     );
     assert!(!report.contains(NOTION_TOKEN));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_naming_no_repository_is_asked_which_and_its_answer_starts_it() {
+    let lucid =
+        Lucid::start_notion_with(fixing_script(), &[("LUCID_NOTION_POLL_INTERVAL", "off")]).await;
+    let notion = &lucid.notion;
+    notion.enable_webhooks(&lucid.notion_url());
+    let ada = notion.add_person("Ada Lovelace");
+    let page = notion.add_page(
+        &lucid.notion_db.data_source_id,
+        NewPage {
+            title: "Fix add()".into(),
+            status: None,
+            repo: None,
+            blocks: vec![BlockSpec::Paragraph("it subtracts".into())],
+            by: Some(ada.clone()),
+        },
+    );
+    notion.move_page(&page, TRIGGER, &ada).await;
+    notion
+        .wait_until("the question on the page", |n| {
+            lucid_comments(n, &page)
+                .iter()
+                .any(|c| c.contains("Which repository"))
+                .then_some(())
+        })
+        .await;
+    assert!(lucid.sessions().await.is_empty());
+    assert_eq!(notion.status_of(&page).as_deref(), Some(TRIGGER));
+
+    // A comment naming it answers (no mention needed), and the session starts.
+    notion.comment_as(&ada, &page, "it is acme/calc").await;
+    until_status(notion, &page, "In progress").await;
+    let session = only_session(&lucid).await;
+    let done = lucid
+        .until_session(&session, "the session to finish", |s| {
+            state(s) == "completed"
+        })
+        .await;
+    assert_eq!(done["trigger"]["repo"], REPO, "{done}");
+    assert!(lucid.llm.heard("Notion task: Fix add()"));
+    assert_clean(notion);
 }

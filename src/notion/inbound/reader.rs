@@ -113,15 +113,15 @@ impl NotionPlatform {
         if same_id(comment.author(), &bot) {
             return Ok(Read::Nothing("lucid's own comment"));
         }
-        if !comment.mentions(&bot) {
-            return Ok(Read::Nothing("a comment not to lucid"));
-        }
         let thread = ThreadRef::Notion {
             page: bare_id(page),
         };
-        // A task starts by its status; a comment only speaks to a page's session.
-        if intake.store.thread_state(&thread).await?.session.is_none() {
-            return Ok(Read::Nothing("no session on this page"));
+        // A task starts by its status; a comment to lucid speaks to the page's
+        // session, and any comment may answer its question (which repository).
+        let state = intake.store.thread_state(&thread).await?;
+        let mentioned = comment.mentions(&bot);
+        if state.question.is_none() && (!mentioned || state.session.is_none()) {
+            return Ok(Read::Nothing("a comment not to lucid's session"));
         }
         let intent = Intent {
             origin: Origin {
@@ -132,7 +132,7 @@ impl NotionPlatform {
                     display_name: comment.author().to_owned(),
                 },
                 message: Some(comment.id.clone()),
-                addressed: true,
+                addressed: mentioned,
             },
             ask: Ask::task(comment.text_to(&bot)),
         };
