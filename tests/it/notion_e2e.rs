@@ -480,7 +480,7 @@ async fn a_rate_limit_storm_delays_the_page_but_loses_no_write() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_page_lucid_cannot_read_is_named_in_the_log_and_lucid_goes_on() {
+async fn a_page_lucid_cannot_read_fails_visibly_and_lucid_goes_on() {
     let lucid =
         Lucid::start_notion_with(fixing_script(), &[("LUCID_NOTION_POLL_INTERVAL", "off")]).await;
     let notion = &lucid.notion;
@@ -495,8 +495,23 @@ async fn a_page_lucid_cannot_read_is_named_in_the_log_and_lucid_goes_on() {
     assert!(log.contains("share it with the integration"), "{log}");
     assert!(lucid.sessions().await.is_empty());
 
-    // The next task is taken as usual.
+    // A page whose content cannot be read all the way says so, and goes Blocked.
     notion.enable_webhooks(&url);
+    let partly = task_page(&lucid, &ada);
+    let toggle = notion.block_ids(&partly)[1].clone();
+    notion.hide_children(&toggle);
+    notion.move_page(&partly, TRIGGER, &ada).await;
+    until_status(notion, &partly, "Blocked").await;
+    let said = lucid_comments(notion, &partly);
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains("I could not read this page"), "{said:?}");
+    assert!(
+        said[0].contains("share it with the integration"),
+        "{said:?}"
+    );
+    assert!(lucid.sessions().await.is_empty());
+
+    // The next task is taken as usual.
     let page = task_page(&lucid, &ada);
     notion.move_page(&page, TRIGGER, &ada).await;
     until_status(notion, &page, "In progress").await;

@@ -370,6 +370,21 @@ impl FakeNotion {
         assert!(found, "nothing with id {id} to share or unshare");
     }
 
+    /// The page's top-level block ids, in order.
+    pub fn block_ids(&self, page_id: &str) -> Vec<String> {
+        self.inner()
+            .page(page_id)
+            .expect("no such page")
+            .blocks
+            .clone()
+    }
+
+    /// The children of block `id` cannot be read any more (404), as with a synced
+    /// block or a child page the integration was not given.
+    pub fn hide_children(&self, id: &str) {
+        self.inner().hidden.insert(normalize(id));
+    }
+
     pub fn unshare(&self, id: &str) {
         self.set_shared(id, false);
     }

@@ -693,7 +693,7 @@ fn block_children(inner: &Inner, id: &str, query: &Value) -> Result<Answer, Refu
     let (page_id, children) = inner
         .children_of(id)
         .ok_or_else(|| Refusal::not_found("block", id))?;
-    if !inner.page(&page_id).is_some_and(|p| p.shared) {
+    if !inner.page(&page_id).is_some_and(|p| p.shared) || inner.hidden.contains(&normalize(id)) {
         return Err(Refusal::not_found("block", id));
     }
     let items = children

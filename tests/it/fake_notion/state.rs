@@ -264,6 +264,9 @@ pub(super) struct Inner {
     pub(super) pages: Vec<Page>,
     /// Normalized id (no dashes) → block.
     pub(super) blocks: HashMap<String, Block>,
+    /// Blocks whose children the integration cannot see (a synced block or a child
+    /// page not shared with it): 404 `object_not_found`.
+    pub(super) hidden: std::collections::HashSet<String>,
     pub(super) comments: Vec<NotionComment>,
     /// Person id → name.
     pub(super) people: HashMap<String, String>,
@@ -288,6 +291,7 @@ impl Inner {
             databases: Vec::new(),
             pages: Vec::new(),
             blocks: HashMap::new(),
+            hidden: Default::default(),
             comments: Vec::new(),
             people: HashMap::new(),
             calls: Vec::new(),
