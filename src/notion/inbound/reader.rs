@@ -1,7 +1,7 @@
 //! What a page or a comment means, the same whether a webhook event named it or a
 //! poll found it: a page in the trigger status is work handed over (its delivery is
-//! the page's id and edit time, so the two paths never start it twice); a page moved
-//! by a person out of In progress stops its running session; a comment that mentions
+//! the page's id, edit time and last session, so the two paths never start it twice);
+//! a page moved by a person out of lucid's statuses stops its running session; a comment that mentions
 //! the bot is a follow-up. lucid's own edits and comments mean nothing.
 
 use super::task_text;
@@ -68,7 +68,10 @@ impl NotionPlatform {
                 title: Some(page.title()),
             };
             ("page", ask)
-        } else if live && status != settings.statuses.in_progress {
+        } else if live && !lucids_own(status, &settings.statuses) {
+            // Moved by hand out of lucid's statuses (back to the backlog, to done):
+            // stop. A page still In review while a comment's resume waits for a
+            // worker is not a stop.
             ("stop", Ask::Stop)
         } else {
             return Ok(Read::Nothing("not a status lucid acts on"));
@@ -172,6 +175,18 @@ impl NotionPlatform {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// Whether `status` is one lucid sets or reads.
+fn lucids_own(status: &str, statuses: &crate::config::NotionStatuses) -> bool {
+    [
+        &statuses.trigger,
+        &statuses.in_progress,
+        &statuses.in_review,
+        &statuses.failed,
+    ]
+    .iter()
+    .any(|s| s.as_str() == status)
 }
 
 /// The repository a page's property names: `owner/repo`, or words or a link a forge
