@@ -13,7 +13,7 @@ CREATE TABLE inbox (
     PRIMARY KEY (platform, delivery_id)
 ) WITHOUT ROWID;
 CREATE INDEX inbox_waiting ON inbox (platform, done_at, received_at);
-CREATE INDEX inbox_subject ON inbox (platform, subject);
+CREATE INDEX inbox_subject ON inbox (platform, subject, kind, done_at);
 
 -- Where a platform's reading left off (a Notion database's last poll).
 CREATE TABLE marks (

@@ -329,7 +329,8 @@ async fn webhooks_and_polling_together_start_a_page_once() {
             (queries(n) >= before + 2).then_some(())
         })
         .await;
-    assert_eq!(lucid.sessions().await.len(), 1);
+    let sessions = lucid.sessions().await;
+    assert_eq!(sessions.len(), 1, "{sessions:#?}\n{}", lucid.log());
     assert_eq!(lucid.github.pulls(REPO).len(), 1);
     let openings = lucid_comments(notion, &page)
         .iter()
@@ -377,22 +378,23 @@ async fn a_comment_to_lucid_resumes_the_session_on_its_pr() {
     assert_eq!(lucid.github.pulls(REPO).len(), 1);
     assert_eq!(lucid.sessions().await.len(), 1);
     // The page went In progress again, then back to In review.
-    until_status(notion, &page, "In review").await;
-    notion
+    let bot_statuses = |n: &FakeNotion| -> Vec<String> {
+        n.writes_to(&page)
+            .into_iter()
+            .filter(|w| w.by == n.bot().id)
+            .filter_map(|w| {
+                w.properties["Status"]["status"]["name"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect()
+    };
+    let statuses = notion
         .wait_until("the second In review written", |n| {
-            (n.writes_to(&page).len() >= 5).then_some(())
+            let statuses = bot_statuses(n);
+            (statuses.len() >= 4).then_some(statuses)
         })
         .await;
-    let statuses: Vec<String> = notion
-        .writes_to(&page)
-        .into_iter()
-        .filter(|w| w.by == notion.bot().id)
-        .filter_map(|w| {
-            w.properties["Status"]["status"]["name"]
-                .as_str()
-                .map(str::to_owned)
-        })
-        .collect();
     assert_eq!(
         statuses,
         ["In progress", "In review", "In progress", "In review"],
@@ -654,4 +656,48 @@ async fn a_page_naming_no_repository_is_asked_which_and_its_answer_starts_it() {
     assert_eq!(done["trigger"]["repo"], REPO, "{done}");
     assert!(lucid.llm.heard("Notion task: Fix add()"));
     assert_clean(notion);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_lucid_cannot_move_on_starts_one_session_however_often_it_is_polled() {
+    // "Doing" and "Reviewing" are no options of the database's status: every status
+    // write is refused, and the page stays in the trigger status.
+    let lucid = Lucid::start_notion_with(
+        fixing_script(),
+        &[
+            ("LUCID_NOTION_POLL_INTERVAL", "1s"),
+            ("LUCID_NOTION_IN_PROGRESS_STATUS", "Doing"),
+            ("LUCID_NOTION_IN_REVIEW_STATUS", "Reviewing"),
+        ],
+    )
+    .await;
+    let notion = &lucid.notion;
+    notion.enable_webhooks(&lucid.notion_url());
+    let ada = notion.add_person("Ada Lovelace");
+    let page = task_page(&lucid, &ada);
+    notion.move_page(&page, TRIGGER, &ada).await;
+    let session = lucid.first_session().await;
+    lucid
+        .until_session(&session, "the session to finish", |s| {
+            state(s) == "completed"
+        })
+        .await;
+    // Polls after the end see the page still in the trigger status (lucid could not
+    // move it on): the move that started the session, which starts nothing again.
+    let queries = |n: &FakeNotion| n.calls_to("POST", "/v1/data_sources/").len();
+    let before = queries(notion);
+    notion
+        .wait_until("two more polls", |n| {
+            (queries(n) >= before + 2).then_some(())
+        })
+        .await;
+    assert_eq!(notion.status_of(&page).as_deref(), Some(TRIGGER));
+    let sessions = lucid.sessions().await;
+    assert_eq!(sessions.len(), 1, "{sessions:#?}");
+    let refused = notion
+        .calls_to("PATCH", "/v1/pages/")
+        .into_iter()
+        .filter(|c| c.status == 400)
+        .count();
+    assert!(refused >= 1, "the status write was refused");
 }

@@ -30,26 +30,61 @@ pub async fn run(
 ) {
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut turn = CommentTurn::for_interval(every);
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
             _ = ticks.tick() => {}
         }
-        if let Err(e) = poll_once(&platform, &intake).await {
+        if let Err(e) = poll_once(&platform, &intake, &mut turn).await {
             tracing::warn!(error = %e, "could not poll Notion; trying again at the next poll");
         }
     }
 }
 
+/// Which recent sessions' pages have their comments read this poll: at most about
+/// one page a second of the interval (a third of Notion's pace), taking turns, so
+/// reading comments never crowds out the databases' queries and lucid's writes.
+pub struct CommentTurn {
+    per_poll: usize,
+    next: usize,
+}
+
+impl CommentTurn {
+    pub fn for_interval(every: Duration) -> CommentTurn {
+        CommentTurn {
+            per_poll: usize::try_from(every.as_secs())
+                .unwrap_or(usize::MAX)
+                .max(1),
+            next: 0,
+        }
+    }
+
+    /// The indexes, among `len` pages, to read now.
+    fn take(&mut self, len: usize) -> Vec<usize> {
+        if len == 0 {
+            return Vec::new();
+        }
+        let start = self.next % len;
+        let count = self.per_poll.min(len);
+        self.next = start + count;
+        (start..start + count).map(|i| i % len).collect()
+    }
+}
+
 /// One poll of every database, then of recent sessions' comments.
-pub async fn poll_once(platform: &Arc<NotionPlatform>, intake: &Intake) -> anyhow::Result<()> {
+pub async fn poll_once(
+    platform: &Arc<NotionPlatform>,
+    intake: &Intake,
+    turn: &mut CommentTurn,
+) -> anyhow::Result<()> {
     if platform.sources().is_empty() {
         platform.learn_sources().await?;
     }
     for (source, _) in platform.sources() {
         poll_source(platform, intake, &source).await?;
     }
-    poll_comments(platform, intake).await
+    poll_comments(platform, intake, turn).await
 }
 
 /// The mark a data source's last poll left: the minute it began.
@@ -81,12 +116,13 @@ async fn poll_source(
     };
     let mut cursor: Option<String> = None;
     for _ in 0..QUERY_PAGES {
+        let read_at = Timestamp::now();
         let list = platform
             .api
             .query(source, Some(filter.clone()), cursor.as_deref())
             .await?;
         for page in &list.results {
-            take(platform, intake, page).await?;
+            take(platform, intake, page, read_at).await?;
         }
         cursor = list.next_cursor.filter(|_| list.has_more);
         if cursor.is_none() {
@@ -100,8 +136,13 @@ async fn poll_source(
     Ok(())
 }
 
-async fn take(platform: &Arc<NotionPlatform>, intake: &Intake, page: &Page) -> anyhow::Result<()> {
-    match platform.take_page(intake, page).await? {
+async fn take(
+    platform: &Arc<NotionPlatform>,
+    intake: &Intake,
+    page: &Page,
+    read_at: Timestamp,
+) -> anyhow::Result<()> {
+    match platform.take_page(intake, page, read_at).await? {
         Read::Taken(taken) => {
             tracing::info!(page = %page.id, taken = %taken.to_json(), "Notion page taken by a poll")
         }
@@ -110,22 +151,32 @@ async fn take(platform: &Arc<NotionPlatform>, intake: &Intake, page: &Page) -> a
     Ok(())
 }
 
-/// New comments on the pages of live and recent sessions.
-async fn poll_comments(platform: &Arc<NotionPlatform>, intake: &Intake) -> anyhow::Result<()> {
+/// New comments on the pages of live and recent sessions, the ones whose turn it is.
+async fn poll_comments(
+    platform: &Arc<NotionPlatform>,
+    intake: &Intake,
+    turn: &mut CommentTurn,
+) -> anyhow::Result<()> {
     let since =
         Timestamp::from_millis(Timestamp::now().as_millis() - COMMENTS_FOR.as_millis() as i64);
     let sessions = intake
         .store
         .recent_sessions(&Platform::NOTION, since, COMMENT_PAGES)
         .await?;
-    let mut pages_read = std::collections::HashSet::new();
-    for session in sessions {
+    // One session per page, the newest (a page may have had several).
+    let mut pages = std::collections::HashSet::new();
+    let sessions: Vec<_> = sessions
+        .into_iter()
+        .filter(|s| {
+            crate::notion::platform::page_of(&s.trigger.thread)
+                .is_ok_and(|page| pages.insert(page.to_owned()))
+        })
+        .collect();
+    for index in turn.take(sessions.len()) {
+        let session = &sessions[index];
         let Ok(page) = crate::notion::platform::page_of(&session.trigger.thread) else {
             continue;
         };
-        if !pages_read.insert(page.to_owned()) {
-            continue;
-        }
         // Comments are kept to the minute: the session's minute on.
         let from = minute_of(session.created_at);
         let mut cursor: Option<String> = None;
@@ -159,6 +210,22 @@ fn minute_of(at: Timestamp) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn comments_are_read_in_turns_of_about_a_page_a_second() {
+        let mut turn = CommentTurn::for_interval(Duration::from_secs(2));
+        assert_eq!(turn.take(5), [0, 1]);
+        assert_eq!(turn.take(5), [2, 3]);
+        assert_eq!(turn.take(5), [4, 0]);
+        assert_eq!(turn.take(1), [0]);
+        assert!(turn.take(0).is_empty());
+        let mut long = CommentTurn::for_interval(Duration::from_secs(30));
+        assert_eq!(
+            long.take(20).len(),
+            20,
+            "every page, when the interval allows"
+        );
+    }
 
     #[test]
     fn times_are_rounded_to_the_minute_as_notion_writes_them() {

@@ -6,11 +6,21 @@
 
 use super::task_text;
 use crate::chat::{ChatPlatform, Intake, Taken};
-use crate::core::{Ask, Author, DeliveryId, Intent, Origin, Policy, RepoRef, ThreadRef};
+use crate::core::{Ask, Author, DeliveryId, Intent, Origin, Policy, RepoRef, ThreadRef, Timestamp};
 use crate::notion::NotionPlatform;
 use crate::notion::api::{Comment, NotionError, Page, same_id};
 use crate::notion::platform::bare_id;
 use std::sync::Arc;
+
+/// A page in the trigger status, against its thread's ended session.
+enum Since {
+    /// The page was read before the session ended.
+    Stale,
+    /// It is still the move that started the session (lucid could not move it on).
+    SameMove,
+    /// Moved back to the trigger after the session: new work.
+    MovedAgain,
+}
 
 /// What reading a page or comment came to.
 #[derive(Debug)]
@@ -21,8 +31,13 @@ pub enum Read {
 }
 
 impl NotionPlatform {
-    /// Acts on `page` as it is now.
-    pub async fn take_page(self: &Arc<Self>, intake: &Intake, page: &Page) -> anyhow::Result<Read> {
+    /// Acts on `page`, as Notion showed it in an answer to a request sent at `read_at`.
+    pub async fn take_page(
+        self: &Arc<Self>,
+        intake: &Intake,
+        page: &Page,
+        read_at: Timestamp,
+    ) -> anyhow::Result<Read> {
         let Some(database) = self.database_of(page).await else {
             return Ok(Read::Nothing("not in a task database"));
         };
@@ -50,6 +65,19 @@ impl NotionPlatform {
             if live {
                 // Edited before lucid moved it on: the same task.
                 return Ok(Read::Nothing("its session is at work"));
+            }
+            if let Some((id, _)) = last {
+                match self.since_last(intake, id, page, read_at).await? {
+                    Since::Stale => {
+                        // Read before its last session ended: it may show the move
+                        // that started that session. Read it again.
+                        return Box::pin(self.take_page_id(intake, &page.id)).await;
+                    }
+                    Since::SameMove => {
+                        return Ok(Read::Nothing("the move that started its last session"));
+                    }
+                    Since::MovedAgain => {}
+                }
             }
             let content = match self.api.content(&page.id).await {
                 Ok(content) => content,
@@ -146,10 +174,45 @@ impl NotionPlatform {
         Ok(Read::Taken(taken))
     }
 
+    /// What a page in the trigger status says about its ended session `id`.
+    async fn since_last(
+        &self,
+        intake: &Intake,
+        id: crate::core::SessionId,
+        page: &Page,
+        read_at: Timestamp,
+    ) -> anyhow::Result<Since> {
+        let Some(session) = intake.store.session(id).await? else {
+            return Ok(Since::MovedAgain);
+        };
+        if session.updated_at >= read_at {
+            return Ok(Since::Stale);
+        }
+        // lucid moved the page on when it showed the session's status; if it never
+        // could, the page is still where the session's own move left it, unless it
+        // was edited since.
+        let moved_on = intake
+            .store
+            .thread_message(id, crate::chat::STATUS)
+            .await?
+            .is_some();
+        let edited_since = !session
+            .trigger
+            .delivery
+            .as_str()
+            .contains(&format!("@{}/", page.last_edited_time));
+        Ok(if moved_on || edited_since {
+            Since::MovedAgain
+        } else {
+            Since::SameMove
+        })
+    }
+
     /// Reads the page `id` and acts on it.
     pub async fn take_page_id(self: &Arc<Self>, intake: &Intake, id: &str) -> anyhow::Result<Read> {
+        let read_at = Timestamp::now();
         match self.api.page(id).await {
-            Ok(page) => self.take_page(intake, &page).await,
+            Ok(page) => self.take_page(intake, &page, read_at).await,
             Err(e) if e.is_transient() => Err(e.into()),
             Err(e) => {
                 self.cannot_read(id, &e).await;
