@@ -137,9 +137,23 @@ async fn by_webhook_a_page_moved_to_the_trigger_goes_in_progress_then_in_review_
     forged["id"] = "forged-event".into();
     assert_eq!(notion.deliver_badly_signed(&url, &forged).await, Some(401));
     assert_eq!(notion.deliver_unsigned(&url, &forged).await, Some(401));
+    // Nothing of them was kept: the same event, signed, is new to lucid.
+    let signed = |body: &[u8]| crate::fake_notion::signature(notion.verification_token(), body);
+    let forged_body = serde_json::to_vec(&forged).unwrap();
+    let kept = lucid
+        .http
+        .post(&url)
+        .header("X-Notion-Signature", signed(&forged_body))
+        .header("content-type", "application/json")
+        .body(forged_body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.status().as_u16(), 200);
+    assert_eq!(kept.json::<Value>().await.unwrap()["queued"], "page");
     // A signed body that is no event is a 400 with the reason.
     let body = br#"{"id": "e-bad", "type": "page.properties_updated"}"#.to_vec();
-    let signature = crate::fake_notion::signature(notion.verification_token(), &body);
+    let signature = signed(&body);
     let bad = lucid
         .http
         .post(&url)
@@ -700,4 +714,35 @@ async fn a_page_lucid_cannot_move_on_starts_one_session_however_often_it_is_poll
         .filter(|c| c.status == 400)
         .count();
     assert!(refused >= 1, "the status write was refused");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_session_sets_the_failed_status_and_says_why_on_the_page() {
+    let lucid = Lucid::start_notion_with(
+        vec![Reply::error(401, "Incorrect API key provided")],
+        &[("LUCID_NOTION_POLL_INTERVAL", "off")],
+    )
+    .await;
+    let notion = &lucid.notion;
+    notion.enable_webhooks(&lucid.notion_url());
+    let ada = notion.add_person("Ada Lovelace");
+    let page = task_page(&lucid, &ada);
+    notion.move_page(&page, TRIGGER, &ada).await;
+    until_status(notion, &page, "Blocked").await;
+    let session = only_session(&lucid).await;
+    assert_eq!(
+        state(&lucid.api(&format!("/sessions/{session}")).await),
+        "failed"
+    );
+    let why = notion
+        .wait_until("why, on the page", |n| {
+            lucid_comments(n, &page)
+                .into_iter()
+                .find(|c| c.contains("The session failed"))
+        })
+        .await;
+    assert!(why.contains("refused the API key"), "{why}");
+    assert!(notion.property(&page, "PR").is_none_or(|v| v.is_null()));
+    assert_clean(notion);
+    assert_no_secrets(&lucid);
 }
