@@ -9,6 +9,7 @@ pub mod event;
 pub mod ids;
 pub mod intent;
 pub mod session;
+pub mod spending;
 pub mod time;
 pub mod trigger;
 pub mod words;

@@ -7,6 +7,7 @@ mod error;
 mod health;
 pub mod metrics;
 mod stream;
+mod usage;
 
 pub use error::ApiError;
 pub use metrics::Metrics;
@@ -54,6 +55,7 @@ pub fn router_with(state: AppState, webhooks: Router) -> Router {
         .route("/sessions/{id}", get(api::get_session))
         .route("/sessions/{id}/events", get(api::list_events))
         .route("/sessions/{id}/events/stream", get(stream::stream_events))
+        .route("/usage", get(usage::usage))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_api_token,

@@ -77,6 +77,27 @@ impl Store {
         rows.iter().map(session_from_row).collect()
     }
 
+    /// Sessions made at or after `since` and before `until`, at most `limit`, oldest
+    /// first.
+    pub async fn sessions_made_between(
+        &self,
+        since: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Session>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE created_at >= $1 AND created_at < $2 ORDER BY id LIMIT $3"
+        ))
+        .bind(since.as_millis())
+        .bind(until.as_millis())
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(session_from_row).collect()
+    }
+
     pub async fn count_sessions_by_state(&self) -> Result<Vec<(SessionState, u64)>, StoreError> {
         let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM sessions GROUP BY state")
             .fetch_all(self.pool())

@@ -7,7 +7,63 @@ on_both_stores!(
     sessions_are_listed_filtered_and_paged,
     one_session_and_its_events,
     metrics_count_requests_sessions_and_events,
+    usage_totals_what_sessions_spent_for_the_days_asked,
 );
+
+async fn usage_totals_what_sessions_spent_for_the_days_asked(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    for (i, cost) in [(0, 1_500u64), (1, 2_500)] {
+        let session = new_session(&app.store, &format!("d-spent-{i}")).await;
+        let usage = lucid::core::Usage {
+            tokens_in: cost * 10,
+            tokens_out: cost,
+            cost_micros: cost,
+        };
+        app.store
+            .append_event(session.id, EventBody::usage(usage))
+            .await
+            .unwrap();
+    }
+    // This month so far, by default.
+    let (status, body) = app.get_json("/api/v1/usage").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["total"]["sessions"], 2, "{body}");
+    assert_eq!(body["total"]["cost_micros"], 4_000);
+    assert_eq!(body["total"]["tokens_in"], 40_000);
+    assert_eq!(body["complete"], true);
+    let today = lucid::core::spending::day_of(lucid::core::Timestamp::now());
+    assert_eq!(body["until"], today.as_str());
+    assert_eq!(body["by_day"][0]["day"], today.as_str());
+    assert_eq!(body["by_platform"][0]["platform"], "github");
+    assert_eq!(body["by_repository"][0]["cost_micros"], 4_000);
+    assert!(body["by_person"][0]["id"].is_string(), "{body}");
+
+    // Days before the sessions were made: nothing.
+    let (_, body) = app
+        .get_json("/api/v1/usage?since=2020-01-01&until=2020-01-31")
+        .await;
+    assert_eq!(body["total"]["sessions"], 0, "{body}");
+    assert_eq!(body["by_day"], serde_json::json!([]));
+
+    for (query, says) in [
+        ("since=yesterday", "since must be a day"),
+        (
+            "since=2026-02-01&until=2026-01-01",
+            "until must not be before since",
+        ),
+        ("since=2020-01-01&until=2026-01-01", "at most 366 days"),
+        ("per=day", "unknown field"),
+    ] {
+        let (status, body) = app.get_json(&format!("/api/v1/usage?{query}")).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains(says),
+            "{query}: {body}"
+        );
+    }
+    let anonymous = app.http.get(app.url("/api/v1/usage")).send().await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+}
 
 async fn sessions_are_listed_filtered_and_paged(backend: Backend) {
     let app = TestApp::spawn(backend).await;
