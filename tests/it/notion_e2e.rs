@@ -108,6 +108,25 @@ async fn until_logged(lucid: &Lucid, text: &str) {
     .await;
 }
 
+async fn until_completed(lucid: &Lucid, session: &str) -> Value {
+    lucid
+        .until_session(session, "the session to finish", |s| {
+            state(s) == "completed"
+        })
+        .await
+}
+
+/// Waits until lucid has polled the task database twice more.
+async fn until_two_polls(notion: &FakeNotion) {
+    let queries = |n: &FakeNotion| n.calls_to("POST", "/v1/data_sources/").len();
+    let before = queries(notion);
+    notion
+        .wait_until("two more polls", |n| {
+            (queries(n) >= before + 2).then_some(())
+        })
+        .await;
+}
+
 async fn only_session(lucid: &Lucid) -> String {
     let sessions = lucid.sessions().await;
     assert_eq!(sessions.len(), 1, "{sessions:#?}");
@@ -172,11 +191,7 @@ async fn by_webhook_a_page_moved_to_the_trigger_goes_in_progress_then_in_review_
 
     until_status(notion, &page, "In progress").await;
     let session = only_session(&lucid).await;
-    let done = lucid
-        .until_session(&session, "the session to finish", |s| {
-            state(s) == "completed"
-        })
-        .await;
+    let done = until_completed(&lucid, &session).await;
     let pr_url = done["pr_url"].as_str().expect("a pull request").to_owned();
     assert_eq!(lucid.github.pulls(REPO).len(), 1);
     until_status(notion, &page, "In review").await;
@@ -259,11 +274,7 @@ async fn by_polling_a_page_starts_once_across_a_restart_and_again_when_moved_bac
     assert_eq!(lucid.notion.move_page(&page, TRIGGER, &ada).await, None);
     until_status(&lucid.notion, &page, "In progress").await;
     let session = only_session(&lucid).await;
-    lucid
-        .until_session(&session, "the session to finish", |s| {
-            state(s) == "completed"
-        })
-        .await;
+    until_completed(&lucid, &session).await;
     until_status(&lucid.notion, &page, "In review").await;
 
     // A comment to lucid is found by the poll too, and resumes the session.
@@ -281,14 +292,7 @@ async fn by_polling_a_page_starts_once_across_a_restart_and_again_when_moved_bac
     // Restarted, lucid polls on from where it left off and starts nothing again.
     lucid.kill();
     lucid.restart().await;
-    let queries = |n: &FakeNotion| n.calls_to("POST", "/v1/data_sources/").len();
-    let before = queries(&lucid.notion);
-    lucid
-        .notion
-        .wait_until("two polls after the restart", |n| {
-            (queries(n) >= before + 2).then_some(())
-        })
-        .await;
+    until_two_polls(&lucid.notion).await;
     assert_eq!(lucid.sessions().await.len(), 1);
     let resumed = lucid.api(&format!("/sessions/{session}")).await;
     assert_eq!(
@@ -329,20 +333,10 @@ async fn webhooks_and_polling_together_start_a_page_once() {
     let page = task_page(&lucid, &ada);
     notion.move_page(&page, TRIGGER, &ada).await;
     let session = lucid.first_session().await;
-    lucid
-        .until_session(&session, "the session to finish", |s| {
-            state(s) == "completed"
-        })
-        .await;
+    until_completed(&lucid, &session).await;
     until_status(notion, &page, "In review").await;
     // Polls after the end have seen the page too.
-    let queries = |n: &FakeNotion| n.calls_to("POST", "/v1/data_sources/").len();
-    let before = queries(notion);
-    notion
-        .wait_until("two more polls", |n| {
-            (queries(n) >= before + 2).then_some(())
-        })
-        .await;
+    until_two_polls(notion).await;
     let sessions = lucid.sessions().await;
     assert_eq!(sessions.len(), 1, "{sessions:#?}\n{}", lucid.log());
     assert_eq!(lucid.github.pulls(REPO).len(), 1);
@@ -369,11 +363,7 @@ async fn a_comment_to_lucid_resumes_the_session_on_its_pr() {
     let page = task_page(&lucid, &ada);
     notion.move_page(&page, TRIGGER, &ada).await;
     let session = lucid.first_session().await;
-    let first = lucid
-        .until_session(&session, "the session to finish", |s| {
-            state(s) == "completed"
-        })
-        .await;
+    let first = until_completed(&lucid, &session).await;
     until_status(notion, &page, "In review").await;
 
     // A comment not to lucid is nothing; one that mentions lucid takes it up again.
@@ -471,11 +461,7 @@ async fn a_rate_limit_storm_delays_the_page_but_loses_no_write() {
     notion.fail_next(2, 529, 1);
     notion.move_page(&page, TRIGGER, &ada).await;
     let session = lucid.first_session().await;
-    lucid
-        .until_session(&session, "the session to finish", |s| {
-            state(s) == "completed"
-        })
-        .await;
+    until_completed(&lucid, &session).await;
     until_status(notion, &page, "In review").await;
     let throttled = notion
         .calls()
@@ -662,11 +648,7 @@ async fn a_page_naming_no_repository_is_asked_which_and_its_answer_starts_it() {
     notion.comment_as(&ada, &page, "it is acme/calc").await;
     until_status(notion, &page, "In progress").await;
     let session = only_session(&lucid).await;
-    let done = lucid
-        .until_session(&session, "the session to finish", |s| {
-            state(s) == "completed"
-        })
-        .await;
+    let done = until_completed(&lucid, &session).await;
     assert_eq!(done["trigger"]["repo"], REPO, "{done}");
     assert!(lucid.llm.heard("Notion task: Fix add()"));
     assert_clean(notion);
@@ -691,20 +673,10 @@ async fn a_page_lucid_cannot_move_on_starts_one_session_however_often_it_is_poll
     let page = task_page(&lucid, &ada);
     notion.move_page(&page, TRIGGER, &ada).await;
     let session = lucid.first_session().await;
-    lucid
-        .until_session(&session, "the session to finish", |s| {
-            state(s) == "completed"
-        })
-        .await;
+    until_completed(&lucid, &session).await;
     // Polls after the end see the page still in the trigger status (lucid could not
     // move it on): the move that started the session, which starts nothing again.
-    let queries = |n: &FakeNotion| n.calls_to("POST", "/v1/data_sources/").len();
-    let before = queries(notion);
-    notion
-        .wait_until("two more polls", |n| {
-            (queries(n) >= before + 2).then_some(())
-        })
-        .await;
+    until_two_polls(notion).await;
     assert_eq!(notion.status_of(&page).as_deref(), Some(TRIGGER));
     let sessions = lucid.sessions().await;
     assert_eq!(sessions.len(), 1, "{sessions:#?}");
