@@ -1,8 +1,9 @@
 //! What a page or a comment means, the same whether a webhook event named it or a
 //! poll found it: a page in the trigger status is work handed over (its delivery is
-//! the page's id, edit time and last session, so the two paths never start it twice);
-//! a page moved by a person out of lucid's statuses stops its running session; a comment that mentions
-//! the bot is a follow-up. lucid's own edits and comments mean nothing.
+//! the page's id, edit time and last session, so the two paths never start it
+//! twice); a page moved by a person out of lucid's statuses stops its running
+//! session; a comment that mentions the bot is a follow-up, and any comment may
+//! answer which repository. lucid's own edits and comments mean nothing.
 
 use super::task_text;
 use crate::chat::{ChatPlatform, Intake, Taken};
