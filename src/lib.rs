@@ -23,4 +23,5 @@ pub mod serve;
 pub mod slack;
 pub mod store;
 pub mod telemetry;
+pub mod web;
 pub mod worker;

@@ -35,6 +35,7 @@ pub fn build(settings: &Settings, context: &Context) -> anyhow::Result<Registry>
     crate::slack::register(&mut registry, settings, context)?;
     crate::discord::register(&mut registry, settings, context)?;
     crate::notion::register(&mut registry, settings, context)?;
+    crate::web::register(&mut registry, settings, context)?;
     crate::agent::register(&mut registry, settings, context)?;
     Ok(registry)
 }

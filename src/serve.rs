@@ -92,7 +92,10 @@ pub async fn run_on(
     let sandboxes: Arc<DockerSandboxes> = Arc::new(sandboxes);
     let worker = start_worker(&settings, &store, &sandboxes, &registry, stop_work.clone());
 
-    let state = AppState::new(store.clone(), docker, settings.api_token.clone());
+    let mut state = AppState::new(store.clone(), docker, settings.api_token.clone());
+    if let Some(web) = registry.platform(&crate::core::Platform::WEB) {
+        state = state.with_actions(intake.clone(), web.clone());
+    }
     axum::serve(listener, router_with(state, webhooks))
         .with_graceful_shutdown(shutdown)
         .await

@@ -1,6 +1,7 @@
 //! lucid's HTTP face: health and readiness, Prometheus metrics, and the JSON API
 //! (with its live event stream) under `/api/v1`.
 
+mod actions;
 mod api;
 mod auth;
 mod error;
@@ -15,7 +16,7 @@ pub use metrics::Metrics;
 use crate::sandbox::DockerEngine;
 use crate::store::Store;
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use secrecy::SecretString;
 use std::sync::Arc;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub docker: Arc<DockerEngine>,
     pub api_token: Option<Arc<SecretString>>,
     pub metrics: Arc<Metrics>,
+    /// Starting, steering and stopping sessions by hand (`serve` gives it).
+    pub actions: Option<Arc<actions::Actions>>,
 }
 
 impl AppState {
@@ -39,7 +42,18 @@ impl AppState {
             docker,
             api_token: api_token.map(Arc::new),
             metrics: Arc::new(Metrics::new()),
+            actions: None,
         }
+    }
+
+    /// The state with the acting routes on.
+    pub fn with_actions(
+        mut self,
+        intake: crate::chat::Intake,
+        web: Arc<dyn crate::chat::ChatPlatform>,
+    ) -> Self {
+        self.actions = Some(Arc::new(actions::Actions { intake, web }));
+        self
     }
 }
 
@@ -51,7 +65,12 @@ pub fn router(state: AppState) -> Router {
 /// behind the same limits, metrics and tracing.
 pub fn router_with(state: AppState, webhooks: Router) -> Router {
     let api = Router::new()
-        .route("/sessions", get(api::list_sessions))
+        .route(
+            "/sessions",
+            get(api::list_sessions).post(actions::start_session),
+        )
+        .route("/sessions/{id}/messages", post(actions::say_to_session))
+        .route("/sessions/{id}/stop", post(actions::stop_session))
         .route("/sessions/{id}", get(api::get_session))
         .route("/sessions/{id}/events", get(api::list_events))
         .route("/sessions/{id}/events/stream", get(stream::stream_events))

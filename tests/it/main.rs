@@ -3,6 +3,7 @@
 
 mod agent;
 mod api;
+mod api_actions;
 mod cli;
 mod discord_e2e;
 mod fake_anthropic;

@@ -343,6 +343,21 @@ impl Lucid {
         )
     }
 
+    /// POSTs `body` to the API with the token (and `key` as the Idempotency-Key).
+    pub async fn api_post(&self, path: &str, body: &Value, key: Option<&str>) -> (u16, Value) {
+        let mut request = self
+            .http
+            .post(format!("{}/api/v1{path}", self.url))
+            .bearer_auth(API_TOKEN)
+            .json(body);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let response = within("the API", request.send()).await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn api(&self, path: &str) -> Value {
         self.http
             .get(format!("{}/api/v1{path}", self.url))

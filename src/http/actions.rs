@@ -1,0 +1,227 @@
+//! Acting on sessions through the API, as an operator holding the API token: start
+//! a session by hand (its thread is the session itself), say something to one (a
+//! follow-up for its running agent, or words that take a finished session up again),
+//! stop one. Each request is a delivery like any platform's: an `Idempotency-Key`
+//! header makes a retried request do nothing twice.
+
+use super::api::existing_session;
+use super::{ApiError, AppState};
+use crate::chat::{ChatPlatform, Intake, Taken};
+use crate::core::{Ask, Author, DeliveryId, Intent, Origin, Platform, Policy, RepoRef, ThreadRef};
+use crate::messages;
+use crate::store::{Delivered, DeliveryAction};
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use std::sync::Arc;
+
+/// What acting needs of the running lucid: its intake, and its own platform.
+pub struct Actions {
+    pub intake: Intake,
+    pub web: Arc<dyn ChatPlatform>,
+}
+
+/// Who acts when the request does not say: the holder of the API token.
+const OPERATOR: &str = "operator";
+/// The longest task or message taken.
+const MAX_TEXT: usize = 100_000;
+
+/// A JSON body whose errors answer 400 with the reason, like every API error.
+pub(super) struct ApiJson<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        Json::<T>::from_request(request, state)
+            .await
+            .map(|Json(body)| ApiJson(body))
+            .map_err(|e: JsonRejection| ApiError::bad_request(e.body_text()))
+    }
+}
+
+fn actions(state: &AppState) -> Result<&Actions, ApiError> {
+    state.actions.as_deref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this lucid does not take actions (it serves the API only)",
+        )
+    })
+}
+
+/// The request's delivery: its `Idempotency-Key`, else a fresh one.
+fn delivery(headers: &HeaderMap) -> Result<DeliveryId, ApiError> {
+    let key = match headers.get("idempotency-key") {
+        Some(key) => key
+            .to_str()
+            .map_err(|_| ApiError::bad_request("the Idempotency-Key header is not text"))?
+            .to_owned(),
+        None => uuid::Uuid::now_v7().to_string(),
+    };
+    DeliveryId::parse(&format!("api:{key}")).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+fn operator(name: Option<String>) -> Author {
+    let name = name
+        .map(|n| messages::one_line(&n))
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| OPERATOR.to_owned());
+    Author {
+        id: OPERATOR.to_owned(),
+        display_name: messages::shorten(&name, 80),
+    }
+}
+
+fn text(value: String, what: &str) -> Result<String, ApiError> {
+    if value.trim().is_empty() {
+        return Err(ApiError::bad_request(format!("{what} is empty")));
+    }
+    if value.chars().count() > MAX_TEXT {
+        return Err(ApiError::bad_request(format!(
+            "{what} is longer than {MAX_TEXT} characters"
+        )));
+    }
+    Ok(value)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewSession {
+    task: String,
+    repo: String,
+    title: Option<String>,
+    /// Who asks, as the session shows them.
+    author: Option<String>,
+}
+
+/// `POST /api/v1/sessions`: 201 `{"session": id}`; 200 `{"duplicate": true}` for an
+/// `Idempotency-Key` seen before.
+pub(super) async fn start_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<NewSession>,
+) -> Result<Response, ApiError> {
+    let actions = actions(&state)?;
+    let repo =
+        RepoRef::parse(body.repo.trim()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if !actions
+        .intake
+        .forges
+        .iter()
+        .any(|f| f.name() == repo.forge())
+    {
+        return Err(ApiError::bad_request(format!(
+            "no forge here serves {}: lucid serves {}",
+            repo.forge(),
+            actions
+                .intake
+                .forges
+                .iter()
+                .map(|f| f.name().to_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let intent = Intent {
+        origin: Origin {
+            delivery: delivery(&headers)?,
+            thread: ThreadRef::Web {
+                id: uuid::Uuid::now_v7().to_string(),
+            },
+            author: operator(body.author),
+            message: None,
+            addressed: true,
+        },
+        ask: Ask::Task {
+            text: text(body.task, "task")?,
+            repo: Some(repo),
+            title: body
+                .title
+                .map(|t| messages::shorten(&messages::one_line(&t), 200)),
+            whole: None,
+        },
+    };
+    let taken = actions
+        .intake
+        .take(&actions.web, intent, Policy::open(), None, true)
+        .await?;
+    Ok(match taken {
+        Taken::Started(id) => (StatusCode::CREATED, Json(json!({ "session": id }))).into_response(),
+        other => (StatusCode::OK, Json(other.to_json())).into_response(),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewMessage {
+    text: String,
+    author: Option<String>,
+}
+
+/// `POST /api/v1/sessions/{id}/messages`: the words reach the running agent, or take
+/// the finished session up again on its branch and pull request.
+pub(super) async fn say_to_session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<NewMessage>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    actions(&state)?;
+    let session = existing_session(&state, &id).await?;
+    let action = DeliveryAction::Say {
+        session: session.id,
+        author: operator(body.author).display_name,
+        text: text(body.text, "text")?,
+    };
+    let delivered = state
+        .store
+        .record_delivery(Platform::WEB, &delivery(&headers)?, action)
+        .await?;
+    Ok(Json(match delivered {
+        Delivered::New { resumed } => json!({ "session": session.id, "resumed": resumed }),
+        Delivered::Duplicate => json!({ "duplicate": true }),
+    }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct StopRequest {
+    author: Option<String>,
+}
+
+/// `POST /api/v1/sessions/{id}/stop`: a live session is cancelled (its worker stops
+/// the agent and its sandbox); a finished one stays as it ended.
+pub(super) async fn stop_session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    actions(&state)?;
+    // The body is optional: `{"author": …}` names who stops it.
+    let body: StopRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        StopRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("{e}")))?
+    };
+    let session = existing_session(&state, &id).await?;
+    let who = operator(body.author);
+    let action = DeliveryAction::Stop {
+        session: session.id,
+        reason: messages::stopped_by(&who).words(),
+    };
+    let delivered = state
+        .store
+        .record_delivery(Platform::WEB, &delivery(&headers)?, action)
+        .await?;
+    let now = existing_session(&state, &id).await?;
+    Ok(Json(match delivered {
+        Delivered::New { .. } => json!({ "session": now.id, "state": now.state.as_str() }),
+        Delivered::Duplicate => json!({ "duplicate": true }),
+    }))
+}
