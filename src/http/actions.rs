@@ -9,7 +9,7 @@ use super::{ApiError, AppState};
 use crate::chat::{ChatPlatform, Intake, Taken};
 use crate::core::{Ask, Author, DeliveryId, Intent, Origin, Platform, Policy, RepoRef, ThreadRef};
 use crate::messages;
-use crate::store::{Delivered, DeliveryAction};
+use crate::store::{Delivered, DeliveryAction, Removed};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -224,4 +224,42 @@ pub(super) async fn stop_session(
         Delivered::New { .. } => json!({ "session": now.id, "state": now.state.as_str() }),
         Delivered::Duplicate => json!({ "duplicate": true }),
     }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Rename {
+    title: String,
+}
+
+/// `PATCH /api/v1/sessions/{id}`: renames it; answers the session.
+pub(super) async fn rename_session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Rename>,
+) -> Result<Json<crate::core::Session>, ApiError> {
+    let session = existing_session(&state, &id).await?;
+    let title = messages::one_line(&text(body.title, "title")?);
+    state
+        .store
+        .set_title(session.id, &messages::shorten(&title, 200))
+        .await?;
+    existing_session(&state, &id).await.map(Json)
+}
+
+/// `DELETE /api/v1/sessions/{id}`: removes a finished session and its log (204); a
+/// live one is 409 (stop it first).
+pub(super) async fn delete_session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let session = super::api::parse_session_id(&id)?;
+    match state.store.delete_finished_session(session).await? {
+        Removed::Deleted => Ok(StatusCode::NO_CONTENT),
+        Removed::NotFinished(live) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("session {session} is {}: stop it first", live.as_str()),
+        )),
+        Removed::NotFound => Err(ApiError::not_found(format!("session {session} not found"))),
+    }
 }

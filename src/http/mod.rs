@@ -71,7 +71,12 @@ pub fn router_with(state: AppState, webhooks: Router) -> Router {
         )
         .route("/sessions/{id}/messages", post(actions::say_to_session))
         .route("/sessions/{id}/stop", post(actions::stop_session))
-        .route("/sessions/{id}", get(api::get_session))
+        .route(
+            "/sessions/{id}",
+            get(api::get_session)
+                .patch(actions::rename_session)
+                .delete(actions::delete_session),
+        )
         .route("/sessions/{id}/events", get(api::list_events))
         .route("/sessions/{id}/events/stream", get(stream::stream_events))
         .route("/usage", get(usage::usage))

@@ -22,7 +22,7 @@ mod watch;
 pub use deliveries::{Delivered, DeliveryAction};
 pub use error::StoreError;
 pub use inbox::Inboxed;
-pub use sessions::{Recorded, Serves, SessionFilter};
+pub use sessions::{Recorded, Removed, Serves, SessionFilter};
 pub use watch::{REREAD_EVERY, Watch};
 
 use crate::config::DatabaseUrl;

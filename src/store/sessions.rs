@@ -16,6 +16,15 @@ pub enum Recorded {
     Duplicate { session: Option<SessionId> },
 }
 
+/// What came of removing a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Removed {
+    Deleted,
+    /// A live session is stopped first.
+    NotFinished(SessionState),
+    NotFound,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct SessionFilter {
     pub state: Option<SessionState>,
@@ -235,6 +244,49 @@ impl Store {
     }
 
     /// The pull request a session opened.
+    /// Renames a session (its title, as lists show it).
+    pub async fn set_title(&self, id: SessionId, title: &str) -> Result<(), StoreError> {
+        self.set_column(id, "title", title).await
+    }
+
+    /// Removes a finished session with its log, its conversation and its threads'
+    /// link to it, in one transaction. The deliveries it came from stay known (without
+    /// it), so a platform's late retry of one starts nothing again.
+    pub async fn delete_finished_session(&self, id: SessionId) -> Result<Removed, StoreError> {
+        let lock = match self.backend() {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let select = format!("SELECT state FROM sessions WHERE id = $1{lock}");
+        let id = id.to_string();
+        self.write(async |conn| {
+            let state: Option<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(select))
+                .bind(&id)
+                .fetch_optional(&mut *conn)
+                .await?;
+            let Some((state,)) = state else {
+                return Ok(Removed::NotFound);
+            };
+            let state =
+                SessionState::parse(&state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            if !state.is_terminal() {
+                return Ok(Removed::NotFinished(state));
+            }
+            for statement in [
+                "DELETE FROM events WHERE session_id = $1",
+                "DELETE FROM thread_messages WHERE session_id = $1",
+                "DELETE FROM conversations WHERE session_id = $1",
+                "DELETE FROM threads WHERE session_id = $1",
+                "UPDATE deliveries SET session_id = NULL WHERE session_id = $1",
+                "DELETE FROM sessions WHERE id = $1",
+            ] {
+                sqlx::query(statement).bind(&id).execute(&mut *conn).await?;
+            }
+            Ok(Removed::Deleted)
+        })
+        .await
+    }
+
     pub async fn set_pr_url(&self, id: SessionId, url: &str) -> Result<(), StoreError> {
         self.set_column(id, "pr_url", url).await
     }

@@ -8,7 +8,62 @@ on_both_stores!(
     one_session_and_its_events,
     metrics_count_requests_sessions_and_events,
     usage_totals_what_sessions_spent_for_the_days_asked,
+    a_session_is_renamed_and_a_finished_one_deleted_with_its_log,
 );
+
+async fn a_session_is_renamed_and_a_finished_one_deleted_with_its_log(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let s = new_session(&app.store, "d-gone").await;
+    let url = |path: &str| app.url(&format!("/api/v1/sessions/{}{path}", s.id));
+    let renamed = app
+        .http
+        .patch(url(""))
+        .bearer_auth(API_TOKEN)
+        .json(&serde_json::json!({"title": "Fix add()\nplease"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renamed.status().as_u16(), 200);
+    let renamed: serde_json::Value = renamed.json().await.unwrap();
+    assert_eq!(renamed["trigger"]["title"], "Fix add() please");
+
+    // A live session is not removed.
+    let delete = || app.http.delete(url("")).bearer_auth(API_TOKEN).send();
+    let refused = delete().await.unwrap();
+    assert_eq!(refused.status().as_u16(), 409);
+    assert!(refused.text().await.unwrap().contains("stop it first"));
+
+    app.store
+        .append_event(s.id, EventBody::Thought { text: "hm".into() })
+        .await
+        .unwrap();
+    app.store
+        .set_thread_message(s.id, "status", "m1")
+        .await
+        .unwrap();
+    app.store
+        .transition(s.id, SessionState::Cancelled, None, None)
+        .await
+        .unwrap();
+    assert_eq!(delete().await.unwrap().status().as_u16(), 204);
+    let (status, _) = app.get_json(&format!("/api/v1/sessions/{}", s.id)).await;
+    assert_eq!(status, 404);
+    let (status, _) = app
+        .get_json(&format!("/api/v1/sessions/{}/events", s.id))
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        app.store.thread_state(&s.trigger.thread).await.unwrap(),
+        Default::default()
+    );
+    // Its delivery is still known: a late retry starts nothing again.
+    let again = app.store.record_trigger(s.trigger.clone()).await.unwrap();
+    assert!(
+        matches!(again, lucid::store::Recorded::Duplicate { .. }),
+        "{again:?}"
+    );
+    assert_eq!(delete().await.unwrap().status().as_u16(), 404);
+}
 
 async fn usage_totals_what_sessions_spent_for_the_days_asked(backend: Backend) {
     let app = TestApp::spawn(backend).await;
