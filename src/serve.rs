@@ -92,10 +92,8 @@ pub async fn run_on(
     let sandboxes: Arc<DockerSandboxes> = Arc::new(sandboxes);
     let worker = start_worker(&settings, &store, &sandboxes, &registry, stop_work.clone());
 
-    let mut state = AppState::new(store.clone(), docker, settings.api_token.clone());
-    if let Some(web) = registry.platform(&crate::core::Platform::WEB) {
-        state = state.with_actions(intake.clone(), web.clone());
-    }
+    let state = AppState::new(store.clone(), docker, settings.api_token.clone())
+        .with_actions(intake.clone(), registry.clone());
     axum::serve(listener, router_with(state, webhooks))
         .with_graceful_shutdown(shutdown)
         .await

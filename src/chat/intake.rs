@@ -365,14 +365,17 @@ impl Intake {
 
     /// Shows a session's state in its status message now (after a stop of a queued
     /// session, which no worker will show).
-    fn show_status_later(&self, platform: &Arc<dyn ChatPlatform>, id: SessionId) {
-        let (platform, store) = (platform.clone(), self.store.clone());
+    pub fn show_status_later(&self, platform: &Arc<dyn ChatPlatform>, id: SessionId) {
+        let (platform, store, holds) = (platform.clone(), self.store.clone(), self.holds.clone());
         let url = self.session_url(id);
         crate::background::spawn(async move {
             let shown = async {
                 let Some(session) = store.session(id).await? else {
                     return anyhow::Ok(());
                 };
+                // The acknowledgement may still be on its way: its status message is
+                // the one to show the stop in.
+                holds.settled(&key_of(&session.trigger.thread)).await;
                 let Some(status) = store.thread_message(id, STATUS).await? else {
                     return Ok(());
                 };

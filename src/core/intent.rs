@@ -66,6 +66,14 @@ impl Ask {
     }
 }
 
+/// Whether words said to lucid are the one word "stop" (punctuation aside).
+pub fn is_stop(words: &str) -> bool {
+    let words: Vec<&str> = words.split_whitespace().collect();
+    matches!(words.as_slice(), [word] if word
+        .trim_matches(|c: char| !c.is_alphanumeric())
+        .eq_ignore_ascii_case("stop"))
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Intent {
     pub origin: Origin,

@@ -7,7 +7,9 @@
 use super::api::existing_session;
 use super::{ApiError, AppState};
 use crate::chat::{ChatPlatform, Intake, Taken};
-use crate::core::{Ask, Author, DeliveryId, Intent, Origin, Platform, Policy, RepoRef, ThreadRef};
+use crate::core::{
+    Ask, Author, DeliveryId, Intent, Origin, Platform, Policy, RepoRef, SessionState, ThreadRef,
+};
 use crate::messages;
 use crate::store::{Delivered, DeliveryAction, Removed};
 use axum::Json;
@@ -20,10 +22,22 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use std::sync::Arc;
 
-/// What acting needs of the running lucid: its intake, and its own platform.
+/// What acting needs of the running lucid: its intake, and its platforms (its own,
+/// to start sessions on; the others, to show a stop in their threads).
 pub struct Actions {
     pub intake: Intake,
-    pub web: Arc<dyn ChatPlatform>,
+    pub registry: Arc<crate::registry::Registry>,
+}
+
+impl Actions {
+    fn web(&self) -> Result<&Arc<dyn ChatPlatform>, ApiError> {
+        self.registry.platform(&Platform::WEB).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "lucid's own platform is off",
+            )
+        })
+    }
 }
 
 /// Who acts when the request does not say: the holder of the API token.
@@ -148,7 +162,7 @@ pub(super) async fn start_session(
     };
     let taken = actions
         .intake
-        .take(&actions.web, intent, Policy::open(), None, true)
+        .take(actions.web()?, intent, Policy::open(), None, true)
         .await?;
     Ok(match taken {
         Taken::Started(id) => (StatusCode::CREATED, Json(json!({ "session": id }))).into_response(),
@@ -202,7 +216,7 @@ pub(super) async fn stop_session(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    actions(&state)?;
+    let actions = actions(&state)?;
     // The body is optional: `{"author": …}` names who stops it.
     let body: StopRequest = if body.iter().all(u8::is_ascii_whitespace) {
         StopRequest::default()
@@ -220,6 +234,15 @@ pub(super) async fn stop_session(
         .record_delivery(Platform::WEB, &delivery(&headers)?, action)
         .await?;
     let now = existing_session(&state, &id).await?;
+    // A queued session has no worker to show its end in its thread: shown here.
+    if session.state == SessionState::Queued
+        && matches!(delivered, Delivered::New { .. })
+        && let Some(platform) = actions
+            .registry
+            .platform(&session.trigger.thread.platform())
+    {
+        actions.intake.show_status_later(platform, session.id);
+    }
     Ok(Json(match delivered {
         Delivered::New { .. } => json!({ "session": now.id, "state": now.state.as_str() }),
         Delivered::Duplicate => json!({ "duplicate": true }),

@@ -50,9 +50,9 @@ impl AppState {
     pub fn with_actions(
         mut self,
         intake: crate::chat::Intake,
-        web: Arc<dyn crate::chat::ChatPlatform>,
+        registry: Arc<crate::registry::Registry>,
     ) -> Self {
-        self.actions = Some(Arc::new(actions::Actions { intake, web }));
+        self.actions = Some(Arc::new(actions::Actions { intake, registry }));
         self
     }
 }

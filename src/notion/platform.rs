@@ -140,8 +140,16 @@ impl NotionPlatform {
     }
 
     async fn write_status(&self, page: &str, status: &PageStatus) -> anyhow::Result<()> {
+        let mut status = std::borrow::Cow::Borrowed(status);
+        if status.unless_moved {
+            let now = self.api.page(page).await?;
+            let in_progress = &self.settings.statuses.in_progress;
+            if now.status(&self.settings.status_property) != Some(in_progress.as_str()) {
+                status.to_mut().status = None;
+            }
+        }
         let properties = properties(
-            status,
+            &status,
             &self.settings.status_property,
             &self.settings.pr_property,
         );
@@ -182,6 +190,7 @@ impl NotionPlatform {
             status: Some(self.settings.statuses.failed.clone()),
             pr_url: None,
             opening: String::new(),
+            unless_moved: false,
         };
         let shown = async {
             self.api.comment_rich(page, rich_text(&said)).await?;

@@ -718,3 +718,71 @@ async fn a_failed_session_sets_the_failed_status_and_says_why_on_the_page() {
     assert_clean(notion);
     assert_no_secrets(&lucid);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_said_or_asked_through_the_api_leaves_the_page_blocked() {
+    let lucid = Lucid::start_notion_with(
+        vec![Reply::tool_call(
+            "c1",
+            "run",
+            r#"{"command": "echo working; sleep 300"}"#,
+        )],
+        &[
+            ("LUCID_NOTION_POLL_INTERVAL", "off"),
+            ("LUCID_MAX_SESSIONS", "1"),
+        ],
+    )
+    .await;
+    let notion = &lucid.notion;
+    notion.enable_webhooks(&lucid.notion_url());
+    let ada = notion.add_person("Ada Lovelace");
+    let running = task_page(&lucid, &ada);
+    notion.move_page(&running, TRIGGER, &ada).await;
+    let first = lucid.first_session().await;
+    within_command(&lucid, &first, "sleep 300").await;
+    // One session at a time: the second waits, its page In progress already.
+    let waiting = task_page(&lucid, &ada);
+    notion.move_page(&waiting, TRIGGER, &ada).await;
+    until_status(notion, &waiting, "In progress").await;
+    let second = lucid
+        .sessions()
+        .await
+        .into_iter()
+        .find(|s| s["id"] != first.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Stopped through the API while queued: no worker shows it, the stop does.
+    let (status, answer) = lucid
+        .api_post(
+            &format!("/sessions/{second}/stop"),
+            &serde_json::json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    until_status(notion, &waiting, "Blocked").await;
+
+    // "@lucid stop" on the running one's page.
+    notion.mention_bot_as(&ada, &running, "stop").await;
+    let stopped = lucid
+        .until_session(&first, "the session to stop", |s| state(s) == "cancelled")
+        .await;
+    assert!(stopped["reason"].as_str().unwrap().contains("Ada Lovelace"));
+    until_status(notion, &running, "Blocked").await;
+    notion
+        .wait_until("the stop said on the page", |n| {
+            lucid_comments(n, &running)
+                .iter()
+                .any(|c| c.contains("Stopped"))
+                .then_some(())
+        })
+        .await;
+    assert!(
+        !lucid.llm.heard("stop"),
+        "the stop reached the agent as words"
+    );
+    assert_clean(notion);
+}

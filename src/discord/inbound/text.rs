@@ -12,13 +12,7 @@ pub fn task_text(content: &str, bot: Option<u64>) -> String {
         .to_owned()
 }
 
-/// The task is the one word "stop" (punctuation aside).
-pub fn is_stop(task: &str) -> bool {
-    let words: Vec<&str> = task.split_whitespace().collect();
-    matches!(words.as_slice(), [word] if word
-        .trim_matches(|c: char| !c.is_alphanumeric())
-        .eq_ignore_ascii_case("stop"))
-}
+pub use crate::core::intent::is_stop;
 
 #[cfg(test)]
 mod tests {

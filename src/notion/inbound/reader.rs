@@ -166,7 +166,14 @@ impl NotionPlatform {
                 message: Some(comment.id.clone()),
                 addressed: mentioned,
             },
-            ask: Ask::task(comment.text_to(&bot)),
+            ask: {
+                let words = comment.text_to(&bot);
+                if mentioned && crate::core::intent::is_stop(&words) {
+                    Ask::Stop
+                } else {
+                    Ask::task(words)
+                }
+            },
         };
         let platform: Arc<dyn ChatPlatform> = self.clone();
         let taken = intake

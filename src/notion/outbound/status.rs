@@ -12,34 +12,39 @@ use serde::{Deserialize, Serialize};
 /// What lucid writes to a page for a session's state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageStatus {
-    /// The status value to set; None leaves the page where it is (a stopped session:
-    /// whoever moved the page decided where it goes).
+    /// The status value to set; None leaves the page where it is.
     pub status: Option<String>,
     /// The pull request's address, once there is one.
     pub pr_url: Option<String>,
     /// The first comment of the session's work, rendered by [`NotionMarkup`].
     pub opening: String,
+    /// Write `status` only while the page still shows In progress (a stopped
+    /// session: whoever moved the page elsewhere decided where it goes).
+    #[serde(default)]
+    pub unless_moved: bool,
 }
 
 /// The status a session in `state` gives its page. A queued session shows in progress
-/// too: the task was taken, and the page leaves the trigger status at once.
-pub fn status_for(state: SessionState, statuses: &NotionStatuses) -> Option<&str> {
+/// too: the task was taken, and the page leaves the trigger status at once. A stopped
+/// session's page goes to the failed status (it needs someone), unless a person moved
+/// it elsewhere, which is how they stop it.
+pub fn status_for(state: SessionState, statuses: &NotionStatuses) -> &str {
     match state {
         SessionState::Queued | SessionState::Provisioning | SessionState::Running => {
-            Some(&statuses.in_progress)
+            &statuses.in_progress
         }
-        SessionState::Completed => Some(&statuses.in_review),
-        SessionState::Failed => Some(&statuses.failed),
-        SessionState::Cancelled => None,
+        SessionState::Completed => &statuses.in_review,
+        SessionState::Failed | SessionState::Cancelled => &statuses.failed,
     }
 }
 
 pub fn page_status(view: &StatusView, statuses: &NotionStatuses) -> PageStatus {
     let session = view.session;
     PageStatus {
-        status: status_for(session.state, statuses).map(str::to_owned),
+        status: Some(status_for(session.state, statuses).to_owned()),
         pr_url: session.pr_url.clone(),
         opening: messages::on_it(session.id, view.session_url).render(&NotionMarkup),
+        unless_moved: session.state == SessionState::Cancelled,
     }
 }
 
@@ -77,13 +82,13 @@ mod tests {
     }
 
     #[test]
-    fn each_state_has_its_status_and_a_stop_leaves_the_page_alone() {
+    fn each_state_has_its_status() {
         let s = statuses();
-        assert_eq!(status_for(SessionState::Queued, &s), Some("In progress"));
-        assert_eq!(status_for(SessionState::Running, &s), Some("In progress"));
-        assert_eq!(status_for(SessionState::Completed, &s), Some("In review"));
-        assert_eq!(status_for(SessionState::Failed, &s), Some("Blocked"));
-        assert_eq!(status_for(SessionState::Cancelled, &s), None);
+        assert_eq!(status_for(SessionState::Queued, &s), "In progress");
+        assert_eq!(status_for(SessionState::Running, &s), "In progress");
+        assert_eq!(status_for(SessionState::Completed, &s), "In review");
+        assert_eq!(status_for(SessionState::Failed, &s), "Blocked");
+        assert_eq!(status_for(SessionState::Cancelled, &s), "Blocked");
     }
 
     #[test]
@@ -92,6 +97,7 @@ mod tests {
             status: Some("In review".into()),
             pr_url: Some("https://github.com/acme/app/pull/1".into()),
             opening: String::new(),
+            unless_moved: false,
         };
         assert_eq!(
             properties(&status, "Status", "PR"),
@@ -104,6 +110,7 @@ mod tests {
             status: None,
             pr_url: None,
             opening: String::new(),
+            unless_moved: false,
         };
         assert_eq!(properties(&stopped, "Status", "PR"), serde_json::json!({}));
     }
