@@ -103,7 +103,7 @@ fn text(value: String, what: &str) -> Result<String, ApiError> {
     Ok(value)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewSession {
     task: String,
@@ -115,6 +115,11 @@ pub(super) struct NewSession {
 
 /// `POST /api/v1/sessions`: 201 `{"session": id}`; 200 `{"duplicate": true}` for an
 /// `Idempotency-Key` seen before.
+#[utoipa::path(post, path = "/sessions", request_body = NewSession,
+    params(("Idempotency-Key" = Option<String>, Header, description = "A retried request with the same key starts nothing twice")),
+    responses((status = 201, description = "Started: `{\"session\": id}`"),
+        (status = 200, description = "Seen before: `{\"duplicate\": true}`"),
+        (status = 400, description = "A bad body, or a repository no forge here serves")))]
 pub(super) async fn start_session(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -170,7 +175,7 @@ pub(super) async fn start_session(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewMessage {
     text: String,
@@ -179,6 +184,10 @@ pub(super) struct NewMessage {
 
 /// `POST /api/v1/sessions/{id}/messages`: the words reach the running agent, or take
 /// the finished session up again on its branch and pull request.
+#[utoipa::path(post, path = "/sessions/{id}/messages", request_body = NewMessage,
+    params(("id" = String, Path, description = "The session's id"), ("Idempotency-Key" = Option<String>, Header, description = "Dedupes retries")),
+    responses((status = 200, description = "`{\"session\": id, \"resumed\": bool}`"),
+        (status = 404, description = "No such session")))]
 pub(super) async fn say_to_session(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -202,7 +211,7 @@ pub(super) async fn say_to_session(
     }))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct StopRequest {
     author: Option<String>,
@@ -210,6 +219,10 @@ pub(super) struct StopRequest {
 
 /// `POST /api/v1/sessions/{id}/stop`: a live session is cancelled (its worker stops
 /// the agent and its sandbox); a finished one stays as it ended.
+#[utoipa::path(post, path = "/sessions/{id}/stop", request_body(content = Option<StopRequest>, description = "Optional: who stops it"),
+    params(("id" = String, Path, description = "The session's id"), ("Idempotency-Key" = Option<String>, Header, description = "Dedupes retries")),
+    responses((status = 200, description = "`{\"session\": id, \"state\": …}`"),
+        (status = 404, description = "No such session")))]
 pub(super) async fn stop_session(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -249,13 +262,15 @@ pub(super) async fn stop_session(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Rename {
     title: String,
 }
 
 /// `PATCH /api/v1/sessions/{id}`: renames it; answers the session.
+#[utoipa::path(patch, path = "/sessions/{id}", request_body = Rename, params(("id" = String, Path, description = "The session's id")),
+    responses((status = 200, description = "The renamed session"), (status = 404, description = "No such session")))]
 pub(super) async fn rename_session(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -272,6 +287,9 @@ pub(super) async fn rename_session(
 
 /// `DELETE /api/v1/sessions/{id}`: removes a finished session and its log (204); a
 /// live one is 409 (stop it first).
+#[utoipa::path(delete, path = "/sessions/{id}", params(("id" = String, Path, description = "The session's id")),
+    responses((status = 204, description = "Removed"), (status = 409, description = "Still live: stop it first"),
+        (status = 404, description = "No such session")))]
 pub(super) async fn delete_session(
     State(state): State<AppState>,
     Path(id): Path<String>,

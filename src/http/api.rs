@@ -42,14 +42,22 @@ pub(super) async fn existing_session(state: &AppState, raw_id: &str) -> Result<S
         .ok_or_else(|| ApiError::not_found(format!("session {id} not found")))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListSessions {
+    /// Only sessions in this state (queued, provisioning, running, completed, failed,
+    /// cancelled).
     state: Option<String>,
+    /// A session id: the `next_before` of the previous page.
     before: Option<String>,
+    /// 1 to 200, default 50.
     limit: Option<u32>,
 }
 
+/// Sessions, newest first: `{"sessions": […], "next_before": id or null}`.
+#[utoipa::path(get, path = "/sessions", params(ListSessions),
+    responses((status = 200, description = "A page of sessions"), (status = 400, description = "A bad query")))]
 pub(super) async fn list_sessions(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ListSessions>,
@@ -80,6 +88,9 @@ pub(super) async fn list_sessions(
     ))
 }
 
+/// One session: its trigger, state, reason, branch, PR URL, usage and lease.
+#[utoipa::path(get, path = "/sessions/{id}", params(("id" = String, Path, description = "The session's id")),
+    responses((status = 200, description = "The session"), (status = 404, description = "No such session")))]
 pub(super) async fn get_session(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -87,13 +98,19 @@ pub(super) async fn get_session(
     existing_session(&state, &id).await.map(Json)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListEvents {
+    /// Only events after this number.
     after: Option<u64>,
+    /// 1 to 1000.
     limit: Option<u32>,
 }
 
+/// A session's event log, oldest first: `{"events": […]}`.
+#[utoipa::path(get, path = "/sessions/{id}/events", params(("id" = String, Path, description = "The session's id"), ListEvents),
+    responses((status = 200, description = "Events"), (status = 404, description = "No such session")))]
 pub(super) async fn list_events(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -16,11 +16,13 @@ pub use metrics::Metrics;
 use crate::sandbox::DockerEngine;
 use crate::store::Store;
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::get;
 use secrecy::SecretString;
 use std::sync::Arc;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Webhook bodies are small; anything bigger than this is refused before it is read.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -57,6 +59,37 @@ impl AppState {
     }
 }
 
+/// The API's routes with their OpenAPI document, built together so that the document
+/// names every route and no other (`GET /api/v1/openapi.json` serves it).
+fn api_routes() -> OpenApiRouter<AppState> {
+    let mut routes = OpenApiRouter::new()
+        .routes(routes!(api::list_sessions, actions::start_session))
+        .routes(routes!(
+            api::get_session,
+            actions::rename_session,
+            actions::delete_session
+        ))
+        .routes(routes!(actions::say_to_session))
+        .routes(routes!(actions::stop_session))
+        .routes(routes!(api::list_events))
+        .routes(routes!(stream::stream_events))
+        .routes(routes!(usage::usage));
+    let document = routes.get_openapi_mut();
+    document.info.title = "lucid".to_owned();
+    document.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    document.info.description = Some(
+        "lucid's API, under /api/v1; every route takes `Authorization: Bearer <LUCID_API_TOKEN>`."
+            .to_owned(),
+    );
+    document.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
+    routes
+}
+
+/// The OpenAPI document of the API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_routes().into_openapi()
+}
+
 pub fn router(state: AppState) -> Router {
     router_with(state, Router::new())
 }
@@ -64,31 +97,24 @@ pub fn router(state: AppState) -> Router {
 /// The router with the platforms' webhook routes (`webhooks`, state already given)
 /// behind the same limits, metrics and tracing.
 pub fn router_with(state: AppState, webhooks: Router) -> Router {
-    let api = Router::new()
-        .route(
-            "/sessions",
-            get(api::list_sessions).post(actions::start_session),
-        )
-        .route("/sessions/{id}/messages", post(actions::say_to_session))
-        .route("/sessions/{id}/stop", post(actions::stop_session))
-        .route(
-            "/sessions/{id}",
-            get(api::get_session)
-                .patch(actions::rename_session)
-                .delete(actions::delete_session),
-        )
-        .route("/sessions/{id}/events", get(api::list_events))
-        .route("/sessions/{id}/events/stream", get(stream::stream_events))
-        .route("/usage", get(usage::usage))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_api_token,
-        ));
+    let (api, document) = api_routes().split_for_parts();
+    let api = api.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_api_token,
+    ));
+    let document = Arc::new(document);
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
         .nest("/api/v1", api)
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { axum::Json((*document).clone()) }
+            }),
+        )
         .with_state(state.clone())
         .merge(webhooks)
         .fallback(|| async { ApiError::not_found("no such route") })

@@ -16,12 +16,19 @@ use std::convert::Infallible;
 
 const BATCH: u32 = 500;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct StreamQuery {
+    /// Resume after this event (or send `Last-Event-ID`).
     after: Option<u64>,
 }
 
+/// The event log live, as Server-Sent Events (`id`: the event's number, `event`: its
+/// kind); ends when the session has finished and every event was sent.
+#[utoipa::path(get, path = "/sessions/{id}/events/stream", params(("id" = String, Path, description = "The session's id"), StreamQuery),
+    responses((status = 200, description = "An event stream", content_type = "text/event-stream"),
+        (status = 404, description = "No such session")))]
 pub(super) async fn stream_events(
     State(state): State<AppState>,
     Path(id): Path<String>,

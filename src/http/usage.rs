@@ -17,10 +17,13 @@ const MAX_DAYS: i64 = 366;
 const MAX_SESSIONS: u32 = 200_000;
 const DAY_MILLIS: i64 = 86_400_000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct Span {
+    /// The first day, `YYYY-MM-DD` (UTC); default the first of this month.
     since: Option<String>,
+    /// The last day, included; default today.
     until: Option<String>,
 }
 
@@ -32,6 +35,9 @@ fn day_start(day: &str, name: &str) -> Result<i64, ApiError> {
     Ok(date.midnight().assume_utc().unix_timestamp() * 1_000)
 }
 
+/// What sessions spent, in total and by day, repository, platform and person.
+#[utoipa::path(get, path = "/usage", params(Span),
+    responses((status = 200, description = "The totals"), (status = 400, description = "A bad span")))]
 pub(super) async fn usage(
     State(state): State<AppState>,
     ApiQuery(span): ApiQuery<Span>,

@@ -9,7 +9,70 @@ on_both_stores!(
     metrics_count_requests_sessions_and_events,
     usage_totals_what_sessions_spent_for_the_days_asked,
     a_session_is_renamed_and_a_finished_one_deleted_with_its_log,
+    the_openapi_document_names_every_route_and_each_answers,
 );
+
+async fn the_openapi_document_names_every_route_and_each_answers(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    // Public: a document of the API is no secret.
+    let document: serde_json::Value = app
+        .http
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+    assert_eq!(document["servers"][0]["url"], "/api/v1");
+    let mut operations: Vec<(String, String)> = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            operations.push((method.to_uppercase(), path.clone()));
+        }
+    }
+    operations.sort();
+    let expected = [
+        ("DELETE", "/sessions/{id}"),
+        ("GET", "/sessions"),
+        ("GET", "/sessions/{id}"),
+        ("GET", "/sessions/{id}/events"),
+        ("GET", "/sessions/{id}/events/stream"),
+        ("GET", "/usage"),
+        ("PATCH", "/sessions/{id}"),
+        ("POST", "/sessions"),
+        ("POST", "/sessions/{id}/messages"),
+        ("POST", "/sessions/{id}/stop"),
+    ];
+    let named: Vec<(&str, &str)> = operations
+        .iter()
+        .map(|(m, p)| (m.as_str(), p.as_str()))
+        .collect();
+    assert_eq!(named, expected, "the document names every API route");
+    assert!(
+        document["paths"]["/sessions"]["post"]["requestBody"].is_object(),
+        "{document:#}"
+    );
+    // Every route it names is served (an unknown session's 404 is the route's own).
+    let unknown = "01890000-0000-7000-8000-000000000009";
+    for (method, path) in &operations {
+        let url = app.url(&format!("/api/v1{}", path.replace("{id}", unknown)));
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let answer = app
+            .http
+            .request(method.clone(), url)
+            .bearer_auth(API_TOKEN)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status().as_u16();
+        let body = answer.text().await.unwrap();
+        assert_ne!(status, 405, "{method} {path}: {body}");
+        assert!(!body.contains("no such route"), "{method} {path}: {body}");
+    }
+}
 
 async fn a_session_is_renamed_and_a_finished_one_deleted_with_its_log(backend: Backend) {
     let app = TestApp::spawn(backend).await;
