@@ -36,6 +36,16 @@ fn task_page(lucid: &Lucid, by: &str) -> String {
     )
 }
 
+/// With webhooks on, Ada makes a task page and moves it to the trigger status.
+async fn task_moved_by_webhook(lucid: &Lucid) -> (String, String) {
+    let notion = &lucid.notion;
+    notion.enable_webhooks(&lucid.notion_url());
+    let ada = notion.add_person("Ada Lovelace");
+    let page = task_page(lucid, &ada);
+    assert_eq!(notion.move_page(&page, TRIGGER, &ada).await, Some(200));
+    (ada, page)
+}
+
 async fn until_status(notion: &FakeNotion, page: &str, status: &str) {
     notion
         .wait_until(&format!("the page to show {status}"), |n| {
@@ -328,10 +338,7 @@ async fn webhooks_and_polling_together_start_a_page_once() {
     let lucid =
         Lucid::start_notion_with(fixing_script(), &[("LUCID_NOTION_POLL_INTERVAL", "1s")]).await;
     let notion = &lucid.notion;
-    notion.enable_webhooks(&lucid.notion_url());
-    let ada = notion.add_person("Ada Lovelace");
-    let page = task_page(&lucid, &ada);
-    notion.move_page(&page, TRIGGER, &ada).await;
+    let (_, page) = task_moved_by_webhook(&lucid).await;
     let session = lucid.first_session().await;
     until_completed(&lucid, &session).await;
     until_status(notion, &page, "In review").await;
@@ -358,10 +365,7 @@ async fn a_comment_to_lucid_resumes_the_session_on_its_pr() {
     ));
     let lucid = Lucid::start_notion_with(script, &[("LUCID_NOTION_POLL_INTERVAL", "off")]).await;
     let notion = &lucid.notion;
-    notion.enable_webhooks(&lucid.notion_url());
-    let ada = notion.add_person("Ada Lovelace");
-    let page = task_page(&lucid, &ada);
-    notion.move_page(&page, TRIGGER, &ada).await;
+    let (ada, page) = task_moved_by_webhook(&lucid).await;
     let session = lucid.first_session().await;
     let first = until_completed(&lucid, &session).await;
     until_status(notion, &page, "In review").await;
@@ -419,10 +423,7 @@ async fn moving_the_page_out_of_in_progress_stops_its_session() {
     )
     .await;
     let notion = &lucid.notion;
-    notion.enable_webhooks(&lucid.notion_url());
-    let ada = notion.add_person("Ada Lovelace");
-    let page = task_page(&lucid, &ada);
-    notion.move_page(&page, TRIGGER, &ada).await;
+    let (ada, page) = task_moved_by_webhook(&lucid).await;
     let session = lucid.first_session().await;
     within_command(&lucid, &session, "sleep 300").await;
     until_status(notion, &page, "In progress").await;
@@ -668,10 +669,7 @@ async fn a_page_lucid_cannot_move_on_starts_one_session_however_often_it_is_poll
     )
     .await;
     let notion = &lucid.notion;
-    notion.enable_webhooks(&lucid.notion_url());
-    let ada = notion.add_person("Ada Lovelace");
-    let page = task_page(&lucid, &ada);
-    notion.move_page(&page, TRIGGER, &ada).await;
+    let (_, page) = task_moved_by_webhook(&lucid).await;
     let session = lucid.first_session().await;
     until_completed(&lucid, &session).await;
     // Polls after the end see the page still in the trigger status (lucid could not
@@ -696,10 +694,7 @@ async fn a_failed_session_sets_the_failed_status_and_says_why_on_the_page() {
     )
     .await;
     let notion = &lucid.notion;
-    notion.enable_webhooks(&lucid.notion_url());
-    let ada = notion.add_person("Ada Lovelace");
-    let page = task_page(&lucid, &ada);
-    notion.move_page(&page, TRIGGER, &ada).await;
+    let (_, page) = task_moved_by_webhook(&lucid).await;
     until_status(notion, &page, "Blocked").await;
     let session = only_session(&lucid).await;
     assert_eq!(
@@ -734,10 +729,7 @@ async fn a_stop_said_or_asked_through_the_api_leaves_the_page_blocked() {
     )
     .await;
     let notion = &lucid.notion;
-    notion.enable_webhooks(&lucid.notion_url());
-    let ada = notion.add_person("Ada Lovelace");
-    let running = task_page(&lucid, &ada);
-    notion.move_page(&running, TRIGGER, &ada).await;
+    let (ada, running) = task_moved_by_webhook(&lucid).await;
     let first = lucid.first_session().await;
     within_command(&lucid, &first, "sleep 300").await;
     // One session at a time: the second waits, its page In progress already.
