@@ -85,11 +85,6 @@ fn api_routes() -> OpenApiRouter<AppState> {
     routes
 }
 
-/// The OpenAPI document of the API.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_routes().into_openapi()
-}
-
 pub fn router(state: AppState) -> Router {
     router_with(state, Router::new())
 }

@@ -4,7 +4,7 @@
 //! the pull request's URL, or the failed status; comments on the page say what
 //! matters (the first with the session's link, key moments throttled, the ending).
 
-use super::api::{NotionApi, NotionError, Page, same_id};
+use super::api::{NotionApi, NotionError, Page};
 use super::outbound::markup::{NotionMarkup, rich_text};
 use super::outbound::status::{PageStatus, page_status, properties};
 use crate::chat::{ChatPlatform, Intake, Pacing, Rendered, StatusView};
@@ -132,11 +132,6 @@ impl NotionPlatform {
         // A data source added since start-up, or start-up not done yet.
         let _ = self.learn_sources().await;
         known(self)
-    }
-
-    /// Whether `user` is lucid's own bot.
-    pub fn is_bot(&self, user: &str) -> bool {
-        self.known_bot().is_some_and(|bot| same_id(bot, user))
     }
 
     async fn write_status(&self, page: &str, status: &PageStatus) -> anyhow::Result<()> {
