@@ -18,6 +18,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Under the Discord benchmark that zeroing was about 5% of lucid's CPU, on whichever
 /// thread was answering. Ordinary pages cost a little more in the TLB and never stall
 /// a request that long.
+/// ring as rustls's back end for the whole process. When a build has a second back
+/// end compiled in (a test-only crate brings aws-lc), rustls will not guess, and the
+/// first TLS connection would panic.
+fn with_ring_for_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 fn without_huge_pages() {
     #[cfg(target_os = "linux")]
     // SAFETY: prctl(2) with PR_SET_THP_DISABLE only sets a flag of the calling process;
@@ -100,6 +107,7 @@ impl From<Method> for BuildMethod {
 
 fn main() -> ExitCode {
     without_huge_pages();
+    with_ring_for_tls();
     let cli = Cli::parse();
     // The one place lucid reads its environment.
     let env: BTreeMap<String, String> = std::env::vars().collect();

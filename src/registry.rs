@@ -81,12 +81,12 @@ impl Registry {
     }
 
     /// The intake every platform's routes share.
-    pub fn intake(&self, store: &Store, public_url: &str) -> Intake {
+    pub fn intake(&self, store: &Store, links: &crate::web::Links) -> Intake {
         Intake {
             store: store.clone(),
             holds: self.holds.clone(),
             forges: self.forges.values().cloned().collect(),
-            sessions_url: format!("{public_url}/api/v1/sessions"),
+            links: links.clone(),
         }
     }
 

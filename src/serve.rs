@@ -84,16 +84,26 @@ pub async fn run_on(
     let mut registry = crate::registry::build(&settings, &context)?;
     extend(&mut registry);
     let registry = Arc::new(registry);
-    let intake = registry.intake(&store, &settings.public_url);
+    let access = Arc::new(crate::web::Access::from_settings(&settings));
+    let links = crate::web::Links::new(&settings.public_url, access);
+    let intake = registry.intake(&store, &links);
     let webhooks = registry.routes(&intake);
 
     let stop_work = tokio_util::sync::CancellationToken::new();
     registry.listen(&intake, &stop_work);
     let sandboxes: Arc<DockerSandboxes> = Arc::new(sandboxes);
-    let worker = start_worker(&settings, &store, &sandboxes, &registry, stop_work.clone());
+    let worker = start_worker(
+        &settings,
+        &store,
+        &sandboxes,
+        &registry,
+        &links,
+        stop_work.clone(),
+    );
 
     let state = AppState::new(store.clone(), docker, settings.api_token.clone())
-        .with_actions(intake.clone(), registry.clone());
+        .with_actions(intake.clone(), registry.clone())
+        .with_links(links.clone());
     axum::serve(listener, router_with(state, webhooks))
         .with_graceful_shutdown(shutdown)
         .await
@@ -150,6 +160,7 @@ fn start_worker(
     store: &Store,
     sandboxes: &Arc<DockerSandboxes>,
     registry: &Arc<Registry>,
+    links: &crate::web::Links,
     stop: tokio_util::sync::CancellationToken,
 ) -> Option<tokio::task::JoinHandle<()>> {
     if registry.agent().is_none() {
@@ -167,7 +178,7 @@ fn start_worker(
         sandboxes: sandboxes.clone(),
         spec: settings.sandbox.spec.clone(),
         registry: registry.clone(),
-        public_url: settings.public_url.clone(),
+        links: links.clone(),
         owner: format!("lucid-{}", uuid::Uuid::now_v7()),
         max_sessions: settings.max_sessions,
     });

@@ -82,8 +82,8 @@ pub struct Intake {
     pub holds: Arc<Holds>,
     /// The forges: they find repositories in words and say who may ask for work.
     pub forges: Vec<Arc<dyn Forge>>,
-    /// `{public url}/api/v1/sessions`, for links to a session.
-    pub sessions_url: String,
+    /// Builds the session links the threads show.
+    pub links: crate::web::Links,
 }
 
 impl Intake {
@@ -99,7 +99,7 @@ impl Intake {
     }
 
     pub fn session_url(&self, id: SessionId) -> String {
-        format!("{}/{id}", self.sessions_url)
+        self.links.session(id)
     }
 
     /// Decides what `intent` means under the platform's `policy`, records it, and

@@ -167,6 +167,12 @@ pub trait ChatPlatform: Send + Sync + 'static {
 
     /// A person as this platform names them; the id the platform gave them by
     /// default.
+    /// Where a person opens the conversation `thread` on this platform, for lucid's
+    /// pages; `None` when it has no address lucid can make.
+    fn conversation_url(&self, _thread: &ThreadRef) -> Option<String> {
+        None
+    }
+
     async fn display_name(&self, author: &Author) -> String {
         author.display_name.clone()
     }

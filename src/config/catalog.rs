@@ -80,6 +80,18 @@ pub const SETTINGS: &[Setting] = &[
         "32-byte key (base64 or hex) that encrypts stored credentials. `openssl rand -base64 32` makes one.",
     ),
     setting(
+        "LUCID_UI_PASSWORD",
+        "ui_password",
+        None,
+        "A second password for signing in to lucid's pages (the API token also works), at least 12 characters.",
+    ),
+    setting(
+        "LUCID_SHARE_LINKS",
+        "share_links",
+        Some("on"),
+        "`on`: the session links lucid posts carry a share token that opens that one session read-only without signing in. `off`: every page needs signing in.",
+    ),
+    setting(
         "DOCKER_HOST",
         "docker_host",
         Some("unix:///var/run/docker.sock"),

@@ -29,6 +29,10 @@ pub struct Settings {
     pub log_filter: String,
     pub api_token: Option<SecretString>,
     pub secret_key: Option<SecretKey>,
+    /// A password for lucid's pages only, beside the API token.
+    pub ui_password: Option<SecretString>,
+    /// Whether the links lucid posts open their session's page without signing in.
+    pub share_links: bool,
     pub docker_host: String,
     /// Where people reach this lucid, for links in threads.
     pub public_url: String,
@@ -130,6 +134,18 @@ fn read_all(r: &mut Reader) -> Option<Settings> {
         }
     });
     let secret_key = r.parsed("LUCID_SECRET_KEY", SecretKey::parse);
+    let ui_password = r.parsed("LUCID_UI_PASSWORD", |s| {
+        if s.len() < 12 {
+            Err("too short: use at least 12 characters".to_owned())
+        } else {
+            Ok(SecretString::from(s))
+        }
+    });
+    let share_links = r.parsed("LUCID_SHARE_LINKS", |s| match s {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(format!("{other:?} is neither on nor off")),
+    });
     let docker_host = r.parsed("DOCKER_HOST", |s| {
         if s.starts_with("unix://") || s.starts_with("tcp://") || s.starts_with("http://") {
             Ok(s.to_owned())
@@ -159,6 +175,8 @@ fn read_all(r: &mut Reader) -> Option<Settings> {
         log_filter: log_filter?,
         api_token,
         secret_key,
+        ui_password,
+        share_links: share_links?,
         docker_host: docker_host?,
         public_url: public_url.unwrap_or_else(|| {
             format!(

@@ -61,6 +61,15 @@ impl ChatPlatform for GithubPlatform {
         "GitHub"
     }
 
+    fn conversation_url(&self, thread: &ThreadRef) -> Option<String> {
+        match thread {
+            ThreadRef::Github { repo, issue } => {
+                Some(format!("https://github.com/{}/issues/{issue}", repo.path()))
+            }
+            _ => None,
+        }
+    }
+
     fn routes(self: Arc<Self>, intake: Intake) -> axum::Router {
         super::inbound::routes(self, intake)
     }

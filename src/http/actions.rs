@@ -8,7 +8,8 @@ use super::api::existing_session;
 use super::{ApiError, AppState};
 use crate::chat::{ChatPlatform, Intake, Taken};
 use crate::core::{
-    Ask, Author, DeliveryId, Intent, Origin, Platform, Policy, RepoRef, SessionState, ThreadRef,
+    Ask, Author, DeliveryId, Intent, Origin, Platform, Policy, RepoRef, SessionId, SessionState,
+    ThreadRef,
 };
 use crate::messages;
 use crate::store::{Delivered, DeliveryAction, Removed};
@@ -30,6 +31,94 @@ pub struct Actions {
 }
 
 impl Actions {
+    /// Starts a session by hand on `repo`; its thread is the session itself.
+    pub(in crate::http) async fn start(
+        &self,
+        task: String,
+        repo: &str,
+        title: Option<String>,
+        author: Author,
+        delivery: DeliveryId,
+    ) -> Result<Taken, ApiError> {
+        let repo = RepoRef::parse(repo.trim()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let forges = &self.intake.forges;
+        if !forges.iter().any(|f| f.name() == repo.forge()) {
+            let served: Vec<&str> = forges.iter().map(|f| f.name()).collect();
+            return Err(ApiError::bad_request(format!(
+                "no forge here serves {}: lucid serves {}",
+                repo.forge(),
+                served.join(", ")
+            )));
+        }
+        let intent = Intent {
+            origin: Origin {
+                delivery,
+                thread: ThreadRef::Web {
+                    id: uuid::Uuid::now_v7().to_string(),
+                },
+                author,
+                message: None,
+                addressed: true,
+            },
+            ask: Ask::Task {
+                text: text(task, "task")?,
+                repo: Some(repo),
+                title: title.map(|t| messages::shorten(&messages::one_line(&t), 200)),
+                whole: None,
+            },
+        };
+        Ok(self
+            .intake
+            .take(self.web()?, intent, Policy::open(), None, true)
+            .await?)
+    }
+
+    /// Words for a session: they reach its running agent, or take it up again.
+    pub(in crate::http) async fn say(
+        &self,
+        session: SessionId,
+        author: &Author,
+        words: String,
+        delivery: &DeliveryId,
+    ) -> Result<Delivered, ApiError> {
+        let action = DeliveryAction::Say {
+            session,
+            author: author.display_name.clone(),
+            text: text(words, "text")?,
+        };
+        Ok(self
+            .intake
+            .store
+            .record_delivery(Platform::WEB, delivery, action)
+            .await?)
+    }
+
+    /// Stops a live session; a finished one stays as it ended.
+    pub(in crate::http) async fn stop(
+        &self,
+        session: &crate::core::Session,
+        who: &Author,
+        delivery: &DeliveryId,
+    ) -> Result<Delivered, ApiError> {
+        let action = DeliveryAction::Stop {
+            session: session.id,
+            reason: messages::stopped_by(who).words(),
+        };
+        let delivered = self
+            .intake
+            .store
+            .record_delivery(Platform::WEB, delivery, action)
+            .await?;
+        // A queued session has no worker to show its end in its thread: shown here.
+        if session.state == SessionState::Queued
+            && matches!(delivered, Delivered::New { .. })
+            && let Some(platform) = self.registry.platform(&session.trigger.thread.platform())
+        {
+            self.intake.show_status_later(platform, session.id);
+        }
+        Ok(delivered)
+    }
+
     fn web(&self) -> Result<&Arc<dyn ChatPlatform>, ApiError> {
         self.registry.platform(&Platform::WEB).ok_or_else(|| {
             ApiError::new(
@@ -59,7 +148,7 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequest<S> for ApiJ
     }
 }
 
-fn actions(state: &AppState) -> Result<&Actions, ApiError> {
+pub(in crate::http) fn actions(state: &AppState) -> Result<&Actions, ApiError> {
     state.actions.as_deref().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -69,7 +158,7 @@ fn actions(state: &AppState) -> Result<&Actions, ApiError> {
 }
 
 /// The request's delivery: its `Idempotency-Key`, else a fresh one.
-fn delivery(headers: &HeaderMap) -> Result<DeliveryId, ApiError> {
+pub(super) fn delivery(headers: &HeaderMap) -> Result<DeliveryId, ApiError> {
     let key = match headers.get("idempotency-key") {
         Some(key) => key
             .to_str()
@@ -80,7 +169,7 @@ fn delivery(headers: &HeaderMap) -> Result<DeliveryId, ApiError> {
     DeliveryId::parse(&format!("api:{key}")).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
-fn operator(name: Option<String>) -> Author {
+pub(in crate::http) fn operator(name: Option<String>) -> Author {
     let name = name
         .map(|n| messages::one_line(&n))
         .filter(|n| !n.is_empty())
@@ -125,49 +214,14 @@ pub(super) async fn start_session(
     headers: HeaderMap,
     ApiJson(body): ApiJson<NewSession>,
 ) -> Result<Response, ApiError> {
-    let actions = actions(&state)?;
-    let repo =
-        RepoRef::parse(body.repo.trim()).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    if !actions
-        .intake
-        .forges
-        .iter()
-        .any(|f| f.name() == repo.forge())
-    {
-        return Err(ApiError::bad_request(format!(
-            "no forge here serves {}: lucid serves {}",
-            repo.forge(),
-            actions
-                .intake
-                .forges
-                .iter()
-                .map(|f| f.name().to_owned())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
-    let intent = Intent {
-        origin: Origin {
-            delivery: delivery(&headers)?,
-            thread: ThreadRef::Web {
-                id: uuid::Uuid::now_v7().to_string(),
-            },
-            author: operator(body.author),
-            message: None,
-            addressed: true,
-        },
-        ask: Ask::Task {
-            text: text(body.task, "task")?,
-            repo: Some(repo),
-            title: body
-                .title
-                .map(|t| messages::shorten(&messages::one_line(&t), 200)),
-            whole: None,
-        },
-    };
-    let taken = actions
-        .intake
-        .take(actions.web()?, intent, Policy::open(), None, true)
+    let taken = actions(&state)?
+        .start(
+            body.task,
+            &body.repo,
+            body.title,
+            operator(body.author),
+            delivery(&headers)?,
+        )
         .await?;
     Ok(match taken {
         Taken::Started(id) => (StatusCode::CREATED, Json(json!({ "session": id }))).into_response(),
@@ -194,16 +248,15 @@ pub(super) async fn say_to_session(
     headers: HeaderMap,
     ApiJson(body): ApiJson<NewMessage>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    actions(&state)?;
+    let actions = actions(&state)?;
     let session = existing_session(&state, &id).await?;
-    let action = DeliveryAction::Say {
-        session: session.id,
-        author: operator(body.author).display_name,
-        text: text(body.text, "text")?,
-    };
-    let delivered = state
-        .store
-        .record_delivery(Platform::WEB, &delivery(&headers)?, action)
+    let delivered = actions
+        .say(
+            session.id,
+            &operator(body.author),
+            body.text,
+            &delivery(&headers)?,
+        )
         .await?;
     Ok(Json(match delivered {
         Delivered::New { resumed } => json!({ "session": session.id, "resumed": resumed }),
@@ -237,25 +290,10 @@ pub(super) async fn stop_session(
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("{e}")))?
     };
     let session = existing_session(&state, &id).await?;
-    let who = operator(body.author);
-    let action = DeliveryAction::Stop {
-        session: session.id,
-        reason: messages::stopped_by(&who).words(),
-    };
-    let delivered = state
-        .store
-        .record_delivery(Platform::WEB, &delivery(&headers)?, action)
+    let delivered = actions
+        .stop(&session, &operator(body.author), &delivery(&headers)?)
         .await?;
     let now = existing_session(&state, &id).await?;
-    // A queued session has no worker to show its end in its thread: shown here.
-    if session.state == SessionState::Queued
-        && matches!(delivered, Delivered::New { .. })
-        && let Some(platform) = actions
-            .registry
-            .platform(&session.trigger.thread.platform())
-    {
-        actions.intake.show_status_later(platform, session.id);
-    }
     Ok(Json(match delivered {
         Delivered::New { .. } => json!({ "session": now.id, "state": now.state.as_str() }),
         Delivered::Duplicate => json!({ "duplicate": true }),

@@ -49,6 +49,10 @@ pub(super) struct ListSessions {
     /// Only sessions in this state (queued, provisioning, running, completed, failed,
     /// cancelled).
     state: Option<String>,
+    /// Only sessions from this platform (github, slack, discord, notion, web, …).
+    platform: Option<String>,
+    /// Only sessions on this repository (`owner/name`).
+    repo: Option<String>,
     /// A session id: the `next_before` of the previous page.
     before: Option<String>,
     /// 1 to 200, default 50.
@@ -73,6 +77,18 @@ pub(super) async fn list_sessions(
             .state
             .as_deref()
             .map(SessionState::parse)
+            .transpose()
+            .map_err(|e| ApiError::bad_request(e.to_string()))?,
+        platform: q
+            .platform
+            .as_deref()
+            .map(crate::core::Platform::parse)
+            .transpose()
+            .map_err(|e| ApiError::bad_request(e.to_string()))?,
+        repo: q
+            .repo
+            .as_deref()
+            .map(|r| crate::core::RepoRef::parse(r).map(|r| r.to_string()))
             .transpose()
             .map_err(|e| ApiError::bad_request(e.to_string()))?,
         before: q.before.as_deref().map(parse_session_id).transpose()?,

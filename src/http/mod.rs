@@ -1,12 +1,14 @@
-//! lucid's HTTP face: health and readiness, Prometheus metrics, and the JSON API
-//! (with its live event stream) under `/api/v1`.
+//! lucid's HTTP face: health and readiness, Prometheus metrics, the JSON API (with its
+//! live event stream) under `/api/v1`, and lucid's own pages.
 
-mod actions;
+pub(crate) mod actions;
 mod api;
 mod auth;
 mod error;
 mod health;
 pub mod metrics;
+mod pages;
+mod shares;
 mod stream;
 mod usage;
 
@@ -35,17 +37,30 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Starting, steering and stopping sessions by hand (`serve` gives it).
     pub actions: Option<Arc<actions::Actions>>,
+    /// Who may see the pages, and the links to them.
+    pub links: crate::web::Links,
+    /// The sessions' pages watched live, each read once for all its viewers.
+    pub feeds: Arc<pages::Feeds>,
 }
 
 impl AppState {
     pub fn new(store: Store, docker: Arc<DockerEngine>, api_token: Option<SecretString>) -> Self {
+        let access = crate::web::Access::new(api_token.as_ref(), None, None, true);
         Self {
             store,
             docker,
             api_token: api_token.map(Arc::new),
             metrics: Arc::new(Metrics::new()),
             actions: None,
+            links: crate::web::Links::new("", Arc::new(access)),
+            feeds: Arc::default(),
         }
+    }
+
+    /// The state with the links lucid posts (and so the keys its pages check).
+    pub fn with_links(mut self, links: crate::web::Links) -> Self {
+        self.links = links;
+        self
     }
 
     /// The state with the acting routes on.
@@ -71,6 +86,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(actions::say_to_session))
         .routes(routes!(actions::stop_session))
+        .routes(routes!(shares::make_share, shares::revoke_shares))
         .routes(routes!(api::list_events))
         .routes(routes!(stream::stream_events))
         .routes(routes!(usage::usage));
@@ -110,6 +126,7 @@ pub fn router_with(state: AppState, webhooks: Router) -> Router {
                 async move { axum::Json((*document).clone()) }
             }),
         )
+        .merge(pages::routes())
         .with_state(state.clone())
         .merge(webhooks)
         .fallback(|| async { ApiError::not_found("no such route") })

@@ -50,7 +50,7 @@ pub fn catalogue() -> Vec<(&'static str, Text)> {
                 "01890000-0000-7000-8000-000000000001"
                     .parse()
                     .expect("an id"),
-                "http://lucid.test/api/v1/sessions/s1",
+                "http://lucid.test/sessions/s1",
             ),
         ),
         (
@@ -86,7 +86,7 @@ pub fn catalogue() -> Vec<(&'static str, Text)> {
                     exit_code: 1,
                     output: "Traceback (most recent call last):\nAssertionError: add is broken",
                 },
-                "http://lucid.test/api/v1/sessions/s1",
+                "http://lucid.test/sessions/s1",
             ),
         ),
         (
@@ -97,7 +97,7 @@ pub fn catalogue() -> Vec<(&'static str, Text)> {
                     diff: "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n+    return a + b\n",
                     seq: 7,
                 },
-                "http://lucid.test/api/v1/sessions/s1",
+                "http://lucid.test/sessions/s1",
             ),
         ),
         ("earlier steps", earlier_steps(3)),
@@ -117,7 +117,7 @@ pub fn catalogue() -> Vec<(&'static str, Text)> {
                 "Make add() add\n\nIt subtracted.",
                 Some(7),
                 "@ada",
-                "http://lucid.test/api/v1/sessions/s1",
+                "http://lucid.test/sessions/s1",
             )),
         ),
         (
@@ -126,7 +126,7 @@ pub fn catalogue() -> Vec<(&'static str, Text)> {
                 "Make add() add",
                 None,
                 &asker_elsewhere("Ada", "Slack"),
-                "http://lucid.test/api/v1/sessions/s1",
+                "http://lucid.test/sessions/s1",
             )),
         ),
     ];

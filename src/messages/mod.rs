@@ -1,10 +1,11 @@
-//! Every sentence a person reads in a thread: worded once here, as [`Text`] (words,
+//! Every sentence a person reads in a thread or on lucid's pages (`page`): worded once here, as [`Text`] (words,
 //! mentions, code, links), and rendered by each platform in its own markup. So GitHub,
 //! Slack and every platform after them say the same thing the same way; a platform
 //! renders a message (mentions, formatting, limits), it never words one.
 
 pub mod examples;
 mod notices;
+pub mod page;
 mod status;
 mod text;
 

@@ -201,10 +201,8 @@ pub fn moment(moment: &Moment, session_url: &str) -> Text {
                     .plain(format!("\n…{} more lines: ", body.len() - DIFF_LINES))
                     .link(
                         "full diff",
-                        format!(
-                            "{session_url}/events?after={}&limit=1",
-                            seq.saturating_sub(1)
-                        ),
+                        // The page marks each event with its number.
+                        format!("{session_url}#event-{seq}"),
                     );
             }
             text

@@ -207,6 +207,15 @@ impl ChatPlatform for NotionPlatform {
         "Notion"
     }
 
+    fn conversation_url(&self, thread: &ThreadRef) -> Option<String> {
+        match thread {
+            ThreadRef::Notion { page } => {
+                Some(format!("https://www.notion.so/{}", page.replace('-', "")))
+            }
+            _ => None,
+        }
+    }
+
     fn routes(self: Arc<Self>, intake: Intake) -> axum::Router {
         super::inbound::routes(self, intake)
     }

@@ -73,6 +73,19 @@ impl ChatPlatform for SlackPlatform {
         "Slack"
     }
 
+    fn conversation_url(&self, thread: &ThreadRef) -> Option<String> {
+        match thread {
+            ThreadRef::Slack {
+                team,
+                channel,
+                thread_ts,
+            } => Some(format!(
+                "https://app.slack.com/client/{team}/{channel}/thread/{channel}-{thread_ts}"
+            )),
+            _ => None,
+        }
+    }
+
     fn routes(self: Arc<Self>, intake: Intake) -> axum::Router {
         super::inbound::routes(self, intake)
     }

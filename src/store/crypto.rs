@@ -43,6 +43,16 @@ impl SecretKey {
         digest[..6].iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// A key for another purpose (signing lucid's cookies and share links), derived so
+    /// that no two purposes share key material.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.0.expose_secret())
+            .expect("HMAC takes any key length");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     fn cipher(&self) -> Aes256Gcm {
         Aes256Gcm::new(self.0.expose_secret().into())
     }

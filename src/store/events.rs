@@ -42,6 +42,15 @@ impl Store {
         Ok(event)
     }
 
+    /// The number of the session's newest event (0 before any), `None` for no session.
+    pub async fn last_seq(&self, session: SessionId) -> Result<Option<u64>, StoreError> {
+        let last: Option<i64> = sqlx::query_scalar("SELECT last_seq FROM sessions WHERE id = $1")
+            .bind(session.to_string())
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(last.map(|n| u64::try_from(n).unwrap_or(0)))
+    }
+
     /// Events numbered after `after`, oldest first, at most `limit`.
     pub async fn events_after(
         &self,

@@ -16,6 +16,7 @@ mod questions;
 mod record;
 mod rows;
 mod sessions;
+mod shares;
 mod threads;
 mod watch;
 
@@ -23,6 +24,7 @@ pub use deliveries::{Delivered, DeliveryAction};
 pub use error::StoreError;
 pub use inbox::Inboxed;
 pub use sessions::{Recorded, Removed, Serves, SessionFilter};
+pub use shares::ShareRecord;
 pub use watch::{REREAD_EVERY, Watch};
 
 use crate::config::DatabaseUrl;

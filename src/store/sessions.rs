@@ -28,6 +28,9 @@ pub enum Removed {
 #[derive(Clone, Debug, Default)]
 pub struct SessionFilter {
     pub state: Option<SessionState>,
+    pub platform: Option<Platform>,
+    /// `owner/name`.
+    pub repo: Option<String>,
     /// Only sessions created before this one: the cursor of the next page.
     pub before: Option<SessionId>,
     pub limit: u32,
@@ -76,11 +79,14 @@ impl Store {
             "SELECT ",
             session_columns!(),
             " FROM sessions WHERE ($1 IS NULL OR state = $1) AND ($2 IS NULL OR id < $2) \
+             AND ($4 IS NULL OR platform = $4) AND ($5 IS NULL OR repo = $5) \
              ORDER BY id DESC LIMIT $3"
         ))
         .bind(filter.state.map(SessionState::as_str))
         .bind(filter.before.map(|id| id.to_string()))
         .bind(i64::from(filter.limit))
+        .bind(filter.platform.as_ref().map(|p| p.as_str().to_owned()))
+        .bind(filter.repo.clone())
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(session_from_row).collect()
@@ -105,6 +111,30 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(session_from_row).collect()
+    }
+
+    /// Sessions made at or after `since` and before `until`: how many, their tokens
+    /// (in and out) and their cost in micro-dollars.
+    pub async fn spent_between(
+        &self,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<(u64, u64, u64), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, \
+             CAST(COALESCE(SUM(tokens_in + tokens_out), 0) AS BIGINT) AS tokens, \
+             CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS cost \
+             FROM sessions WHERE created_at >= $1 AND created_at < $2",
+        )
+        .bind(since.as_millis())
+        .bind(until.as_millis())
+        .fetch_one(self.pool())
+        .await?;
+        let count = |column: &str| -> Result<u64, StoreError> {
+            let n: i64 = row.try_get(column)?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        };
+        Ok((count("n")?, count("tokens")?, count("cost")?))
     }
 
     pub async fn count_sessions_by_state(&self) -> Result<Vec<(SessionState, u64)>, StoreError> {
@@ -277,6 +307,7 @@ impl Store {
                 "DELETE FROM thread_messages WHERE session_id = $1",
                 "DELETE FROM conversations WHERE session_id = $1",
                 "DELETE FROM threads WHERE session_id = $1",
+                "DELETE FROM shares WHERE session_id = $1",
                 "UPDATE deliveries SET session_id = NULL WHERE session_id = $1",
                 "DELETE FROM sessions WHERE id = $1",
             ] {

@@ -1,6 +1,13 @@
-//! lucid's own place: sessions started by hand through the API (and, later, its web
-//! page). A session's thread is the session itself (`ThreadRef::Web`): its log is
-//! what people read, so the platform writes nothing anywhere else.
+//! lucid's own place: sessions started by hand through the API or its pages. A
+//! session's thread is the session itself (`ThreadRef::Web`): its log is what people
+//! read, so the platform writes nothing anywhere else. Who may read which page, and
+//! the links lucid posts to them, are here too.
+
+pub mod access;
+pub mod links;
+
+pub use access::Access;
+pub use links::Links;
 
 use crate::chat::{ChatPlatform, Intake, Pacing, Rendered, StatusView};
 use crate::config::Settings;

@@ -30,7 +30,8 @@ pub struct Worker {
     pub sandboxes: Arc<dyn Sandboxes>,
     pub spec: SandboxSpec,
     pub registry: Arc<Registry>,
-    pub public_url: String,
+    /// Builds the session links the threads show.
+    pub links: crate::web::Links,
     pub owner: String,
     pub max_sessions: usize,
 }
@@ -107,6 +108,6 @@ impl Worker {
     }
 
     pub fn session_url(&self, id: SessionId) -> String {
-        format!("{}/api/v1/sessions/{id}", self.public_url)
+        self.links.session(id)
     }
 }

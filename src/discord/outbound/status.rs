@@ -69,7 +69,7 @@ mod tests {
             session,
             events: &[],
             now: Timestamp::from_millis(65_000),
-            session_url: "http://lucid/api/v1/sessions/x",
+            session_url: "http://lucid/sessions/x",
         })
     }
 
@@ -90,10 +90,6 @@ mod tests {
         let done = session(SessionState::Completed, Some("*".repeat(10_000)));
         let shown = post(&done);
         assert!(shown.content.chars().count() <= MAX_CONTENT_CHARS);
-        assert!(
-            shown
-                .content
-                .ends_with("(<http://lucid/api/v1/sessions/x>)")
-        );
+        assert!(shown.content.ends_with("(<http://lucid/sessions/x>)"));
     }
 }

@@ -72,8 +72,11 @@ pub struct SlackApi {
 impl SlackApi {
     /// `api_url`: `https://slack.com/api` or a stand-in's.
     pub fn new(api_url: &str, bot_token: &SecretString, interval: Duration) -> Self {
+        // ring named here, not left to rustls to guess (it will not when a build has a
+        // second back end compiled in).
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
+            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+            .expect("ring supports TLS 1.2 and 1.3")
             .https_or_http()
             .enable_http1()
             .enable_http2()

@@ -163,7 +163,7 @@ mod tests {
             session: &session,
             events: &events,
             now: Timestamp::from_millis(65_000),
-            session_url: "http://lucid/api/v1/sessions/x",
+            session_url: "http://lucid/sessions/x",
         });
         let blocks = blocks_text(&post);
         assert!(
@@ -216,7 +216,7 @@ mod tests {
                     diff,
                 },
             )],
-            "http://lucid/api/v1/sessions/s",
+            "http://lucid/sessions/s",
         );
         assert_eq!(replies.len(), 1);
         let reply = &replies[0];
@@ -227,9 +227,7 @@ mod tests {
         assert!(reply.contains("+line 19 &amp; &lt;b&gt;"), "{reply}");
         assert!(!reply.contains("+line 20"), "{reply}");
         assert!(
-            reply.contains(
-                "…10 more lines: <http://lucid/api/v1/sessions/s/events?after=6&amp;limit=1|full diff>"
-            ),
+            reply.contains("…10 more lines: <http://lucid/sessions/s#event-7|full diff>"),
             "{reply}"
         );
     }
