@@ -3,6 +3,7 @@
 #   - a Docker engine (Debian's docker.io), started as a background dockerd if none answers
 #   - a PostgreSQL server (Debian's postgresql), started, with a password for the tests
 #   - the sandbox image lucid-sandbox:latest, built once by `lucid sandbox build-image`
+#   - headless Chromium and chromedriver (Debian's chromium, chromium-driver)
 # Idempotent: what already runs is left alone.
 
 as_root() {
@@ -90,4 +91,15 @@ ensure_sandbox_image() {
     as_root env DOCKER_HOST="${DOCKER_HOST:-unix:///var/run/docker.sock}" \
       "${CARGO_TARGET_DIR:-target}/debug/lucid" sandbox build-image
   fi
+}
+
+# Headless Chromium and its WebDriver server, for the tests of lucid's pages.
+ensure_chromium() {
+  if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+    echo "chromium: $(chromium --version 2>/dev/null | head -n 1)"
+    return
+  fi
+  echo "chromium: installing chromium and chromium-driver"
+  apt_install chromium chromium-driver
+  echo "chromium: $(chromium --version 2>/dev/null | head -n 1)"
 }

@@ -35,6 +35,7 @@ async fn the_openapi_document_names_every_route_and_each_answers(backend: Backen
     operations.sort();
     let expected = [
         ("DELETE", "/sessions/{id}"),
+        ("DELETE", "/sessions/{id}/share"),
         ("GET", "/sessions"),
         ("GET", "/sessions/{id}"),
         ("GET", "/sessions/{id}/events"),
@@ -43,6 +44,7 @@ async fn the_openapi_document_names_every_route_and_each_answers(backend: Backen
         ("PATCH", "/sessions/{id}"),
         ("POST", "/sessions"),
         ("POST", "/sessions/{id}/messages"),
+        ("POST", "/sessions/{id}/share"),
         ("POST", "/sessions/{id}/stop"),
     ];
     let named: Vec<(&str, &str)> = operations

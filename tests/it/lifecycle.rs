@@ -111,7 +111,9 @@ impl Rig {
         };
         let toy: Arc<dyn ChatPlatform> = toy_platform(&rig.chat, REPO);
         rig.registry = Arc::new(rig.registry_with(toy));
-        let intake = rig.registry.intake(&rig.store, PUBLIC_URL);
+        let intake = rig
+            .registry
+            .intake(&rig.store, &lucid::web::Links::unshared(PUBLIC_URL));
         rig.base = serve(rig.registry.routes(&intake)).await;
         rig
     }
@@ -160,7 +162,7 @@ impl Rig {
             sandboxes: self.sandboxes.clone(),
             spec: SandboxSpec::default(),
             registry: registry.clone(),
-            public_url: PUBLIC_URL.into(),
+            links: lucid::web::Links::unshared(PUBLIC_URL),
             owner: format!("worker-{}", uuid::Uuid::now_v7()),
             max_sessions: 2,
         });

@@ -4,6 +4,7 @@
 mod agent;
 mod api;
 mod api_actions;
+mod browser;
 mod cli;
 mod discord_e2e;
 mod fake_anthropic;
@@ -23,6 +24,8 @@ mod llm;
 mod llm_anthropic;
 mod notion_api;
 mod notion_e2e;
+mod pages;
+mod pages_http;
 mod readme;
 mod rig;
 mod sandbox;

@@ -289,7 +289,7 @@ async fn a_toychat_mention_becomes_a_pull_request_linked_in_its_thread() {
     assert!(
         status
             .text
-            .contains(&format!("[url={}/api/v1/sessions/{id}]", lucid.url)),
+            .contains(&format!("[url={}/sessions/{id}?share=", lucid.url)),
         "{}",
         status.text
     );

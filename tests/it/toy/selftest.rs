@@ -187,14 +187,14 @@ fn a_status_message_always_fits_in_a_toychat_message() {
             session: &session,
             events: &[],
             now: Timestamp::now(),
-            session_url: "http://lucid/api/v1/sessions/x",
+            session_url: "http://lucid/sessions/x",
         })
         .as_str()
         .to_owned();
     assert!(status.chars().count() <= MAX_TEXT, "{}", status.len());
     assert!(status.contains("[b]Failed[/b]"), "{status}");
     assert!(
-        status.ends_with("[url=http://lucid/api/v1/sessions/x]session log[/url]"),
+        status.ends_with("[url=http://lucid/sessions/x]session log[/url]"),
         "{status}"
     );
     assert!(
@@ -227,7 +227,7 @@ async fn route(chat: &ToyChat) -> Route {
     let (store, db) = migrated_store(Backend::Sqlite).await;
     let mut registry = Registry::default();
     registry.add_platform(toy_platform(chat, "acme/calc"));
-    let intake = registry.intake(&store, "http://lucid.test");
+    let intake = registry.intake(&store, &lucid::web::Links::unshared("http://lucid.test"));
     let router = registry.routes(&intake);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -414,7 +414,7 @@ async fn the_forge_is_asked_about_a_person_it_knows_whatever_the_platform() {
         "lucid".into(),
         dir.path().to_owned(),
     )));
-    let intake = registry.intake(&store, "http://lucid.test");
+    let intake = registry.intake(&store, &lucid::web::Links::unshared("http://lucid.test"));
     let router = registry.routes(&intake);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
