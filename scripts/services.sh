@@ -3,7 +3,8 @@
 #   - a Docker engine (Debian's docker.io), started as a background dockerd if none answers
 #   - a PostgreSQL server (Debian's postgresql), started, with a password for the tests
 #   - the sandbox image lucid-sandbox:latest, built once by `lucid sandbox build-image`
-#   - headless Chromium and chromedriver (Debian's chromium, chromium-driver)
+#   - headless Chromium and chromedriver (Debian's chromium, chromium-driver), and
+#     Firefox (Debian's firefox-esr) with geckodriver (built once by cargo install)
 # Idempotent: what already runs is left alone.
 
 as_root() {
@@ -102,4 +103,19 @@ ensure_chromium() {
   echo "chromium: installing chromium and chromium-driver"
   apt_install chromium chromium-driver
   echo "chromium: $(chromium --version 2>/dev/null | head -n 1)"
+}
+
+# Firefox and its WebDriver server. Debian packages Firefox but not geckodriver,
+# which Mozilla publishes on crates.io: built once into ~/.cargo/bin.
+ensure_firefox() {
+  if ! command -v firefox >/dev/null 2>&1; then
+    echo "firefox: installing firefox-esr"
+    apt_install firefox-esr
+  fi
+  if ! command -v geckodriver >/dev/null 2>&1; then
+    echo "firefox: building geckodriver (a few minutes, once)"
+    CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/geckodriver" \
+      cargo install --quiet --locked geckodriver --version 0.37.1
+  fi
+  echo "firefox: $(firefox --version 2>/dev/null | head -n 1), $(geckodriver --version | head -n 1)"
 }

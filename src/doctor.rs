@@ -205,6 +205,7 @@ fn check_secrets(settings: &Settings, report: &mut Report) {
             Some("set LUCID_API_TOKEN to use the API"),
         );
     }
+    check_pages(settings, report);
     match &settings.secret_key {
         Some(key) => report.add(
             "secrets",
@@ -218,6 +219,36 @@ fn check_secrets(settings: &Settings, report: &mut Report) {
             "LUCID_SECRET_KEY is not set, so no credential can be stored",
             Some("set it to the output of `openssl rand -base64 32`"),
         ),
+    }
+}
+
+/// Who can reach lucid's pages: operators need a password to sign in with, and the
+/// links lucid posts need a secret to derive their share tokens from.
+fn check_pages(settings: &Settings, report: &mut Report) {
+    let access = crate::web::Access::from_settings(settings);
+    let shares = match (settings.share_links, access.shares_links()) {
+        (false, _) => "share links are off",
+        (true, true) => "the links lucid posts open their session read-only",
+        (true, false) => "share links are on but have nothing secret to be signed with",
+    };
+    if access.can_sign_in() {
+        let detail = format!("{} signs in; {shares}", page_passwords(settings));
+        report.add("pages", Outcome::Ok, detail, None);
+    } else {
+        report.add(
+            "pages",
+            Outcome::Warn,
+            format!("nobody can sign in to lucid's pages; {shares}"),
+            Some("set LUCID_API_TOKEN or LUCID_UI_PASSWORD"),
+        );
+    }
+}
+
+fn page_passwords(settings: &Settings) -> &'static str {
+    match (&settings.api_token, &settings.ui_password) {
+        (Some(_), Some(_)) => "the API token or the UI password",
+        (None, Some(_)) => "the UI password",
+        _ => "the API token",
     }
 }
 

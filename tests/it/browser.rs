@@ -1,6 +1,7 @@
-//! A real headless Chromium for the tests of lucid's pages, driven over WebDriver:
-//! each browser has its own chromedriver and profile, and saves screenshots under the
-//! test's output directory (`<target>/tmp/screenshots/<test>/`).
+//! Real headless browsers for the tests of lucid's pages, driven over WebDriver:
+//! Chromium (through chromedriver) and Firefox (through geckodriver). Each browser
+//! has its own driver and profile, and saves screenshots under the test's output
+//! directory (`<target>/tmp/screenshots/<test>/`).
 
 use crate::harness::within;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -49,6 +50,24 @@ impl Browser {
         Self::sized(test, phone, 390, 844, &[]).await
     }
 
+    /// Firefox, desktop-sized.
+    pub async fn firefox(test: &str) -> Browser {
+        let caps = json!({
+            "browserName": "firefox",
+            "moz:firefoxOptions": {
+                "args": ["-headless", "--width=1280", "--height=900"],
+                // No updates, studies or telemetry: nothing but lucid on the wire.
+                "prefs": {
+                    "app.update.enabled": false,
+                    "datareporting.policy.dataSubmissionEnabled": false,
+                    "toolkit.telemetry.enabled": false,
+                    "app.shield.optoutstudies.enabled": false,
+                },
+            },
+        });
+        Self::launch(test, "geckodriver", caps.as_object().unwrap().clone(), None).await
+    }
+
     async fn sized(
         test: &str,
         emulation: Value,
@@ -56,15 +75,6 @@ impl Browser {
         height: u32,
         extra: &[&str],
     ) -> Browser {
-        // Two TLS back ends are in the tree: say which one the WebDriver client uses.
-        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
-        let port = free_port();
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver (Debian's chromium-driver; scripts/test installs it)");
         let profile = tempfile::tempdir().unwrap();
         let mut args: Vec<String> = [
             "--headless=new",
@@ -88,8 +98,27 @@ impl Browser {
                 "args": args,
             }),
         );
+        Self::launch(test, "chromedriver", caps, Some(profile)).await
+    }
+
+    /// Starts `driver` (chromedriver or geckodriver) and a browser through it.
+    async fn launch(
+        test: &str,
+        driver: &str,
+        caps: serde_json::Map<String, Value>,
+        profile: Option<tempfile::TempDir>,
+    ) -> Browser {
+        // Two TLS back ends are in the tree: say which one the WebDriver client uses.
+        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+        let port = free_port();
+        let driver = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{driver}: {e} (scripts/test installs it)"));
         let url = format!("http://127.0.0.1:{port}");
-        let client = within("chromedriver to start a browser", async {
+        let client = within("the WebDriver server to start a browser", async {
             loop {
                 match ClientBuilder::rustls()
                     .unwrap()
@@ -111,7 +140,7 @@ impl Browser {
             client,
             driver,
             shots,
-            _profile: profile,
+            _profile: profile.unwrap_or_else(|| tempfile::tempdir().unwrap()),
         }
     }
 

@@ -197,6 +197,7 @@ fn doctor_passes_on_a_working_setup_and_says_what_is_off() {
         "ok    docker    ",
         "ok    sandbox   image lucid-sandbox:latest is on the engine",
         "ok    api       ",
+        "ok    pages     the API token signs in; the links lucid posts open their session read-only",
         "warn  secrets   LUCID_SECRET_KEY is not set",
         "off   github    not configured -> set LUCID_GITHUB_WEBHOOK_SECRETS",
         "off   slack",
@@ -235,6 +236,12 @@ fn doctor_fails_when_a_required_part_is_down_and_says_what_to_do() {
     let docker = line("docker");
     assert!(docker.starts_with("FAIL  docker"), "{docker}");
     assert!(docker.contains("-> start the Docker engine"), "{docker}");
+    let pages = line("pages");
+    assert!(
+        pages.starts_with("warn  pages     nobody can sign in to lucid's pages")
+            && pages.ends_with("-> set LUCID_API_TOKEN or LUCID_UI_PASSWORD"),
+        "{pages}"
+    );
     assert!(!stdout.contains("hunter2"));
 }
 

@@ -484,3 +484,35 @@ async fn hostile_script_in_a_task_an_output_and_a_diff_renders_as_text_and_runs_
         "{policy}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_pages_work_in_firefox_too() {
+    let lucid = Lucid::start(fixing_script()).await;
+    let browser = Browser::firefox("firefox").await;
+    browser.sign_in(&lucid.url, API_TOKEN).await;
+    browser.click("#new-session summary").await;
+    browser.type_into("#new-repo", REPO).await;
+    browser.type_into("#new-task", "fix add() in calc.py").await;
+    browser.click("#start").await;
+    browser
+        .until(
+            "the new session's page",
+            "return !!document.getElementById('timeline')",
+        )
+        .await;
+    let url = browser.client.current_url().await.unwrap().to_string();
+    let id = session_of(&url);
+    browser
+        .until(
+            "the pull request's card",
+            "return !!document.querySelector('#timeline .pr-card a')",
+        )
+        .await;
+    until_finished(&browser).await;
+    assert_eq!(shown_seqs(&browser).await, expected_seqs(&lucid, &id).await);
+    assert_eq!(browser.text("#state").await.unwrap(), "Done");
+    browser.screenshot("session").await;
+    browser.goto(&lucid.url).await;
+    assert_eq!(browser.count("tr.session-row").await, 1);
+    browser.screenshot("list").await;
+}
