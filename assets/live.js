@@ -66,6 +66,11 @@
     setText("took", head.took);
     setText("spent", head.spent);
     setText("live", head.live_words);
+    var pr = document.getElementById("head-pr");
+    if (pr && head.pr && pr.hidden) {
+      pr.querySelector("a").href = head.pr;
+      pr.hidden = false;
+    }
     if (head.finished) finish();
   });
   source.addEventListener("end", function () {

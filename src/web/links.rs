@@ -56,3 +56,30 @@ impl Links {
         &self.access
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::SecretString;
+
+    fn links(share_links: bool) -> Links {
+        let token = SecretString::from("api-token-0123456789".to_owned());
+        let access = Access::new(Some(&token), None, None, share_links);
+        Links::new("https://lucid.example/", Arc::new(access))
+    }
+
+    #[test]
+    fn posted_links_open_the_page_with_a_share_token_unless_shares_are_off() {
+        let id = SessionId::new();
+        let on = links(true).session(id);
+        let token = on
+            .strip_prefix(&format!("https://lucid.example/sessions/{id}?share="))
+            .unwrap_or_else(|| panic!("{on}"));
+        assert!(links(true).access().is_posted_share(id, token));
+        assert_eq!(
+            links(false).session(id),
+            format!("https://lucid.example/sessions/{id}")
+        );
+        assert!(links(true).is_https());
+    }
+}

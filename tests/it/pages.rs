@@ -111,6 +111,11 @@ async fn a_session_started_from_the_form_fills_live_to_its_pr_card_and_the_list_
         "{card}"
     );
     assert_eq!(browser.text("#state").await.unwrap(), "Done");
+    let header_pr = browser
+        .js("const a = document.querySelector('#head-pr:not([hidden]) a'); return a && a.href")
+        .await;
+    let pr_url = lucid.api(&format!("/sessions/{id}")).await["pr_url"].clone();
+    assert_eq!(header_pr, pr_url, "the header links the PR once it exists");
     // The command, its output folded with its exit status, the edit as a diff.
     let timeline = browser.text("#timeline").await.unwrap();
     assert!(timeline.contains("$ python3 test_calc.py"), "{timeline}");

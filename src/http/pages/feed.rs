@@ -129,6 +129,7 @@ pub(super) fn head(session: &Session, usage: Option<Usage>) -> Arc<str> {
         "spent": spent_words(session, usage),
         "finished": finished,
         "live_words": if finished { WORDS.finished } else { WORDS.live },
+        "pr": session.pr_url.as_deref().filter(|u| timeline::is_web_address(u)),
     })
     .to_string()
     .into()
