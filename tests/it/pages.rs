@@ -54,6 +54,22 @@ async fn until_finished(browser: &Browser) {
         .await;
 }
 
+/// Starts a session with the list page's form; answers its id once its page shows.
+async fn start_from_the_form(browser: &Browser, task: &str) -> String {
+    browser.click("#new-session summary").await;
+    browser.type_into("#new-repo", REPO).await;
+    browser.type_into("#new-task", task).await;
+    browser.click("#start").await;
+    browser
+        .until(
+            "the new session's page",
+            "return !!document.getElementById('timeline')",
+        )
+        .await;
+    let url = browser.client.current_url().await.unwrap().to_string();
+    session_of(&url)
+}
+
 fn session_of(url: &str) -> String {
     url.rsplit("/sessions/")
         .next()
@@ -71,18 +87,7 @@ async fn a_session_started_from_the_form_fills_live_to_its_pr_card_and_the_list_
     browser.screenshot("empty-list").await;
     assert!(browser.text("#empty").await.is_some());
 
-    browser.click("#new-session summary").await;
-    browser.type_into("#new-repo", REPO).await;
-    browser.type_into("#new-task", "fix add() in calc.py").await;
-    browser.click("#start").await;
-    browser
-        .until(
-            "the new session's page",
-            "return !!document.getElementById('timeline')",
-        )
-        .await;
-    let url = browser.client.current_url().await.unwrap().to_string();
-    let id = session_of(&url);
+    let id = start_from_the_form(&browser, "fix add() in calc.py").await;
     // Marks this page: a reload would lose the mark.
     browser.js("window.stayedHere = true").await;
     let first_shown = shown_seqs(&browser).await.len();
@@ -495,18 +500,7 @@ async fn the_pages_work_in_firefox_too() {
     let lucid = Lucid::start(fixing_script()).await;
     let browser = Browser::firefox("firefox").await;
     browser.sign_in(&lucid.url, API_TOKEN).await;
-    browser.click("#new-session summary").await;
-    browser.type_into("#new-repo", REPO).await;
-    browser.type_into("#new-task", "fix add() in calc.py").await;
-    browser.click("#start").await;
-    browser
-        .until(
-            "the new session's page",
-            "return !!document.getElementById('timeline')",
-        )
-        .await;
-    let url = browser.client.current_url().await.unwrap().to_string();
-    let id = session_of(&url);
+    let id = start_from_the_form(&browser, "fix add() in calc.py").await;
     browser
         .until(
             "the pull request's card",
