@@ -97,12 +97,12 @@ ensure_sandbox_image() {
 # Headless Chromium and its WebDriver server, for the tests of lucid's pages.
 ensure_chromium() {
   if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
-    echo "chromium: $(chromium --version 2>/dev/null | head -n 1)"
+    echo "chromium: $(chromium --version 2>/dev/null | awk 'NR == 1')"
     return
   fi
   echo "chromium: installing chromium and chromium-driver"
   apt_install chromium chromium-driver
-  echo "chromium: $(chromium --version 2>/dev/null | head -n 1)"
+  echo "chromium: $(chromium --version 2>/dev/null | awk 'NR == 1')"
 }
 
 # Firefox and its WebDriver server. Debian packages Firefox but not geckodriver,
@@ -117,5 +117,5 @@ ensure_firefox() {
     CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/geckodriver" \
       cargo install --quiet --locked geckodriver --version 0.37.1
   fi
-  echo "firefox: $(firefox --version 2>/dev/null | head -n 1), $(geckodriver --version | head -n 1)"
+  echo "firefox: $(firefox --version 2>/dev/null | awk 'NR == 1'), $(geckodriver --version | awk 'NR == 1')"
 }

@@ -3,6 +3,7 @@
 //! repository out on the host into its workspace, publishes the work (branch, commit,
 //! change request) and cleans up. Git on the host ([`git`]) is shared by forges.
 
+pub mod checkpoint;
 pub mod git;
 pub mod local;
 
