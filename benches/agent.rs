@@ -150,6 +150,7 @@ fn main() {
             sandbox: &sandbox,
             store: &store,
             session: session.id,
+            checkpoints: None,
             settings: &settings,
             inbox,
             stop: CancellationToken::new(),

@@ -27,6 +27,7 @@ impl AgentRunner for BuiltinAgent {
             sandbox: job.sandbox,
             store: job.steps.store,
             session: job.steps.session,
+            checkpoints: job.steps.checkpoints,
             settings: &self.settings,
             inbox: job.inbox,
             stop: job.stop,

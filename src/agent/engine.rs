@@ -71,6 +71,8 @@ pub struct Agent<'a> {
     pub sandbox: &'a dyn Sandbox,
     pub store: &'a Store,
     pub session: SessionId,
+    /// The work tree's checkpoints, when kept (see `StepLog::after_step`).
+    pub checkpoints: Option<&'a crate::forge::checkpoint::Checkpoints>,
     pub settings: &'a AgentSettings,
     /// Messages people sent in the thread, given to the model at its next step.
     pub inbox: mpsc::UnboundedReceiver<(String, String)>,
@@ -171,7 +173,10 @@ impl Agent<'_> {
                 log: self.step_log(),
             };
             for call in &completion.tool_calls {
-                match tools::call(&bench, call).await? {
+                let result = tools::call(&bench, call).await?;
+                // Whatever the call changed, by any means, is logged from here.
+                bench.log.after_step(&call.name).await?;
+                match result {
                     ToolResult::Finish { summary } => {
                         messages.push(Message::tool_result(&call.id, "finished"));
                         return Ok(AgentEnd::Finished { summary });
@@ -220,6 +225,7 @@ impl Agent<'_> {
         StepLog {
             store: self.store,
             session: self.session,
+            checkpoints: self.checkpoints,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod tools;
 pub use port::{AgentRunner, Job, JobEnd, Said, Start};
 
 use crate::core::{EventBody, SessionId};
+use crate::forge::checkpoint::Checkpoints;
 use crate::sandbox::SandboxError;
 use crate::store::{Store, StoreError};
 
@@ -28,6 +29,9 @@ pub enum AgentError {
 pub struct StepLog<'a> {
     pub store: &'a Store,
     pub session: SessionId,
+    /// The work tree's checkpoints, when the session's host keeps them: every
+    /// change then reaches the log from them, whatever made it.
+    pub checkpoints: Option<&'a Checkpoints>,
 }
 
 impl StepLog<'_> {
@@ -36,6 +40,36 @@ impl StepLog<'_> {
             .append_event(self.session, body)
             .await
             .map(|_| ())
+    }
+
+    /// Whether changes reach the log from checkpoints (the tools then log none).
+    pub fn checkpointed(&self) -> bool {
+        self.checkpoints.is_some()
+    }
+
+    /// After a step of the agent (`label`): a checkpoint when the work tree changed,
+    /// logged as one file edit per changed file. A checkpoint that cannot be made is
+    /// said in lucid's log and the session goes on: the work itself is unharmed.
+    pub async fn after_step(&self, label: &str) -> Result<(), StoreError> {
+        let Some(checkpoints) = self.checkpoints else {
+            return Ok(());
+        };
+        let checkpoint = match checkpoints.record(label).await {
+            Ok(Some(checkpoint)) => checkpoint,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                tracing::warn!(session = %self.session, error = %e, "no checkpoint after a step");
+                return Ok(());
+            }
+        };
+        for change in checkpoint.changes {
+            self.log(EventBody::FileEdit {
+                path: change.path,
+                diff: change.diff,
+            })
+            .await?;
+        }
+        Ok(())
     }
 }
 

@@ -318,14 +318,17 @@ async fn save(
         }
         Err(other) => return Err(other.into()),
     }
-    let diff = unified_diff(path, before, after);
-    bench
-        .log
-        .log(EventBody::FileEdit {
-            path: path.to_owned(),
-            diff,
-        })
-        .await?;
+    // With checkpoints the step's diff comes from them, once, whatever made it.
+    if !bench.log.checkpointed() {
+        let diff = unified_diff(path, before, after);
+        bench
+            .log
+            .log(EventBody::FileEdit {
+                path: path.to_owned(),
+                diff,
+            })
+            .await?;
+    }
     Ok(ToolResult::Done {
         for_model: format!("saved {path}"),
     })

@@ -103,6 +103,15 @@ impl Checkpoints {
         }))
     }
 
+    /// Removes the checkpoints' git dir (the session's work is over).
+    pub fn remove(&self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.git_dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(error = %e, "could not remove a checkpoints directory");
+        }
+    }
+
     /// Every checkpoint, oldest first, without their changes.
     pub async fn list(&self) -> Result<Vec<Checkpoint>, CheckpointError> {
         let out = self

@@ -4,6 +4,7 @@
 
 use crate::agent::{AgentRunner, Job, JobEnd, Said, Start, StepLog};
 use crate::core::{Event, EventBody, Session, SessionId, SessionState};
+use crate::forge::checkpoint::Checkpoints;
 use crate::forge::{Checkout, Forge, Requester};
 use crate::sandbox::{Sandbox, SandboxSpec, Sandboxes};
 use crate::store::Store;
@@ -102,6 +103,7 @@ async fn work_in(
         .check_out(session, sandbox.workspace().path())
         .await?;
     sandbox.workspace().hand_over()?;
+    let checkpoints = checkpoints_for(sandbox.workspace().path(), id).await;
     parts.store.set_branch(id, &checkout.branch).await?;
     if session.state != SessionState::Running {
         parts
@@ -126,12 +128,32 @@ async fn work_in(
         steps: StepLog {
             store: parts.store,
             session: id,
+            checkpoints: checkpoints.as_ref(),
         },
         stop,
     };
     let end = parts.agent.run(job).await;
     forwarder.abort();
+    if let Some(checkpoints) = &checkpoints {
+        checkpoints.remove();
+    }
     finish(parts, session, &checkout, end?).await
+}
+
+/// The work tree's checkpoints, in a git dir beside the workspaces (never inside one),
+/// starting from the work tree as checked out. Without them (git failed) the agent's
+/// own tools still log their diffs.
+async fn checkpoints_for(work_tree: &std::path::Path, id: SessionId) -> Option<Checkpoints> {
+    let root = work_tree.parent()?;
+    // A sibling of the workspace, removed whole when the work is over.
+    let checkpoints = Checkpoints::new(&root.join(format!(".{id}.checkpoints")), work_tree);
+    match checkpoints.start().await {
+        Ok(()) => Some(checkpoints),
+        Err(e) => {
+            tracing::warn!(session = %id, error = %e, "no checkpoints for this session");
+            None
+        }
+    }
 }
 
 /// Fresh the first time; a resume when the session ran before: it ended and was

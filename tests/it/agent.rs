@@ -148,6 +148,7 @@ impl Rig {
             sandbox: &*self.sandbox,
             store: &self.store,
             session: self.session,
+            checkpoints: None,
             settings: &self.settings,
             inbox,
             stop,

@@ -5,6 +5,7 @@ mod agent;
 mod api;
 mod api_actions;
 mod browser;
+mod checkpoints_e2e;
 mod cli;
 mod discord_e2e;
 mod fake_anthropic;
