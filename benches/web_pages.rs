@@ -26,6 +26,7 @@ use common::{Client, Lucid, Usage, env_or, latency_rows, open_loop_expecting, ra
 use futures::StreamExt;
 use lucid::core::{Author, DeliveryId, EventBody, RepoRef, SessionId, ThreadRef, Trigger};
 use lucid::store::{Recorded, Store};
+use std::os::unix::process::CommandExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -222,8 +223,10 @@ struct Chromium {
 }
 
 impl Drop for Chromium {
+    /// chromedriver and the browser it started, which share its process group.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        // SAFETY: kill(2) on the process group this chromedriver leads.
+        unsafe { libc::kill(-(self.driver.id() as i32), libc::SIGKILL) };
         let _ = self.driver.wait();
     }
 }
@@ -232,6 +235,7 @@ impl Chromium {
     async fn start(base: &str) -> Option<Chromium> {
         let driver = std::process::Command::new("chromedriver")
             .arg("--port=9519")
+            .process_group(0)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

@@ -67,6 +67,56 @@ impl HostRepo {
         let from = format!("refs/remotes/origin/{start}");
         self.git("checkout", &["checkout", "-q", "-B", branch, &from])
             .await?;
+        self.give_history(branch).await
+    }
+
+    /// A git repository of the work tree's own (`<work tree>/.git`) with the branch's
+    /// history, so the agent can diff, log and blame in the sandbox. It has no remote
+    /// and no credential; the host never reads it (its git dir is elsewhere, and git
+    /// never walks into a path named `.git`).
+    async fn give_history(&self, branch: &str) -> Result<(), GitError> {
+        let own = self.work_tree.join(".git");
+        let host = self.git_dir.display().to_string();
+        let refspec = format!("+refs/heads/{branch}:refs/heads/{branch}");
+        let steps: [(&str, Vec<&str>); 3] = [
+            ("init", vec!["init", "-q", "--initial-branch", branch]),
+            (
+                "fetch",
+                vec![
+                    "fetch",
+                    "-q",
+                    "--no-tags",
+                    "--update-head-ok",
+                    &host,
+                    &refspec,
+                ],
+            ),
+            ("reset", vec!["reset", "-q"]),
+        ];
+        for (action, args) in steps {
+            let output = tokio::process::Command::new("git")
+                .arg("--git-dir")
+                .arg(&own)
+                .arg("--work-tree")
+                .arg(&self.work_tree)
+                .args(["-c", "core.hooksPath=/dev/null"])
+                .args(&args)
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("GIT_TERMINAL_PROMPT", "0")
+                .stdin(Stdio::null())
+                .output()
+                .await
+                .map_err(|e| GitError {
+                    action: action.into(),
+                    detail: format!("cannot run git: {e}"),
+                })?;
+            if !output.status.success() {
+                return Err(GitError {
+                    action: format!("{action} (the work tree's own repository)"),
+                    detail: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+                });
+            }
+        }
         Ok(())
     }
 

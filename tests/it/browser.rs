@@ -6,6 +6,7 @@
 use crate::harness::within;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,8 +19,11 @@ pub struct Browser {
 }
 
 impl Drop for Browser {
+    /// The driver and every browser process it started: they share its process
+    /// group, and killing the driver alone would leave the browser running.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        // SAFETY: kill(2) on the process group this browser's driver leads.
+        unsafe { libc::kill(-(self.driver.id() as i32), libc::SIGKILL) };
         let _ = self.driver.wait();
     }
 }
@@ -113,6 +117,8 @@ impl Browser {
         let port = free_port();
         let driver = Command::new(driver)
             .arg(format!("--port={port}"))
+            // Its own process group, for the browser too: see Drop.
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -68,3 +68,94 @@ async fn a_change_made_by_sed_is_a_file_edit_and_a_step_that_changes_nothing_log
         "{diff}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sandbox_has_the_branchs_history_and_no_remote_and_the_pr_still_holds_only_the_work() {
+    let lucid = Lucid::start(vec![
+        Reply::tool_call(
+            "c1",
+            "run",
+            r#"{"command": "git log --format=%s; echo remotes: $(git remote | wc -l); git status --porcelain | wc -l"}"#,
+        ),
+        Reply::tool_call(
+            "c2",
+            "edit_file",
+            r#"{"path": "calc.py", "old_text": "return a - b", "new_text": "return a + b"}"#,
+        ),
+        Reply::tool_call("c3", "run", r#"{"command": "git diff --stat"}"#),
+        // Planted for the host's git: a hook and a config that would leave a mark on
+        // the host if lucid's git ever read this repository.
+        Reply::tool_call("c4", "run", &plant_command()),
+        Reply::tool_call("c5", "finish", r#"{"summary": "Make add() add"}"#),
+    ])
+    .await;
+    let (status, body) = lucid
+        .api_post(
+            "/sessions",
+            &json!({"task": "fix add()", "repo": REPO}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["session"].as_str().unwrap().to_owned();
+    lucid
+        .until_session(&id, "the session to finish", |s| s["state"] == "completed")
+        .await;
+    let events = lucid.events(&id).await;
+    let outputs: Vec<&str> = events
+        .iter()
+        .filter(|e| e["kind"] == "output")
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outputs[0].trim(),
+        "Initial commit\nremotes: 0\n0",
+        "{outputs:?}"
+    );
+    assert!(outputs[1].contains("calc.py | 2 +-"), "{outputs:?}");
+    // Only the work reached the pull request: nothing of the sandbox's .git.
+    let pulls = lucid.github.pulls(REPO);
+    let branch = &pulls[0].head;
+    let files = lucid
+        .github
+        .git(REPO, &["ls-tree", "-r", "--name-only", branch]);
+    assert!(!files.contains(".git/"), "{files}");
+    let edits = events.iter().filter(|e| e["kind"] == "file_edit").count();
+    assert_eq!(edits, 1, "git's own files are never a change");
+    let planted = events
+        .iter()
+        .position(|e| {
+            e["command"]
+                .as_str()
+                .is_some_and(|c| c.contains("core.fsmonitor"))
+        })
+        .expect("the planting command");
+    assert_eq!(
+        events[planted + 1]["exit_code"],
+        0,
+        "{}",
+        events[planted + 1]
+    );
+    for mark in MARKS {
+        assert!(
+            !std::path::Path::new(mark).exists(),
+            "{mark}: the host ran what the agent planted"
+        );
+    }
+}
+
+const MARKS: [&str; 2] = [
+    "/tmp/lucid-test-planted-hook-ran",
+    "/tmp/lucid-test-planted-fsmonitor-ran",
+];
+
+fn plant_command() -> String {
+    let command = format!(
+        "printf '#!/bin/sh\\ntouch {hook}\\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit \
+         && cp .git/hooks/pre-commit .git/hooks/post-index-change \
+         && git config core.fsmonitor 'touch {fsmonitor}' && git config core.hooksPath .git/hooks",
+        hook = MARKS[0],
+        fsmonitor = MARKS[1],
+    );
+    json!({ "command": command }).to_string()
+}
