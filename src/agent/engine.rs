@@ -82,8 +82,9 @@ pub struct Agent<'a> {
 impl Agent<'_> {
     /// Works on `task` (which came from a person, so it is fenced as untrusted).
     pub async fn run(self, task: &str) -> Result<AgentEnd, AgentError> {
+        let guidance = super::guidance::read(self.sandbox).await;
         let messages = vec![
-            Message::system(SYSTEM_PROMPT),
+            Message::system(super::guidance::with_guidance(SYSTEM_PROMPT, guidance)),
             Message::user(format!("<untrusted>\n{task}\n</untrusted>")),
         ];
         self.work(messages, Usage::default()).await

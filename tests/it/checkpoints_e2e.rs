@@ -159,3 +159,70 @@ fn plant_command() -> String {
     );
     json!({ "command": command }).to_string()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_repositorys_guidance_reaches_the_models_first_request_below_lucids_rules() {
+    let lucid = Lucid::start(vec![
+        Reply::tool_call("g1", "finish", r#"{"summary": "Read the guidance"}"#),
+        Reply::tool_call("g2", "finish", r#"{"summary": "Read the other guidance"}"#),
+    ])
+    .await;
+    let calc = ("calc.py", "def add(a, b):\n    return a - b\n");
+    lucid.github.add_repo(
+        "acme/guided",
+        &[
+            calc,
+            ("AGENTS.md", "Run tests with `make check-guided`.\n"),
+            ("CLAUDE.md", "not this one\n"),
+        ],
+    );
+    lucid.github.add_repo(
+        "acme/claude",
+        &[calc, ("CLAUDE.md", "Prefer `make check-claude`.\n")],
+    );
+    for repo in ["acme/guided", "acme/claude"] {
+        let (status, body) = lucid
+            .api_post(
+                "/sessions",
+                &json!({"task": "fix add()", "repo": repo}),
+                None,
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let id = body["session"].as_str().unwrap().to_owned();
+        lucid
+            .until_session(&id, "the session to finish", |s| s["state"] == "completed")
+            .await;
+    }
+    let systems: Vec<String> = lucid
+        .llm
+        .received()
+        .iter()
+        .map(|r| {
+            r.body["messages"][0]["content"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(systems.len(), 2, "{systems:?}");
+    assert!(
+        systems[0].starts_with("You are lucid"),
+        "lucid's rules come first"
+    );
+    assert!(
+        systems[0].contains("(AGENTS.md)")
+            && systems[0].contains("<repository-guidance>\nRun tests with `make check-guided`.\n"),
+        "{}",
+        systems[0]
+    );
+    assert!(
+        !systems[0].contains("not this one"),
+        "AGENTS.md wins over CLAUDE.md"
+    );
+    assert!(
+        systems[1].contains("(CLAUDE.md)") && systems[1].contains("Prefer `make check-claude`."),
+        "{}",
+        systems[1]
+    );
+}
