@@ -298,28 +298,12 @@ impl Checkpoints {
         args: &[&str],
         env: &[(&str, &std::ffi::OsStr)],
     ) -> Result<String, CheckpointError> {
-        let output = tokio::process::Command::new("git")
-            .arg("--git-dir")
-            .arg(&self.git_dir)
-            .arg("--work-tree")
-            .arg(&self.work_tree)
-            .args([
-                "-c",
-                "core.hooksPath=/dev/null",
-                "-c",
-                "core.fsmonitor=false",
-                "-c",
-                "core.autocrlf=false",
-                "-c",
-                "gc.auto=0",
-            ])
+        let output = super::git::host_git(&self.git_dir, &self.work_tree)
+            .args(["-c", "core.autocrlf=false", "-c", "gc.auto=0"])
             .args(args)
             .envs(env.iter().copied())
-            .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_TERMINAL_PROMPT", "0")
             .current_dir(&self.work_tree)
-            .stdin(Stdio::null())
             .output()
             .await
             .map_err(|e| failed(action, e))?;

@@ -94,16 +94,8 @@ impl HostRepo {
             ("reset", vec!["reset", "-q"]),
         ];
         for (action, args) in steps {
-            let output = tokio::process::Command::new("git")
-                .arg("--git-dir")
-                .arg(&own)
-                .arg("--work-tree")
-                .arg(&self.work_tree)
-                .args(["-c", "core.hooksPath=/dev/null"])
+            let output = host_git(&own, &self.work_tree)
                 .args(&args)
-                .env("GIT_CONFIG_NOSYSTEM", "1")
-                .env("GIT_TERMINAL_PROMPT", "0")
-                .stdin(Stdio::null())
                 .output()
                 .await
                 .map_err(|e| GitError {
@@ -179,24 +171,11 @@ impl HostRepo {
             base64::engine::general_purpose::STANDARD
                 .encode(format!("x-access-token:{}", self.token.expose_secret()))
         );
-        let output = tokio::process::Command::new("git")
-            .arg("--git-dir")
-            .arg(&self.git_dir)
-            .arg("--work-tree")
-            .arg(&self.work_tree)
-            .args([
-                "-c",
-                "core.hooksPath=/dev/null",
-                "-c",
-                "core.fsmonitor=false",
-            ])
+        let output = host_git(&self.git_dir, &self.work_tree)
             .args(args)
             .env("GIT_CONFIG_COUNT", "1")
             .env("GIT_CONFIG_KEY_0", "http.extraHeader")
             .env("GIT_CONFIG_VALUE_0", header)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .stdin(Stdio::null())
             .output()
             .await
             .map_err(|e| GitError {
@@ -217,6 +196,28 @@ impl HostRepo {
             detail,
         })
     }
+}
+
+/// git on the host over `git_dir` and `work_tree`, as lucid always runs it: hooks and
+/// fsmonitor off (nothing in a repository can make the host run a command), no
+/// system config, never waiting on a prompt.
+pub(crate) fn host_git(git_dir: &Path, work_tree: &Path) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new("git");
+    command
+        .arg("--git-dir")
+        .arg(git_dir)
+        .arg("--work-tree")
+        .arg(work_tree)
+        .args([
+            "-c",
+            "core.hooksPath=/dev/null",
+            "-c",
+            "core.fsmonitor=false",
+        ])
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(Stdio::null());
+    command
 }
 
 /// `lucid/<number>-<slug of the title>`, short and safe as a ref name.

@@ -6,6 +6,24 @@ use crate::fake_llm::Reply;
 use crate::rig::{Lucid, REPO};
 use serde_json::{Value, json};
 
+/// Starts a session on `repo` through the API and waits for it to complete; answers
+/// its events.
+async fn run_to_the_end(lucid: &Lucid, repo: &str) -> Vec<Value> {
+    let (status, body) = lucid
+        .api_post(
+            "/sessions",
+            &json!({"task": "fix add()", "repo": repo}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["session"].as_str().unwrap().to_owned();
+    lucid
+        .until_session(&id, "the session to finish", |s| s["state"] == "completed")
+        .await;
+    lucid.events(&id).await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_change_made_by_sed_is_a_file_edit_and_a_step_that_changes_nothing_logs_none() {
     let lucid = Lucid::start(vec![
@@ -23,19 +41,7 @@ async fn a_change_made_by_sed_is_a_file_edit_and_a_step_that_changes_nothing_log
         Reply::tool_call("c4", "finish", r#"{"summary": "Make add() add"}"#),
     ])
     .await;
-    let (status, body) = lucid
-        .api_post(
-            "/sessions",
-            &json!({"task": "fix add()", "repo": REPO}),
-            None,
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let id = body["session"].as_str().unwrap().to_owned();
-    lucid
-        .until_session(&id, "the session to finish", |s| s["state"] == "completed")
-        .await;
-    let events = lucid.events(&id).await;
+    let events = run_to_the_end(&lucid, REPO).await;
     let kinds: Vec<&str> = events
         .iter()
         .filter(|e| ["command", "output", "file_edit"].contains(&e["kind"].as_str().unwrap()))
@@ -89,19 +95,7 @@ async fn the_sandbox_has_the_branchs_history_and_no_remote_and_the_pr_still_hold
         Reply::tool_call("c5", "finish", r#"{"summary": "Make add() add"}"#),
     ])
     .await;
-    let (status, body) = lucid
-        .api_post(
-            "/sessions",
-            &json!({"task": "fix add()", "repo": REPO}),
-            None,
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let id = body["session"].as_str().unwrap().to_owned();
-    lucid
-        .until_session(&id, "the session to finish", |s| s["state"] == "completed")
-        .await;
-    let events = lucid.events(&id).await;
+    let events = run_to_the_end(&lucid, REPO).await;
     let outputs: Vec<&str> = events
         .iter()
         .filter(|e| e["kind"] == "output")
@@ -181,18 +175,7 @@ async fn the_repositorys_guidance_reaches_the_models_first_request_below_lucids_
         &[calc, ("CLAUDE.md", "Prefer `make check-claude`.\n")],
     );
     for repo in ["acme/guided", "acme/claude"] {
-        let (status, body) = lucid
-            .api_post(
-                "/sessions",
-                &json!({"task": "fix add()", "repo": repo}),
-                None,
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-        let id = body["session"].as_str().unwrap().to_owned();
-        lucid
-            .until_session(&id, "the session to finish", |s| s["state"] == "completed")
-            .await;
+        run_to_the_end(&lucid, repo).await;
     }
     let systems: Vec<String> = lucid
         .llm
