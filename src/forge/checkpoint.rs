@@ -257,7 +257,7 @@ impl Checkpoints {
                 continue;
             };
             let diff = if added == "-" {
-                "(a binary file changed)".to_owned()
+                crate::messages::binary_file_changed().to_owned()
             } else {
                 let patch = self
                     .git(
@@ -275,7 +275,7 @@ impl Checkpoints {
                     )
                     .await?;
                 if patch.len() > MAX_DIFF_BYTES {
-                    format!("(too large to show: +{added} −{removed})")
+                    crate::messages::diff_too_large(added, removed)
                 } else {
                     hunks(&patch)
                 }

@@ -94,14 +94,7 @@ impl HostRepo {
             ("reset", vec!["reset", "-q"]),
         ];
         for (action, args) in steps {
-            let output = host_git(&own, &self.work_tree)
-                .args(&args)
-                .output()
-                .await
-                .map_err(|e| GitError {
-                    action: action.into(),
-                    detail: format!("cannot run git: {e}"),
-                })?;
+            let output = run(host_git(&own, &self.work_tree).args(&args), action).await?;
             if !output.status.success() {
                 return Err(GitError {
                     action: format!("{action} (the work tree's own repository)"),
@@ -171,17 +164,13 @@ impl HostRepo {
             base64::engine::general_purpose::STANDARD
                 .encode(format!("x-access-token:{}", self.token.expose_secret()))
         );
-        let output = host_git(&self.git_dir, &self.work_tree)
+        let mut command = host_git(&self.git_dir, &self.work_tree);
+        command
             .args(args)
             .env("GIT_CONFIG_COUNT", "1")
             .env("GIT_CONFIG_KEY_0", "http.extraHeader")
-            .env("GIT_CONFIG_VALUE_0", header)
-            .output()
-            .await
-            .map_err(|e| GitError {
-                action: action.into(),
-                detail: format!("cannot run git: {e}"),
-            })?;
+            .env("GIT_CONFIG_VALUE_0", header);
+        let output = run(&mut command, action).await?;
         if output.status.success() {
             return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
         }
@@ -218,6 +207,17 @@ pub(crate) fn host_git(git_dir: &Path, work_tree: &Path) -> tokio::process::Comm
         .env("GIT_TERMINAL_PROMPT", "0")
         .stdin(Stdio::null());
     command
+}
+
+/// Runs a git command to its end; only not being able to start git is an error here.
+async fn run(
+    command: &mut tokio::process::Command,
+    action: &str,
+) -> Result<std::process::Output, GitError> {
+    command.output().await.map_err(|e| GitError {
+        action: action.into(),
+        detail: format!("cannot run git: {e}"),
+    })
 }
 
 /// `lucid/<number>-<slug of the title>`, short and safe as a ref name.

@@ -210,6 +210,16 @@ pub fn moment(moment: &Moment, session_url: &str) -> Text {
     }
 }
 
+/// A changed file whose diff is not text, in place of its diff.
+pub fn binary_file_changed() -> &'static str {
+    "(a binary file changed)"
+}
+
+/// A changed file whose diff is too big to show, in place of its diff.
+pub fn diff_too_large(added: &str, removed: &str) -> String {
+    format!("(too large to show: +{added} −{removed})")
+}
+
 /// One step of a checklist, and whether it is done.
 pub fn step(step: &Step) -> (bool, Text) {
     match step {

@@ -34,3 +34,12 @@ fn shortening_keeps_the_limit_and_says_it_cut() {
     assert_eq!(shorten("abcdef", 4), "abc…");
     assert_eq!(one_line("a\n\tb  c"), "a b c");
 }
+
+#[test]
+fn what_stands_in_for_a_diff_that_is_not_shown() {
+    insta::assert_snapshot!(format!(
+        "{}\n{}",
+        binary_file_changed(),
+        diff_too_large("20000", "3")
+    ));
+}
