@@ -64,6 +64,7 @@ pub async fn run(settings: Settings, request: RunRequest) -> anyhow::Result<JobE
             name: &request.author,
             platform_title: "the terminal",
         },
+        platform: None,
     };
     let ending = drive(&parts, &session, stop).await;
     let _ = printer.await;
@@ -181,6 +182,23 @@ fn print_event(event: &Event, colour: bool) {
             ),
         ),
         EventBody::Error { message } => paint("31", &format!("error: {message}")),
+        EventBody::Checkpoint {
+            number,
+            label,
+            files,
+        } => paint(
+            "2",
+            &crate::messages::page::step_mark(*number, label, files.len()),
+        ),
+        EventBody::RevertAsked { author, checkpoint } => {
+            crate::messages::page::asked_to_go_back(author, *checkpoint)
+        }
+        EventBody::Reverted { checkpoint, files } => {
+            crate::messages::went_back(*checkpoint, files.len())
+        }
+        EventBody::RevertRefused { reason } => {
+            paint("31", &crate::messages::page::could_not_go_back(reason))
+        }
     };
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");

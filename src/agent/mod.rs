@@ -11,7 +11,7 @@ pub mod tools;
 pub use port::{AgentRunner, Job, JobEnd, Said, Start};
 
 use crate::core::{EventBody, SessionId};
-use crate::forge::checkpoint::Checkpoints;
+use crate::forge::checkpoint::{Checkpoint, Checkpoints};
 use crate::sandbox::SandboxError;
 use crate::store::{Store, StoreError};
 
@@ -55,14 +55,24 @@ impl StepLog<'_> {
         let Some(checkpoints) = self.checkpoints else {
             return Ok(());
         };
-        let checkpoint = match checkpoints.record(label).await {
-            Ok(Some(checkpoint)) => checkpoint,
-            Ok(None) => return Ok(()),
+        match checkpoints.record(label).await {
+            Ok(Some(checkpoint)) => self.log_checkpoint(checkpoint).await,
+            Ok(None) => Ok(()),
             Err(e) => {
                 tracing::warn!(session = %self.session, error = %e, "no checkpoint after a step");
-                return Ok(());
+                Ok(())
             }
-        };
+        }
+    }
+
+    /// A checkpoint in the log: its number and files, then one file edit per file.
+    pub async fn log_checkpoint(&self, checkpoint: Checkpoint) -> Result<(), StoreError> {
+        self.log(EventBody::Checkpoint {
+            number: checkpoint.number,
+            label: checkpoint.label,
+            files: checkpoint.changes.iter().map(|c| c.path.clone()).collect(),
+        })
+        .await?;
         for change in checkpoint.changes {
             self.log(EventBody::FileEdit {
                 path: change.path,

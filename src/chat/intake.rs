@@ -194,6 +194,15 @@ impl Intake {
                 }
                 Ok(taken)
             }
+            Decision::Revert { session, to } => {
+                let action = DeliveryAction::Revert {
+                    session,
+                    author: who,
+                    checkpoint: to.checkpoint(),
+                };
+                self.said(platform, &origin, session, action, "revert")
+                    .await
+            }
             Decision::Refuse(refusal) => self.refuse(platform, &origin, refusal).await,
             Decision::Ignore(reason) => Ok(Taken::Ignored(reason)),
         }

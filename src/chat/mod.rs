@@ -173,6 +173,18 @@ pub trait ChatPlatform: Send + Sync + 'static {
         None
     }
 
+    /// What people said in `thread` before `before` (a GitHub issue's earlier
+    /// comments), oldest first, as `(who, words)`, for a new session's task: requests
+    /// to lucid and lucid's own words left out. Untrusted, like every word from a
+    /// thread. Nothing where the platform has nothing to add, or cannot say.
+    async fn earlier_words(
+        &self,
+        _thread: &ThreadRef,
+        _before: crate::core::Timestamp,
+    ) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
     async fn display_name(&self, author: &Author) -> String {
         author.display_name.clone()
     }

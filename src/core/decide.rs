@@ -2,7 +2,7 @@
 //! mention says the same thing on GitHub, in Slack and wherever lucid goes next.
 
 use super::ids::{RepoRef, SessionId};
-use super::intent::{Ask, Intent};
+use super::intent::{Ask, Intent, RevertTo, revert_asked};
 use super::session::SessionState;
 use super::trigger::Trigger;
 
@@ -83,6 +83,12 @@ pub enum Decision {
     },
     Stop {
         session: SessionId,
+    },
+    /// Take the session's work tree back to a checkpoint (a finished session is
+    /// taken up again to do it).
+    Revert {
+        session: SessionId,
+        to: RevertTo,
     },
     /// Say no, once.
     Refuse(Refusal),
@@ -172,6 +178,9 @@ fn handover(intent: Intent, thread: &ThreadState, policy: &Policy) -> Decision {
 fn in_session(intent: Intent, session: SessionId, state: SessionState) -> Decision {
     match (intent.ask, intent.origin.addressed) {
         (Ask::Stop, true) => Decision::Stop { session },
+        (Ask::Task { text, .. }, true) if let Some(to) = revert_asked(&text) => {
+            Decision::Revert { session, to }
+        }
         (Ask::Task { text, .. }, true) => {
             let text = or_default(text, CARRY_ON);
             if state.is_terminal() {

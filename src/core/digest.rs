@@ -18,6 +18,17 @@ pub enum Step<'a> {
         path: &'a str,
         added: usize,
         removed: usize,
+        /// The checkpoint the change is in, to go back to from the thread.
+        checkpoint: Option<u32>,
+    },
+    /// The work tree went back to a checkpoint, as someone asked.
+    Reverted {
+        checkpoint: u32,
+        files: usize,
+    },
+    /// Going back was asked and could not be done.
+    RevertRefused {
+        reason: &'a str,
     },
     Pr {
         number: u64,
@@ -45,6 +56,8 @@ pub struct Digest<'a> {
     /// The message of the last status event that failed the session.
     pub failed_message: Option<&'a str>,
     pub last_at: Option<Timestamp>,
+    /// The newest checkpoint so far.
+    pub checkpoint: Option<u32>,
 }
 
 impl<'a> Digest<'a> {
@@ -84,6 +97,7 @@ impl<'a> Digest<'a> {
                     path,
                     added,
                     removed,
+                    checkpoint: self.checkpoint,
                 });
             }
             EventBody::Status { state, message } => match state {
@@ -111,6 +125,13 @@ impl<'a> Digest<'a> {
                 })
             }
             EventBody::Error { message } => self.last_error = Some(message),
+            EventBody::Checkpoint { number, .. } => self.checkpoint = Some(*number),
+            EventBody::RevertAsked { .. } => {}
+            EventBody::Reverted { checkpoint, files } => self.steps.push(Step::Reverted {
+                checkpoint: *checkpoint,
+                files: files.len(),
+            }),
+            EventBody::RevertRefused { reason } => self.steps.push(Step::RevertRefused { reason }),
         }
     }
 

@@ -52,6 +52,30 @@ pub enum EventBody {
     Error {
         message: String,
     },
+    /// The work tree after a step that changed it, kept to go back to: checkpoint
+    /// `number` (0 is the work tree as checked out), the step's `label` (the tool
+    /// that ran) and the files it changed. Its file edits follow it in the log.
+    Checkpoint {
+        number: u32,
+        label: String,
+        files: Vec<String>,
+    },
+    /// Someone asked to go back: to checkpoint `checkpoint`, or (none) to the one
+    /// before the last step's.
+    RevertAsked {
+        author: String,
+        checkpoint: Option<u32>,
+    },
+    /// The work tree went back to checkpoint `checkpoint`, as asked; `files` are those
+    /// that changed back (their edits follow in the log).
+    Reverted {
+        checkpoint: u32,
+        files: Vec<String>,
+    },
+    /// A revert that could not be done, and why, in words for the thread.
+    RevertRefused {
+        reason: String,
+    },
 }
 
 impl EventBody {
@@ -66,6 +90,10 @@ impl EventBody {
             EventBody::PrOpened { .. } => "pr_opened",
             EventBody::Usage { .. } => "usage",
             EventBody::Error { .. } => "error",
+            EventBody::Checkpoint { .. } => "checkpoint",
+            EventBody::RevertAsked { .. } => "revert_asked",
+            EventBody::Reverted { .. } => "reverted",
+            EventBody::RevertRefused { .. } => "revert_refused",
         }
     }
 
@@ -144,6 +172,22 @@ mod tests {
             }),
             EventBody::Error {
                 message: "boom".into(),
+            },
+            EventBody::Checkpoint {
+                number: 2,
+                label: "shell".into(),
+                files: vec!["a.rs".into()],
+            },
+            EventBody::RevertAsked {
+                author: "ada".into(),
+                checkpoint: None,
+            },
+            EventBody::Reverted {
+                checkpoint: 1,
+                files: vec!["a.rs".into()],
+            },
+            EventBody::RevertRefused {
+                reason: "no".into(),
             },
         ];
         for body in bodies {

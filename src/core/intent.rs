@@ -74,8 +74,74 @@ pub fn is_stop(words: &str) -> bool {
         .eq_ignore_ascii_case("stop"))
 }
 
+/// Where a person asked the work tree to go back to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevertTo {
+    /// "undo": to the checkpoint before the last step's.
+    LastStep,
+    /// "revert to 3": to checkpoint 3.
+    Checkpoint(u32),
+}
+
+impl RevertTo {
+    /// The checkpoint named, if one was.
+    pub fn checkpoint(self) -> Option<u32> {
+        match self {
+            RevertTo::LastStep => None,
+            RevertTo::Checkpoint(n) => Some(n),
+        }
+    }
+}
+
+/// Whether words said to lucid ask to go back: the one word "undo", or "revert to
+/// N", "revert to step N", "go back to step N" (case and punctuation aside; `#N`
+/// too). Anything longer is work for the agent, not a request to lucid.
+pub fn revert_asked(words: &str) -> Option<RevertTo> {
+    let words: Vec<String> = words
+        .split_whitespace()
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_ascii_lowercase()
+        })
+        .filter(|w| !w.is_empty())
+        .collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let number = match words.as_slice() {
+        ["undo"] => return Some(RevertTo::LastStep),
+        ["revert" | "rollback", "to", rest @ ..] | ["go", "back", "to", rest @ ..] => rest,
+        _ => return None,
+    };
+    match number {
+        [n] | ["step" | "checkpoint", n] => n.parse().ok().map(RevertTo::Checkpoint),
+        _ => None,
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Intent {
     pub origin: Origin,
     pub ask: Ask,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undo_and_revert_are_read_from_the_words_alone() {
+        assert_eq!(revert_asked("undo"), Some(RevertTo::LastStep));
+        assert_eq!(revert_asked(" Undo! "), Some(RevertTo::LastStep));
+        assert_eq!(revert_asked("revert to 3"), Some(RevertTo::Checkpoint(3)));
+        assert_eq!(
+            revert_asked("Revert to step #12."),
+            Some(RevertTo::Checkpoint(12))
+        );
+        assert_eq!(
+            revert_asked("go back to checkpoint 0"),
+            Some(RevertTo::Checkpoint(0))
+        );
+        assert_eq!(revert_asked("undo the change to calc.py"), None);
+        assert_eq!(revert_asked("revert to the old parser"), None);
+        assert_eq!(revert_asked(""), None);
+    }
 }

@@ -27,6 +27,15 @@ impl Timestamp {
         Self(self.0.saturating_add(millis))
     }
 
+    /// A time as platforms write it (`2026-12-01T07:00:00Z`).
+    pub fn parse_rfc3339(s: &str) -> Option<Self> {
+        let t = ::time::OffsetDateTime::parse(s, &::time::format_description::well_known::Rfc3339)
+            .ok()?;
+        i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
+            .ok()
+            .map(Self)
+    }
+
     pub fn to_rfc3339(self) -> String {
         let nanos = i128::from(self.0) * 1_000_000;
         ::time::OffsetDateTime::from_unix_timestamp_nanos(nanos)

@@ -47,6 +47,9 @@ pub struct Checkpoint {
 pub struct Checkpoints {
     git_dir: PathBuf,
     work_tree: PathBuf,
+    /// One git operation at a time: a revert asked from the thread can come while
+    /// the agent's step is being recorded, and both use the one index.
+    busy: tokio::sync::Mutex<()>,
 }
 
 impl Checkpoints {
@@ -54,12 +57,13 @@ impl Checkpoints {
         Self {
             git_dir: git_dir.to_owned(),
             work_tree: work_tree.to_owned(),
+            busy: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// Checkpoint 0: the work tree as the session starts (made once; later calls
-    /// find it).
-    pub async fn start(&self) -> Result<(), CheckpointError> {
+    /// Checkpoint 0: the work tree as the session starts (made once; later calls,
+    /// in later runs of the session, find it). Answers whether it was made now.
+    pub async fn start(&self) -> Result<bool, CheckpointError> {
         if !self.git_dir.join("HEAD").exists() {
             std::fs::create_dir_all(&self.git_dir).map_err(|e| failed("init", e))?;
             let made = tokio::process::Command::new("git")
@@ -79,13 +83,19 @@ impl Checkpoints {
             let tree = self.snapshot().await?;
             let commit = self.commit(&tree, None, "start").await?;
             self.set_ref(0, &commit).await?;
+            return Ok(true);
         }
-        Ok(())
+        Ok(false)
     }
 
     /// A checkpoint after a step labelled `label`, when the work tree changed since the
     /// last one; `None` when nothing changed.
     pub async fn record(&self, label: &str) -> Result<Option<Checkpoint>, CheckpointError> {
+        let _busy = self.busy.lock().await;
+        self.record_now(label).await
+    }
+
+    async fn record_now(&self, label: &str) -> Result<Option<Checkpoint>, CheckpointError> {
         let Some((last_number, last)) = self.last().await? else {
             return Err(failed("record", "no checkpoint 0: start() first"));
         };
@@ -143,6 +153,7 @@ impl Checkpoints {
     /// removed), and records that as a checkpoint of its own; answers it, or `None`
     /// when the work tree already was that checkpoint.
     pub async fn restore(&self, number: u32) -> Result<Option<Checkpoint>, CheckpointError> {
+        let _busy = self.busy.lock().await;
         let target = self
             .commit_of(number)
             .await?
@@ -159,7 +170,7 @@ impl Checkpoints {
             &index_env,
         )
         .await?;
-        self.record(&format!("restored checkpoint {number}")).await
+        self.record_now(&format!("back to step {number}")).await
     }
 
     /// The newest checkpoint's number and commit.
@@ -414,7 +425,7 @@ mod tests {
         checkpoints.record("step 2").await.unwrap().unwrap();
 
         let back = checkpoints.restore(1).await.unwrap().unwrap();
-        assert_eq!(back.label, "restored checkpoint 1");
+        assert_eq!(back.label, "back to step 1");
         assert_eq!(
             std::fs::read_to_string(work.path().join("calc.py")).unwrap(),
             "one\n"
@@ -440,8 +451,8 @@ mod tests {
                 "0 start",
                 "1 step 1",
                 "2 step 2",
-                "3 restored checkpoint 1",
-                "4 restored checkpoint 0"
+                "3 back to step 1",
+                "4 back to step 0"
             ]
         );
         assert!(checkpoints.restore(9).await.is_err());

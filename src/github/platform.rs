@@ -8,7 +8,7 @@ use super::outbound::markup::GithubMarkup;
 use super::outbound::progress::{ProgressView, render};
 use crate::chat::{ChatPlatform, Intake, Pacing, Rendered, StatusView};
 use crate::config::GithubSettings;
-use crate::core::{Origin, Platform, RepoRef, ThreadRef};
+use crate::core::{Origin, Platform, RepoRef, ThreadRef, Timestamp};
 use crate::messages::Markup;
 use anyhow::{Context, bail};
 use async_trait::async_trait;
@@ -145,6 +145,51 @@ impl ChatPlatform for GithubPlatform {
             .edit_comment(id, rendered.as_str())
             .await?;
         Ok(())
+    }
+
+    async fn earlier_words(&self, thread: &ThreadRef, before: Timestamp) -> Vec<(String, String)> {
+        match self.earlier_comments(thread, before).await {
+            Ok(words) => words,
+            Err(e) => {
+                // The task stands without them.
+                tracing::warn!(error = %format!("{e:#}"), "could not read an issue's earlier comments");
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// How many pages of 100 comments are read for a task's context.
+const EARLIER_COMMENT_PAGES: u32 = 3;
+
+impl GithubPlatform {
+    /// The issue's comments before `before` by people, none that asks lucid.
+    async fn earlier_comments(
+        &self,
+        thread: &ThreadRef,
+        before: Timestamp,
+    ) -> anyhow::Result<Vec<(String, String)>> {
+        let (repo, issue) = place(thread)?;
+        let comments = self
+            .client
+            .repo(repo)
+            .await?
+            .issue_comments(issue, EARLIER_COMMENT_PAGES)
+            .await?;
+        let bot = &self.settings.bot_login;
+        Ok(comments
+            .into_iter()
+            .filter(|c| Timestamp::parse_rfc3339(&c.created_at).is_some_and(|at| at < before))
+            .filter_map(|c| {
+                let user = c.user?;
+                let body = c.body?;
+                let lucids = user.kind == "Bot"
+                    || user.login.eq_ignore_ascii_case(bot)
+                    || user.login.eq_ignore_ascii_case(&format!("{bot}[bot]"));
+                let asks_lucid = super::inbound::mention(&body, bot).is_some();
+                (!lucids && !asks_lucid && !body.trim().is_empty()).then_some((user.login, body))
+            })
+            .collect())
     }
 }
 

@@ -93,6 +93,27 @@ impl Actions {
             .await?)
     }
 
+    /// Takes the session's work tree back to `checkpoint` (none: undoes the last
+    /// step); a finished session is taken up again to do it.
+    pub(in crate::http) async fn revert(
+        &self,
+        session: SessionId,
+        author: &Author,
+        checkpoint: Option<u32>,
+        delivery: &DeliveryId,
+    ) -> Result<Delivered, ApiError> {
+        let action = DeliveryAction::Revert {
+            session,
+            author: author.display_name.clone(),
+            checkpoint,
+        };
+        Ok(self
+            .intake
+            .store
+            .record_delivery(Platform::WEB, delivery, action)
+            .await?)
+    }
+
     /// Stops a live session; a finished one stays as it ended.
     pub(in crate::http) async fn stop(
         &self,
@@ -135,7 +156,7 @@ const OPERATOR: &str = "operator";
 const MAX_TEXT: usize = 100_000;
 
 /// A JSON body whose errors answer 400 with the reason, like every API error.
-pub(super) struct ApiJson<T>(T);
+pub(super) struct ApiJson<T>(pub(super) T);
 
 impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;

@@ -4,6 +4,7 @@
 pub(crate) mod actions;
 mod api;
 mod auth;
+mod checkpoints;
 mod error;
 mod health;
 pub mod metrics;
@@ -88,6 +89,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(actions::stop_session))
         .routes(routes!(shares::make_share, shares::revoke_shares))
         .routes(routes!(api::list_events))
+        .routes(routes!(checkpoints::list_checkpoints))
+        .routes(routes!(checkpoints::revert))
         .routes(routes!(stream::stream_events))
         .routes(routes!(usage::usage));
     let document = routes.get_openapi_mut();

@@ -2,7 +2,7 @@
 //! platform's rendering go through, so a new sentence is seen on every platform.
 
 use super::*;
-use crate::core::digest::Moment;
+use crate::core::digest::{Moment, Step};
 use crate::core::{Author, Refusal, RepoRef, Session, SessionState, Timestamp};
 
 /// Ada, who asks for work in the examples.
@@ -101,6 +101,39 @@ pub fn catalogue() -> Vec<(&'static str, Text)> {
             ),
         ),
         ("earlier steps", earlier_steps(3)),
+        (
+            "step: an edit in a checkpoint",
+            step(&Step::Edit {
+                path: "calc.py",
+                added: 1,
+                removed: 1,
+                checkpoint: Some(3),
+            })
+            .1,
+        ),
+        (
+            "step: went back",
+            step(&Step::Reverted {
+                checkpoint: 2,
+                files: 1,
+            })
+            .1,
+        ),
+        (
+            "step: could not go back",
+            step(&Step::RevertRefused {
+                reason: &no_such_step(9, 4),
+            })
+            .1,
+        ),
+        (
+            "could not go back: nothing to undo",
+            Text::new().plain(nothing_to_undo()),
+        ),
+        (
+            "could not go back: steps not kept",
+            Text::new().plain(steps_not_kept()),
+        ),
         ("ended: step limit", Text::new().plain(step_limit(40))),
         (
             "ended: token budget",

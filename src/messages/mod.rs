@@ -8,10 +8,12 @@ mod notices;
 pub mod page;
 mod status;
 mod text;
+mod workbench;
 
 pub use notices::*;
 pub use status::*;
 pub use text::{Markup, PlainWords, Span, Text, emoji_char, one_line, shorten};
+pub use workbench::*;
 
 #[cfg(test)]
 mod tests;

@@ -60,6 +60,11 @@ pub struct PageWords {
     pub bad_form: &'static str,
     pub no_output: &'static str,
     pub output: &'static str,
+    pub going_back: &'static str,
+    pub undo: &'static str,
+    pub go_back_to: &'static str,
+    pub go_back: &'static str,
+    pub not_a_step: &'static str,
 }
 
 pub static WORDS: PageWords = PageWords {
@@ -116,7 +121,34 @@ pub static WORDS: PageWords = PageWords {
     bad_form: "That form has expired: reload the page and try again.",
     no_output: "(no output)",
     output: "Output",
+    going_back: "Going back",
+    undo: "Undo the last step",
+    go_back_to: "Back to step",
+    go_back: "Go back",
+    not_a_step: "A step is a whole number, such as 3.",
 };
+
+/// A checkpoint's mark in the timeline: the step and the tool that made it.
+pub fn step_mark(number: u32, label: &str, files: usize) -> String {
+    if number == 0 {
+        return "Step 0 · the work tree as checked out".to_owned();
+    }
+    let noun = if files == 1 { "file" } else { "files" };
+    format!("Step {number} · {label} · {files} {noun}")
+}
+
+/// Someone asked to go back, as the timeline says it.
+pub fn asked_to_go_back(author: &str, checkpoint: Option<u32>) -> String {
+    match checkpoint {
+        None => format!("{author} asked to undo the last step"),
+        Some(n) => format!("{author} asked to go back to step {n}"),
+    }
+}
+
+/// Going back was refused, as the timeline says it.
+pub fn could_not_go_back(reason: &str) -> String {
+    format!("Could not go back: {reason}")
+}
 
 /// The month's total on the session list.
 pub fn month_total(micros: u64, tokens: u64, sessions: u64) -> String {
@@ -200,6 +232,12 @@ mod tests {
             pull_request(7),
             asked_on("Ada", "Slack"),
             tab_title("Sessions"),
+            step_mark(0, "start", 0),
+            step_mark(3, "edit_file", 1),
+            step_mark(4, "shell", 2),
+            asked_to_go_back("Ada", None),
+            asked_to_go_back("Ada", Some(2)),
+            could_not_go_back("there is no step 9; the last is step 4"),
         ];
         insta::assert_snapshot!(format!("{WORDS:#?}\n{}", formatted.join("\n")));
     }

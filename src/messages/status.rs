@@ -235,12 +235,23 @@ pub fn step(step: &Step) -> (bool, Text) {
             path,
             added,
             removed,
-        } => (
-            true,
-            Text::new()
+            checkpoint,
+        } => {
+            let mut text = Text::new()
                 .plain("edited ")
                 .code(shorten(&one_line(path), 120))
-                .plain(format!(" (+{added} −{removed})")),
+                .plain(format!(" (+{added} −{removed})"));
+            if let Some(n) = checkpoint {
+                text = text.plain(format!(" · step {n}"));
+            }
+            (true, text)
+        }
+        Step::Reverted { checkpoint, files } => {
+            (true, Text::new().plain(went_back(*checkpoint, *files)))
+        }
+        Step::RevertRefused { reason } => (
+            false,
+            Text::new().plain(format!("could not go back: {reason}")),
         ),
         Step::Pr { number, url } => (
             true,
@@ -257,6 +268,12 @@ pub fn step(step: &Step) -> (bool, Text) {
             )),
         ),
     }
+}
+
+/// The work tree went back to step `checkpoint`, changing `files` files back.
+pub fn went_back(checkpoint: u32, files: usize) -> String {
+    let noun = if files == 1 { "file" } else { "files" };
+    format!("went back to step {checkpoint} ({files} {noun} changed back)")
 }
 
 /// `… and N earlier steps`.

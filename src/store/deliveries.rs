@@ -27,6 +27,13 @@ pub enum DeliveryAction {
     },
     /// Someone asked the session to stop: a live session is cancelled.
     Stop { session: SessionId, reason: String },
+    /// Someone asked the work tree to go back to a checkpoint (`None`: undo the last
+    /// step): logged for the running session, or it takes a finished one up again.
+    Revert {
+        session: SessionId,
+        author: String,
+        checkpoint: Option<u32>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,7 +56,8 @@ impl Store {
             DeliveryAction::Nothing => None,
             DeliveryAction::Say { session, .. }
             | DeliveryAction::Note { session, .. }
-            | DeliveryAction::Stop { session, .. } => Some(*session),
+            | DeliveryAction::Stop { session, .. }
+            | DeliveryAction::Revert { session, .. } => Some(*session),
         };
         let delivered = self
             .write(async |conn| {
@@ -93,6 +101,25 @@ impl Store {
                         super::events::append_in(conn, *session, &said, now).await?;
                         let resumes = matches!(action, DeliveryAction::Say { .. });
                         if resumes && state.is_terminal() {
+                            transition_in(conn, *session, SessionState::Queued, None, None, now)
+                                .await?;
+                            resumed = true;
+                        }
+                    }
+                    (
+                        DeliveryAction::Revert {
+                            session,
+                            author,
+                            checkpoint,
+                        },
+                        Some(state),
+                    ) => {
+                        let asked = EventBody::RevertAsked {
+                            author: author.clone(),
+                            checkpoint: *checkpoint,
+                        };
+                        super::events::append_in(conn, *session, &asked, now).await?;
+                        if state.is_terminal() {
                             transition_in(conn, *session, SessionState::Queued, None, None, now)
                                 .await?;
                             resumed = true;

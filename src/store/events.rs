@@ -72,6 +72,30 @@ impl Store {
             .collect()
     }
 
+    /// A session's events of one kind (`checkpoint`, …), oldest first, at most
+    /// `limit` after `after`.
+    pub async fn events_of_kind(
+        &self,
+        session: SessionId,
+        kind: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, body, created_at FROM events \
+             WHERE session_id = $1 AND kind = $2 AND seq > $3 ORDER BY seq LIMIT $4",
+        )
+        .bind(session.to_string())
+        .bind(kind)
+        .bind(to_i64(after))
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| event_from_row(session, row))
+            .collect()
+    }
+
     /// Appends to `events` (a session's log as read so far) everything logged since.
     pub async fn catch_up_events(
         &self,

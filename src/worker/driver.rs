@@ -2,6 +2,7 @@
 //! worker and `lucid run`: a sandbox, the repository checked out into it by the
 //! forge, the agent's job, the work published, and the session's final state.
 
+use super::going_back;
 use crate::agent::{AgentRunner, Job, JobEnd, Said, Start, StepLog};
 use crate::core::{Event, EventBody, Session, SessionId, SessionState};
 use crate::forge::checkpoint::Checkpoints;
@@ -23,6 +24,8 @@ pub struct Parts<'a> {
     pub session_url: &'a str,
     /// Who asked, for the change request.
     pub requester: Requester<'a>,
+    /// The platform of the session's thread, for its earlier words (none: `lucid run`).
+    pub platform: Option<&'a dyn crate::chat::ChatPlatform>,
 }
 
 /// How a run ended, for the session's final state.
@@ -103,7 +106,7 @@ async fn work_in(
         .check_out(session, sandbox.workspace().path())
         .await?;
     sandbox.workspace().hand_over()?;
-    let checkpoints = checkpoints_for(sandbox.workspace().path(), id).await;
+    let checkpoints = checkpoints_for(parts.store, sandbox.workspace().path(), id).await;
     parts.store.set_branch(id, &checkout.branch).await?;
     if session.state != SessionState::Running {
         parts
@@ -111,47 +114,105 @@ async fn work_in(
             .transition(id, SessionState::Running, None, parts.lease_owner)
             .await?;
     }
+    let steps = StepLog {
+        store: parts.store,
+        session: id,
+        checkpoints: checkpoints.as_ref(),
+    };
+    let mut start = start_of(session, history);
+    if let (Start::Fresh { task }, Some(platform)) = (&mut start, parts.platform) {
+        let earlier = platform
+            .earlier_words(&session.trigger.thread, session.created_at)
+            .await;
+        if let Some(words) = crate::messages::earlier_words(&earlier) {
+            task.push_str("\n\n");
+            task.push_str(&words);
+        }
+    }
+    // Asked of the finished session (which that took up again): done before it starts.
+    for asked in going_back::unanswered(history) {
+        let told = going_back::go_back(&steps, sandbox.workspace(), &asked).await?;
+        if let Start::Resume { said, .. } = &mut start {
+            said.push(told);
+        }
+    }
     let (tx, inbox) = mpsc::unbounded_channel();
+    // From the history on: what came since is news to the agent (this run's own
+    // events among it are passed over).
     let seen = history.last().map_or(0, |e| e.seq);
-    let forwarder = tokio::spawn(forward_follow_ups(
-        parts.store.clone(),
-        id,
-        seen,
-        tx,
-        stop.clone(),
-    ));
     let job = Job {
         session,
         sandbox,
-        start: start_of(session, history),
+        start,
         inbox,
-        steps: StepLog {
-            store: parts.store,
-            session: id,
-            checkpoints: checkpoints.as_ref(),
-        },
-        stop,
+        steps,
+        stop: stop.clone(),
     };
-    let end = parts.agent.run(job).await;
-    forwarder.abort();
-    if let Some(checkpoints) = &checkpoints {
-        checkpoints.remove();
-    }
+    let end = tokio::select! {
+        biased;
+        end = parts.agent.run(job) => end,
+        () = follow_thread(&steps, sandbox.workspace(), seen, tx, stop) => {
+            unreachable!("following the thread only ends with the job")
+        }
+    };
     finish(parts, session, &checkout, end?).await
 }
 
 /// The work tree's checkpoints, in a git dir beside the workspaces (never inside one),
-/// starting from the work tree as checked out. Without them (git failed) the agent's
-/// own tools still log their diffs.
-async fn checkpoints_for(work_tree: &std::path::Path, id: SessionId) -> Option<Checkpoints> {
+/// starting from the work tree as checked out; kept after the run, so that a finished
+/// session can still go back. Without them (git failed) the agent's own tools still
+/// log their diffs.
+async fn checkpoints_for(
+    store: &Store,
+    work_tree: &std::path::Path,
+    id: SessionId,
+) -> Option<Checkpoints> {
     let root = work_tree.parent()?;
-    // A sibling of the workspace, removed whole when the work is over.
+    prune_checkpoints(root);
     let checkpoints = Checkpoints::new(&root.join(format!(".{id}.checkpoints")), work_tree);
     match checkpoints.start().await {
-        Ok(()) => Some(checkpoints),
+        Ok(made) => {
+            if made {
+                let start = EventBody::Checkpoint {
+                    number: 0,
+                    label: "start".into(),
+                    files: Vec::new(),
+                };
+                if let Err(e) = store.append_event(id, start).await {
+                    tracing::warn!(session = %id, error = %e, "checkpoint 0 is not in the log");
+                }
+            }
+            Some(checkpoints)
+        }
         Err(e) => {
             tracing::warn!(session = %id, error = %e, "no checkpoints for this session");
             None
+        }
+    }
+}
+
+/// How long a session's checkpoints are kept after they last changed.
+const CHECKPOINTS_KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// Removes the checkpoint dirs under `root` untouched for longer than they are kept.
+fn prune_checkpoints(root: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with('.') && name.ends_with(".checkpoints")) {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|at| at.elapsed().ok())
+            .is_some_and(|age| age > CHECKPOINTS_KEPT_FOR);
+        if old && let Err(e) = std::fs::remove_dir_all(entry.path()) {
+            tracing::warn!(error = %e, dir = %name, "could not prune old checkpoints");
         }
     }
 }
@@ -242,26 +303,37 @@ async fn finish(
     })
 }
 
-/// Hands what people say in the thread (logged by the intake) to the running agent.
-async fn forward_follow_ups(
-    store: Store,
-    id: SessionId,
+/// Follows the session's log while the agent works: what people say in the thread
+/// (logged by the intake) goes to the agent, and a request to go back is done at once
+/// and told to it. Never ends by itself.
+async fn follow_thread(
+    steps: &StepLog<'_>,
+    workspace: &crate::sandbox::Workspace,
     mut seen: u64,
     tx: mpsc::UnboundedSender<Said>,
     stop: CancellationToken,
 ) {
+    let (store, id) = (steps.store, steps.session);
     let mut news = store.watch(id);
     loop {
         if let Ok(events) = store.events_after(id, seen, 1000).await {
             for event in events {
                 seen = event.seq;
-                if let EventBody::UserMessage { author, text } = event.body {
-                    let _ = tx.send((author, text));
+                if let EventBody::UserMessage { author, text } = &event.body {
+                    let _ = tx.send((author.clone(), text.clone()));
+                }
+                if let Some(asked) = going_back::Asked::from_event(&event.body) {
+                    match going_back::go_back(steps, workspace, &asked).await {
+                        Ok(told) => {
+                            let _ = tx.send(told);
+                        }
+                        Err(e) => tracing::warn!(session = %id, error = %e, "going back failed"),
+                    }
                 }
             }
         }
         tokio::select! {
-            () = stop.cancelled() => return,
+            () = stop.cancelled() => std::future::pending::<()>().await,
             () = news.changed() => {}
         }
     }

@@ -8,6 +8,7 @@
 
 pub mod driver;
 pub mod follower;
+mod going_back;
 mod session;
 
 use crate::core::{Platform, SessionId, Timestamp};

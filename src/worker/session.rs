@@ -73,6 +73,7 @@ impl Worker {
                 name: &name,
                 platform_title: platform.title(),
             },
+            platform: Some(&*platform),
         };
         driver::drive(&parts, &session, stop).await;
         done.cancel();

@@ -19,6 +19,7 @@ mod fake_notion_selftest;
 mod fake_slack;
 mod fake_slack_selftest;
 mod github_e2e;
+mod going_back_e2e;
 mod harness;
 mod lifecycle;
 mod llm;

@@ -14,6 +14,7 @@ on_both_stores!(
     signing_in_sets_a_strict_http_only_cookie_and_forms_refuse_other_sites,
     the_list_filters_pages_and_totals_the_month,
     the_live_stream_resumes_after_the_last_event_seen,
+    going_back_from_the_page_is_refused_from_elsewhere_and_needs_a_step_number,
 );
 
 fn client() -> reqwest::Client {
@@ -352,4 +353,60 @@ async fn next_item(stream: &mut SseReader) -> crate::harness::Sse {
             return event;
         }
     }
+}
+
+async fn going_back_from_the_page_is_refused_from_elsewhere_and_needs_a_step_number(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let s = new_session(&app.store, "d-revert-page").await;
+    let http = client();
+    let cookie = sign_in(&app, &http).await;
+    let page = http
+        .get(app.url(&format!("/sessions/{}", s.id)))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Undo the last step") && html.contains("Back to step"));
+    let token = hidden(&html, "form");
+    let revert = app.url(&format!("/sessions/{}/revert", s.id));
+    let form = |step: &'static str| {
+        [
+            ("form", token.clone()),
+            ("once", "k1".into()),
+            ("checkpoint", step.into()),
+        ]
+    };
+    let evil = http
+        .post(&revert)
+        .header(COOKIE, &cookie)
+        .header(ORIGIN, "http://evil.example")
+        .form(&form("1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(evil.status().as_u16(), 403);
+    let bad = http
+        .post(&revert)
+        .header(COOKIE, &cookie)
+        .form(&form("two"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+    assert!(
+        bad.text()
+            .await
+            .unwrap()
+            .contains("A step is a whole number")
+    );
+    let logged = app.store.events_after(s.id, 0, 100).await.unwrap();
+    assert!(
+        !logged
+            .iter()
+            .any(|e| matches!(e.body, EventBody::RevertAsked { .. })),
+        "nothing asked"
+    );
 }

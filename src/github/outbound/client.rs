@@ -222,6 +222,21 @@ pub struct RepoClient {
     repo: RepoRef,
 }
 
+/// A comment on an issue, as lucid reads it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct IssueComment {
+    pub body: Option<String>,
+    pub user: Option<CommentUser>,
+    pub created_at: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct CommentUser {
+    pub login: String,
+    #[serde(rename = "type", default)]
+    pub kind: String,
+}
+
 impl RepoClient {
     /// The token, for git on the host. Never for the sandbox.
     pub fn token(&self) -> &SecretString {
@@ -304,6 +319,30 @@ impl RepoClient {
             )
             .await?;
         Ok(())
+    }
+
+    /// An issue's comments, oldest first, up to `pages` pages of 100.
+    pub async fn issue_comments(
+        &self,
+        issue: u64,
+        pages: u32,
+    ) -> Result<Vec<IssueComment>, GithubError> {
+        let mut all = Vec::new();
+        for page in 1..=pages {
+            let batch: Vec<IssueComment> = self
+                .api
+                .get(
+                    format!("/repos/{}/issues/{issue}/comments", self.repo),
+                    Some(&json!({ "per_page": 100, "page": page })),
+                )
+                .await?;
+            let last = batch.len() < 100;
+            all.extend(batch);
+            if last {
+                break;
+            }
+        }
+        Ok(all)
     }
 
     /// The open pull request from `branch`, if any.

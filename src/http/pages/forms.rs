@@ -156,6 +156,35 @@ pub(super) async fn stop(
     Ok(back_to(session.id))
 }
 
+#[derive(Deserialize)]
+pub(super) struct RevertForm {
+    form: String,
+    once: String,
+    /// The step to go back to; empty: undo the last step.
+    #[serde(default)]
+    checkpoint: String,
+}
+
+pub(super) async fn revert(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<RevertForm>,
+) -> Result<Response, Refusal> {
+    let (_, session) = operator_session(&state, &headers, &form.form, &id).await?;
+    let checkpoint = match form.checkpoint.trim() {
+        "" => None,
+        n => Some(
+            n.parse::<u32>()
+                .map_err(|_| Refusal::Bad(StatusCode::BAD_REQUEST, WORDS.not_a_step.to_owned()))?,
+        ),
+    };
+    actions(&state)?
+        .revert(session.id, &operator(None), checkpoint, &once(&form.once)?)
+        .await?;
+    Ok(back_to(session.id))
+}
+
 /// A new share link, shown once on the page that answers.
 pub(super) async fn share(
     State(state): State<AppState>,

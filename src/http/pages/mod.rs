@@ -36,6 +36,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/sessions/{id}/live", get(live::stream))
         .route("/sessions/{id}/messages", post(forms::say))
         .route("/sessions/{id}/stop", post(forms::stop))
+        .route("/sessions/{id}/revert", post(forms::revert))
         .route("/sessions/{id}/share", post(forms::share))
         .route("/sessions/{id}/unshare", post(forms::unshare))
         .route("/assets/{name}", get(assets::serve))

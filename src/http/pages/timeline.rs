@@ -128,6 +128,26 @@ pub(super) fn render(event: &Event) -> String {
             text: message,
             ..Item::new(event, "error")
         },
+        EventBody::Checkpoint {
+            number,
+            label,
+            files,
+        } => Item {
+            label: page::step_mark(*number, label, files.len()),
+            ..Item::new(event, "checkpoint")
+        },
+        EventBody::RevertAsked { author, checkpoint } => Item {
+            label: page::asked_to_go_back(author, *checkpoint),
+            ..Item::new(event, "revert_asked")
+        },
+        EventBody::Reverted { checkpoint, files } => Item {
+            label: crate::messages::went_back(*checkpoint, files.len()),
+            ..Item::new(event, "reverted")
+        },
+        EventBody::RevertRefused { reason } => Item {
+            label: page::could_not_go_back(reason),
+            ..Item::new(event, "revert_refused")
+        },
     };
     item.render().unwrap_or_default()
 }
