@@ -63,8 +63,10 @@ pub async fn run(settings: Settings, request: RunRequest) -> anyhow::Result<JobE
         requester: Requester {
             name: &request.author,
             platform_title: "the terminal",
+            conversation_url: None,
         },
         platform: None,
+        draft_on_budget: false,
     };
     let ending = drive(&parts, &session, stop).await;
     let _ = printer.await;
@@ -111,6 +113,7 @@ fn describe(end: &JobEnd) -> String {
         JobEnd::Finished { summary } => format!("Finished: {summary}"),
         JobEnd::Stopped => "Stopped at your request".to_owned(),
         JobEnd::Failed { reason } => format!("Failed: {reason}"),
+        JobEnd::OutOfBudget { reason } => format!("Out of budget: {reason}"),
     }
 }
 

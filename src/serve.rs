@@ -181,6 +181,7 @@ fn start_worker(
         links: links.clone(),
         owner: format!("lucid-{}", uuid::Uuid::now_v7()),
         max_sessions: settings.max_sessions,
+        draft_on_budget: settings.draft_on_budget,
     });
     Some(crate::background::spawn(worker.run(stop)))
 }

@@ -56,6 +56,11 @@ pub fn job_end(end: AgentEnd) -> JobEnd {
     match end {
         AgentEnd::Finished { summary } => JobEnd::Finished { summary },
         AgentEnd::Stopped => JobEnd::Stopped,
+        AgentEnd::StepLimit(_) | AgentEnd::TokenBudget(_) | AgentEnd::CostBudget(_) => {
+            JobEnd::OutOfBudget {
+                reason: end.describe(),
+            }
+        }
         other => JobEnd::Failed {
             reason: other.describe(),
         },

@@ -38,9 +38,18 @@ pub struct Job<'a> {
 /// How a job ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum JobEnd {
-    Finished { summary: String },
+    Finished {
+        summary: String,
+    },
     Stopped,
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
+    /// A budget (steps, tokens, cost) ran out before the work was done: what was
+    /// done may still be worth a draft change request.
+    OutOfBudget {
+        reason: String,
+    },
 }
 
 #[async_trait]

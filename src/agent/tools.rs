@@ -73,8 +73,8 @@ pub fn specs() -> Vec<ToolSpec> {
         ),
         tool(
             "finish",
-            "Say the task is done, with a short summary of what changed and why.",
-            json!({"type": "object", "properties": {"summary": string("what was done")}, "required": ["summary"]}),
+            "Say the task is done. The summary's first line is the pull request's title: a short imperative (\"Fix add() for negative numbers\", at most 72 characters); then what changed and why, for a reviewer.",
+            json!({"type": "object", "properties": {"summary": string("title line, then what changed and why")}, "required": ["summary"]}),
         ),
     ]
 }

@@ -38,6 +38,8 @@ pub struct Settings {
     pub public_url: String,
     /// Sessions one lucid runs at a time.
     pub max_sessions: usize,
+    /// Whether a session out of budget with changes opens a draft change request.
+    pub draft_on_budget: bool,
     pub sandbox: crate::sandbox::SandboxSettings,
     /// The model sessions use; `None` until its key is set.
     pub llm: Option<LlmSettings>,
@@ -162,6 +164,11 @@ fn read_all(r: &mut Reader) -> Option<Settings> {
             .filter(|n| *n > 0)
             .ok_or_else(|| format!("{s:?} is not a positive whole number"))
     });
+    let draft_on_budget = r.parsed("LUCID_DRAFT_ON_BUDGET", |s| match s {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(format!("{other:?} is neither on nor off")),
+    });
     let sandbox = sandbox::read(r);
     let (llm, agent) = agent::read(r);
     let github = platforms::github(r);
@@ -185,6 +192,7 @@ fn read_all(r: &mut Reader) -> Option<Settings> {
             )
         }),
         max_sessions: max_sessions?,
+        draft_on_budget: draft_on_budget?,
         sandbox: sandbox?,
         llm: llm.ok()?,
         agent: agent?,

@@ -144,6 +144,40 @@ impl<'a> Digest<'a> {
     }
 }
 
+/// Words in a command line that say it runs tests.
+const TEST_WORDS: [&str; 5] = ["test", "check", "spec", "jest", "tox"];
+
+/// The last command that ran tests (its words say so: `pytest`, `cargo test`, `make
+/// check`…), and its exit code once it ended.
+pub fn last_test(events: &[Event]) -> Option<(&str, Option<i64>)> {
+    let mut last = None;
+    let mut running: Option<&str> = None;
+    for event in events {
+        match &event.body {
+            EventBody::Command { command } => {
+                let lower = command.to_ascii_lowercase();
+                running = TEST_WORDS
+                    .iter()
+                    .any(|w| lower.contains(w))
+                    .then_some(command.as_str());
+                if let Some(command) = running {
+                    last = Some((command, None));
+                }
+            }
+            EventBody::Output {
+                exit_code: Some(code),
+                ..
+            } => {
+                if let Some(command) = running.take() {
+                    last = Some((command, Some(*code)));
+                }
+            }
+            _ => {}
+        }
+    }
+    last
+}
+
 /// A moment worth a reply of its own in a thread that takes replies. (The pull
 /// request is not one: the run's ending links it, once.)
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -232,6 +266,33 @@ mod tests {
                 exit_code: Some(0)
             }]
         );
+    }
+
+    #[test]
+    fn the_last_test_is_the_last_command_that_says_it_tests() {
+        let command = |seq, c: &str| event(seq, EventBody::Command { command: c.into() });
+        let exit = |seq, code| {
+            event(
+                seq,
+                EventBody::Output {
+                    text: String::new(),
+                    exit_code: Some(code),
+                },
+            )
+        };
+        let log = [
+            command(1, "python3 -m pytest -q"),
+            exit(2, 1),
+            command(3, "sed -i s/a/b/ calc.py"),
+            exit(4, 0),
+        ];
+        assert_eq!(last_test(&log), Some(("python3 -m pytest -q", Some(1))));
+        let mut more = log.to_vec();
+        more.extend([command(5, "make check"), exit(6, 0)]);
+        assert_eq!(last_test(&more), Some(("make check", Some(0))));
+        more.push(command(7, "cargo test"));
+        assert_eq!(last_test(&more), Some(("cargo test", None)));
+        assert_eq!(last_test(&log[2..]), None);
     }
 
     #[test]

@@ -143,6 +143,35 @@ impl HostRepo {
         Ok(true)
     }
 
+    /// The files the branch changes against `base` (fetched when not at hand), with
+    /// their line counts.
+    pub async fn changed_files(
+        &self,
+        base: &str,
+    ) -> Result<Vec<crate::messages::FileLines>, GitError> {
+        let base_ref = format!("refs/remotes/origin/{base}");
+        if self
+            .git("rev-parse", &["rev-parse", "-q", "--verify", &base_ref])
+            .await
+            .is_err()
+        {
+            let refspec = format!("+refs/heads/{base}:{base_ref}");
+            self.git(
+                "fetch",
+                &["fetch", "-q", "--no-tags", &self.remote_url, &refspec],
+            )
+            .await?;
+        }
+        let range = format!("{base_ref}...HEAD");
+        let out = self
+            .git(
+                "diff",
+                &["diff", "--numstat", "-z", "--no-renames", &range, "--"],
+            )
+            .await?;
+        Ok(numstat(&out))
+    }
+
     /// Pushes the checked-out branch to the remote branch of the same name. Only
     /// lucid's own branches (`lucid/...`) are ever pushed.
     pub async fn push(&self, branch: &str) -> Result<(), GitError> {
@@ -185,6 +214,22 @@ impl HostRepo {
             detail,
         })
     }
+}
+
+/// `git diff --numstat -z` read: `added\tremoved\tpath\0`, `-` counts for binaries.
+fn numstat(out: &str) -> Vec<crate::messages::FileLines> {
+    out.split('\0')
+        .filter(|e| !e.is_empty())
+        .filter_map(|entry| {
+            let mut fields = entry.splitn(3, '\t');
+            let (added, removed, path) = (fields.next()?, fields.next()?, fields.next()?);
+            Some(crate::messages::FileLines {
+                path: path.to_owned(),
+                added: added.parse().ok(),
+                removed: removed.parse().ok(),
+            })
+        })
+        .collect()
 }
 
 /// git on the host over `git_dir` and `work_tree`, as lucid always runs it: hooks and

@@ -1,7 +1,7 @@
 //! A repository by its path or URL, cloned on the host, for `lucid run`: nothing to
 //! ask, nothing to publish; what changed is kept for the terminal.
 
-use super::{ChangeRequest, Checkout, Forge, Requester};
+use super::{ChangeRequest, Checkout, Forge, Report};
 use crate::core::{RepoRef, Session};
 use anyhow::{Context, bail};
 use async_trait::async_trait;
@@ -71,9 +71,7 @@ impl Forge for LocalForge {
         &self,
         _session: &Session,
         _checkout: &Checkout,
-        _summary: &str,
-        _requester: &Requester<'_>,
-        _session_url: &str,
+        _report: &Report<'_>,
     ) -> anyhow::Result<Option<ChangeRequest>> {
         Ok(None)
     }

@@ -45,6 +45,21 @@ pub struct Requester<'a> {
     /// (a forge credits its own users by their login, which it finds in the trigger).
     pub name: &'a str,
     pub platform_title: &'a str,
+    /// The conversation they asked in, on that platform, when it has an address.
+    pub conversation_url: Option<&'a str>,
+}
+
+/// What a change request says of the work besides its diff.
+pub struct Report<'a> {
+    /// The agent's summary: its first line is the title.
+    pub summary: &'a str,
+    pub requester: &'a Requester<'a>,
+    pub session_url: &'a str,
+    pub last_test: Option<crate::messages::TestRun>,
+    pub cost_micros: u64,
+    /// Why the work is unfinished (a budget ran out): the request is then a draft
+    /// that says so.
+    pub unfinished: Option<&'a str>,
 }
 
 #[async_trait]
@@ -68,9 +83,7 @@ pub trait Forge: Send + Sync + 'static {
         &self,
         session: &Session,
         checkout: &Checkout,
-        summary: &str,
-        requester: &Requester<'_>,
-        session_url: &str,
+        report: &Report<'_>,
     ) -> anyhow::Result<Option<ChangeRequest>>;
 
     /// Removes what checking out left on the host. Called before the sandbox (and
@@ -103,9 +116,7 @@ impl Forge for NoRepository {
         &self,
         _session: &Session,
         _checkout: &Checkout,
-        _summary: &str,
-        _requester: &Requester<'_>,
-        _session_url: &str,
+        _report: &Report<'_>,
     ) -> anyhow::Result<Option<ChangeRequest>> {
         Ok(None)
     }

@@ -6,7 +6,7 @@
 use super::outbound::client::GithubClient;
 use crate::core::{RepoRef, Session, ThreadRef};
 use crate::forge::git::{CommitBy, HostRepo, branch_name, git_dir_for};
-use crate::forge::{ChangeRequest, Checkout, Forge, Requester};
+use crate::forge::{ChangeRequest, Checkout, Forge, Report};
 use crate::messages;
 use anyhow::{Context, bail};
 use async_trait::async_trait;
@@ -110,11 +110,9 @@ impl Forge for GithubForge {
         &self,
         session: &Session,
         checkout: &Checkout,
-        summary: &str,
-        requester: &Requester<'_>,
-        session_url: &str,
+        report: &Report<'_>,
     ) -> anyhow::Result<Option<ChangeRequest>> {
-        let message = commit_message(summary, github_asker(session));
+        let message = commit_message(report.summary, github_asker(session));
         let by = CommitBy {
             name: &self.bot_login,
             email: &format!("{}@users.noreply.github.com", self.bot_login),
@@ -129,13 +127,15 @@ impl Forge for GithubForge {
         }
         git.push(&checkout.branch).await?;
         let api = self.client.repo(repo).await?;
-        let body = pull_body(session, summary, requester, session_url);
+        let files = git.changed_files(&checkout.base).await?;
+        let body = pull_body(session, report, &files);
         let existing = api.open_pull(&checkout.branch).await?;
         let pull = match existing {
             Some(pull) => api.update_pull(pull.number, &body).await?,
             None => {
-                let title = pull_title(session, summary);
-                api.create_pull(&checkout.branch, &checkout.base, &title, &body)
+                let title = messages::change_request_title(report.summary, &title_of(session));
+                let draft = report.unfinished.is_some();
+                api.create_pull(&checkout.branch, &checkout.base, &title, &body, draft)
                     .await
                     .context("cannot open the pull request")?
             }
@@ -223,30 +223,27 @@ fn commit_message(summary: &str, asker: Option<&str>) -> String {
     message
 }
 
-fn pull_title(session: &Session, summary: &str) -> String {
-    let title = title_of(session);
-    if title.trim().is_empty() {
-        first_line(summary, 72)
-    } else {
-        first_line(&title, 72)
-    }
-}
-
-fn pull_body(
-    session: &Session,
-    summary: &str,
-    requester: &Requester<'_>,
-    session_url: &str,
-) -> String {
+fn pull_body(session: &Session, report: &Report<'_>, files: &[messages::FileLines]) -> String {
     let fixes = match &session.trigger.thread {
         ThreadRef::Github { issue, .. } => Some(*issue),
         _ => None,
     };
     let asker = match github_asker(session) {
         Some(login) => format!("@{login}"),
-        None => messages::asker_elsewhere(requester.name, requester.platform_title),
+        None => report.requester.name.to_owned(),
     };
-    messages::change_request_body(summary, fixes, &asker, session_url)
+    messages::change_request_body(&messages::ChangeRequestWords {
+        summary: report.summary,
+        files,
+        last_test: report.last_test.as_ref(),
+        cost_micros: report.cost_micros,
+        fixes,
+        asker: &asker,
+        asked_on: report.requester.platform_title,
+        conversation_url: report.requester.conversation_url,
+        session_url: report.session_url,
+        unfinished: report.unfinished,
+    })
 }
 
 #[cfg(test)]

@@ -144,28 +144,29 @@ pub fn catalogue() -> Vec<(&'static str, Text)> {
             Text::new().plain(cost_budget(2_500_000)),
         ),
         ("ended: stopped", Text::new().plain(STOPPED_AS_ASKED)),
-        (
-            "change request: from an issue",
-            Text::new().plain(change_request_body(
-                "Make add() add\n\nIt subtracted.",
-                Some(7),
-                "@ada",
-                "http://lucid.test/sessions/s1",
-            )),
-        ),
-        (
-            "change request: asked elsewhere",
-            Text::new().plain(change_request_body(
-                "Make add() add",
-                None,
-                &asker_elsewhere("Ada", "Slack"),
-                "http://lucid.test/sessions/s1",
-            )),
-        ),
     ];
+    let opened = crate::core::digest::Digest {
+        last_pr: Some((12, "https://github.com/acme/app/pull/12")),
+        ..Default::default()
+    };
+    all.push((
+        "ending: completed, the pull request opened before",
+        ending(
+            &example_session(SessionState::Completed),
+            &crate::core::digest::Digest::default(),
+        )
+        .expect("an ending"),
+    ));
+    all.push((
+        "ending: failed on a budget, with a draft",
+        ending(&example_session(SessionState::Failed), &opened).expect("an ending"),
+    ));
     for state in SessionState::ALL {
         let session = example_session(state);
-        let digest = crate::core::digest::Digest::default();
+        let digest = match state {
+            SessionState::Completed => opened.clone(),
+            _ => crate::core::digest::Digest::default(),
+        };
         let name = state.as_str();
         all.push((
             leak(format!("headline: {name}")),

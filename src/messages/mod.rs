@@ -3,6 +3,7 @@
 //! Slack and every platform after them say the same thing the same way; a platform
 //! renders a message (mentions, formatting, limits), it never words one.
 
+mod change_request;
 pub mod examples;
 mod notices;
 pub mod page;
@@ -10,6 +11,7 @@ mod status;
 mod text;
 mod workbench;
 
+pub use change_request::*;
 pub use notices::*;
 pub use status::*;
 pub use text::{Markup, PlainWords, Span, Text, emoji_char, one_line, shorten};

@@ -133,20 +133,34 @@ pub fn ending(session: &Session, digest: &Digest) -> Option<Text> {
             if let Some(summary) = summary(session, digest) {
                 text = text.plain(format!(" {}", shorten(&summary, 2_500)));
             }
-            match &session.pr_url {
-                Some(url) => text
+            // The link is announced once in a thread: by the run that opened it.
+            match (digest.last_pr, &session.pr_url) {
+                (Some((_, url)), _) => text
                     .plain("\n")
                     .emoji("link")
                     .plain(" ")
                     .link("Pull request", url),
-                None => text.plain("\nNo changes to push, so no pull request."),
+                (None, Some(_)) => text.plain("\nThe pull request is updated."),
+                (None, None) => text.plain("\nNo changes to push, so no pull request."),
             }
         }
-        SessionState::Failed => Text::new()
-            .emoji("x")
-            .plain(" ")
-            .strong("The session failed:")
-            .plain(format!(" {}", shorten(&failure(session, digest), 1_500))),
+        SessionState::Failed => {
+            let text = Text::new()
+                .emoji("x")
+                .plain(" ")
+                .strong("The session failed:")
+                .plain(format!(" {}", shorten(&failure(session, digest), 1_500)));
+            // Out of budget with changes: they went up as a draft, opened by this run.
+            match digest.last_pr {
+                Some((_, url)) => text
+                    .plain("\n")
+                    .emoji("link")
+                    .plain(" What was done is in a ")
+                    .link("draft pull request", url)
+                    .plain("."),
+                None => text,
+            }
+        }
         SessionState::Cancelled => Text::new()
             .emoji("black_square_for_stop")
             .plain(" ")
@@ -339,26 +353,3 @@ pub fn cost_budget(micros: u64) -> String {
 
 /// The reason of a run stopped as someone asked.
 pub const STOPPED_AS_ASKED: &str = "stopped";
-
-/// The description of a change request lucid opened: the summary, the issue it
-/// fixes, and who asked, with a link to the session.
-pub fn change_request_body(
-    summary: &str,
-    fixes: Option<u64>,
-    asker: &str,
-    session_url: &str,
-) -> String {
-    let mut body = summary.trim().to_owned();
-    if let Some(issue) = fixes {
-        body.push_str(&format!("\n\nFixes #{issue}"));
-    }
-    body.push_str(&format!(
-        "\n\n---\nRequested by {asker} · [lucid session]({session_url})"
-    ));
-    body
-}
-
-/// Who asked, on a forge where they have no login: their name and where they asked.
-pub fn asker_elsewhere(name: &str, platform_title: &str) -> String {
-    format!("{name} in {platform_title}")
-}

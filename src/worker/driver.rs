@@ -4,9 +4,11 @@
 
 use super::going_back;
 use crate::agent::{AgentRunner, Job, JobEnd, Said, Start, StepLog};
+use crate::core::digest::last_test;
 use crate::core::{Event, EventBody, Session, SessionId, SessionState};
 use crate::forge::checkpoint::Checkpoints;
-use crate::forge::{Checkout, Forge, Requester};
+use crate::forge::{Checkout, Forge, Report, Requester};
+use crate::messages::TestRun;
 use crate::sandbox::{Sandbox, SandboxSpec, Sandboxes};
 use crate::store::Store;
 use tokio::sync::mpsc;
@@ -26,6 +28,8 @@ pub struct Parts<'a> {
     pub requester: Requester<'a>,
     /// The platform of the session's thread, for its earlier words (none: `lucid run`).
     pub platform: Option<&'a dyn crate::chat::ChatPlatform>,
+    /// Whether a run out of budget with changes opens a draft change request.
+    pub draft_on_budget: bool,
 }
 
 /// How a run ended, for the session's final state.
@@ -251,36 +255,37 @@ async fn finish(
     checkout: &Checkout,
     end: JobEnd,
 ) -> anyhow::Result<Ending> {
-    let summary = match end {
-        JobEnd::Finished { summary } => summary,
+    let ended = |state, reason| Ok(Ending { state, reason });
+    let (summary, unfinished) = match end {
+        JobEnd::Finished { summary } => (summary, None),
         JobEnd::Stopped => {
-            return Ok(Ending {
-                state: SessionState::Cancelled,
-                reason: Some(crate::messages::STOPPED_AS_ASKED.into()),
-            });
+            let reason = Some(crate::messages::STOPPED_AS_ASKED.into());
+            return ended(SessionState::Cancelled, reason);
         }
-        JobEnd::Failed { reason } => {
-            return Ok(Ending {
-                state: SessionState::Failed,
-                reason: Some(reason),
-            });
-        }
+        JobEnd::Failed { reason } => return ended(SessionState::Failed, Some(reason)),
+        // What was done goes up as a draft that says why it is one.
+        JobEnd::OutOfBudget { reason } if parts.draft_on_budget => (String::new(), Some(reason)),
+        JobEnd::OutOfBudget { reason } => return ended(SessionState::Failed, Some(reason)),
     };
     let current = parts
         .store
         .session(session.id)
         .await?
         .unwrap_or_else(|| session.clone());
-    let published = parts
-        .forge
-        .publish(
-            &current,
-            checkout,
-            &summary,
-            &parts.requester,
-            parts.session_url,
-        )
-        .await?;
+    let mut events = Vec::new();
+    parts.store.catch_up_events(session.id, &mut events).await?;
+    let report = Report {
+        summary: &summary,
+        requester: &parts.requester,
+        session_url: parts.session_url,
+        last_test: last_test(&events).map(|(command, exit_code)| TestRun {
+            command: command.to_owned(),
+            exit_code,
+        }),
+        cost_micros: current.usage.cost_micros,
+        unfinished: unfinished.as_deref(),
+    };
+    let published = parts.forge.publish(&current, checkout, &report).await?;
     if let Some(change) = published {
         parts.store.set_pr_url(session.id, &change.url).await?;
         parts.store.link_thread(&change.thread, session.id).await?;
@@ -297,10 +302,10 @@ async fn finish(
                 .await?;
         }
     }
-    Ok(Ending {
-        state: SessionState::Completed,
-        reason: Some(summary),
-    })
+    match unfinished {
+        Some(reason) => ended(SessionState::Failed, Some(reason)),
+        None => ended(SessionState::Completed, Some(summary)),
+    }
 }
 
 /// Follows the session's log while the agent works: what people say in the thread

@@ -35,6 +35,8 @@ pub struct Worker {
     pub links: crate::web::Links,
     pub owner: String,
     pub max_sessions: usize,
+    /// Whether a session out of budget with changes opens a draft change request.
+    pub draft_on_budget: bool,
 }
 
 impl Worker {

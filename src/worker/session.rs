@@ -61,6 +61,7 @@ impl Worker {
                 .watch(session.clone(), stop.clone(), done.clone()),
         );
         let name = platform.display_name(&session.trigger.author).await;
+        let conversation = platform.conversation_url(&session.trigger.thread);
         let parts = Parts {
             store: &self.store,
             sandboxes: &*self.sandboxes,
@@ -72,8 +73,10 @@ impl Worker {
             requester: Requester {
                 name: &name,
                 platform_title: platform.title(),
+                conversation_url: conversation.as_deref(),
             },
             platform: Some(&*platform),
+            draft_on_budget: self.draft_on_budget,
         };
         driver::drive(&parts, &session, stop).await;
         done.cancel();

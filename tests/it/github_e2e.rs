@@ -475,3 +475,61 @@ async fn the_issues_earlier_comments_are_part_of_the_task_fenced_and_without_req
     );
     assert!(task.ends_with("</untrusted>"), "{task}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_out_of_steps_with_changes_opens_a_draft_that_says_so_and_the_thread_links_it_once()
+ {
+    let lucid = Lucid::start_setting(
+        vec![
+            Reply::tool_call(
+                "b1",
+                "edit_file",
+                r#"{"path": "calc.py", "old_text": "return a - b", "new_text": "return a + b"}"#,
+            ),
+            Reply::tool_call("b2", "run", r#"{"command": "python3 test_calc.py"}"#),
+        ],
+        &[("LUCID_AGENT_MAX_STEPS", "2")],
+    )
+    .await;
+    let gh = &lucid.github;
+    let asked = "@lucid please fix add()";
+    let comment = gh.add_comment(REPO, 11, "ada", asked);
+    let payload = comment_payload(11, "add() subtracts", comment, "ada", asked);
+    let (status, answer) = lucid.deliver("issue_comment", "d-11-1", &payload).await;
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["session"].as_str().unwrap().to_owned();
+    let session = lucid
+        .until_session(&id, "the session to run out of steps", |s| {
+            state(s) == "failed"
+        })
+        .await;
+    assert!(
+        session["reason"].as_str().unwrap().contains("step"),
+        "{session}"
+    );
+    let pulls = gh.pulls(REPO);
+    assert_eq!(pulls.len(), 1, "the work went up");
+    let pull = &pulls[0];
+    assert!(pull.draft, "a draft");
+    assert_eq!(
+        pull.title, "add() subtracts",
+        "no summary: the issue's title"
+    );
+    let body = pull.body.as_deref().unwrap();
+    assert!(body.starts_with("> [!WARNING]\n> A draft"), "{body}");
+    assert!(
+        body.contains("**Last test:** `python3 test_calc.py` passed"),
+        "{body}"
+    );
+    assert!(body.contains("Fixes #11"), "{body}");
+    let url = session["pr_url"].as_str().expect("the draft's URL");
+    assert!(url.ends_with(&format!("/pull/{}", pull.number)), "{url}");
+    let progress = gh
+        .wait_until("the progress comment to link the draft", |g| {
+            g.comments(REPO, 11)
+                .into_iter()
+                .find(|c| c.author == "lucid" && c.body.contains("Failed"))
+        })
+        .await;
+    assert_eq!(progress.body.matches(url).count(), 1, "{}", progress.body);
+}

@@ -165,6 +165,7 @@ impl Rig {
             links: lucid::web::Links::unshared(PUBLIC_URL),
             owner: format!("worker-{}", uuid::Uuid::now_v7()),
             max_sessions: 2,
+            draft_on_budget: true,
         });
         let stop = CancellationToken::new();
         let done = tokio::spawn(worker.clone().run(stop.clone()));
@@ -272,10 +273,7 @@ async fn a_session_is_claimed_run_published_and_its_thread_says_done() {
     );
     // Who asked, by the name ToyChat gives them (asked of its API by the worker).
     let body = pulls[0].body.clone().unwrap_or_default();
-    assert!(
-        body.contains("Requested by Ada Lovelace in ToyChat"),
-        "{body}"
-    );
+    assert!(body.contains("Asked by Ada Lovelace in ToyChat"), "{body}");
 
     // The thread: 👀 on the request; the status message posted by the worker as the
     // first reply, edited in place to Done; the moments and the ending as replies.

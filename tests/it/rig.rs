@@ -92,6 +92,11 @@ impl Lucid {
         Self::start_with(replies, Auth::Token, false, true, extra).await
     }
 
+    /// lucid with these settings besides.
+    pub async fn start_setting(replies: Vec<Reply>, extra: &[(&str, &str)]) -> Lucid {
+        Self::start_with(replies, Auth::Token, false, false, extra).await
+    }
+
     /// lucid with Discord connected too (its gateway included).
     pub async fn start_discord(replies: Vec<Reply>) -> Lucid {
         Self::start_with(replies, Auth::Token, true, false, &[]).await

@@ -113,7 +113,23 @@ async fn a_mention_runs_in_its_thread_and_ends_with_the_pull_request() {
     // A Slack user id is no GitHub login: nobody on GitHub is credited or mentioned,
     // and the asker is named as Slack shows them.
     let body = pulls[0].body.clone().unwrap_or_default();
-    assert!(body.contains("Requested by Ada in Slack"), "{body}");
+    assert!(
+        body.contains("Asked by Ada in [Slack](https://app.slack.com/client/"),
+        "{body}"
+    );
+    // A reviewer's pull request: the agent's title, what changed and why, the files
+    // with their counts, the last test and how it went, the cost, the session.
+    assert_eq!(pulls[0].title, "Make add() add");
+    for part in [
+        "It subtracted.",
+        "**1 file changed**\n- `calc.py` (+1 −1)",
+        "**Last test:** `python3 test_calc.py` passed",
+        "**Cost:** $",
+        "[the lucid session](http",
+    ] {
+        assert!(body.contains(part), "{part:?} is not in {body}");
+    }
+    assert!(!pulls[0].draft);
     assert!(!body.contains(&format!("@{ADA}")), "{body}");
     let message = lucid
         .github
@@ -150,6 +166,16 @@ async fn a_mention_runs_in_its_thread_and_ends_with_the_pull_request() {
     assert!(all.contains("+    return a + b"), "{all}");
     let pr_url = session["pr_url"].as_str().expect("a PR url");
     assert!(all.contains(pr_url), "{all}");
+    let everything: String = slack
+        .thread(CHANNEL, ts)
+        .iter()
+        .map(|m| format!("{}\n{}\n", m.text, m.blocks))
+        .collect();
+    assert_eq!(
+        everything.matches(pr_url).count(),
+        1,
+        "the PR is announced once: {everything}"
+    );
     assert!(all.contains("Make add() add"), "{all}");
     assert!(replies.len() <= 4, "a noisy thread: {replies:#?}");
     assert_all_in_thread(slack, CHANNEL, ts, &[]);

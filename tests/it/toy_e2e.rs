@@ -261,10 +261,7 @@ async fn a_toychat_mention_becomes_a_pull_request_linked_in_its_thread() {
         .git(REPO, &["show", &format!("{}:calc.py", pull.head)]);
     assert!(calc.contains("return a + b"), "{calc}");
     let body = pull.body.clone().unwrap_or_default();
-    assert!(
-        body.contains("Requested by Ada Lovelace in ToyChat"),
-        "{body}"
-    );
+    assert!(body.contains("Asked by Ada Lovelace in ToyChat"), "{body}");
     assert!(!body.contains("Fixes #"), "{body}");
 
     // The thread: the status message, posted by the worker and edited in place to

@@ -364,12 +364,15 @@ impl RepoClient {
         base: &str,
         title: &str,
         body: &str,
+        draft: bool,
     ) -> Result<PullRequest, GithubError> {
         Ok(self
             .api
             .post(
                 format!("/repos/{}/pulls", self.repo),
-                Some(&json!({ "title": title, "head": branch, "base": base, "body": body })),
+                Some(&json!({
+                    "title": title, "head": branch, "base": base, "body": body, "draft": draft,
+                })),
             )
             .await?)
     }

@@ -19,6 +19,26 @@ pub const MAX_CHARS: usize = 60_000;
 pub const MAX_STEPS: usize = 30;
 
 const COMMAND_CHARS: usize = 120;
+/// `**Pull request:** #12`, once there is one.
+fn pull_request_line(body: &mut String, session: &Session, digest: &Digest) {
+    let pr_url = session
+        .pr_url
+        .as_deref()
+        .or(digest.last_pr.map(|(_, url)| url));
+    if let Some(url) = pr_url {
+        let number = digest
+            .last_pr
+            .filter(|(_, pr)| *pr == url)
+            .map(|(number, _)| number);
+        let _ = write!(
+            body,
+            "\n\n**{}** {}",
+            messages::PULL_REQUEST,
+            pr_link(number, url)
+        );
+    }
+}
+
 #[cfg(test)]
 const MESSAGE_CHARS: usize = 200;
 const NOTE_CHARS: usize = 300;
@@ -74,22 +94,7 @@ pub fn render(view: &ProgressView) -> String {
                 body.push_str("\n\n");
                 body.push_str(&quote(&shorten(summary.trim(), SUMMARY_CHARS)));
             }
-            let pr_url = session
-                .pr_url
-                .as_deref()
-                .or(digest.last_pr.map(|(_, url)| url));
-            if let Some(url) = pr_url {
-                let number = digest
-                    .last_pr
-                    .filter(|(_, pr)| *pr == url)
-                    .map(|(number, _)| number);
-                let _ = write!(
-                    body,
-                    "\n\n**{}** {}",
-                    messages::PULL_REQUEST,
-                    pr_link(number, url)
-                );
-            }
+            pull_request_line(&mut body, session, &digest);
         }
         SessionState::Failed => {
             let reason = messages::failure(session, &digest);
@@ -99,6 +104,8 @@ pub fn render(view: &ProgressView) -> String {
                 messages::FAILED,
                 prose(&shorten(&one_line(&reason), REASON_CHARS))
             );
+            // A draft of what was done, when a budget ran out.
+            pull_request_line(&mut body, session, &digest);
         }
         SessionState::Cancelled => {
             if let Some(reason) = session.reason.as_deref().filter(|r| !r.trim().is_empty()) {
@@ -118,6 +125,8 @@ pub fn render(view: &ProgressView) -> String {
         .iter()
         .enumerate()
         .filter(|(i, _)| !(live && digest.in_flight == Some(*i)))
+        // The pull request has its own line: linked once in the comment.
+        .filter(|(_, step)| !matches!(step, Step::Pr { .. }))
         .map(|(_, step)| step)
         .collect();
     if !steps.is_empty() {
@@ -346,9 +355,10 @@ mod tests {
             body.contains("**Pull request:** [#12](https://github.com/acme/app/pull/12)"),
             "{body}"
         );
-        assert!(
-            body.contains("- [x] opened [#12](https://github.com/acme/app/pull/12)"),
-            "{body}"
+        assert_eq!(
+            body.matches("https://github.com/acme/app/pull/12").count(),
+            1,
+            "linked once: {body}"
         );
         assert!(!body.contains("Running now"), "{body}");
         assert!(!body.contains("Latest note"), "{body}");
