@@ -50,6 +50,12 @@ pub const SETTINGS: &[Setting] = &[
         "Sessions this lucid runs at once; more wait queued.",
     ),
     setting(
+        "LUCID_DRAFT_ON_BUDGET",
+        "draft_on_budget",
+        Some("on"),
+        "`on`: a session that runs out of a budget (steps, tokens, cost) with changes opens a draft pull request saying so. `off`: it only fails.",
+    ),
+    setting(
         "DATABASE_URL",
         "database_url",
         Some("sqlite://lucid.db"),
@@ -125,7 +131,19 @@ pub const SETTINGS: &[Setting] = &[
         "LUCID_SANDBOX_NETWORK",
         "sandbox.network",
         Some("off"),
-        "`off` (no network at all) or `bridge` (for sessions that must install packages).",
+        "`off` (no network at all), `registries` (an internal network whose only way out is lucid's proxy to the package registries on LUCID_REGISTRY_HOSTS) or `bridge` (everything).",
+    ),
+    setting(
+        "LUCID_REGISTRY_HOSTS",
+        "sandbox.registry_hosts",
+        Some("defaults"),
+        "Hosts the registry proxy lets `registries` sandboxes reach, comma-separated: `pypi.org`, `*.example.org` (names under it), an IP literal only written out; `defaults` stands for the built-in list of Python, JavaScript, Rust, Go, Ruby and Java registries and Debian's mirrors (`defaults,mirror.example.org` adds to it). Private and link-local addresses are refused whatever a name resolves to.",
+    ),
+    setting(
+        "LUCID_REGISTRY_PINS",
+        "sandbox.registry_pins",
+        None,
+        "Names pinned to an address, as curl's --resolve: `registry.internal=10.0.0.5:8080`, comma-separated. A pinned name is allowed and reached at exactly that address, even a private one: for an internal mirror.",
     ),
     setting(
         "LUCID_SANDBOX_LIFETIME",

@@ -2,6 +2,7 @@
 //! write them (`30m`, `2h`).
 
 use super::reader::Reader;
+use crate::sandbox::proxy::{self, AllowList, RegistryPolicy};
 use crate::sandbox::{Network, SandboxSettings, SandboxSpec};
 use std::path::PathBuf;
 
@@ -25,8 +26,12 @@ pub(super) fn read(r: &mut Reader) -> Option<SandboxSettings> {
     let network = r.parsed("LUCID_SANDBOX_NETWORK", |s| match s {
         "off" => Ok(Network::Off),
         "bridge" => Ok(Network::Bridge),
-        other => Err(format!("{other:?} is not a network (off or bridge)")),
+        "registries" => Ok(Network::Registries),
+        other => Err(format!(
+            "{other:?} is not a network (off, registries or bridge)"
+        )),
     });
+    let registries = registry_policy(r);
     let lifetime = r.parsed("LUCID_SANDBOX_LIFETIME", parse_duration);
     let idle_timeout = r.parsed("LUCID_SANDBOX_IDLE_TIMEOUT", parse_duration);
     let pool_size = r.parsed("LUCID_SANDBOX_POOL_SIZE", |s| {
@@ -43,11 +48,45 @@ pub(super) fn read(r: &mut Reader) -> Option<SandboxSettings> {
             .cpu_millis(cpus?)
             .pids_limit(pids?)
             .network(network?)
+            .registries(registries?)
             .lifetime(lifetime?),
         workspaces: workspaces?,
         pool_size: pool_size?,
         idle_timeout: idle_timeout?,
     })
+}
+
+/// The registry proxy's allow-list (the word `defaults` stands for the built-in
+/// one, which an unset list means) and the operator's pins.
+fn registry_policy(r: &mut Reader) -> Option<RegistryPolicy> {
+    let hosts = r.list("LUCID_REGISTRY_HOSTS");
+    let hosts = if hosts.is_empty() {
+        Some(AllowList::default())
+    } else {
+        AllowList::parse(hosts.iter().map(String::as_str))
+            .map_err(|e| r.problem("LUCID_REGISTRY_HOSTS", &e))
+            .ok()
+    };
+    let mut pins = Some(Vec::new());
+    for pin in r.list("LUCID_REGISTRY_PINS") {
+        match proxy::parse_pin(&pin) {
+            Ok(pin) => {
+                if let Some(pins) = &mut pins {
+                    pins.push(pin);
+                }
+            }
+            Err(e) => {
+                r.problem("LUCID_REGISTRY_PINS", &e);
+                pins = None;
+            }
+        }
+    }
+    let policy = RegistryPolicy::default().hosts(hosts?);
+    Some(
+        pins?
+            .iter()
+            .fold(policy, |policy, (name, addr)| policy.pin(name, *addr)),
+    )
 }
 
 /// Bytes, or a number with k, m or g (powers of 1024), as Docker writes limits.

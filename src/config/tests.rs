@@ -335,6 +335,82 @@ fn sandbox_limits_are_read_and_checked() {
 }
 
 #[test]
+fn the_registries_network_reads_its_allow_list_and_pins() {
+    use crate::sandbox::Network;
+    let s = Settings::load(
+        &env(&[
+            ("LUCID_SANDBOX_NETWORK", "registries"),
+            ("LUCID_REGISTRY_HOSTS", "defaults, *.Mirror.example"),
+            (
+                "LUCID_REGISTRY_PINS",
+                "registry.test=127.0.0.1:8080,v6.test=[::1]:81",
+            ),
+        ]),
+        None,
+    )
+    .unwrap();
+    let spec = &s.sandbox.spec;
+    assert_eq!(spec.network, Network::Registries);
+    let hosts = &spec.registries.hosts;
+    assert!(hosts.allows("pypi.org") && hosts.allows("a.mirror.example"));
+    assert!(!hosts.allows("github.com"));
+    let pins = &spec.registries.pins;
+    assert_eq!(pins["registry.test"], "127.0.0.1:8080".parse().unwrap());
+    assert_eq!(pins["v6.test"], "[::1]:81".parse().unwrap());
+
+    // Unset, the built-in list; without the word `defaults`, a list of its own.
+    let unset = Settings::load(&env(&[]), None).unwrap().sandbox.spec;
+    assert_eq!(
+        (unset.network, unset.registries.hosts.allows("pypi.org")),
+        (Network::Off, true)
+    );
+    assert!(unset.registries.pins.is_empty());
+    let only = Settings::load(&env(&[("LUCID_REGISTRY_HOSTS", "mirror.example")]), None).unwrap();
+    let hosts = &only.sandbox.spec.registries.hosts;
+    assert!(hosts.allows("mirror.example") && !hosts.allows("pypi.org"));
+
+    let found = problems(&[
+        ("LUCID_SANDBOX_NETWORK", "internet"),
+        ("LUCID_REGISTRY_HOSTS", "http://pypi.org"),
+        ("LUCID_REGISTRY_PINS", "registry.test=localhost"),
+    ]);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    for name in [
+        "LUCID_SANDBOX_NETWORK",
+        "LUCID_REGISTRY_HOSTS",
+        "LUCID_REGISTRY_PINS",
+    ] {
+        assert!(
+            found.iter().any(|p| p.starts_with(name)),
+            "{name}: {found:#?}"
+        );
+    }
+}
+
+#[test]
+fn the_registry_settings_read_as_lists_from_the_file() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    writeln!(
+        file,
+        r#"
+[sandbox]
+network = "registries"
+registry_hosts = ["pypi.org", "*.corp.example"]
+registry_pins = ["pypi.corp.example=10.0.0.5:3141"]
+"#
+    )
+    .unwrap();
+    let s = Settings::load(&env(&[]), Some(file.path())).unwrap();
+    let policy = &s.sandbox.spec.registries;
+    assert!(policy.hosts.allows("pypi.org") && policy.hosts.allows("pypi.corp.example"));
+    assert!(!policy.hosts.allows("files.pythonhosted.org"));
+    assert_eq!(
+        policy.pins["pypi.corp.example"],
+        "10.0.0.5:3141".parse().unwrap()
+    );
+}
+
+#[test]
 fn slack_reads_its_allow_lists_and_channel_repositories() {
     let s = Settings::load(
         &env(&[

@@ -8,6 +8,7 @@ pub mod docker;
 pub mod engine;
 pub mod image;
 pub mod process;
+pub mod proxy;
 pub mod spec;
 pub mod workspace;
 
@@ -17,6 +18,7 @@ pub use engine::{DockerEngine, EngineError, EngineInfo};
 pub use process::{
     ExitReporter, ProcessExit, ProcessHandle, ProcessStdin, ProcessStdout, SandboxProcess,
 };
+pub use proxy::{HostReached, RegistryPolicy};
 pub use spec::{CommandSpec, Network, ProcessSpec, SandboxSpec};
 pub use workspace::Workspace;
 
@@ -80,6 +82,8 @@ pub enum SandboxError {
     InvalidProcess(String),
     #[error("this sandbox cannot {0}")]
     Unsupported(&'static str),
+    #[error("the registries network: {0}")]
+    Registries(String),
 }
 
 /// One session's sandbox.
@@ -119,6 +123,19 @@ pub trait Sandbox: Send + Sync {
 
     /// Removes the container and its workspace. Safe to call twice.
     async fn destroy(&self) -> Result<(), SandboxError>;
+
+    /// The hosts this sandbox reaches through the registry proxy (and those it is
+    /// refused), one report per connection as it ends. Only a sandbox on the
+    /// `registries` network has one, and it is handed out once: later calls get None.
+    fn network_log(&self) -> Option<mpsc::UnboundedReceiver<HostReached>> {
+        None
+    }
+
+    /// The sandbox's address as the host reaches it (for a live preview of a port);
+    /// None when it has no network.
+    fn address(&self) -> Option<std::net::IpAddr> {
+        None
+    }
 }
 
 /// Where sandboxes come from.

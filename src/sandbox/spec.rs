@@ -1,6 +1,7 @@
 //! What a sandbox is made of, spelled out: image, limits, network, lifetime. Safe
 //! defaults; every change is a named builder call.
 
+use super::proxy::RegistryPolicy;
 use std::time::Duration;
 
 pub const DEFAULT_IMAGE: &str = "lucid-sandbox:latest";
@@ -9,8 +10,12 @@ pub const DEFAULT_IMAGE: &str = "lucid-sandbox:latest";
 pub enum Network {
     /// No network at all: only a loopback interface.
     Off,
-    /// Docker's bridge network, for sessions that must install packages.
+    /// Docker's bridge network: everything, the host's and the cloud's metadata
+    /// addresses included.
     Bridge,
+    /// An internal network with no route out, and lucid's registry proxy on the host
+    /// as the only way out: package registries on the spec's allow-list, nothing else.
+    Registries,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -24,6 +29,9 @@ pub struct SandboxSpec {
     /// Wall-clock limit for the whole sandbox; it is destroyed when it runs out.
     pub lifetime: Duration,
     pub tmp_bytes: u64,
+    /// Where the registry proxy lets the sandbox go, with `Network::Registries`.
+    /// Applied when the sandbox is handed out, so a warm container serves any policy.
+    pub registries: RegistryPolicy,
 }
 
 impl Default for SandboxSpec {
@@ -36,6 +44,7 @@ impl Default for SandboxSpec {
             network: Network::Off,
             lifetime: Duration::from_secs(2 * 60 * 60),
             tmp_bytes: 512 * 1024 * 1024,
+            registries: RegistryPolicy::default(),
         }
     }
 }
@@ -68,6 +77,11 @@ impl SandboxSpec {
 
     pub fn lifetime(mut self, lifetime: Duration) -> Self {
         self.lifetime = lifetime;
+        self
+    }
+
+    pub fn registries(mut self, policy: RegistryPolicy) -> Self {
+        self.registries = policy;
         self
     }
 
@@ -238,6 +252,10 @@ mod tests {
         assert!(base.same_container_as(&base.clone().lifetime(Duration::from_secs(5))));
         assert!(!base.same_container_as(&base.clone().network(Network::Bridge)));
         assert!(!base.same_container_as(&base.clone().memory_bytes(1 << 30)));
+        let registries = base.clone().network(Network::Registries);
+        assert!(!base.same_container_as(&registries));
+        let pinned = RegistryPolicy::default().pin("r.test", ([10, 0, 0, 5], 80).into());
+        assert!(registries.same_container_as(&registries.clone().registries(pinned)));
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! The container a sandbox is: every setting spelled out, nothing inherited from the
 //! host. No credential, no Docker socket, no host path but the session's workspace.
 
-use super::labels;
+use super::{labels, registries};
 use crate::sandbox::spec::{Network, SandboxSpec};
 use crate::sandbox::workspace::{SandboxUser, Workspace};
 use bollard::models::{ContainerCreateBody, HostConfig};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
 /// The environment inside, in full. Nothing from lucid's own environment is passed.
 /// No bytecode caches: Python keys them on mtime in seconds and size, so an edit that
@@ -18,11 +19,52 @@ const ENV: [&str; 5] = [
     "PYTHONDONTWRITEBYTECODE=1",
 ];
 
+/// The names pip, npm, pnpm, yarn (1 and 2+), cargo, go, gem, apt, git and Node's
+/// own fetch read a proxy from, so they use the registry proxy unchanged.
+const PROXY_URL_NAMES: [&str; 9] = [
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "npm_config_proxy",
+    "npm_config_https_proxy",
+    "YARN_HTTP_PROXY",
+    "YARN_HTTPS_PROXY",
+    "CARGO_HTTP_PROXY",
+];
+
+/// The fixed environment, and with the registries network what points every package
+/// tool at `proxy`.
+fn environment(proxy: Option<SocketAddr>) -> Vec<String> {
+    let mut env: Vec<String> = ENV.iter().map(|e| (*e).to_owned()).collect();
+    let Some(proxy) = proxy else {
+        return env;
+    };
+    env.extend(
+        PROXY_URL_NAMES
+            .iter()
+            .map(|name| format!("{name}=http://{proxy}")),
+    );
+    env.extend(["NO_PROXY", "no_proxy"].map(|name| format!("{name}=localhost,127.0.0.1")));
+    // Node 24+ applies HTTP(S)_PROXY to its own fetch only when asked.
+    env.push("NODE_USE_ENV_PROXY=1".to_owned());
+    // The JVM reads no proxy variable; Maven, Gradle and sbt take these properties.
+    let (host, port) = (proxy.ip(), proxy.port());
+    env.push(format!(
+        "JAVA_TOOL_OPTIONS=-Dhttp.proxyHost={host} -Dhttp.proxyPort={port} \
+         -Dhttps.proxyHost={host} -Dhttps.proxyPort={port} -Dhttp.nonProxyHosts=localhost|127.0.0.1"
+    ));
+    env
+}
+
+/// The container for `spec`; `proxy` is where the registry proxy listens, given
+/// exactly when the spec asks for the registries network.
 pub(super) fn container_body(
     spec: &SandboxSpec,
     workspace: &Workspace,
     user: SandboxUser,
     session_label: &str,
+    proxy: Option<SocketAddr>,
 ) -> ContainerCreateBody {
     let mut container_labels = HashMap::from([
         (labels::MANAGED.to_owned(), "true".to_owned()),
@@ -39,7 +81,7 @@ pub(super) fn container_body(
     ContainerCreateBody {
         image: Some(spec.image.clone()),
         user: Some(user.docker_user()),
-        env: Some(ENV.iter().map(|e| (*e).to_owned()).collect()),
+        env: Some(environment(proxy)),
         // The container only waits; commands come in through exec.
         entrypoint: Some(vec!["sleep".to_owned()]),
         cmd: Some(vec!["infinity".to_owned()]),
@@ -66,6 +108,7 @@ pub(super) fn container_body(
             network_mode: Some(match spec.network {
                 Network::Off => "none".to_owned(),
                 Network::Bridge => "bridge".to_owned(),
+                Network::Registries => registries::NETWORK.to_owned(),
             }),
             // A tiny init reaps orphaned processes, so killed commands leave no
             // zombies holding pids.
@@ -89,7 +132,8 @@ mod tests {
             gid: 1000,
         };
         let workspace = Workspace::create(dir.path(), "w", user).unwrap();
-        container_body(spec, &workspace, user, "s-1")
+        let proxy = (spec.network == Network::Registries).then(|| ([172, 18, 0, 1], 3128).into());
+        container_body(spec, &workspace, user, "s-1", proxy)
     }
 
     #[test]
@@ -129,6 +173,35 @@ mod tests {
         assert_eq!(
             body.host_config.unwrap().network_mode.as_deref(),
             Some("bridge")
+        );
+    }
+
+    #[test]
+    fn the_registries_network_points_every_tool_at_the_proxy() {
+        let body = body(&SandboxSpec::default().network(Network::Registries));
+        assert_eq!(body.network_disabled, Some(false));
+        let host = body.host_config.unwrap();
+        assert_eq!(host.network_mode.as_deref(), Some("lucid-registries"));
+        let env = body.env.unwrap();
+        for name in [
+            "HTTP_PROXY",
+            "https_proxy",
+            "npm_config_https_proxy",
+            "CARGO_HTTP_PROXY",
+        ] {
+            assert!(
+                env.contains(&format!("{name}=http://172.18.0.1:3128")),
+                "{name}"
+            );
+        }
+        assert!(env.contains(&"NO_PROXY=localhost,127.0.0.1".to_owned()));
+        let java = env
+            .iter()
+            .find(|e| e.starts_with("JAVA_TOOL_OPTIONS="))
+            .unwrap();
+        assert!(
+            java.contains("-Dhttps.proxyHost=172.18.0.1 -Dhttps.proxyPort=3128"),
+            "{java}"
         );
     }
 }

@@ -2,6 +2,7 @@
 //! an explicit spec, commands and files go through exec, a long-lived process gets an
 //! exec of its own, and a warm pool keeps containers ready so a session starts at once.
 
+mod address;
 mod container;
 mod exec;
 mod files;
@@ -9,10 +10,12 @@ mod marker;
 mod pool;
 mod process;
 mod reaper;
+mod registries;
 mod shell;
 
 use self::exec::{Exec, docker_error};
 use self::pool::Pool;
+use super::proxy::{HostReached, RegistryProxy};
 use super::spec::{CommandSpec, ProcessSpec, SandboxSpec};
 use super::workspace::{SandboxUser, Workspace};
 use super::{
@@ -25,7 +28,7 @@ use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -65,6 +68,9 @@ struct Shared {
     /// Every sandbox handed out and not yet destroyed, by container id.
     live: Mutex<HashMap<String, Arc<Container>>>,
     pool: Pool,
+    /// The registry proxy, started with the first sandbox on the registries network;
+    /// it stops when the last clone of this `DockerSandboxes` goes.
+    registries: tokio::sync::OnceCell<Arc<RegistryProxy>>,
 }
 
 /// One container and its workspace.
@@ -80,6 +86,10 @@ struct Container {
     /// OOM kills seen in this container's cgroup so far.
     oom_kills: AtomicU64,
     destroyed: AtomicBool,
+    /// On the registries network: the proxy and the address it knows this container by.
+    registry: OnceLock<registries::RegistryLink>,
+    /// Its address as the host reaches it, when it has a network (for previews).
+    address: OnceLock<std::net::IpAddr>,
 }
 
 impl DockerSandboxes {
@@ -96,6 +106,7 @@ impl DockerSandboxes {
                 user: SandboxUser::for_this_process(),
                 live: Mutex::new(HashMap::new()),
                 pool,
+                registries: tokio::sync::OnceCell::new(),
             }),
         }
     }
@@ -124,11 +135,19 @@ impl DockerSandboxes {
         session_label: &str,
     ) -> Result<Arc<Container>, SandboxError> {
         let docker = self.shared.engine.client().await?;
+        let proxy = self.proxy_for(spec).await?;
         let short = &uuid::Uuid::now_v7().simple().to_string()[24..];
         let name = format!("lucid-{session_label}-{short}");
         let workspace =
             Workspace::create(&self.shared.settings.workspaces, &name, self.shared.user)?;
-        let body = container::container_body(spec, &workspace, self.shared.user, session_label);
+        let proxy_addr = proxy.as_ref().map(|p| p.addr());
+        let body = container::container_body(
+            spec,
+            &workspace,
+            self.shared.user,
+            session_label,
+            proxy_addr,
+        );
         let options = CreateContainerOptions {
             name: Some(name.clone()),
             ..Default::default()
@@ -155,10 +174,27 @@ impl DockerSandboxes {
             shell: tokio::sync::Mutex::new(None),
             oom_kills: AtomicU64::new(0),
             destroyed: AtomicBool::new(false),
+            registry: OnceLock::new(),
+            address: OnceLock::new(),
         });
         if let Err(e) = docker.start_container(&container.id, None).await {
             let _ = container.destroy().await;
             return Err(docker_error(e));
+        }
+        if let Some(proxy) = proxy
+            && let Err(e) = registries::link(&container, docker, proxy).await
+        {
+            let _ = container.destroy().await;
+            return Err(e);
+        }
+        if spec.network != super::spec::Network::Off {
+            match address::of(docker, &container.id).await {
+                Ok(Some(ip)) => {
+                    let _ = container.address.set(ip);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "a sandbox's address is unknown"),
+            }
         }
         Ok(container)
     }
@@ -167,9 +203,15 @@ impl DockerSandboxes {
         *lock(&container.expires_at) = Instant::now() + spec.lifetime;
         container.touch();
         self.live().insert(container.id.clone(), container.clone());
+        // From here on, what the container reaches through the proxy is this session's.
+        let network_log = container
+            .registry
+            .get()
+            .map(|link| link.proxy.admit(link.ip, spec.registries.clone()));
         Arc::new(DockerSandbox {
             container,
             owner: self.clone(),
+            network_log: Mutex::new(network_log),
         })
     }
 }
@@ -195,6 +237,8 @@ impl Sandboxes for DockerSandboxes {
 pub struct DockerSandbox {
     container: Arc<Container>,
     owner: DockerSandboxes,
+    /// Until the caller takes it.
+    network_log: Mutex<Option<mpsc::UnboundedReceiver<HostReached>>>,
 }
 
 impl Container {
@@ -264,6 +308,10 @@ impl Container {
     async fn destroy(&self) -> Result<(), SandboxError> {
         if self.destroyed.swap(true, Ordering::SeqCst) {
             return Ok(());
+        }
+        // Before the engine can give the address to another container.
+        if let Some(link) = self.registry.get() {
+            link.proxy.forget(link.ip);
         }
         let docker = self.engine.client().await?;
         let options = RemoveContainerOptions {
@@ -379,6 +427,14 @@ impl Sandbox for DockerSandbox {
     async fn destroy(&self) -> Result<(), SandboxError> {
         self.owner.live().remove(&self.container.id);
         self.container.destroy().await
+    }
+
+    fn network_log(&self) -> Option<mpsc::UnboundedReceiver<HostReached>> {
+        lock(&self.network_log).take()
+    }
+
+    fn address(&self) -> Option<std::net::IpAddr> {
+        self.container.address.get().copied()
     }
 }
 
