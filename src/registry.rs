@@ -26,6 +26,7 @@ pub struct Registry {
     forges: BTreeMap<String, Arc<dyn Forge>>,
     agent: Option<Arc<dyn AgentRunner>>,
     holds: Arc<Holds>,
+    previews: Arc<crate::web::Previews>,
 }
 
 /// Builds every configured part from the settings.
@@ -78,6 +79,11 @@ impl Registry {
 
     pub fn holds(&self) -> &Arc<Holds> {
         &self.holds
+    }
+
+    /// The live previews the worker opens and the HTTP server serves.
+    pub fn previews(&self) -> &Arc<crate::web::Previews> {
+        &self.previews
     }
 
     /// The intake every platform's routes share.

@@ -67,6 +67,7 @@ pub async fn run(settings: Settings, request: RunRequest) -> anyhow::Result<JobE
         },
         platform: None,
         draft_on_budget: false,
+        previews: None,
     };
     let ending = drive(&parts, &session, stop).await;
     let _ = printer.await;
@@ -201,6 +202,33 @@ fn print_event(event: &Event, colour: bool) {
         }
         EventBody::RevertRefused { reason } => {
             paint("31", &crate::messages::page::could_not_go_back(reason))
+        }
+        EventBody::HostReached {
+            host,
+            port,
+            bytes_up,
+            bytes_down,
+            refused,
+            error,
+        } => paint(
+            "2",
+            &crate::messages::page::host_reached(
+                host,
+                *port,
+                *bytes_up,
+                *bytes_down,
+                refused.as_deref(),
+                error.as_deref(),
+            ),
+        ),
+        EventBody::PreviewAsked { author, port } => {
+            crate::messages::page::asked_to_preview(author, *port)
+        }
+        EventBody::PreviewOpened { port, url } => {
+            format!("{} {url}", crate::messages::page::preview_opened(*port))
+        }
+        EventBody::PreviewRefused { reason } => {
+            paint("31", &crate::messages::page::no_preview(reason))
         }
     };
     let mut out = std::io::stdout().lock();

@@ -72,6 +72,11 @@ pub fn specs() -> Vec<ToolSpec> {
                    "required": ["pattern"]}),
         ),
         tool(
+            "preview",
+            "Publish a port a server you started in the sandbox listens on (0.0.0.0), so the people in the thread can open it in their browser while the sandbox runs.",
+            json!({"type": "object", "properties": {"port": {"type": "integer", "minimum": 1, "maximum": 65535}}, "required": ["port"]}),
+        ),
+        tool(
             "finish",
             "Say the task is done. The summary's first line is the pull request's title: a short imperative (\"Fix add() for negative numbers\", at most 72 characters); then what changed and why, for a reviewer.",
             json!({"type": "object", "properties": {"summary": string("title line, then what changed and why")}, "required": ["summary"]}),
@@ -124,12 +129,13 @@ pub async fn call(bench: &Workbench<'_>, call: &ToolCall) -> Result<ToolResult, 
             })
             .await
         }
+        "preview" => with_args(args, |a: PreviewArgs| preview(bench, a.port)).await,
         "finish" => match serde_json::from_value::<FinishArgs>(args) {
             Ok(a) => Ok(ToolResult::Finish { summary: a.summary }),
             Err(e) => Ok(refused(format!("bad arguments: {e}"))),
         },
         other => Ok(refused(format!(
-            "there is no tool {other:?}; the tools are run, read_file, write_file, edit_file, find_files, search_text, finish"
+            "there is no tool {other:?}; the tools are run, read_file, write_file, edit_file, find_files, search_text, preview, finish"
         ))),
     }
 }
@@ -206,6 +212,31 @@ impl SearchArgs {
 #[derive(Deserialize)]
 struct FinishArgs {
     summary: String,
+}
+
+#[derive(Deserialize)]
+struct PreviewArgs {
+    port: u16,
+}
+
+/// Asks lucid to publish `port`: lucid opens it (or says why not) in the log, and
+/// people get the link in the thread.
+async fn preview(bench: &Workbench<'_>, port: u16) -> Result<ToolResult, AgentError> {
+    if port == 0 {
+        return Ok(refused("port 0 is no port".to_owned()));
+    }
+    bench
+        .log
+        .log(EventBody::PreviewAsked {
+            author: "the agent".to_owned(),
+            port,
+        })
+        .await?;
+    Ok(ToolResult::Done {
+        for_model: format!(
+            "asked lucid to publish port {port}; the people in the thread get its link"
+        ),
+    })
 }
 
 /// Runs a command: logged before it starts (so everyone sees what runs now) and its
@@ -397,7 +428,7 @@ mod tests {
     #[test]
     fn every_tool_has_an_object_schema() {
         let specs = specs();
-        assert_eq!(specs.len(), 7);
+        assert_eq!(specs.len(), 8);
         assert!(specs.iter().all(|s| s.parameters["type"] == "object"));
     }
 }

@@ -203,6 +203,15 @@ impl Intake {
                 self.said(platform, &origin, session, action, "revert")
                     .await
             }
+            Decision::Preview { session, port } => {
+                let action = DeliveryAction::Preview {
+                    session,
+                    author: who,
+                    port,
+                };
+                self.said(platform, &origin, session, action, "preview")
+                    .await
+            }
             Decision::Refuse(refusal) => self.refuse(platform, &origin, refusal).await,
             Decision::Ignore(reason) => Ok(Taken::Ignored(reason)),
         }

@@ -2,7 +2,7 @@
 //! mention says the same thing on GitHub, in Slack and wherever lucid goes next.
 
 use super::ids::{RepoRef, SessionId};
-use super::intent::{Ask, Intent, RevertTo, revert_asked};
+use super::intent::{Ask, Intent, RevertTo, preview_asked, revert_asked};
 use super::session::SessionState;
 use super::trigger::Trigger;
 
@@ -89,6 +89,11 @@ pub enum Decision {
     Revert {
         session: SessionId,
         to: RevertTo,
+    },
+    /// Publish a port of the session's sandbox as a live preview.
+    Preview {
+        session: SessionId,
+        port: u16,
     },
     /// Say no, once.
     Refuse(Refusal),
@@ -180,6 +185,9 @@ fn in_session(intent: Intent, session: SessionId, state: SessionState) -> Decisi
         (Ask::Stop, true) => Decision::Stop { session },
         (Ask::Task { text, .. }, true) if let Some(to) = revert_asked(&text) => {
             Decision::Revert { session, to }
+        }
+        (Ask::Task { text, .. }, true) if let Some(port) = preview_asked(&text) => {
+            Decision::Preview { session, port }
         }
         (Ask::Task { text, .. }, true) => {
             let text = or_default(text, CARRY_ON);

@@ -30,6 +30,10 @@ pub enum Step<'a> {
     RevertRefused {
         reason: &'a str,
     },
+    /// A preview was asked and could not be opened.
+    PreviewRefused {
+        reason: &'a str,
+    },
     Pr {
         number: u64,
         url: &'a str,
@@ -58,6 +62,8 @@ pub struct Digest<'a> {
     pub last_at: Option<Timestamp>,
     /// The newest checkpoint so far.
     pub checkpoint: Option<u32>,
+    /// The live preview opened last: its port and link.
+    pub preview: Option<(u16, &'a str)>,
 }
 
 impl<'a> Digest<'a> {
@@ -132,6 +138,11 @@ impl<'a> Digest<'a> {
                 files: files.len(),
             }),
             EventBody::RevertRefused { reason } => self.steps.push(Step::RevertRefused { reason }),
+            EventBody::PreviewAsked { .. } | EventBody::HostReached { .. } => {}
+            EventBody::PreviewOpened { port, url } => self.preview = Some((*port, url)),
+            EventBody::PreviewRefused { reason } => {
+                self.steps.push(Step::PreviewRefused { reason })
+            }
         }
     }
 
@@ -194,6 +205,10 @@ pub enum Moment<'a> {
         diff: &'a str,
         seq: u64,
     },
+    /// A port of the sandbox is served at `url`.
+    PreviewOpened { port: u16, url: &'a str },
+    /// A preview was asked and could not be opened.
+    PreviewRefused { reason: &'a str },
 }
 
 /// The moments that `new` events make, in order. `before` is the run's log up to them
@@ -220,6 +235,10 @@ pub fn moments<'a>(before: &'a [Event], new: &'a [Event]) -> Vec<Moment<'a>> {
                 diff,
                 seq: event.seq,
             }),
+            EventBody::PreviewOpened { port, url } => {
+                out.push(Moment::PreviewOpened { port: *port, url })
+            }
+            EventBody::PreviewRefused { reason } => out.push(Moment::PreviewRefused { reason }),
             _ => {}
         }
     }

@@ -76,6 +76,32 @@ pub enum EventBody {
     RevertRefused {
         reason: String,
     },
+    /// Someone (a person in the thread, or the agent) asked to publish a port of the
+    /// sandbox as a live preview.
+    PreviewAsked {
+        author: String,
+        port: u16,
+    },
+    /// The port is served at `url` (guarded by the session's share token) while the
+    /// sandbox lives.
+    PreviewOpened {
+        port: u16,
+        url: String,
+    },
+    /// A preview that could not be opened, and why, in words for the thread.
+    PreviewRefused {
+        reason: String,
+    },
+    /// One connection the sandbox made through lucid's registry proxy, when it ended:
+    /// the host, the bytes each way, and why it was refused or failed, if it was.
+    HostReached {
+        host: String,
+        port: u16,
+        bytes_up: u64,
+        bytes_down: u64,
+        refused: Option<String>,
+        error: Option<String>,
+    },
 }
 
 impl EventBody {
@@ -94,6 +120,10 @@ impl EventBody {
             EventBody::RevertAsked { .. } => "revert_asked",
             EventBody::Reverted { .. } => "reverted",
             EventBody::RevertRefused { .. } => "revert_refused",
+            EventBody::PreviewAsked { .. } => "preview_asked",
+            EventBody::PreviewOpened { .. } => "preview_opened",
+            EventBody::PreviewRefused { .. } => "preview_refused",
+            EventBody::HostReached { .. } => "host_reached",
         }
     }
 
@@ -188,6 +218,25 @@ mod tests {
             },
             EventBody::RevertRefused {
                 reason: "no".into(),
+            },
+            EventBody::PreviewAsked {
+                author: "ada".into(),
+                port: 3000,
+            },
+            EventBody::PreviewOpened {
+                port: 3000,
+                url: "https://lucid.test/preview/s/".into(),
+            },
+            EventBody::PreviewRefused {
+                reason: "no network".into(),
+            },
+            EventBody::HostReached {
+                host: "pypi.org".into(),
+                port: 443,
+                bytes_up: 10,
+                bytes_down: 2000,
+                refused: None,
+                error: None,
             },
         ];
         for body in bodies {

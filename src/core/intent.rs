@@ -117,6 +117,28 @@ pub fn revert_asked(words: &str) -> Option<RevertTo> {
     }
 }
 
+/// The port words said to lucid ask to preview: "preview 3000" or "preview port
+/// 3000" (case and punctuation aside).
+pub fn preview_asked(words: &str) -> Option<u16> {
+    let words: Vec<String> = words
+        .split_whitespace()
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_ascii_lowercase()
+        })
+        .filter(|w| !w.is_empty())
+        .collect();
+    match words
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["preview", port] | ["preview", "port", port] => port.parse().ok().filter(|p| *p > 0),
+        _ => None,
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Intent {
     pub origin: Origin,
@@ -143,5 +165,14 @@ mod tests {
         assert_eq!(revert_asked("undo the change to calc.py"), None);
         assert_eq!(revert_asked("revert to the old parser"), None);
         assert_eq!(revert_asked(""), None);
+    }
+
+    #[test]
+    fn a_preview_names_a_port() {
+        assert_eq!(preview_asked("preview 3000"), Some(3000));
+        assert_eq!(preview_asked("Preview port 8080."), Some(8080));
+        assert_eq!(preview_asked("preview 0"), None);
+        assert_eq!(preview_asked("preview 70000"), None);
+        assert_eq!(preview_asked("preview the docs site"), None);
     }
 }

@@ -130,6 +130,7 @@ pub fn router_with(state: AppState, webhooks: Router) -> Router {
             }),
         )
         .merge(pages::routes())
+        .merge(pages::preview_routes())
         .with_state(state.clone())
         .merge(webhooks)
         .fallback(|| async { ApiError::not_found("no such route") })

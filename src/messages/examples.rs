@@ -102,6 +102,32 @@ pub fn catalogue() -> Vec<(&'static str, Text)> {
         ),
         ("earlier steps", earlier_steps(3)),
         (
+            "moment: preview opened",
+            moment(
+                &Moment::PreviewOpened {
+                    port: 3000,
+                    url: "http://lucid.test/preview/s1/?share=t",
+                },
+                "http://lucid.test/sessions/s1",
+            ),
+        ),
+        (
+            "moment: no preview",
+            moment(
+                &Moment::PreviewRefused {
+                    reason: &preview_needs_network(),
+                },
+                "http://lucid.test/sessions/s1",
+            ),
+        ),
+        (
+            "step: no preview",
+            step(&Step::PreviewRefused {
+                reason: &previews_not_served(),
+            })
+            .1,
+        ),
+        (
             "step: an edit in a checkpoint",
             step(&Step::Edit {
                 path: "calc.py",

@@ -145,6 +145,50 @@ pub fn asked_to_go_back(author: &str, checkpoint: Option<u32>) -> String {
     }
 }
 
+/// A connection through the registry proxy, as the timeline says it.
+pub fn host_reached(
+    host: &str,
+    port: u16,
+    up: u64,
+    down: u64,
+    refused: Option<&str>,
+    error: Option<&str>,
+) -> String {
+    match (refused, error) {
+        (Some(why), _) => format!("Refused {host}:{port}: {why}"),
+        (None, Some(why)) => format!("Reached {host}:{port}, then: {why}"),
+        (None, None) => format!(
+            "Reached {host}:{port} · {} down, {} up",
+            bytes(down),
+            bytes(up)
+        ),
+    }
+}
+
+/// A byte count as people read it.
+fn bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / f64::from(1 << 20)),
+        n if n >= 1 << 10 => format!("{:.1} kB", n as f64 / f64::from(1 << 10)),
+        n => format!("{n} B"),
+    }
+}
+
+/// A preview asked for, as the timeline says it.
+pub fn asked_to_preview(author: &str, port: u16) -> String {
+    format!("{author} asked for a preview of port {port}")
+}
+
+/// A preview opened, as the timeline says it.
+pub fn preview_opened(port: u16) -> String {
+    format!("A preview of port {port} is live while the sandbox runs")
+}
+
+/// A preview refused, as the timeline says it.
+pub fn no_preview(reason: &str) -> String {
+    format!("No preview: {reason}")
+}
+
 /// Going back was refused, as the timeline says it.
 pub fn could_not_go_back(reason: &str) -> String {
     format!("Could not go back: {reason}")
@@ -238,6 +282,19 @@ mod tests {
             asked_to_go_back("Ada", None),
             asked_to_go_back("Ada", Some(2)),
             could_not_go_back("there is no step 9; the last is step 4"),
+            asked_to_preview("Ada", 3000),
+            host_reached("pypi.org", 443, 2_300, 5_400_000, None, None),
+            host_reached(
+                "example.com",
+                443,
+                0,
+                0,
+                Some("not on the allow-list"),
+                None,
+            ),
+            host_reached("pypi.org", 443, 100, 0, None, Some("no answer in 30s")),
+            preview_opened(3000),
+            no_preview("this lucid serves no previews"),
         ];
         insta::assert_snapshot!(format!("{WORDS:#?}\n{}", formatted.join("\n")));
     }

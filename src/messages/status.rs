@@ -177,6 +177,14 @@ pub fn ending(session: &Session, digest: &Digest) -> Option<Text> {
 /// A key moment as a reply. `session_url` links to the whole diff.
 pub fn moment(moment: &Moment, session_url: &str) -> Text {
     match moment {
+        Moment::PreviewOpened { port, url } => Text::new()
+            .emoji("eyes")
+            .plain(format!(" A preview of port {port} is live: "))
+            .link("open the preview", *url)
+            .plain(" (while the sandbox runs)."),
+        Moment::PreviewRefused { reason } => Text::new()
+            .emoji("warning")
+            .plain(format!(" No preview: {reason}.")),
         Moment::CommandFailed {
             command,
             exit_code,
@@ -267,6 +275,9 @@ pub fn step(step: &Step) -> (bool, Text) {
             false,
             Text::new().plain(format!("could not go back: {reason}")),
         ),
+        Step::PreviewRefused { reason } => {
+            (false, Text::new().plain(format!("no preview: {reason}")))
+        }
         Step::Pr { number, url } => (
             true,
             Text::new()
@@ -327,6 +338,7 @@ fn non_empty(s: Option<&str>) -> Option<&str> {
 pub const RUNNING_NOW: &str = "Running now:";
 pub const LATEST_NOTE: &str = "Latest note:";
 pub const PULL_REQUEST: &str = "Pull request:";
+pub const PREVIEW: &str = "Preview:";
 pub const FAILED: &str = "Failed:";
 pub const STOPPED: &str = "Stopped:";
 /// Where a message too long for its platform was cut.

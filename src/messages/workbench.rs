@@ -38,6 +38,16 @@ pub fn agent_could_not_go_back(author: &str, reason: &str) -> String {
     format!("{author} asked to go back, but lucid could not: {reason}. Nothing changed.")
 }
 
+/// Why a preview was not opened: the sandbox has no network to reach it by.
+pub fn preview_needs_network() -> String {
+    "the sandbox has no network to reach it by (LUCID_SANDBOX_NETWORK is off)".to_owned()
+}
+
+/// Why a preview was not opened: this lucid serves none (`lucid run`).
+pub fn previews_not_served() -> String {
+    "this lucid serves no previews".to_owned()
+}
+
 /// The longest an earlier comment is given to the agent, in characters.
 const EARLIER_WORDS_EACH: usize = 4_000;
 /// The most earlier comments add to a task, in characters: the newest are kept.

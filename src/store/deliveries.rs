@@ -34,6 +34,13 @@ pub enum DeliveryAction {
         author: String,
         checkpoint: Option<u32>,
     },
+    /// Someone asked to publish a port of the session's sandbox: logged for its
+    /// worker (a finished session has no sandbox, and is not taken up again).
+    Preview {
+        session: SessionId,
+        author: String,
+        port: u16,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,7 +64,8 @@ impl Store {
             DeliveryAction::Say { session, .. }
             | DeliveryAction::Note { session, .. }
             | DeliveryAction::Stop { session, .. }
-            | DeliveryAction::Revert { session, .. } => Some(*session),
+            | DeliveryAction::Revert { session, .. }
+            | DeliveryAction::Preview { session, .. } => Some(*session),
         };
         let delivered = self
             .write(async |conn| {
@@ -124,6 +132,20 @@ impl Store {
                                 .await?;
                             resumed = true;
                         }
+                    }
+                    (
+                        DeliveryAction::Preview {
+                            session,
+                            author,
+                            port,
+                        },
+                        Some(_),
+                    ) => {
+                        let asked = EventBody::PreviewAsked {
+                            author: author.clone(),
+                            port: *port,
+                        };
+                        super::events::append_in(conn, *session, &asked, now).await?;
                     }
                     (DeliveryAction::Stop { session, reason }, Some(state))
                         if !state.is_terminal() =>

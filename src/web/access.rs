@@ -137,6 +137,17 @@ impl Access {
         Some(URL_SAFE_NO_PAD.encode(mac(&key, &[b"session", session.to_string().as_bytes()])))
     }
 
+    /// The key in a signed-in operator's preview address (share links may be off).
+    pub fn preview_key(&self, session: SessionId) -> Option<String> {
+        let key = self.signing?;
+        Some(URL_SAFE_NO_PAD.encode(mac(&key, &[b"preview", session.to_string().as_bytes()])))
+    }
+
+    pub fn is_preview_key(&self, session: SessionId, given: &str) -> bool {
+        self.preview_key(session)
+            .is_some_and(|key| bool::from(key.as_bytes().ct_eq(given.as_bytes())))
+    }
+
     pub fn is_posted_share(&self, session: SessionId, given: &str) -> bool {
         self.posted_share(session)
             .is_some_and(|token| bool::from(token.as_bytes().ct_eq(given.as_bytes())))

@@ -43,6 +43,15 @@ impl Links {
         format!("{}/sessions/{id}?share={token}", self.public_url)
     }
 
+    /// The session's live preview, opened by the token the session's posted link
+    /// carries (signed-in operators need none).
+    pub fn preview(&self, id: SessionId) -> String {
+        match self.access.posted_share(id) {
+            Some(token) => format!("{}/preview/{id}/?share={token}", self.public_url),
+            None => format!("{}/preview/{id}/", self.public_url),
+        }
+    }
+
     /// Whether people reach lucid over HTTPS (its cookies are then `Secure`).
     pub fn is_https(&self) -> bool {
         self.public_url.starts_with("https://")

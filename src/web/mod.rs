@@ -5,9 +5,11 @@
 
 pub mod access;
 pub mod links;
+pub mod previews;
 
 pub use access::Access;
 pub use links::Links;
+pub use previews::Previews;
 
 use crate::chat::{ChatPlatform, Intake, Pacing, Rendered, StatusView};
 use crate::config::Settings;

@@ -3,6 +3,8 @@
 //! forge, the agent's job, the work published, and the session's final state.
 
 use super::going_back;
+use super::network;
+use super::preview::{self, PreviewDoor};
 use crate::agent::{AgentRunner, Job, JobEnd, Said, Start, StepLog};
 use crate::core::digest::last_test;
 use crate::core::{Event, EventBody, Session, SessionId, SessionState};
@@ -30,6 +32,8 @@ pub struct Parts<'a> {
     pub platform: Option<&'a dyn crate::chat::ChatPlatform>,
     /// Whether a run out of budget with changes opens a draft change request.
     pub draft_on_budget: bool,
+    /// Where previews are opened (none: `lucid run` serves none).
+    pub previews: Option<PreviewDoor<'a>>,
 }
 
 /// How a run ended, for the session's final state.
@@ -88,7 +92,13 @@ async fn work(
     }
     let history = parts.store.events_after(id, 0, u32::MAX).await?;
     let sandbox = parts.sandboxes.create(id, parts.spec).await?;
-    let result = work_in(parts, session, &*sandbox, &history, stop).await;
+    let reports = sandbox.network_log();
+    let work = work_in(parts, session, &*sandbox, &history, stop);
+    let result = network::logging_hosts(parts.store, id, reports, work).await;
+    // The sandbox goes: so does its preview.
+    if let Some(door) = &parts.previews {
+        door.previews.close(id);
+    }
     // The forge first, while the work tree is still there.
     parts.forge.clean_up(session);
     if let Err(e) = sandbox.destroy().await {
@@ -155,7 +165,7 @@ async fn work_in(
     let end = tokio::select! {
         biased;
         end = parts.agent.run(job) => end,
-        () = follow_thread(&steps, sandbox.workspace(), seen, tx, stop) => {
+        () = follow_thread(&steps, sandbox, parts.previews.as_ref(), seen, tx, stop) => {
             unreachable!("following the thread only ends with the job")
         }
     };
@@ -313,13 +323,15 @@ async fn finish(
 /// and told to it. Never ends by itself.
 async fn follow_thread(
     steps: &StepLog<'_>,
-    workspace: &crate::sandbox::Workspace,
+    sandbox: &dyn Sandbox,
+    door: Option<&PreviewDoor<'_>>,
     mut seen: u64,
     tx: mpsc::UnboundedSender<Said>,
     stop: CancellationToken,
 ) {
     let (store, id) = (steps.store, steps.session);
     let mut news = store.watch(id);
+    let mut opened = None;
     loop {
         if let Ok(events) = store.events_after(id, seen, 1000).await {
             for event in events {
@@ -328,11 +340,17 @@ async fn follow_thread(
                     let _ = tx.send((author.clone(), text.clone()));
                 }
                 if let Some(asked) = going_back::Asked::from_event(&event.body) {
-                    match going_back::go_back(steps, workspace, &asked).await {
+                    match going_back::go_back(steps, sandbox.workspace(), &asked).await {
                         Ok(told) => {
                             let _ = tx.send(told);
                         }
                         Err(e) => tracing::warn!(session = %id, error = %e, "going back failed"),
+                    }
+                }
+                if let EventBody::PreviewAsked { port, .. } = event.body {
+                    let opening = preview::open(door, steps, sandbox, port, &mut opened);
+                    if let Err(e) = opening.await {
+                        tracing::warn!(session = %id, error = %e, "a preview could not be logged");
                     }
                 }
             }

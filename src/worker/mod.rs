@@ -9,6 +9,8 @@
 pub mod driver;
 pub mod follower;
 mod going_back;
+mod network;
+mod preview;
 mod session;
 
 use crate::core::{Platform, SessionId, Timestamp};

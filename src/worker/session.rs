@@ -2,6 +2,7 @@
 
 use super::driver::{self, Parts};
 use super::follower::Follower;
+use super::preview::PreviewDoor;
 use super::{LEASE_TTL, Worker};
 use crate::core::{Session, SessionState, Timestamp};
 use crate::forge::{Forge, NoRepository, Requester};
@@ -46,6 +47,7 @@ impl Worker {
         };
         let done = CancellationToken::new();
         let url = self.session_url(id);
+        let preview_url = self.links.preview(id);
         let follower = Follower {
             platform: platform.clone(),
             store: self.store.clone(),
@@ -77,6 +79,10 @@ impl Worker {
             },
             platform: Some(&*platform),
             draft_on_budget: self.draft_on_budget,
+            previews: Some(PreviewDoor {
+                previews: self.registry.previews(),
+                url: &preview_url,
+            }),
         };
         driver::drive(&parts, &session, stop).await;
         done.cancel();

@@ -119,6 +119,12 @@ pub fn render(view: &ProgressView) -> String {
         }
     }
 
+    // A live preview is linked while the sandbox that serves it runs.
+    if let (true, Some((port, url))) = (live, digest.preview) {
+        let link = md(&Text::new().link(format!("port {port}"), url));
+        let _ = write!(body, "\n\n**{}** {link}", messages::PREVIEW);
+    }
+
     // While the session runs, its open command is shown above, not as a step.
     let steps: Vec<&Step> = digest
         .steps

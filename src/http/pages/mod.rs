@@ -10,6 +10,7 @@ mod feed;
 mod forms;
 mod list;
 mod live;
+mod preview;
 mod session;
 mod signin;
 mod timeline;
@@ -41,6 +42,11 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/sessions/{id}/unshare", post(forms::unshare))
         .route("/assets/{name}", get(assets::serve))
         .layer(axum::middleware::from_fn(guard))
+}
+
+/// The live previews: not lucid's pages, so under a policy of their own.
+pub(super) fn preview_routes() -> Router<AppState> {
+    preview::routes()
 }
 
 /// The policy every page is served under: scripts and styles only from lucid itself

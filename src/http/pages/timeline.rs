@@ -148,6 +148,37 @@ pub(super) fn render(event: &Event) -> String {
             label: page::could_not_go_back(reason),
             ..Item::new(event, "revert_refused")
         },
+        EventBody::HostReached {
+            host,
+            port,
+            bytes_up,
+            bytes_down,
+            refused,
+            error,
+        } => Item {
+            label: page::host_reached(
+                host,
+                *port,
+                *bytes_up,
+                *bytes_down,
+                refused.as_deref(),
+                error.as_deref(),
+            ),
+            ..Item::new(event, "host_reached")
+        },
+        EventBody::PreviewAsked { author, port } => Item {
+            label: page::asked_to_preview(author, *port),
+            ..Item::new(event, "preview_asked")
+        },
+        EventBody::PreviewOpened { port, url } => Item {
+            label: page::preview_opened(*port),
+            url: if is_web_address(url) { url } else { "" },
+            ..Item::new(event, "preview_opened")
+        },
+        EventBody::PreviewRefused { reason } => Item {
+            label: page::no_preview(reason),
+            ..Item::new(event, "revert_refused")
+        },
     };
     item.render().unwrap_or_default()
 }
