@@ -130,7 +130,7 @@ pub const SETTINGS: &[Setting] = &[
     setting(
         "LUCID_SANDBOX_NETWORK",
         "sandbox.network",
-        Some("off"),
+        Some("registries"),
         "`off` (no network at all), `registries` (an internal network whose only way out is lucid's proxy to the package registries on LUCID_REGISTRY_HOSTS) or `bridge` (everything).",
     ),
     setting(

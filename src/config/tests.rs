@@ -362,7 +362,7 @@ fn the_registries_network_reads_its_allow_list_and_pins() {
     let unset = Settings::load(&env(&[]), None).unwrap().sandbox.spec;
     assert_eq!(
         (unset.network, unset.registries.hosts.allows("pypi.org")),
-        (Network::Off, true)
+        (Network::Registries, true)
     );
     assert!(unset.registries.pins.is_empty());
     let only = Settings::load(&env(&[("LUCID_REGISTRY_HOSTS", "mirror.example")]), None).unwrap();
