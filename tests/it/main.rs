@@ -31,6 +31,7 @@ mod pages_http;
 mod preview_e2e;
 mod readme;
 mod registries;
+mod registries_e2e;
 mod rig;
 mod sandbox;
 mod sandbox_image;
