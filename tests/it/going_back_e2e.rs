@@ -27,11 +27,12 @@ async fn revert_said_in_the_thread_while_the_agent_works_restores_the_files_at_o
             "edit_file",
             r#"{"path": "calc.py", "old_text": "return a - b", "new_text": "return a + b"}"#,
         ),
-        // Waits for the revert to take notes.txt away, then shows calc.py.
+        // Waits for the revert to take notes.txt away and put calc.py back (git
+        // removes first, then writes), then shows calc.py.
         Reply::tool_call(
             "r3",
             "run",
-            r#"{"command": "until [ ! -e notes.txt ]; do sleep 0.05; done; cat calc.py"}"#,
+            r#"{"command": "until [ ! -e notes.txt ] && grep -q 'a - b' calc.py; do sleep 0.05; done; cat calc.py"}"#,
         ),
         Reply::tool_call("r4", "finish", r#"{"summary": "Went back"}"#),
     ])

@@ -1,5 +1,5 @@
 //! Live previews with the real `lucid serve`, the fake Slack and model, and a real
-//! sandbox on Docker's bridge: a server the agent starts in the sandbox answers at
+//! sandbox on the default (registries) network: a server the agent starts in the sandbox answers at
 //! `/preview/<session>/` with the session's share token, 404 without it, its link
 //! is posted in the thread once however often it is asked for, and it is gone with
 //! the sandbox.
@@ -40,7 +40,7 @@ async fn a_server_in_the_sandbox_is_previewed_with_the_share_token_and_gone_with
                 r#"{"command": "until [ -e never ]; do sleep 0.2; done"}"#,
             ),
         ],
-        &[("LUCID_SANDBOX_NETWORK", "bridge")],
+        &[],
     )
     .await;
     let slack = &lucid.slack;
