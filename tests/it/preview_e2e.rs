@@ -9,6 +9,21 @@ use crate::harness::within;
 use crate::rig::{ADA, BOT_USER, CHANNEL, Lucid, slack_message, within_command};
 use serde_json::json;
 
+/// A page and an echo of the request's headers, served in the sandbox.
+const SERVER: &str = r#"import http.server, json
+class Page(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        if not self.path.startswith('/echo'):
+            return super().do_GET()
+        body = json.dumps(dict(self.headers)).encode()
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Set-Cookie', 'app=1')
+        self.end_headers()
+        self.wfile.write(body)
+http.server.ThreadingHTTPServer(('0.0.0.0', 8000), lambda *a: Page(*a, directory='site')).serve_forever()
+"#;
+
 fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -27,10 +42,14 @@ fn preview_link(text: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_in_the_sandbox_is_previewed_with_the_share_token_and_gone_with_the_sandbox() {
     let serve = "mkdir -p site && echo '<h1>calc preview</h1>' > site/index.html \
-                 && (setsid python3 -m http.server 8000 --bind 0.0.0.0 --directory site \
-                 >/dev/null 2>&1 &) && echo serving";
+                 && (setsid python3 server.py >/dev/null 2>&1 &) && echo serving";
     let lucid = Lucid::start_setting(
         vec![
+            Reply::tool_call(
+                "p0",
+                "write_file",
+                &json!({ "path": "server.py", "content": SERVER }).to_string(),
+            ),
             Reply::tool_call("p1", "run", &json!({ "command": serve }).to_string()),
             Reply::tool_call("p2", "preview", r#"{"port": 8000}"#),
             // Keeps the sandbox up until the session is stopped.
@@ -104,6 +123,26 @@ async fn a_server_in_the_sandbox_is_previewed_with_the_share_token_and_gone_with
     assert!(policy.starts_with("sandbox "), "{policy}");
     assert!(!policy.contains("allow-same-origin"), "{policy}");
     assert!(page.text().await.unwrap().contains("<h1>calc preview</h1>"));
+
+    // lucid's cookies, credentials and the referrer (it may hold the token) never
+    // reach the sandbox; the page's cookies never reach the browser.
+    let echo = http
+        .get(format!("{page_url}echo"))
+        .header("cookie", "lucid_signin=secret-cookie")
+        .header("authorization", "Bearer secret-token")
+        .header("referer", &link)
+        .header("x-kept", "yes")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echo.status().as_u16(), 200);
+    assert!(echo.headers().get("set-cookie").is_none());
+    let seen: serde_json::Value = echo.json().await.unwrap();
+    let seen = seen.to_string().to_ascii_lowercase();
+    assert!(seen.contains("\"x-kept\""), "{seen}");
+    for gone in ["cookie", "authorization", "referer", "secret"] {
+        assert!(!seen.contains(gone), "{gone} reached the sandbox: {seen}");
+    }
 
     // Without the token, or with another, nothing.
     for path in [

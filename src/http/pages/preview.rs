@@ -22,14 +22,16 @@ use std::collections::HashMap;
 const PREVIEW_POLICY: &str =
     "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads";
 
-/// Headers that belong to one hop, or to lucid, never passed on either way.
-const NOT_PASSED: [HeaderName; 9] = [
+/// Headers that belong to one hop, or to lucid (the referrer may hold a share token),
+/// never passed on either way.
+const NOT_PASSED: [HeaderName; 10] = [
     header::CONNECTION,
     header::HOST,
     header::COOKIE,
     header::SET_COOKIE,
     header::AUTHORIZATION,
     header::PROXY_AUTHORIZATION,
+    header::REFERER,
     header::TRANSFER_ENCODING,
     header::TE,
     header::UPGRADE,
