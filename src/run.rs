@@ -68,6 +68,7 @@ pub async fn run(settings: Settings, request: RunRequest) -> anyhow::Result<JobE
         platform: None,
         draft_on_budget: false,
         previews: None,
+        keep_checkpoints: false,
     };
     let ending = drive(&parts, &session, stop).await;
     let _ = printer.await;
@@ -230,6 +231,14 @@ fn print_event(event: &Event, colour: bool) {
         EventBody::PreviewRefused { reason } => {
             paint("31", &crate::messages::page::no_preview(reason))
         }
+        EventBody::Prepared {
+            image,
+            reused,
+            took_ms,
+        } => paint(
+            "2",
+            &crate::messages::page::prepared(image, *reused, *took_ms),
+        ),
     };
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");

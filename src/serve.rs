@@ -135,6 +135,11 @@ async fn prepare_sandboxes(store: &Store, sandboxes: &DockerSandboxes) {
         }
         Err(e) => tracing::warn!(error = %e, "could not read live sessions; orphans stay for now"),
     }
+    match sandboxes.prune_prepared().await {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "removed old prepared sandbox images"),
+        Err(e) => tracing::warn!(error = %e, "could not prune prepared sandbox images"),
+    }
     sandboxes.refill_in_background();
 }
 

@@ -170,6 +170,24 @@ pub const SETTINGS: &[Setting] = &[
         "Host directory holding each sandbox's /workspace.",
     ),
     setting(
+        "LUCID_PREPARED_MAX_AGE",
+        "sandbox.prepared_max_age",
+        Some("7d"),
+        "How long a repository's prepared sandbox (its .lucid/setup.sh run once and kept as an image) is reused; older ones are made again and removed.",
+    ),
+    setting(
+        "LUCID_PREPARED_MAX_SIZE",
+        "sandbox.prepared_max_size",
+        Some("20g"),
+        "Most disk the prepared images may take together (their own layers); beyond it the oldest are removed.",
+    ),
+    setting(
+        "LUCID_SETUP_TIMEOUT",
+        "sandbox.setup_timeout",
+        Some("30m"),
+        "Longest a repository's setup may run; a setup killed at it fails its session.",
+    ),
+    setting(
         "LUCID_LLM_PROVIDER",
         "llm.provider",
         Some("openai"),

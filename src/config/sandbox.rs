@@ -3,7 +3,7 @@
 
 use super::reader::Reader;
 use crate::sandbox::proxy::{self, AllowList, RegistryPolicy};
-use crate::sandbox::{Network, SandboxSettings, SandboxSpec};
+use crate::sandbox::{Network, PreparedPolicy, SandboxSettings, SandboxSpec};
 use std::path::PathBuf;
 
 pub(super) fn read(r: &mut Reader) -> Option<SandboxSettings> {
@@ -41,6 +41,7 @@ pub(super) fn read(r: &mut Reader) -> Option<SandboxSettings> {
             .ok_or_else(|| format!("{s:?} is not a pool size from 0 to 64"))
     });
     let workspaces = r.parsed("LUCID_WORKSPACES_DIR", |s| Ok(PathBuf::from(s)));
+    let prepared = prepared_policy(r);
     Some(SandboxSettings {
         spec: SandboxSpec::default()
             .image(image?)
@@ -49,11 +50,54 @@ pub(super) fn read(r: &mut Reader) -> Option<SandboxSettings> {
             .pids_limit(pids?)
             .network(network?)
             .registries(registries?)
-            .lifetime(lifetime?),
+            .lifetime(lifetime?)
+            .prepared(prepared?),
         workspaces: workspaces?,
         pool_size: pool_size?,
         idle_timeout: idle_timeout?,
     })
+}
+
+/// How prepared sandboxes are kept: for how long, in how much disk, and how long a
+/// setup may run.
+fn prepared_policy(r: &mut Reader) -> Option<PreparedPolicy> {
+    let max_age = r.parsed("LUCID_PREPARED_MAX_AGE", parse_duration);
+    let max_size = r.parsed("LUCID_PREPARED_MAX_SIZE", parse_disk_size);
+    let setup_timeout = r.parsed("LUCID_SETUP_TIMEOUT", |s| {
+        parse_duration(s).and_then(|d| {
+            if d.is_zero() {
+                Err(format!("{s:?} leaves a setup no time at all"))
+            } else {
+                Ok(d)
+            }
+        })
+    });
+    Some(PreparedPolicy {
+        max_age: max_age?,
+        max_size: max_size?,
+        setup_timeout: setup_timeout?,
+    })
+}
+
+/// A disk size: bytes, or a number with k, m, g or t (powers of 1024); `0` keeps
+/// nothing.
+fn parse_disk_size(s: &str) -> Result<u64, String> {
+    let bad = || format!("{s:?} is not a size such as 500m or 20g");
+    let lower = s.trim().to_ascii_lowercase();
+    let (digits, unit) = match lower.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => lower.split_at(i),
+        None => (lower.as_str(), ""),
+    };
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let scale: u64 = match unit.trim_end_matches('b') {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(scale).ok_or_else(bad)
 }
 
 /// The registry proxy's allow-list (the word `defaults` stands for the built-in
@@ -130,6 +174,15 @@ mod tests {
         assert!(parse_bytes("lots").is_err());
         assert!(parse_bytes("2t").is_err());
         assert!(parse_bytes("1m").unwrap_err().contains("too little"));
+    }
+
+    #[test]
+    fn disk_sizes_read_like_limits_and_may_be_large_or_nothing() {
+        assert_eq!(parse_disk_size("20g"), Ok(20 << 30));
+        assert_eq!(parse_disk_size("1T"), Ok(1 << 40));
+        assert_eq!(parse_disk_size("0"), Ok(0));
+        assert!(parse_disk_size("much").is_err());
+        assert!(parse_disk_size("99999999999t").is_err());
     }
 
     #[test]

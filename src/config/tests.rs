@@ -303,8 +303,48 @@ fn empty_variables_count_as_unset() {
     assert!(s.slack.is_none());
 }
 
+#[test]
+fn prepared_sandboxes_are_kept_a_week_within_20g_by_default_and_settable() {
+    let unset = Settings::load(&env(&[]), None)
+        .unwrap()
+        .sandbox
+        .spec
+        .prepared;
+    assert_eq!(unset.max_age, std::time::Duration::from_secs(7 * 24 * 3600));
+    assert_eq!(unset.max_size, 20 << 30);
+    assert_eq!(unset.setup_timeout, std::time::Duration::from_secs(30 * 60));
+    let set = Settings::load(
+        &env(&[
+            ("LUCID_PREPARED_MAX_AGE", "2d"),
+            ("LUCID_PREPARED_MAX_SIZE", "500m"),
+            ("LUCID_SETUP_TIMEOUT", "10m"),
+        ]),
+        None,
+    )
+    .unwrap()
+    .sandbox
+    .spec
+    .prepared;
+    assert_eq!(set.max_age, std::time::Duration::from_secs(2 * 24 * 3600));
+    assert_eq!(set.max_size, 500 << 20);
+    assert_eq!(set.setup_timeout, std::time::Duration::from_secs(600));
+    let found = problems(&[
+        ("LUCID_PREPARED_MAX_AGE", "a while"),
+        ("LUCID_PREPARED_MAX_SIZE", "big"),
+        ("LUCID_SETUP_TIMEOUT", "0s"),
+    ]);
+    for name in [
+        "LUCID_PREPARED_MAX_AGE",
+        "LUCID_PREPARED_MAX_SIZE",
+        "LUCID_SETUP_TIMEOUT",
+    ] {
+        assert!(found.iter().any(|p| p.contains(name)), "{name}: {found:?}");
+    }
+}
+
 fn lucid_default_spec() -> crate::sandbox::SandboxSpec {
-    crate::sandbox::SandboxSpec::default()
+    // The settings' default network is `registries`; the spec's own stays `off`.
+    crate::sandbox::SandboxSpec::default().network(crate::sandbox::Network::Registries)
 }
 
 #[test]

@@ -138,7 +138,9 @@ impl<'a> Digest<'a> {
                 files: files.len(),
             }),
             EventBody::RevertRefused { reason } => self.steps.push(Step::RevertRefused { reason }),
-            EventBody::PreviewAsked { .. } | EventBody::HostReached { .. } => {}
+            EventBody::PreviewAsked { .. }
+            | EventBody::HostReached { .. }
+            | EventBody::Prepared { .. } => {}
             EventBody::PreviewOpened { port, url } => self.preview = Some((*port, url)),
             EventBody::PreviewRefused { reason } => {
                 self.steps.push(Step::PreviewRefused { reason })

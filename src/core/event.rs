@@ -102,6 +102,14 @@ pub enum EventBody {
         refused: Option<String>,
         error: Option<String>,
     },
+    /// The sandbox was made ready from the repository's prepared state (`image`):
+    /// kept from an earlier session (`reused`), or made now by running its setup
+    /// (logged before this as a command and its output), in `took_ms` all told.
+    Prepared {
+        image: String,
+        reused: bool,
+        took_ms: u64,
+    },
 }
 
 impl EventBody {
@@ -124,6 +132,7 @@ impl EventBody {
             EventBody::PreviewOpened { .. } => "preview_opened",
             EventBody::PreviewRefused { .. } => "preview_refused",
             EventBody::HostReached { .. } => "host_reached",
+            EventBody::Prepared { .. } => "prepared",
         }
     }
 
@@ -237,6 +246,11 @@ mod tests {
                 bytes_down: 2000,
                 refused: None,
                 error: None,
+            },
+            EventBody::Prepared {
+                image: "lucid-prepared:ab12".into(),
+                reused: true,
+                took_ms: 840,
             },
         ];
         for body in bodies {

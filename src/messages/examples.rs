@@ -157,6 +157,22 @@ pub fn catalogue() -> Vec<(&'static str, Text)> {
             Text::new().plain(nothing_to_undo()),
         ),
         (
+            "setup failed",
+            Text::new().plain(setup_failed(
+                ".lucid/setup.sh",
+                &setup_ending(&crate::sandbox::Outcome::Exited(2)),
+                "ERROR: No matching distribution found for requests==99",
+            )),
+        ),
+        (
+            "setup failed: no output",
+            Text::new().plain(setup_failed(
+                ".lucid/setup.sh",
+                &setup_ending(&crate::sandbox::Outcome::OutOfMemory),
+                "",
+            )),
+        ),
+        (
             "could not go back: steps not kept",
             Text::new().plain(steps_not_kept()),
         ),

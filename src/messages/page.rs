@@ -174,6 +174,28 @@ fn bytes(n: u64) -> String {
     }
 }
 
+/// The sandbox made ready from the repository's prepared image, as the timeline says
+/// it: reused, or made now by the setup.
+pub fn prepared(image: &str, reused: bool, took_ms: u64) -> String {
+    let took = if took_ms < 10_000 {
+        format!("{:.1}s", took_ms as f64 / 1000.0)
+    } else {
+        elapsed_words(took_ms / 1000)
+    };
+    // Its key is a long hash: its start tells it apart.
+    let image = match image.split_once(':') {
+        Some((name, tag)) if tag.chars().count() > 12 => {
+            format!("{name}:{}…", tag.chars().take(12).collect::<String>())
+        }
+        _ => image.to_owned(),
+    };
+    if reused {
+        format!("Sandbox ready in {took} from the prepared image {image}")
+    } else {
+        format!("Setup done and kept as {image}; sandbox ready in {took}")
+    }
+}
+
 /// A preview asked for, as the timeline says it.
 pub fn asked_to_preview(author: &str, port: u16) -> String {
     format!("{author} asked for a preview of port {port}")
@@ -295,6 +317,8 @@ mod tests {
             host_reached("pypi.org", 443, 100, 0, None, Some("no answer in 30s")),
             preview_opened(3000),
             no_preview("this lucid serves no previews"),
+            prepared(&format!("lucid-prepared:{}", "3f9a".repeat(16)), true, 840),
+            prepared("lucid-prepared:3f9a", false, 184_000),
         ];
         insta::assert_snapshot!(format!("{WORDS:#?}\n{}", formatted.join("\n")));
     }

@@ -48,6 +48,31 @@ pub fn previews_not_served() -> String {
     "this lucid serves no previews".to_owned()
 }
 
+/// How a repository's setup ended, when it did not succeed.
+pub fn setup_ending(outcome: &crate::sandbox::Outcome) -> String {
+    use crate::sandbox::Outcome;
+    match outcome {
+        Outcome::Exited(code) => format!("exit code {code}"),
+        Outcome::TimedOut(after) => format!("killed after {}s (timeout)", after.as_secs()),
+        Outcome::OutOfMemory => "killed: out of memory".to_owned(),
+        Outcome::NoOutputFor(after) => {
+            format!("killed after {}s without output", after.as_secs())
+        }
+        Outcome::Cancelled => "stopped".to_owned(),
+    }
+}
+
+/// Why a session failed when its repository's setup (`script`) did.
+pub fn setup_failed(script: &str, ending: &str, tail: &str) -> String {
+    if tail.is_empty() {
+        format!("the repository's setup ({script}) failed: {ending}, with no output")
+    } else {
+        format!(
+            "the repository's setup ({script}) failed: {ending}; its output ended with:\n{tail}"
+        )
+    }
+}
+
 /// The longest an earlier comment is given to the agent, in characters.
 const EARLIER_WORDS_EACH: usize = 4_000;
 /// The most earlier comments add to a task, in characters: the newest are kept.

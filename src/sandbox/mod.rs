@@ -9,6 +9,7 @@ pub mod engine;
 pub mod image;
 pub mod process;
 pub mod proxy;
+pub mod setup;
 pub mod spec;
 pub mod workspace;
 
@@ -19,7 +20,8 @@ pub use process::{
     ExitReporter, ProcessExit, ProcessHandle, ProcessStdin, ProcessStdout, SandboxProcess,
 };
 pub use proxy::{HostReached, RegistryPolicy};
-pub use spec::{CommandSpec, Network, ProcessSpec, SandboxSpec};
+pub use setup::{Prepared, Setup, SetupNews};
+pub use spec::{CommandSpec, Network, PreparedPolicy, ProcessSpec, SandboxSpec};
 pub use workspace::Workspace;
 
 use crate::core::SessionId;
@@ -84,6 +86,9 @@ pub enum SandboxError {
     Unsupported(&'static str),
     #[error("the registries network: {0}")]
     Registries(String),
+    /// The repository's setup ran and did not succeed; nothing of it was kept.
+    #[error("the setup ended with {}", crate::messages::setup_ending(&.0.outcome))]
+    SetupFailed(Box<CommandResult>),
 }
 
 /// One session's sandbox.
@@ -120,6 +125,24 @@ pub trait Sandbox: Send + Sync {
 
     /// The entries of a directory (not recursive), sorted by name.
     async fn list_files(&self, dir: &str) -> Result<Vec<FileEntry>, SandboxError>;
+
+    /// Makes this sandbox ready from the repository's prepared state: the one kept for
+    /// `setup.key` when there is one young enough, or else one made now by running
+    /// the setup (in the sandbox's image, with its limits and network, seeing the
+    /// workspace's files) and keeping what it left in the home directory. The sandbox
+    /// then runs from it, the same workspace mounted, its home writable. Says
+    /// [`SetupNews::Started`] to `live` when the setup starts, and what it prints.
+    /// A setup that fails is [`SandboxError::SetupFailed`] (the sandbox is left as it
+    /// was, nothing kept); a cancelled `cancel` stops it.
+    async fn prepare(
+        &self,
+        setup: &Setup,
+        live: Option<&mpsc::Sender<SetupNews>>,
+        cancel: &CancellationToken,
+    ) -> Result<Prepared, SandboxError> {
+        let _ = (setup, live, cancel);
+        Err(SandboxError::Unsupported("prepare a setup"))
+    }
 
     /// Removes the container and its workspace. Safe to call twice.
     async fn destroy(&self) -> Result<(), SandboxError>;

@@ -18,6 +18,29 @@ pub enum Network {
     Registries,
 }
 
+/// How prepared sandboxes (a repository's setup, run once and kept as an image) are
+/// made and kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PreparedPolicy {
+    /// A prepared image older than this is made again, and removed.
+    pub max_age: Duration,
+    /// The prepared images together take at most this many bytes of the engine's
+    /// disk (their own layers); the oldest go first beyond it.
+    pub max_size: u64,
+    /// The setup is killed, and the session fails, after this long.
+    pub setup_timeout: Duration,
+}
+
+impl Default for PreparedPolicy {
+    fn default() -> Self {
+        Self {
+            max_age: Duration::from_secs(7 * 24 * 60 * 60),
+            max_size: 20 * 1024 * 1024 * 1024,
+            setup_timeout: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct SandboxSpec {
     pub image: String,
@@ -32,6 +55,8 @@ pub struct SandboxSpec {
     /// Where the registry proxy lets the sandbox go, with `Network::Registries`.
     /// Applied when the sandbox is handed out, so a warm container serves any policy.
     pub registries: RegistryPolicy,
+    /// How a repository's setup is run and its prepared image kept.
+    pub prepared: PreparedPolicy,
 }
 
 impl Default for SandboxSpec {
@@ -45,6 +70,7 @@ impl Default for SandboxSpec {
             lifetime: Duration::from_secs(2 * 60 * 60),
             tmp_bytes: 512 * 1024 * 1024,
             registries: RegistryPolicy::default(),
+            prepared: PreparedPolicy::default(),
         }
     }
 }
@@ -82,6 +108,11 @@ impl SandboxSpec {
 
     pub fn registries(mut self, policy: RegistryPolicy) -> Self {
         self.registries = policy;
+        self
+    }
+
+    pub fn prepared(mut self, policy: PreparedPolicy) -> Self {
+        self.prepared = policy;
         self
     }
 
@@ -150,7 +181,9 @@ impl CommandSpec {
 ///
 /// Its `HOME` is the sandbox's, `/tmp`: writable (the root filesystem is read-only),
 /// a tmpfs, so what an agent keeps there stays out of the workspace and the
-/// repository, counts against the sandbox's memory, and goes with the container.
+/// repository, counts against the sandbox's memory, and goes with the container. In
+/// a sandbox made from a repository's prepared image it is `/home/sandbox` instead,
+/// on a volume filled from the image that goes with the container too.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProcessSpec {
     /// The program and its arguments, run as they are: no shell unless `argv[0]` is

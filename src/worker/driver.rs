@@ -4,6 +4,7 @@
 
 use super::going_back;
 use super::network;
+use super::prepare;
 use super::preview::{self, PreviewDoor};
 use crate::agent::{AgentRunner, Job, JobEnd, Said, Start, StepLog};
 use crate::core::digest::last_test;
@@ -34,6 +35,9 @@ pub struct Parts<'a> {
     pub draft_on_budget: bool,
     /// Where previews are opened (none: `lucid run` serves none).
     pub previews: Option<PreviewDoor<'a>>,
+    /// Whether the checkpoints outlive the run, to go back to after it (`lucid run`
+    /// has no after).
+    pub keep_checkpoints: bool,
 }
 
 /// How a run ended, for the session's final state.
@@ -120,6 +124,8 @@ async fn work_in(
         .check_out(session, sandbox.workspace().path())
         .await?;
     sandbox.workspace().hand_over()?;
+    // Before checkpoint 0: the agent's first step starts from the prepared sandbox.
+    prepare::prepare(parts.store, session, sandbox, &stop).await?;
     let checkpoints = checkpoints_for(parts.store, sandbox.workspace().path(), id).await;
     parts.store.set_branch(id, &checkout.branch).await?;
     if session.state != SessionState::Running {
@@ -169,6 +175,9 @@ async fn work_in(
             unreachable!("following the thread only ends with the job")
         }
     };
+    if let Some(checkpoints) = checkpoints.as_ref().filter(|_| !parts.keep_checkpoints) {
+        checkpoints.remove();
+    }
     finish(parts, session, &checkout, end?).await
 }
 

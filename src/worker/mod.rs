@@ -10,6 +10,7 @@ pub mod driver;
 pub mod follower;
 mod going_back;
 mod network;
+mod prepare;
 mod preview;
 mod session;
 

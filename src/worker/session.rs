@@ -79,6 +79,7 @@ impl Worker {
             },
             platform: Some(&*platform),
             draft_on_budget: self.draft_on_budget,
+            keep_checkpoints: true,
             previews: Some(PreviewDoor {
                 previews: self.registry.previews(),
                 url: &preview_url,

@@ -28,6 +28,7 @@ mod notion_api;
 mod notion_e2e;
 mod pages;
 mod pages_http;
+mod prepared_e2e;
 mod preview_e2e;
 mod readme;
 mod registries;

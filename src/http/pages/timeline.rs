@@ -179,6 +179,14 @@ pub(super) fn render(event: &Event) -> String {
             label: page::no_preview(reason),
             ..Item::new(event, "revert_refused")
         },
+        EventBody::Prepared {
+            image,
+            reused,
+            took_ms,
+        } => Item {
+            label: page::prepared(image, *reused, *took_ms),
+            ..Item::new(event, "prepared")
+        },
     };
     item.render().unwrap_or_default()
 }

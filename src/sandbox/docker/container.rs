@@ -33,13 +33,58 @@ const PROXY_URL_NAMES: [&str; 9] = [
     "CARGO_HTTP_PROXY",
 ];
 
+/// Where HOME is in a setup's container and in a sandbox from a prepared image: in
+/// the image (the sandbox image's user has it), kept when the setup is committed.
+pub(super) const PREPARED_HOME: &str = "/home/sandbox";
+
+/// What a container is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Flavor<'a> {
+    /// A session's sandbox from the sandbox image: HOME on the `/tmp` tmpfs.
+    Session,
+    /// A repository's setup, run once and committed as a prepared image: the root
+    /// filesystem writable (what the setup leaves in HOME is what is kept), HOME at
+    /// [`PREPARED_HOME`], and no proxy settings in its environment, which the image
+    /// would keep (the setup's command line is given them).
+    Setup,
+    /// A session's sandbox from a prepared image: the root filesystem read-only as
+    /// ever, HOME at [`PREPARED_HOME`] on an anonymous volume, which the engine fills
+    /// from the image and removes with the container.
+    Prepared { image: &'a str },
+}
+
+impl Flavor<'_> {
+    fn home(self) -> &'static str {
+        match self {
+            Flavor::Session => "/tmp",
+            Flavor::Setup | Flavor::Prepared { .. } => PREPARED_HOME,
+        }
+    }
+}
+
 /// The fixed environment, and with the registries network what points every package
 /// tool at `proxy`.
 fn environment(proxy: Option<SocketAddr>) -> Vec<String> {
-    let mut env: Vec<String> = ENV.iter().map(|e| (*e).to_owned()).collect();
-    let Some(proxy) = proxy else {
-        return env;
-    };
+    environment_at(proxy, "/tmp")
+}
+
+fn environment_at(proxy: Option<SocketAddr>, home: &str) -> Vec<String> {
+    let mut env: Vec<String> = ENV
+        .iter()
+        .map(|e| match e.strip_prefix("HOME=") {
+            Some(_) => format!("HOME={home}"),
+            None => (*e).to_owned(),
+        })
+        .collect();
+    if let Some(proxy) = proxy {
+        env.extend(proxy_environment(proxy));
+    }
+    env
+}
+
+/// What points every package tool at the registry proxy at `proxy`.
+pub(super) fn proxy_environment(proxy: SocketAddr) -> Vec<String> {
+    let mut env = Vec::new();
     env.extend(
         PROXY_URL_NAMES
             .iter()
@@ -59,12 +104,25 @@ fn environment(proxy: Option<SocketAddr>) -> Vec<String> {
 
 /// The container for `spec`; `proxy` is where the registry proxy listens, given
 /// exactly when the spec asks for the registries network.
+#[cfg(test)]
 pub(super) fn container_body(
     spec: &SandboxSpec,
     workspace: &Workspace,
     user: SandboxUser,
     session_label: &str,
     proxy: Option<SocketAddr>,
+) -> ContainerCreateBody {
+    container_body_for(spec, workspace, user, session_label, proxy, Flavor::Session)
+}
+
+/// The container for `spec`, made for what `flavor` says.
+pub(super) fn container_body_for(
+    spec: &SandboxSpec,
+    workspace: &Workspace,
+    user: SandboxUser,
+    session_label: &str,
+    proxy: Option<SocketAddr>,
+    flavor: Flavor<'_>,
 ) -> ContainerCreateBody {
     let mut container_labels = HashMap::from([
         (labels::MANAGED.to_owned(), "true".to_owned()),
@@ -78,10 +136,24 @@ pub(super) fn container_body(
         container_labels.insert(labels::POOL.to_owned(), "true".to_owned());
     }
     let memory = i64::try_from(spec.memory_bytes).unwrap_or(i64::MAX);
+    let (image, env, volumes) = match flavor {
+        Flavor::Session => (spec.image.clone(), environment(proxy), None),
+        Flavor::Setup => (
+            spec.image.clone(),
+            environment_at(None, flavor.home()),
+            None,
+        ),
+        Flavor::Prepared { image } => (
+            image.to_owned(),
+            environment_at(proxy, flavor.home()),
+            Some(vec![PREPARED_HOME.to_owned()]),
+        ),
+    };
     ContainerCreateBody {
-        image: Some(spec.image.clone()),
+        image: Some(image),
         user: Some(user.docker_user()),
-        env: Some(environment(proxy)),
+        env: Some(env),
+        volumes,
         // The container only waits; commands come in through exec.
         entrypoint: Some(vec!["sleep".to_owned()]),
         cmd: Some(vec!["infinity".to_owned()]),
@@ -96,7 +168,7 @@ pub(super) fn container_body(
             pids_limit: Some(i64::from(spec.pids_limit)),
             cap_drop: Some(vec!["ALL".to_owned()]),
             security_opt: Some(vec!["no-new-privileges".to_owned()]),
-            readonly_rootfs: Some(true),
+            readonly_rootfs: Some(flavor != Flavor::Setup),
             tmpfs: Some(HashMap::from([(
                 "/tmp".to_owned(),
                 format!("rw,nosuid,nodev,size={}", spec.tmp_bytes),
@@ -154,6 +226,50 @@ mod tests {
         assert!(binds[0].ends_with(":/workspace:rw"));
         assert_eq!(body.user.as_deref(), Some("1000:1000"));
         assert_eq!(body.labels.unwrap()["lucid.session"], "s-1");
+    }
+
+    fn body_for(spec: &SandboxSpec, flavor: Flavor<'_>) -> ContainerCreateBody {
+        let dir = tempfile::tempdir().unwrap();
+        let user = SandboxUser {
+            uid: 1000,
+            gid: 1000,
+        };
+        let workspace = Workspace::create(dir.path(), "w", user).unwrap();
+        let proxy = (spec.network == Network::Registries).then(|| ([172, 18, 0, 1], 3128).into());
+        container_body_for(spec, &workspace, user, "s-1", proxy, flavor)
+    }
+
+    #[test]
+    fn a_setup_writes_its_root_and_home_and_its_environment_keeps_no_proxy() {
+        let spec = SandboxSpec::default().network(Network::Registries);
+        let body = body_for(&spec, Flavor::Setup);
+        let env = body.env.unwrap();
+        assert!(env.contains(&"HOME=/home/sandbox".to_owned()), "{env:?}");
+        assert!(!env.iter().any(|e| e.contains("PROXY")), "{env:?}");
+        let host = body.host_config.unwrap();
+        assert_eq!(host.readonly_rootfs, Some(false));
+        assert_eq!(host.cap_drop.unwrap(), ["ALL"]);
+        assert_eq!(host.network_mode.as_deref(), Some("lucid-registries"));
+        assert_eq!(host.tmpfs.unwrap().len(), 1, "/tmp is not kept");
+    }
+
+    #[test]
+    fn a_prepared_sandbox_is_read_only_but_for_its_home_volume() {
+        let spec = SandboxSpec::default().network(Network::Registries);
+        let body = body_for(
+            &spec,
+            Flavor::Prepared {
+                image: "lucid-prepared:k",
+            },
+        );
+        assert_eq!(body.image.as_deref(), Some("lucid-prepared:k"));
+        assert_eq!(body.volumes.unwrap(), ["/home/sandbox"]);
+        let env = body.env.unwrap();
+        assert!(env.contains(&"HOME=/home/sandbox".to_owned()), "{env:?}");
+        assert!(env.contains(&"HTTPS_PROXY=http://172.18.0.1:3128".to_owned()));
+        let host = body.host_config.unwrap();
+        assert_eq!(host.readonly_rootfs, Some(true));
+        assert_eq!(host.binds.unwrap().len(), 1);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The sandbox port on the Docker Engine API (bollard). Containers are created from
 //! an explicit spec, commands and files go through exec, a long-lived process gets an
 //! exec of its own, and a warm pool keeps containers ready so a session starts at once.
+//! A repository's setup is run in a container of its own and kept as a prepared image
+//! ([`prepared`]); a sandbox then swaps its container for one made from it.
 
 mod address;
 mod container;
@@ -8,6 +10,7 @@ mod exec;
 mod files;
 mod marker;
 mod pool;
+mod prepared;
 mod process;
 mod reaper;
 mod registries;
@@ -16,6 +19,7 @@ mod shell;
 use self::exec::{Exec, docker_error};
 use self::pool::Pool;
 use super::proxy::{HostReached, RegistryProxy};
+use super::setup::{Prepared, Setup, SetupNews};
 use super::spec::{CommandSpec, ProcessSpec, SandboxSpec};
 use super::workspace::{SandboxUser, Workspace};
 use super::{
@@ -41,6 +45,16 @@ pub mod labels {
     pub const POOL: &str = "lucid.pool";
     /// The session label of a warm container no session has taken yet.
     pub const POOL_SESSION: &str = "pool";
+    /// On a prepared image: lucid made it, and may remove it.
+    pub const PREPARED: &str = "lucid.prepared";
+    /// On a prepared image: the repository it was prepared for.
+    pub const PREPARED_REPOSITORY: &str = "lucid.prepared.repository";
+    /// On a prepared image: the hash of the repository and its setup inputs.
+    pub const PREPARED_KEY: &str = "lucid.prepared.key";
+    /// On a prepared image: the id of the image its setup ran in.
+    pub const PREPARED_BASE: &str = "lucid.prepared.base";
+    /// On a prepared image: the bytes of its own layer (what the setup left).
+    pub const PREPARED_BYTES: &str = "lucid.prepared.bytes";
 }
 
 #[derive(Clone, Debug)]
@@ -71,6 +85,11 @@ struct Shared {
     /// The registry proxy, started with the first sandbox on the registries network;
     /// it stops when the last clone of this `DockerSandboxes` goes.
     registries: tokio::sync::OnceCell<Arc<RegistryProxy>>,
+    /// One preparation per key at a time (a second session waits and reuses the
+    /// first's image); a key held here is never pruned.
+    preparing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Whether old prepared images were pruned since this process started.
+    pruned_at_start: AtomicBool,
 }
 
 /// One container and its workspace.
@@ -90,6 +109,9 @@ struct Container {
     registry: OnceLock<registries::RegistryLink>,
     /// Its address as the host reaches it, when it has a network (for previews).
     address: OnceLock<std::net::IpAddr>,
+    /// The workspace is another container's (a sandbox's old container after a
+    /// swap, or a new one until the swap is done): destroying this one leaves it.
+    keeps_workspace: AtomicBool,
 }
 
 impl DockerSandboxes {
@@ -107,6 +129,8 @@ impl DockerSandboxes {
                 live: Mutex::new(HashMap::new()),
                 pool,
                 registries: tokio::sync::OnceCell::new(),
+                preparing: Mutex::new(HashMap::new()),
+                pruned_at_start: AtomicBool::new(false),
             }),
         }
     }
@@ -134,32 +158,74 @@ impl DockerSandboxes {
         spec: &SandboxSpec,
         session_label: &str,
     ) -> Result<Arc<Container>, SandboxError> {
-        let docker = self.shared.engine.client().await?;
-        let proxy = self.proxy_for(spec).await?;
-        let short = &uuid::Uuid::now_v7().simple().to_string()[24..];
-        let name = format!("lucid-{session_label}-{short}");
+        let name = container_name(session_label, None);
         let workspace =
             Workspace::create(&self.shared.settings.workspaces, &name, self.shared.user)?;
+        self.launch(
+            spec,
+            session_label,
+            &name,
+            workspace,
+            container::Flavor::Session,
+        )
+        .await
+    }
+
+    /// Creates and starts container `name` for `session_label` from `spec`, made for
+    /// what `flavor` says, with `workspace` mounted. The workspace is the container's
+    /// (removed with it, and on a failed start) unless it is a prepared sandbox's,
+    /// which the caller hands over once the swap is done.
+    async fn launch(
+        &self,
+        spec: &SandboxSpec,
+        session_label: &str,
+        name: &str,
+        workspace: Workspace,
+        flavor: container::Flavor<'_>,
+    ) -> Result<Arc<Container>, SandboxError> {
+        let borrowed_workspace = matches!(flavor, container::Flavor::Prepared { .. });
+        let forget_workspace = |workspace: &Workspace| {
+            if !borrowed_workspace {
+                let _ = workspace.remove();
+            }
+        };
+        let docker = match self.shared.engine.client().await {
+            Ok(docker) => docker,
+            Err(e) => {
+                forget_workspace(&workspace);
+                return Err(e.into());
+            }
+        };
+        let proxy = match self.proxy_for(spec).await {
+            Ok(proxy) => proxy,
+            Err(e) => {
+                forget_workspace(&workspace);
+                return Err(e);
+            }
+        };
         let proxy_addr = proxy.as_ref().map(|p| p.addr());
-        let body = container::container_body(
+        let body = container::container_body_for(
             spec,
             &workspace,
             self.shared.user,
             session_label,
             proxy_addr,
+            flavor,
         );
         let options = CreateContainerOptions {
-            name: Some(name.clone()),
+            name: Some(name.to_owned()),
             ..Default::default()
         };
         let created = match docker.create_container(Some(options), body).await {
             Ok(created) => created,
             Err(e) => {
-                let _ = workspace.remove();
+                forget_workspace(&workspace);
+                let image = match flavor {
+                    container::Flavor::Prepared { image } => image.to_owned(),
+                    _ => spec.image.clone(),
+                };
                 return Err(match docker_error(e) {
-                    SandboxError::Gone(_) => SandboxError::ImageMissing {
-                        image: spec.image.clone(),
-                    },
+                    SandboxError::Gone(_) => SandboxError::ImageMissing { image },
                     other => other,
                 });
             }
@@ -176,7 +242,14 @@ impl DockerSandboxes {
             destroyed: AtomicBool::new(false),
             registry: OnceLock::new(),
             address: OnceLock::new(),
+            keeps_workspace: AtomicBool::new(borrowed_workspace),
         });
+        if flavor == container::Flavor::Setup
+            && let Err(e) = prepared::make_home(docker, &container.id, self.shared.user).await
+        {
+            let _ = container.destroy().await;
+            return Err(e);
+        }
         if let Err(e) = docker.start_container(&container.id, None).await {
             let _ = container.destroy().await;
             return Err(docker_error(e));
@@ -199,19 +272,35 @@ impl DockerSandboxes {
         Ok(container)
     }
 
-    fn hand_out(&self, container: Arc<Container>, spec: &SandboxSpec) -> Arc<dyn Sandbox> {
+    fn hand_out(
+        &self,
+        container: Arc<Container>,
+        spec: &SandboxSpec,
+        session: SessionId,
+    ) -> Arc<dyn Sandbox> {
         *lock(&container.expires_at) = Instant::now() + spec.lifetime;
         container.touch();
         self.live().insert(container.id.clone(), container.clone());
-        // From here on, what the container reaches through the proxy is this session's.
-        let network_log = container
-            .registry
-            .get()
-            .map(|link| link.proxy.admit(link.ip, spec.registries.clone()));
+        // From here on, what the container reaches through the proxy is this session's
+        // (and so is what a container that replaces it, or runs its setup, reaches).
+        let (reports, network_log) = match container.registry.get() {
+            Some(link) => {
+                let (reports, network_log) = mpsc::unbounded_channel();
+                link.proxy
+                    .admit_reporting(link.ip, spec.registries.clone(), reports.clone());
+                (Some(reports), Some(network_log))
+            }
+            None => (None, None),
+        };
         Arc::new(DockerSandbox {
-            container,
+            first: container,
+            replaced: OnceLock::new(),
+            preparing: tokio::sync::Mutex::new(()),
             owner: self.clone(),
+            spec: spec.clone(),
+            session_label: session.to_string(),
             network_log: Mutex::new(network_log),
+            reports,
         })
     }
 }
@@ -226,22 +315,85 @@ impl Sandboxes for DockerSandboxes {
         if spec.same_container_as(&self.shared.settings.spec)
             && let Some(warm) = self.take_warm(session).await
         {
-            return Ok(self.hand_out(warm, spec));
+            return Ok(self.hand_out(warm, spec, session));
         }
         let container = self.start_container(spec, &session.to_string()).await?;
-        Ok(self.hand_out(container, spec))
+        Ok(self.hand_out(container, spec, session))
+    }
+}
+
+/// A name for a new container of `session_label`: `lucid-<session>-<random>`, or
+/// with `role` between them.
+fn container_name(session_label: &str, role: Option<&str>) -> String {
+    let short = &uuid::Uuid::now_v7().simple().to_string()[24..];
+    match role {
+        Some(role) => format!("lucid-{session_label}-{role}-{short}"),
+        None => format!("lucid-{session_label}-{short}"),
     }
 }
 
 /// A sandbox handed to a session.
 pub struct DockerSandbox {
-    container: Arc<Container>,
+    /// The container it was handed out with.
+    first: Arc<Container>,
+    /// The container from a prepared image that took the first's place, keeping its
+    /// workspace (a sandbox is prepared once, before the agent starts).
+    replaced: OnceLock<Arc<Container>>,
+    /// One preparation at a time.
+    preparing: tokio::sync::Mutex<()>,
     owner: DockerSandboxes,
+    /// What it was made from, for a container that replaces the first.
+    spec: SandboxSpec,
+    session_label: String,
     /// Until the caller takes it.
     network_log: Mutex<Option<mpsc::UnboundedReceiver<HostReached>>>,
+    /// Where the proxy reports this sandbox's connections (on the registries network).
+    reports: Option<mpsc::UnboundedSender<HostReached>>,
+}
+
+impl DockerSandbox {
+    /// The container the sandbox is now.
+    fn container(&self) -> &Arc<Container> {
+        self.replaced.get().unwrap_or(&self.first)
+    }
 }
 
 impl Container {
+    /// Runs a command through the container's shell (started at the first).
+    async fn run(
+        &self,
+        command: &CommandSpec,
+        live: Option<&mpsc::Sender<OutputChunk>>,
+        cancel: &CancellationToken,
+    ) -> Result<CommandResult, SandboxError> {
+        self.check_alive()?;
+        self.touch();
+        let docker = self.engine.client().await?;
+        let exec = self.exec(docker);
+        // One command at a time: they share the shell.
+        let mut shell = self.shell.lock().await;
+        if shell.is_none() {
+            *shell = Some(shell::Shell::start(&exec).await?);
+        }
+        let running = shell.as_mut().expect("started above");
+        let outcome = running.run(&exec, command, live, cancel).await;
+        let result = match outcome {
+            Ok((result, shell::ShellAfter::Ready)) => result,
+            Ok((result, shell::ShellAfter::Dead)) => {
+                *shell = None;
+                result
+            }
+            Err(e) => {
+                *shell = None;
+                return Err(e);
+            }
+        };
+        drop(shell);
+        let outcome = self.classify(result.outcome, &exec).await;
+        self.touch();
+        Ok(CommandResult { outcome, ..result })
+    }
+
     fn touch(&self) {
         *lock(&self.last_used) = Instant::now();
     }
@@ -327,7 +479,9 @@ impl Container {
             Ok(()) | Err(SandboxError::Gone(_)) => {}
             Err(e) => return Err(e),
         }
-        self.workspace.remove()?;
+        if !self.keeps_workspace.load(Ordering::SeqCst) {
+            self.workspace.remove()?;
+        }
         Ok(())
     }
 }
@@ -349,11 +503,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[async_trait]
 impl Sandbox for DockerSandbox {
     fn id(&self) -> &str {
-        &self.container.id
+        &self.container().id
     }
 
     fn workspace(&self) -> &Workspace {
-        &self.container.workspace
+        &self.container().workspace
     }
 
     async fn run(
@@ -362,32 +516,7 @@ impl Sandbox for DockerSandbox {
         live: Option<&mpsc::Sender<OutputChunk>>,
         cancel: &CancellationToken,
     ) -> Result<CommandResult, SandboxError> {
-        self.container.check_alive()?;
-        self.container.touch();
-        let docker = self.container.engine.client().await?;
-        let exec = self.container.exec(docker);
-        // One command at a time: they share the shell.
-        let mut shell = self.container.shell.lock().await;
-        if shell.is_none() {
-            *shell = Some(shell::Shell::start(&exec).await?);
-        }
-        let running = shell.as_mut().expect("started above");
-        let outcome = running.run(&exec, command, live, cancel).await;
-        let result = match outcome {
-            Ok((result, shell::ShellAfter::Ready)) => result,
-            Ok((result, shell::ShellAfter::Dead)) => {
-                *shell = None;
-                result
-            }
-            Err(e) => {
-                *shell = None;
-                return Err(e);
-            }
-        };
-        drop(shell);
-        let outcome = self.container.classify(result.outcome, &exec).await;
-        self.container.touch();
-        Ok(CommandResult { outcome, ..result })
+        self.container().run(command, live, cancel).await
     }
 
     async fn spawn(
@@ -395,38 +524,54 @@ impl Sandbox for DockerSandbox {
         process: &ProcessSpec,
         cancel: &CancellationToken,
     ) -> Result<SandboxProcess, SandboxError> {
-        self.container.check_alive()?;
+        let container = self.container();
+        container.check_alive()?;
         if let Some(problem) = process.problem() {
             return Err(SandboxError::InvalidProcess(problem));
         }
-        self.container.touch();
-        process::start(self.container.clone(), process, cancel).await
+        container.touch();
+        process::start(container.clone(), process, cancel).await
     }
 
     async fn read_file(&self, path: &str) -> Result<Vec<u8>, SandboxError> {
-        self.container.check_alive()?;
-        self.container.touch();
-        let docker = self.container.engine.client().await?;
-        self.container.exec(docker).read_file(path).await
+        let container = self.container();
+        container.check_alive()?;
+        container.touch();
+        let docker = container.engine.client().await?;
+        container.exec(docker).read_file(path).await
     }
 
     async fn write_file(&self, path: &str, contents: &[u8]) -> Result<(), SandboxError> {
-        self.container.check_alive()?;
-        self.container.touch();
-        let docker = self.container.engine.client().await?;
-        self.container.exec(docker).write_file(path, contents).await
+        let container = self.container();
+        container.check_alive()?;
+        container.touch();
+        let docker = container.engine.client().await?;
+        container.exec(docker).write_file(path, contents).await
     }
 
     async fn list_files(&self, dir: &str) -> Result<Vec<FileEntry>, SandboxError> {
-        self.container.check_alive()?;
-        self.container.touch();
-        let docker = self.container.engine.client().await?;
-        self.container.exec(docker).list_files(dir).await
+        let container = self.container();
+        container.check_alive()?;
+        container.touch();
+        let docker = container.engine.client().await?;
+        container.exec(docker).list_files(dir).await
+    }
+
+    async fn prepare(
+        &self,
+        setup: &Setup,
+        live: Option<&mpsc::Sender<SetupNews>>,
+        cancel: &CancellationToken,
+    ) -> Result<Prepared, SandboxError> {
+        self.prepare_from_image(setup, live, cancel).await
     }
 
     async fn destroy(&self) -> Result<(), SandboxError> {
-        self.owner.live().remove(&self.container.id);
-        self.container.destroy().await
+        // After a preparation under way: its container is the one to destroy.
+        let _prepared = self.preparing.lock().await;
+        let container = self.container();
+        self.owner.live().remove(&container.id);
+        container.destroy().await
     }
 
     fn network_log(&self) -> Option<mpsc::UnboundedReceiver<HostReached>> {
@@ -434,7 +579,7 @@ impl Sandbox for DockerSandbox {
     }
 
     fn address(&self) -> Option<std::net::IpAddr> {
-        self.container.address.get().copied()
+        self.container().address.get().copied()
     }
 }
 

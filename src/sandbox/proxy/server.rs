@@ -93,13 +93,25 @@ impl RegistryProxy {
         policy: RegistryPolicy,
     ) -> mpsc::UnboundedReceiver<HostReached> {
         let (reports, receiver) = mpsc::unbounded_channel();
+        self.admit_reporting(ip, policy, reports);
+        receiver
+    }
+
+    /// As [`Self::admit`], reporting to `reports`: several addresses in turn (a
+    /// sandbox whose container is replaced, its setup's container) report to one
+    /// session.
+    pub fn admit_reporting(
+        &self,
+        ip: IpAddr,
+        policy: RegistryPolicy,
+        reports: mpsc::UnboundedSender<HostReached>,
+    ) {
         let client = Arc::new(Client {
             policy,
             reports,
             connections: Arc::new(Semaphore::new(self.shared.limits.connections_per_sandbox)),
         });
         self.shared.write().insert(ip.to_canonical(), client);
-        receiver
     }
 
     /// Stops serving `ip` (its sandbox is gone; the address may be given out again).
