@@ -185,6 +185,13 @@ pub trait ChatPlatform: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Where a person opens `thread` from elsewhere (the "asked in" link of a change
+    /// request), asking the platform when the address needs what lucid does not keep;
+    /// by default [`conversation_url`](Self::conversation_url).
+    async fn link_to(&self, thread: &ThreadRef) -> Option<String> {
+        self.conversation_url(thread)
+    }
+
     async fn display_name(&self, author: &Author) -> String {
         author.display_name.clone()
     }

@@ -140,6 +140,12 @@ pub const SETTINGS: &[Setting] = &[
         "Hosts the registry proxy lets `registries` sandboxes reach, comma-separated: `pypi.org`, `*.example.org` (names under it), an IP literal only written out; `defaults` stands for the built-in list of Python, JavaScript, Rust, Go, Ruby and Java registries and Debian's mirrors (`defaults,mirror.example.org` adds to it). Private and link-local addresses are refused whatever a name resolves to.",
     ),
     setting(
+        "LUCID_REPO_SETUP",
+        "sandbox.repo_setup",
+        None,
+        "Setups for repositories without a `.lucid/setup.sh` of their own: `owner/name=command` entries, comma-separated (a list in the file when a command has a comma), each run as the repository's setup.",
+    ),
+    setting(
         "LUCID_REGISTRY_PINS",
         "sandbox.registry_pins",
         None,

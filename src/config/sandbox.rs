@@ -42,6 +42,7 @@ pub(super) fn read(r: &mut Reader) -> Option<SandboxSettings> {
     });
     let workspaces = r.parsed("LUCID_WORKSPACES_DIR", |s| Ok(PathBuf::from(s)));
     let prepared = prepared_policy(r);
+    let repo_setup = repo_setup(r);
     Some(SandboxSettings {
         spec: SandboxSpec::default()
             .image(image?)
@@ -51,7 +52,8 @@ pub(super) fn read(r: &mut Reader) -> Option<SandboxSettings> {
             .network(network?)
             .registries(registries?)
             .lifetime(lifetime?)
-            .prepared(prepared?),
+            .prepared(prepared?)
+            .repo_setup(repo_setup?),
         workspaces: workspaces?,
         pool_size: pool_size?,
         idle_timeout: idle_timeout?,
@@ -77,6 +79,34 @@ fn prepared_policy(r: &mut Reader) -> Option<PreparedPolicy> {
         max_size: max_size?,
         setup_timeout: setup_timeout?,
     })
+}
+
+/// The operator's setups by repository: `owner/name=command` entries.
+fn repo_setup(r: &mut Reader) -> Option<std::collections::BTreeMap<String, String>> {
+    let mut setups = Some(std::collections::BTreeMap::new());
+    for entry in r.list("LUCID_REPO_SETUP") {
+        let parsed = entry
+            .split_once('=')
+            .map(|(repo, command)| (repo.trim(), command.trim()))
+            .filter(|(repo, command)| {
+                !command.is_empty() && crate::core::RepoRef::parse(repo).is_ok()
+            });
+        match parsed {
+            Some((repo, command)) => {
+                if let Some(setups) = &mut setups {
+                    setups.insert(repo.to_ascii_lowercase(), command.to_owned());
+                }
+            }
+            None => {
+                r.problem(
+                    "LUCID_REPO_SETUP",
+                    &format!("{entry:?} is not owner/name=command"),
+                );
+                setups = None;
+            }
+        }
+    }
+    setups
 }
 
 /// A disk size: bytes, or a number with k, m, g or t (powers of 1024); `0` keeps

@@ -414,6 +414,27 @@ impl ChatPlatform for DiscordPlatform {
         Platform::DISCORD
     }
 
+    /// `https://discord.com/channels/<server>/<thread>`: the server is asked of
+    /// Discord (of the parent channel, there from the start, while the thread may
+    /// still be on its way), since a thread's reference keeps only its channels.
+    async fn link_to(&self, thread: &ThreadRef) -> Option<String> {
+        let (parent, thread) = place(thread).ok()?;
+        // A thread not made yet (its stand-in's name is no id): the channel.
+        let thread = if thread.starts_with(SESSION_THREAD_PREFIX) {
+            parent
+        } else {
+            thread
+        };
+        match self.api.guild_of(parent).await {
+            Ok(Some(guild)) => Some(format!("https://discord.com/channels/{guild}/{thread}")),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::info!(error = %format!("{e:#}"), "no link to a Discord thread");
+                None
+            }
+        }
+    }
+
     fn title(&self) -> &'static str {
         "Discord"
     }

@@ -159,7 +159,7 @@ pub fn catalogue() -> Vec<(&'static str, Text)> {
         (
             "setup failed",
             Text::new().plain(setup_failed(
-                ".lucid/setup.sh",
+                "bash .lucid/setup.sh",
                 &setup_ending(&crate::sandbox::Outcome::Exited(2)),
                 "ERROR: No matching distribution found for requests==99",
             )),
@@ -167,7 +167,7 @@ pub fn catalogue() -> Vec<(&'static str, Text)> {
         (
             "setup failed: no output",
             Text::new().plain(setup_failed(
-                ".lucid/setup.sh",
+                "bash .lucid/setup.sh",
                 &setup_ending(&crate::sandbox::Outcome::OutOfMemory),
                 "",
             )),

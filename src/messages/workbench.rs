@@ -62,8 +62,9 @@ pub fn setup_ending(outcome: &crate::sandbox::Outcome) -> String {
     }
 }
 
-/// Why a session failed when its repository's setup (`script`) did.
-pub fn setup_failed(script: &str, ending: &str, tail: &str) -> String {
+/// Why a session failed when its repository's setup (`command`) did.
+pub fn setup_failed(command: &str, ending: &str, tail: &str) -> String {
+    let script = super::shorten(&one_line(command), 200);
     if tail.is_empty() {
         format!("the repository's setup ({script}) failed: {ending}, with no output")
     } else {

@@ -57,6 +57,9 @@ pub struct SandboxSpec {
     pub registries: RegistryPolicy,
     /// How a repository's setup is run and its prepared image kept.
     pub prepared: PreparedPolicy,
+    /// Setups the operator declares, by repository (`owner/name`, lower case): a bash
+    /// command line, for repositories without a `.lucid/setup.sh` of their own.
+    pub repo_setup: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for SandboxSpec {
@@ -71,6 +74,7 @@ impl Default for SandboxSpec {
             tmp_bytes: 512 * 1024 * 1024,
             registries: RegistryPolicy::default(),
             prepared: PreparedPolicy::default(),
+            repo_setup: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -113,6 +117,11 @@ impl SandboxSpec {
 
     pub fn prepared(mut self, policy: PreparedPolicy) -> Self {
         self.prepared = policy;
+        self
+    }
+
+    pub fn repo_setup(mut self, setups: std::collections::BTreeMap<String, String>) -> Self {
+        self.repo_setup = setups;
         self
     }
 

@@ -125,7 +125,7 @@ async fn work_in(
         .await?;
     sandbox.workspace().hand_over()?;
     // Before checkpoint 0: the agent's first step starts from the prepared sandbox.
-    prepare::prepare(parts.store, session, sandbox, &stop).await?;
+    prepare::prepare(parts.store, session, sandbox, &parts.spec.repo_setup, &stop).await?;
     let checkpoints = checkpoints_for(parts.store, sandbox.workspace().path(), id).await;
     parts.store.set_branch(id, &checkout.branch).await?;
     if session.state != SessionState::Running {
@@ -293,9 +293,20 @@ async fn finish(
         .unwrap_or_else(|| session.clone());
     let mut events = Vec::new();
     parts.store.catch_up_events(session.id, &mut events).await?;
+    // Asked now, of the thread as it is now (a Discord session's thread is made after
+    // the session).
+    let link = match parts.platform {
+        Some(platform) => platform.link_to(&current.trigger.thread).await,
+        None => None,
+    };
+    let requester = Requester {
+        name: parts.requester.name,
+        platform_title: parts.requester.platform_title,
+        conversation_url: link.as_deref().or(parts.requester.conversation_url),
+    };
     let report = Report {
         summary: &summary,
-        requester: &parts.requester,
+        requester: &requester,
         session_url: parts.session_url,
         last_test: last_test(&events).map(|(command, exit_code)| TestRun {
             command: command.to_owned(),

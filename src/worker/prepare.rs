@@ -76,18 +76,33 @@ pub fn setup_inputs(work_tree: &Path) -> anyhow::Result<Option<Vec<SetupInput>>>
     let mut inputs = Vec::new();
     let mut budget = MAX_INPUT_BYTES;
     read_dir_files(work_tree, SETUP_DIR, &mut inputs, &mut budget)?;
+    inputs.extend(lockfiles(work_tree, &mut budget)?);
+    inputs.sort();
+    Ok(Some(inputs))
+}
+
+/// The inputs of a setup the operator declared (`command`) for a work tree: the
+/// command itself and the lockfiles, sorted by path.
+pub fn configured_inputs(work_tree: &Path, command: &str) -> anyhow::Result<Vec<SetupInput>> {
+    let mut budget = MAX_INPUT_BYTES;
+    let mut inputs = lockfiles(work_tree, &mut budget)?;
+    // Named so that no file in a work tree can stand for it.
+    inputs.push(("\0LUCID_REPO_SETUP".to_owned(), command.as_bytes().to_vec()));
+    inputs.sort();
+    Ok(inputs)
+}
+
+/// The lockfiles at the work tree's root.
+fn lockfiles(work_tree: &Path, budget: &mut u64) -> anyhow::Result<Vec<SetupInput>> {
+    let mut inputs = Vec::new();
     for entry in std::fs::read_dir(work_tree)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if entry.file_type()?.is_file() && is_lockfile(&name) {
-            inputs.push((
-                name.clone(),
-                read_within(&entry.path(), &name, &mut budget)?,
-            ));
+            inputs.push((name.clone(), read_within(&entry.path(), &name, budget)?));
         }
     }
-    inputs.sort();
-    Ok(Some(inputs))
+    Ok(inputs)
 }
 
 /// Every regular file under `work_tree/dir`, recursively.
@@ -149,26 +164,35 @@ pub async fn prepare(
     store: &Store,
     session: &Session,
     sandbox: &dyn Sandbox,
+    configured: &std::collections::BTreeMap<String, String>,
     stop: &CancellationToken,
 ) -> anyhow::Result<()> {
     let id = session.id;
-    let work_tree = sandbox.workspace().path().to_owned();
-    let inputs = tokio::task::spawn_blocking(move || setup_inputs(&work_tree))
-        .await
-        .context("reading the setup's inputs")??;
-    let Some(inputs) = inputs else {
-        return Ok(());
-    };
     let repository = session
         .trigger
         .repo
         .as_ref()
         .map(ToString::to_string)
         .unwrap_or_default();
+    // The repository's own script, else the one the operator declared for it.
+    let declared = configured.get(&repository.to_ascii_lowercase()).cloned();
+    let work_tree = sandbox.workspace().path().to_owned();
+    let found = tokio::task::spawn_blocking(move || match setup_inputs(&work_tree)? {
+        Some(inputs) => Ok(Some((inputs, SETUP_COMMAND.to_owned()))),
+        None => match declared {
+            Some(command) => Ok(Some((configured_inputs(&work_tree, &command)?, command))),
+            None => Ok::<_, anyhow::Error>(None),
+        },
+    })
+    .await
+    .context("reading the setup's inputs")??;
+    let Some((inputs, command)) = found else {
+        return Ok(());
+    };
     let setup = Setup {
         key: setup_key(&repository, &inputs),
         repository,
-        command: SETUP_COMMAND.to_owned(),
+        command,
     };
     let (live, mut news) = mpsc::channel(64);
     let preparing = sandbox.prepare(&setup, Some(&live), stop);
@@ -176,12 +200,12 @@ pub async fn prepare(
     let prepared = loop {
         tokio::select! {
             biased;
-            Some(said) = news.recv() => on_news(store, id, said).await?,
+            Some(said) = news.recv() => on_news(store, id, &setup.command, said).await?,
             prepared = &mut preparing => break prepared,
         }
     };
     while let Ok(said) = news.try_recv() {
-        on_news(store, id, said).await?;
+        on_news(store, id, &setup.command, said).await?;
     }
     match prepared {
         Ok(prepared) => {
@@ -201,18 +225,27 @@ pub async fn prepare(
             store.append_event(id, output_of(&run)).await?;
             let tail = setup::tail(&run.output.text, TAIL_LINES, TAIL_CHARS);
             let ending = crate::messages::setup_ending(&run.outcome);
-            anyhow::bail!(crate::messages::setup_failed(SETUP_SCRIPT, &ending, &tail))
+            anyhow::bail!(crate::messages::setup_failed(
+                &setup.command,
+                &ending,
+                &tail
+            ))
         }
         Err(e) => Err(e).context("preparing the sandbox from the repository's setup"),
     }
 }
 
-async fn on_news(store: &Store, id: SessionId, said: SetupNews) -> anyhow::Result<()> {
+async fn on_news(
+    store: &Store,
+    id: SessionId,
+    command: &str,
+    said: SetupNews,
+) -> anyhow::Result<()> {
     match said {
         // Logged before it runs, so everyone sees what runs now.
         SetupNews::Started => {
             let command = EventBody::Command {
-                command: SETUP_COMMAND.to_owned(),
+                command: command.to_owned(),
             };
             store.append_event(id, command).await?;
         }

@@ -63,7 +63,6 @@ impl Worker {
                 .watch(session.clone(), stop.clone(), done.clone()),
         );
         let name = platform.display_name(&session.trigger.author).await;
-        let conversation = platform.conversation_url(&session.trigger.thread);
         let parts = Parts {
             store: &self.store,
             sandboxes: &*self.sandboxes,
@@ -75,7 +74,8 @@ impl Worker {
             requester: Requester {
                 name: &name,
                 platform_title: platform.title(),
-                conversation_url: conversation.as_deref(),
+                // Asked of the platform when the work is published.
+                conversation_url: None,
             },
             platform: Some(&*platform),
             draft_on_budget: self.draft_on_budget,

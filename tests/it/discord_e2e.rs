@@ -152,6 +152,13 @@ async fn a_slash_command_answers_with_the_status_and_runs_in_its_thread_to_the_p
         .await;
     let pr_url = done["pr_url"].as_str().expect("a pull request").to_owned();
     assert_eq!(lucid.github.pulls(REPO).len(), 1);
+    // Who asked, with a link back to their Discord thread.
+    let body = lucid.github.pulls(REPO)[0].body.clone().unwrap_or_default();
+    let back = format!(
+        "in [Discord](https://discord.com/channels/{GUILD}/{})",
+        thread.id
+    );
+    assert!(body.contains(&back), "{body}");
 
     // The thread: key moments, then the summary and the pull request's link, once.
     let replies = discord

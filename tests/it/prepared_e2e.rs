@@ -332,3 +332,39 @@ async fn a_failing_setup_fails_its_session_with_its_exit_and_output_and_keeps_no
         .unwrap();
     assert!(kept.is_empty(), "{kept:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_setup_the_operator_declares_for_a_repository_runs_as_its_own_would() {
+    let nonce = uuid::Uuid::now_v7().simple().to_string()[20..].to_owned();
+    let repo = format!("acme/prep-declared-{nonce}");
+    let _images = Images {
+        repository: repo.clone(),
+    };
+    let command = format!(
+        "mkdir -p ~/.cache/prep && echo declared-{nonce} > ~/.cache/prep/made \
+         && echo run >> ~/.cache/prep/runs && echo setup-ran"
+    );
+    let look = |id: &str| Reply::tool_call(id, "run", &json!({ "command": LOOK }).to_string());
+    let done = |id: &str| Reply::tool_call(id, "finish", r#"{"summary": "Looked"}"#);
+    let lucid = Lucid::start_setting(
+        vec![look("d1"), done("d2"), look("d3"), done("d4")],
+        &[("LUCID_REPO_SETUP", &format!("{repo}={command}"))],
+    )
+    .await;
+    lucid.github.add_repo(&repo, &[("calc.py", "x = 1\n")]);
+
+    let first = run_to(&lucid, &repo, "completed").await;
+    let ran: Vec<&Value> = first
+        .iter()
+        .filter(|e| e["kind"] == "command" && e["command"] == command.as_str())
+        .collect();
+    assert_eq!(ran.len(), 1, "the declared command ran once: {first:#?}");
+    let (prepared, output) = prepared_and_look(&first);
+    assert_eq!(prepared["reused"], false);
+    assert!(output.contains(&format!("declared-{nonce}")), "{output}");
+
+    let second = run_to(&lucid, &repo, "completed").await;
+    let (prepared, output) = prepared_and_look(&second);
+    assert_eq!(prepared["reused"], true, "{second:#?}");
+    assert!(output.contains("runs=1"), "{output}");
+}

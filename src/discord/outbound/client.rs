@@ -334,6 +334,15 @@ impl DiscordApi {
         Ok(())
     }
 
+    /// The server (guild) `channel` is in; None for a direct message.
+    pub async fn guild_of(&self, channel: &str) -> anyhow::Result<Option<String>> {
+        let _slot = self.slot().await;
+        Ok(match self.http.get_channel(id(channel)?).await? {
+            Channel::Guild(channel) => Some(channel.guild_id.to_string()),
+            _ => None,
+        })
+    }
+
     /// Whether `channel` is a thread, and its parent if it is.
     pub async fn place(&self, channel: &str) -> anyhow::Result<Place> {
         let _slot = self.slot().await;
