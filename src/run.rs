@@ -204,23 +204,9 @@ fn print_event(event: &Event, colour: bool) {
         EventBody::RevertRefused { reason } => {
             paint("31", &crate::messages::page::could_not_go_back(reason))
         }
-        EventBody::HostReached {
-            host,
-            port,
-            bytes_up,
-            bytes_down,
-            refused,
-            error,
-        } => paint(
+        EventBody::HostReached { .. } => paint(
             "2",
-            &crate::messages::page::host_reached(
-                host,
-                *port,
-                *bytes_up,
-                *bytes_down,
-                refused.as_deref(),
-                error.as_deref(),
-            ),
+            &crate::messages::page::host_reached_words(&event.body).unwrap_or_default(),
         ),
         EventBody::PreviewAsked { author, port } => {
             crate::messages::page::asked_to_preview(author, *port)

@@ -93,18 +93,22 @@ impl RevertTo {
     }
 }
 
-/// Whether words said to lucid ask to go back: the one word "undo", or "revert to
-/// N", "revert to step N", "go back to step N" (case and punctuation aside; `#N`
-/// too). Anything longer is work for the agent, not a request to lucid.
-pub fn revert_asked(words: &str) -> Option<RevertTo> {
-    let words: Vec<String> = words
-        .split_whitespace()
+/// The words, lower case, without the punctuation around them.
+fn plain_words(text: &str) -> Vec<String> {
+    text.split_whitespace()
         .map(|w| {
             w.trim_matches(|c: char| !c.is_alphanumeric())
                 .to_ascii_lowercase()
         })
         .filter(|w| !w.is_empty())
-        .collect();
+        .collect()
+}
+
+/// Whether words said to lucid ask to go back: the one word "undo", or "revert to
+/// N", "revert to step N", "go back to step N" (case and punctuation aside; `#N`
+/// too). Anything longer is work for the agent, not a request to lucid.
+pub fn revert_asked(words: &str) -> Option<RevertTo> {
+    let words = plain_words(words);
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let number = match words.as_slice() {
         ["undo"] => return Some(RevertTo::LastStep),
@@ -120,14 +124,7 @@ pub fn revert_asked(words: &str) -> Option<RevertTo> {
 /// The port words said to lucid ask to preview: "preview 3000" or "preview port
 /// 3000" (case and punctuation aside).
 pub fn preview_asked(words: &str) -> Option<u16> {
-    let words: Vec<String> = words
-        .split_whitespace()
-        .map(|w| {
-            w.trim_matches(|c: char| !c.is_alphanumeric())
-                .to_ascii_lowercase()
-        })
-        .filter(|w| !w.is_empty())
-        .collect();
+    let words = plain_words(words);
     match words
         .iter()
         .map(String::as_str)

@@ -145,6 +145,28 @@ pub fn asked_to_go_back(author: &str, checkpoint: Option<u32>) -> String {
     }
 }
 
+/// A `host_reached` event's words; None for any other event.
+pub fn host_reached_words(body: &crate::core::EventBody) -> Option<String> {
+    match body {
+        crate::core::EventBody::HostReached {
+            host,
+            port,
+            bytes_up,
+            bytes_down,
+            refused,
+            error,
+        } => Some(host_reached(
+            host,
+            *port,
+            *bytes_up,
+            *bytes_down,
+            refused.as_deref(),
+            error.as_deref(),
+        )),
+        _ => None,
+    }
+}
+
 /// A connection through the registry proxy, as the timeline says it.
 pub fn host_reached(
     host: &str,

@@ -9,19 +9,9 @@ use serde_json::{Value, json};
 /// Starts a session on `repo` through the API and waits for it to complete; answers
 /// its events.
 async fn run_to_the_end(lucid: &Lucid, repo: &str) -> Vec<Value> {
-    let (status, body) = lucid
-        .api_post(
-            "/sessions",
-            &json!({"task": "fix add()", "repo": repo}),
-            None,
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let id = body["session"].as_str().unwrap().to_owned();
-    lucid
-        .until_session(&id, "the session to finish", |s| s["state"] == "completed")
-        .await;
-    lucid.events(&id).await
+    let (session, events) = lucid.run_session(repo, "fix add()").await;
+    assert_eq!(session["state"], "completed", "{session} {events:#?}");
+    events
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -68,21 +68,7 @@ impl Drop for Images {
 /// Starts a session on `repo` through the API and waits for it to end in `state`;
 /// answers its events.
 async fn run_to(lucid: &Lucid, repo: &str, state: &'static str) -> Vec<Value> {
-    let (status, body) = lucid
-        .api_post(
-            "/sessions",
-            &json!({"task": "look around", "repo": repo}),
-            None,
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let id = body["session"].as_str().unwrap().to_owned();
-    let session = lucid
-        .until_session(&id, "the session to end", |s| {
-            ["completed", "failed", "cancelled"].contains(&s["state"].as_str().unwrap_or(""))
-        })
-        .await;
-    let events = lucid.events(&id).await;
+    let (session, events) = lucid.run_session(repo, "look around").await;
     assert_eq!(session["state"], state, "{session}\n{events:#?}");
     events
 }

@@ -47,17 +47,7 @@ async fn each_host_a_session_reaches_or_is_refused_is_in_its_log_with_its_bytes(
         ],
     )
     .await;
-    let (status, body) = lucid
-        .api_post("/sessions", &json!({"task": "fetch", "repo": REPO}), None)
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let id = body["session"].as_str().unwrap().to_owned();
-    let ended = lucid
-        .until_session(&id, "the session to end", |s| {
-            ["completed", "failed", "cancelled"].contains(&s["state"].as_str().unwrap_or(""))
-        })
-        .await;
-    let events = lucid.events(&id).await;
+    let (ended, events) = lucid.run_session(REPO, "fetch").await;
     assert_eq!(ended["state"], "completed", "{ended} {events:#?}");
     let outputs: Vec<&str> = events
         .iter()

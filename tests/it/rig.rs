@@ -401,6 +401,23 @@ impl Lucid {
         .await
     }
 
+    /// Starts a session on `repo` through the API and waits for it to end (completed,
+    /// failed or stopped); answers it as it ended and its events.
+    pub async fn run_session(&self, repo: &str, task: &str) -> (Value, Vec<Value>) {
+        let (status, body) = self
+            .api_post("/sessions", &json!({"task": task, "repo": repo}), None)
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let id = body["session"].as_str().unwrap().to_owned();
+        let ended = self
+            .until_session(&id, "the session to end", |s| {
+                ["completed", "failed", "cancelled"].contains(&s["state"].as_str().unwrap_or(""))
+            })
+            .await;
+        let events = self.events(&id).await;
+        (ended, events)
+    }
+
     /// The id of the first session, once there is one.
     pub async fn first_session(&self) -> String {
         within("a session", async {

@@ -148,22 +148,8 @@ pub(super) fn render(event: &Event) -> String {
             label: page::could_not_go_back(reason),
             ..Item::new(event, "revert_refused")
         },
-        EventBody::HostReached {
-            host,
-            port,
-            bytes_up,
-            bytes_down,
-            refused,
-            error,
-        } => Item {
-            label: page::host_reached(
-                host,
-                *port,
-                *bytes_up,
-                *bytes_down,
-                refused.as_deref(),
-                error.as_deref(),
-            ),
+        EventBody::HostReached { .. } => Item {
+            label: page::host_reached_words(&event.body).unwrap_or_default(),
             ..Item::new(event, "host_reached")
         },
         EventBody::PreviewAsked { author, port } => Item {

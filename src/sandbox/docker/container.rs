@@ -102,19 +102,6 @@ pub(super) fn proxy_environment(proxy: SocketAddr) -> Vec<String> {
     env
 }
 
-/// The container for `spec`; `proxy` is where the registry proxy listens, given
-/// exactly when the spec asks for the registries network.
-#[cfg(test)]
-pub(super) fn container_body(
-    spec: &SandboxSpec,
-    workspace: &Workspace,
-    user: SandboxUser,
-    session_label: &str,
-    proxy: Option<SocketAddr>,
-) -> ContainerCreateBody {
-    container_body_for(spec, workspace, user, session_label, proxy, Flavor::Session)
-}
-
 /// The container for `spec`, made for what `flavor` says.
 pub(super) fn container_body_for(
     spec: &SandboxSpec,
@@ -198,14 +185,7 @@ mod tests {
     use crate::sandbox::workspace::SandboxUser;
 
     fn body(spec: &SandboxSpec) -> ContainerCreateBody {
-        let dir = tempfile::tempdir().unwrap();
-        let user = SandboxUser {
-            uid: 1000,
-            gid: 1000,
-        };
-        let workspace = Workspace::create(dir.path(), "w", user).unwrap();
-        let proxy = (spec.network == Network::Registries).then(|| ([172, 18, 0, 1], 3128).into());
-        container_body(spec, &workspace, user, "s-1", proxy)
+        body_for(spec, Flavor::Session)
     }
 
     #[test]

@@ -325,16 +325,7 @@ impl DockerSandboxes {
     pub async fn prune_prepared(&self) -> Result<usize, SandboxError> {
         let docker = self.shared.engine.client().await?;
         let policy = self.shared.settings.spec.prepared;
-        let images = docker
-            .list_images(Some(ListImagesOptions {
-                filters: Some(HashMap::from([(
-                    "label".to_owned(),
-                    vec![format!("{}=true", labels::PREPARED)],
-                )])),
-                ..Default::default()
-            }))
-            .await
-            .map_err(docker_error)?;
+        let images = labelled(docker, &format!("{}=true", labels::PREPARED)).await?;
         let containers = docker
             .list_containers(Some(ListContainersOptions {
                 all: true,
@@ -468,11 +459,19 @@ async fn images_of(
     docker: &Docker,
     key: &str,
 ) -> Result<Vec<bollard::models::ImageSummary>, SandboxError> {
+    labelled(docker, &format!("{}={key}", labels::PREPARED_KEY)).await
+}
+
+/// The engine's images with `label` (`name=value`).
+async fn labelled(
+    docker: &Docker,
+    label: &str,
+) -> Result<Vec<bollard::models::ImageSummary>, SandboxError> {
     docker
         .list_images(Some(ListImagesOptions {
             filters: Some(HashMap::from([(
                 "label".to_owned(),
-                vec![format!("{}={key}", labels::PREPARED_KEY)],
+                vec![label.to_owned()],
             )])),
             ..Default::default()
         }))
