@@ -165,21 +165,10 @@ fn registry_policy(r: &mut Reader) -> Option<RegistryPolicy> {
 
 /// Bytes, or a number with k, m or g (powers of 1024), as Docker writes limits.
 fn parse_bytes(s: &str) -> Result<u64, String> {
-    let bad = || format!("{s:?} is not a size such as 512m or 2g");
-    let lower = s.trim().to_ascii_lowercase();
-    let (digits, unit) = match lower.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((i, _)) => lower.split_at(i),
-        None => (lower.as_str(), ""),
-    };
-    let n: u64 = digits.parse().map_err(|_| bad())?;
-    let scale: u64 = match unit.trim_end_matches('b') {
-        "" => 1,
-        "k" => 1 << 10,
-        "m" => 1 << 20,
-        "g" => 1 << 30,
-        _ => return Err(bad()),
-    };
-    let bytes = n.checked_mul(scale).ok_or_else(bad)?;
+    let bytes = parse_disk_size(s)?;
+    if bytes >= 1 << 40 {
+        return Err(format!("{s:?} is not a size such as 512m or 2g"));
+    }
     if bytes < 64 << 20 {
         return Err(format!("{s:?} is too little: a sandbox needs at least 64m"));
     }
