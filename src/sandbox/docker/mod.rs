@@ -12,6 +12,7 @@ mod marker;
 mod pool;
 mod prepared;
 mod process;
+mod prune;
 mod reaper;
 mod registries;
 mod shell;
