@@ -192,6 +192,36 @@ async fn check_docker(settings: &Settings, report: &mut Report) {
         ),
         Err(e) => report.add("sandbox", Outcome::Fail, e.to_string(), None),
     }
+    check_network(settings, &engine, report).await;
+}
+
+/// The sandboxes' network: on `registries` (the default), whether lucid's proxy can
+/// listen on the network's gateway (lucid must run on the Docker host).
+async fn check_network(settings: &Settings, engine: &DockerEngine, report: &mut Report) {
+    use crate::sandbox::Network;
+    match settings.sandbox.spec.network {
+        Network::Off => report.add("network", Outcome::Ok, "off: sandboxes have none", None),
+        Network::Bridge => report.add(
+            "network",
+            Outcome::Warn,
+            "bridge: sandboxes reach everything, the host's and the cloud's metadata addresses included",
+            Some("set LUCID_SANDBOX_NETWORK=registries for the package registries only"),
+        ),
+        Network::Registries => match crate::sandbox::docker::registries_ready(engine).await {
+            Ok(gateway) => report.add(
+                "network",
+                Outcome::Ok,
+                format!("registries: the proxy can listen on {gateway}, the network's gateway"),
+                None,
+            ),
+            Err(e) => report.add(
+                "network",
+                Outcome::Fail,
+                e.to_string(),
+                Some("run lucid on the Docker host, or set LUCID_SANDBOX_NETWORK to off or bridge"),
+            ),
+        },
+    }
 }
 
 fn check_secrets(settings: &Settings, report: &mut Report) {

@@ -196,6 +196,7 @@ fn doctor_passes_on_a_working_setup_and_says_what_is_off() {
         "ok    database  sqlite://lucid.db reachable, ",
         "ok    docker    ",
         "ok    sandbox   image lucid-sandbox:latest is on the engine",
+        "ok    network   registries: the proxy can listen on ",
         "ok    api       ",
         "ok    pages     the API token signs in; the links lucid posts open their session read-only",
         "warn  secrets   LUCID_SECRET_KEY is not set",
@@ -265,6 +266,29 @@ fn doctor_fails_when_the_sandbox_image_is_missing() {
         "{stdout}"
     );
     assert!(line.contains("lucid sandbox build-image"), "{line}");
+}
+
+#[test]
+fn doctor_warns_that_a_bridge_network_reaches_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = lucid(dir.path())
+        .arg("doctor")
+        .env("DOCKER_HOST", docker_host())
+        .env("LUCID_SANDBOX_NETWORK", "bridge")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("network"))
+        .unwrap_or_default();
+    assert!(
+        line.starts_with("warn  network   bridge: sandboxes reach everything")
+            && line.ends_with(
+                "-> set LUCID_SANDBOX_NETWORK=registries for the package registries only"
+            ),
+        "{stdout}"
+    );
 }
 
 #[test]

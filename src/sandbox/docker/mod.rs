@@ -15,6 +15,7 @@ mod process;
 mod prune;
 mod reaper;
 mod registries;
+pub use registries::registries_ready;
 mod shell;
 
 use self::exec::{Exec, docker_error};

@@ -72,6 +72,24 @@ impl DockerSandboxes {
     }
 }
 
+/// Whether sandboxes on the registries network can be served here: the network is
+/// made if missing and a listener bound on its gateway (then let go). Answers the
+/// gateway, for `lucid doctor`.
+pub async fn registries_ready(
+    engine: &crate::sandbox::DockerEngine,
+) -> Result<IpAddr, SandboxError> {
+    let docker = engine.client().await?;
+    let gateway = ensure_network(docker).await?;
+    tokio::net::TcpListener::bind(SocketAddr::new(gateway, 0))
+        .await
+        .map_err(|e| {
+            SandboxError::Registries(format!(
+                "cannot listen on {gateway}, the gateway of {NETWORK}: {e}"
+            ))
+        })?;
+    Ok(gateway)
+}
+
 /// Notes where `container` connects from, so the proxy can tell whose it is.
 pub(super) async fn link(
     container: &Container,
