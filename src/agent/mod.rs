@@ -3,6 +3,7 @@
 
 pub mod builtin;
 pub mod engine;
+pub mod gateway;
 pub mod guidance;
 pub mod llm;
 pub mod port;

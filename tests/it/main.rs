@@ -18,6 +18,7 @@ mod fake_notion;
 mod fake_notion_selftest;
 mod fake_slack;
 mod fake_slack_selftest;
+mod gateway;
 mod github_e2e;
 mod going_back_e2e;
 mod harness;
