@@ -8,7 +8,6 @@ use crate::config::Settings;
 use crate::core::{
     Author, DeliveryId, Event, EventBody, Session, SessionId, SessionState, ThreadRef, Trigger,
 };
-use crate::forge::Requester;
 use crate::forge::local::LocalForge;
 use crate::sandbox::{DockerEngine, DockerSandboxes};
 use crate::store::{Recorded, Store};
@@ -60,11 +59,8 @@ pub async fn run(settings: Settings, request: RunRequest) -> anyhow::Result<JobE
         agent: &agent,
         lease_owner: None,
         session_url: "",
-        requester: Requester {
-            name: &request.author,
-            platform_title: "the terminal",
-            conversation_url: None,
-        },
+        asker: &request.author,
+        asked_on: "the terminal",
         platform: None,
         draft_on_budget: false,
         previews: None,

@@ -27,8 +27,11 @@ pub struct Parts<'a> {
     /// The worker whose lease the run holds (None: no lease, as in `lucid run`).
     pub lease_owner: Option<&'a str>,
     pub session_url: &'a str,
-    /// Who asked, for the change request.
-    pub requester: Requester<'a>,
+    /// Who asked, as their platform names them, and that platform's name, for the
+    /// change request (the link back to their conversation is asked for when it is
+    /// published).
+    pub asker: &'a str,
+    pub asked_on: &'a str,
     /// The platform of the session's thread, for its earlier words (none: `lucid run`).
     pub platform: Option<&'a dyn crate::chat::ChatPlatform>,
     /// Whether a run out of budget with changes opens a draft change request.
@@ -300,9 +303,9 @@ async fn finish(
         None => None,
     };
     let requester = Requester {
-        name: parts.requester.name,
-        platform_title: parts.requester.platform_title,
-        conversation_url: link.as_deref().or(parts.requester.conversation_url),
+        name: parts.asker,
+        platform_title: parts.asked_on,
+        conversation_url: link.as_deref(),
     };
     let report = Report {
         summary: &summary,

@@ -5,7 +5,7 @@ use super::follower::Follower;
 use super::preview::PreviewDoor;
 use super::{LEASE_TTL, Worker};
 use crate::core::{Session, SessionState, Timestamp};
-use crate::forge::{Forge, NoRepository, Requester};
+use crate::forge::{Forge, NoRepository};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -71,12 +71,8 @@ impl Worker {
             agent: &*agent,
             lease_owner: Some(&self.owner),
             session_url: &url,
-            requester: Requester {
-                name: &name,
-                platform_title: platform.title(),
-                // Asked of the platform when the work is published.
-                conversation_url: None,
-            },
+            asker: &name,
+            asked_on: platform.title(),
             platform: Some(&*platform),
             draft_on_budget: self.draft_on_budget,
             keep_checkpoints: true,

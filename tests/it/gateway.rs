@@ -45,14 +45,14 @@ async fn an_openai_client_reaches_the_provider_with_the_session_token_only() {
     let url = format!("http://{}/v1/chat/completions", gateway.addr());
     let http = reqwest::Client::new();
     let ask = |stream: bool| json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": stream});
+    let ask_through = |stream: bool| {
+        http.post(&url)
+            .bearer_auth(token.expose_secret())
+            .json(&ask(stream))
+            .send()
+    };
 
-    let whole = http
-        .post(&url)
-        .bearer_auth(token.expose_secret())
-        .json(&ask(false))
-        .send()
-        .await
-        .unwrap();
+    let whole = ask_through(false).await.unwrap();
     assert_eq!(whole.status().as_u16(), 200);
     let body: serde_json::Value = whole.json().await.unwrap();
     assert_eq!(body["choices"][0]["message"]["content"], "one");
@@ -70,13 +70,7 @@ async fn an_openai_client_reaches_the_provider_with_the_session_token_only() {
         }
     );
 
-    let streamed = http
-        .post(&url)
-        .bearer_auth(token.expose_secret())
-        .json(&ask(true))
-        .send()
-        .await
-        .unwrap();
+    let streamed = ask_through(true).await.unwrap();
     assert_eq!(streamed.status().as_u16(), 200);
     let text = streamed.text().await.unwrap();
     assert!(
