@@ -121,6 +121,7 @@ fn main() {
             title: None,
             repo: None,
             delivery: DeliveryId::parse("bench").unwrap(),
+            agent: None,
         };
         let Recorded::Created(session) = store.record_trigger(trigger).await.unwrap() else {
             unreachable!()

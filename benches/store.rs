@@ -125,6 +125,7 @@ fn trigger(delivery: &str) -> Trigger {
         title: None,
         repo: Some(RepoRef::parse("acme/app").unwrap()),
         delivery: DeliveryId::parse(delivery).unwrap(),
+        agent: None,
     }
 }
 

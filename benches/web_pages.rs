@@ -127,6 +127,7 @@ async fn session(store: &Store, delivery: &str) -> SessionId {
         title: None,
         repo: Some(RepoRef::parse("acme/app").unwrap()),
         delivery: DeliveryId::parse(delivery).unwrap(),
+        agent: None,
     };
     match store.record_trigger(trigger).await.unwrap() {
         Recorded::Created(session) => session.id,

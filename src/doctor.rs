@@ -178,12 +178,18 @@ async fn check_docker(settings: &Settings, report: &mut Report) {
     }
     let image = &settings.sandbox.spec.image;
     match crate::sandbox::image::exists(&engine, image).await {
-        Ok(true) => report.add(
-            "sandbox",
-            Outcome::Ok,
-            format!("image {image} is on the engine"),
-            None,
-        ),
+        Ok(true) => {
+            report.add(
+                "sandbox",
+                Outcome::Ok,
+                format!("image {image} is on the engine"),
+                None,
+            );
+            let engine = std::sync::Arc::new(engine);
+            check_agents(settings, &engine, report).await;
+            check_network(settings, &engine, report).await;
+            return;
+        }
         Ok(false) => report.add(
             "sandbox",
             Outcome::Fail,
@@ -193,6 +199,87 @@ async fn check_docker(settings: &Settings, report: &mut Report) {
         Err(e) => report.add("sandbox", Outcome::Fail, e.to_string(), None),
     }
     check_network(settings, &engine, report).await;
+}
+
+/// Each external agent: its provider has a key, and it starts in a sandbox of the
+/// image and answers `initialize` and `session/new` (no model is asked).
+async fn check_agents(
+    settings: &Settings,
+    engine: &std::sync::Arc<DockerEngine>,
+    report: &mut Report,
+) {
+    use crate::sandbox::Sandboxes;
+    let agents = &settings.agents;
+    if agents.external.is_empty() {
+        return;
+    }
+    let sandboxes = crate::sandbox::DockerSandboxes::new(engine.clone(), settings.sandbox.clone());
+    for agent in &agents.external {
+        let id = &agent.id;
+        let provider = agent.provider.as_str();
+        if agents.provider(agent.provider).is_none() {
+            report.add(
+                "agents",
+                Outcome::Fail,
+                format!("{id}: no key is set for {provider}"),
+                Some(&format!(
+                    "set LUCID_{}_API_KEY (used by lucid's model gateway only)",
+                    provider.to_ascii_uppercase()
+                )),
+            );
+            continue;
+        }
+        let sandbox = match sandboxes
+            .create(crate::core::SessionId::new(), &settings.sandbox.spec)
+            .await
+        {
+            Ok(sandbox) => sandbox,
+            Err(e) => {
+                report.add(
+                    "agents",
+                    Outcome::Fail,
+                    format!("{id}: no sandbox: {e}"),
+                    None,
+                );
+                continue;
+            }
+        };
+        // A gateway address that answers nothing: no model is asked.
+        let env = crate::agent::acp::gateways::agent_env(
+            agent.provider,
+            ([127, 0, 0, 1], 9).into(),
+            "lucid-doctor",
+        );
+        let command = agent.command.join(" ");
+        let answered = crate::agent::acp::probe::hello(
+            &*sandbox,
+            &agent.command,
+            env,
+            std::time::Duration::from_secs(60),
+        )
+        .await;
+        let _ = sandbox.destroy().await;
+        match answered {
+            Ok(hello) => report.add(
+                "agents",
+                Outcome::Ok,
+                format!(
+                    "{id}: `{command}` answered initialize ({} {}) and opened a session",
+                    hello.seen.name.as_deref().unwrap_or("unnamed"),
+                    hello.seen.version.as_deref().unwrap_or("?")
+                ),
+                None,
+            ),
+            Err(why) => report.add(
+                "agents",
+                Outcome::Fail,
+                format!("{id}: `{command}` {why}"),
+                Some(&format!(
+                    "build the image with `lucid sandbox build-image --agents {id}`, or fix its command in LUCID_AGENTS"
+                )),
+            ),
+        }
+    }
 }
 
 /// The sandboxes' network: on `registries` (the default), whether lucid's proxy can

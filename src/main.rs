@@ -1,6 +1,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use lucid::config::Settings;
 use lucid::sandbox::DockerEngine;
+use lucid::sandbox::image::agents::KnownAgent;
 use lucid::sandbox::image::{self, BuildMethod, BuildOptions};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -82,7 +83,21 @@ enum SandboxCommand {
         /// Disk-backed, not a noexec tmpfs, hence not /tmp.
         #[arg(long, value_name = "DIR", default_value = "/var/tmp")]
         scratch_dir: PathBuf,
+        /// External agents to install in the image, comma-separated (claude, gemini,
+        /// codex, opencode): Node.js and their npm packages, fetched from the npm
+        /// registry while the image is built.
+        #[arg(long, value_name = "IDS", value_delimiter = ',', value_parser = agent_id)]
+        agents: Vec<&'static KnownAgent>,
+        /// Add the agents to this image, already on the engine, instead of building
+        /// the image anew.
+        #[arg(long, value_name = "IMAGE", requires = "agents")]
+        base: Option<String>,
     },
+}
+
+/// One of `--agents`' ids, checked against the catalog.
+fn agent_id(id: &str) -> Result<&'static KnownAgent, String> {
+    image::agents::parse_id(id).map_err(|e| e.to_string())
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -180,6 +195,8 @@ fn main() -> ExitCode {
                     tag,
                     method,
                     scratch_dir,
+                    agents,
+                    base,
                 },
         } => {
             let settings = match load_settings() {
@@ -190,14 +207,20 @@ fn main() -> ExitCode {
                 tag,
                 method: method.into(),
                 scratch_dir,
+                agents: image::agents::in_catalog_order(&agents),
             };
-            runtime.block_on(build_image(&settings.docker_host, &options))
+            runtime.block_on(build_image(
+                &settings.docker_host,
+                &options,
+                base.as_deref(),
+            ))
         }
     }
 }
 
 /// `lucid sandbox build-image`: the build's progress line by line, then the image.
-async fn build_image(docker_host: &str, options: &BuildOptions) -> ExitCode {
+/// With `base`, only the agents' layer is built, on that image.
+async fn build_image(docker_host: &str, options: &BuildOptions, base: Option<&str>) -> ExitCode {
     let engine = match DockerEngine::new(docker_host) {
         Ok(engine) => engine,
         Err(e) => {
@@ -207,13 +230,26 @@ async fn build_image(docker_host: &str, options: &BuildOptions) -> ExitCode {
     };
     let started = std::time::Instant::now();
     let mut progress = |line: &str| println!("{line}");
-    match image::build(&engine, options, &mut progress).await {
-        Ok(built) => {
+    let ids: Vec<&str> = options.agents.iter().map(|a| a.id).collect();
+    let with_agents = match ids.as_slice() {
+        [] => String::new(),
+        ids => format!(", with {}", ids.join(", ")),
+    };
+    let built = match base {
+        Some(base) => {
+            image::add_agents(&engine, base, &options.tag, &options.agents, &mut progress)
+                .await
+                .map(|id| (id, format!("on {base}")))
+        }
+        None => image::build(&engine, options, &mut progress)
+            .await
+            .map(|built| (built.id, built.method_used.to_string())),
+    };
+    match built {
+        Ok((id, how)) => {
             println!(
-                "built {} {} ({}, {} s)",
-                built.tag,
-                built.id,
-                built.method_used,
+                "built {} {id} ({how}{with_agents}, {} s)",
+                options.tag,
                 started.elapsed().as_secs()
             );
             ExitCode::SUCCESS

@@ -24,7 +24,12 @@ pub struct Context {
 pub struct Registry {
     platforms: BTreeMap<Platform, Arc<dyn ChatPlatform>>,
     forges: BTreeMap<String, Arc<dyn Forge>>,
-    agent: Option<Arc<dyn AgentRunner>>,
+    /// The agents sessions run with, by id (`built-in` for lucid's own).
+    agents: BTreeMap<String, Arc<dyn AgentRunner>>,
+    /// The one a request gets unless it names another.
+    default_agent: Option<String>,
+    /// What each external agent said of itself when it last started.
+    seen_agents: Arc<crate::agent::acp::Seen>,
     holds: Arc<Holds>,
     previews: Arc<crate::web::Previews>,
 }
@@ -50,8 +55,20 @@ impl Registry {
         self.forges.insert(forge.name().to_owned(), forge);
     }
 
+    /// Adds an agent under `id`; the first added is the default until one is set.
+    pub fn add_agent(&mut self, id: &str, agent: Arc<dyn AgentRunner>) {
+        self.agents.insert(id.to_owned(), agent);
+        self.default_agent.get_or_insert_with(|| id.to_owned());
+    }
+
+    /// lucid's own agent, as the default.
     pub fn set_agent(&mut self, agent: Arc<dyn AgentRunner>) {
-        self.agent = Some(agent);
+        self.add_agent(crate::config::BUILT_IN, agent);
+        self.set_default_agent(crate::config::BUILT_IN);
+    }
+
+    pub fn set_default_agent(&mut self, id: &str) {
+        self.default_agent = Some(id.to_owned());
     }
 
     pub fn platform(&self, platform: &Platform) -> Option<&Arc<dyn ChatPlatform>> {
@@ -73,8 +90,33 @@ impl Registry {
         self.forges.keys().cloned().collect()
     }
 
+    /// The default agent.
     pub fn agent(&self) -> Option<&Arc<dyn AgentRunner>> {
-        self.agent.as_ref()
+        self.agent_for(None)
+    }
+
+    /// The agent `id` names, or the default for None.
+    pub fn agent_for(&self, id: Option<&str>) -> Option<&Arc<dyn AgentRunner>> {
+        self.agents.get(id.or(self.default_agent.as_deref())?)
+    }
+
+    /// The agents' ids, and the default's.
+    pub fn agent_ids(&self) -> (Vec<String>, Option<String>) {
+        (
+            self.agents.keys().cloned().collect(),
+            self.default_agent.clone(),
+        )
+    }
+
+    /// Every agent with its id, the default first.
+    pub fn agents(&self) -> Vec<(&str, &Arc<dyn AgentRunner>)> {
+        let mut agents: Vec<_> = self.agents.iter().map(|(id, a)| (id.as_str(), a)).collect();
+        agents.sort_by_key(|(id, _)| Some(*id) != self.default_agent.as_deref());
+        agents
+    }
+
+    pub fn seen_agents(&self) -> &Arc<crate::agent::acp::Seen> {
+        &self.seen_agents
     }
 
     pub fn holds(&self) -> &Arc<Holds> {
@@ -93,6 +135,10 @@ impl Registry {
             holds: self.holds.clone(),
             forges: self.forges.values().cloned().collect(),
             links: links.clone(),
+            agents: {
+                let (ids, default) = self.agent_ids();
+                crate::chat::AgentChoice::new(ids, default)
+            },
         }
     }
 

@@ -99,6 +99,7 @@ async fn record(store: &Store, request: &RunRequest) -> anyhow::Result<Session> 
         title: None,
         repo: None,
         delivery: DeliveryId::parse(&format!("cli-{id}"))?,
+        agent: None,
     };
     match store.record_trigger(trigger).await? {
         Recorded::Created(session) => Ok(*session),

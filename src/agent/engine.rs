@@ -236,9 +236,12 @@ impl Agent<'_> {
 }
 
 fn follow_up(author: &str, text: &str) -> Message {
-    Message::user(format!(
-        "{author} added in the thread:\n<untrusted>\n{text}\n</untrusted>"
-    ))
+    Message::user(follow_up_text(author, text))
+}
+
+/// What a person said in the thread, for an agent: fenced, since it is untrusted.
+pub fn follow_up_text(author: &str, text: &str) -> String {
+    format!("{author} added in the thread:\n<untrusted>\n{text}\n</untrusted>")
 }
 
 /// Gives every tool call that has no result one, so the conversation can be sent
@@ -273,7 +276,8 @@ fn answer_unanswered_calls(messages: &mut Vec<Message>) {
     }
 }
 
-fn cost(usage: Usage, prices: Prices) -> u64 {
+/// What `usage`'s tokens cost at `prices`, in millionths of a dollar.
+pub fn cost(usage: Usage, prices: Prices) -> u64 {
     (usage.tokens_in * prices.input_per_mtok + usage.tokens_out * prices.output_per_mtok)
         / 1_000_000
 }

@@ -1,6 +1,9 @@
-//! The built-in agent: language-model clients (`llm`), the tools it uses in the
-//! sandbox (`tools`), and the loop that drives them (`engine`).
+//! The agents: the built-in one (language-model clients in `llm`, the tools it uses
+//! in the sandbox in `tools`, the loop that drives them in `engine`), and external
+//! ones over the Agent Client Protocol (`acp`), which reach their models through the
+//! model gateway (`gateway`).
 
+pub mod acp;
 pub mod builtin;
 pub mod engine;
 pub mod gateway;
@@ -9,7 +12,7 @@ pub mod llm;
 pub mod port;
 pub mod tools;
 
-pub use port::{AgentRunner, Job, JobEnd, Said, Start};
+pub use port::{AgentKind, AgentRunner, Job, JobEnd, Said, Start};
 
 use crate::core::{EventBody, SessionId};
 use crate::forge::checkpoint::{Checkpoint, Checkpoints};
@@ -85,18 +88,48 @@ impl StepLog<'_> {
     }
 }
 
-/// The built-in agent, when a model is configured.
+/// The built-in agent when a model is configured, each external agent, and the
+/// default among them.
 pub fn register(
     registry: &mut crate::registry::Registry,
     settings: &crate::config::Settings,
     context: &crate::registry::Context,
 ) -> anyhow::Result<()> {
+    use std::sync::Arc;
     if let Some(llm) = &settings.llm {
-        registry.set_agent(std::sync::Arc::new(builtin::BuiltinAgent {
+        registry.set_agent(Arc::new(builtin::BuiltinAgent {
             model: llm::connect(llm),
             settings: settings.agent.clone(),
             store: context.store.clone(),
         }));
+    }
+    let agents = &settings.agents;
+    if !agents.external.is_empty() {
+        let acp_settings = Arc::new(acp::AcpSettings {
+            permissions: agents.permissions,
+            permission_timeout: agents.permission_timeout,
+            idle_timeout: agents.idle_timeout,
+            grace: std::time::Duration::from_secs(2),
+            prices: settings.agent.prices,
+            max_tokens: settings.agent.max_tokens,
+            max_cost_micros: settings.agent.max_cost_micros,
+        });
+        let gateways = acp::gateways::Gateways::new(&agents.providers);
+        for agent in &agents.external {
+            registry.add_agent(
+                &agent.id,
+                Arc::new(acp::AcpAgent {
+                    agent: agent.clone(),
+                    settings: acp_settings.clone(),
+                    gateways: gateways.clone(),
+                    store: context.store.clone(),
+                    seen: registry.seen_agents().clone(),
+                }),
+            );
+        }
+    }
+    if let Some(default) = &agents.default {
+        registry.set_default_agent(default);
     }
     Ok(())
 }

@@ -52,10 +52,34 @@ pub enum JobEnd {
     },
 }
 
+/// What an agent is, for the agents list.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AgentKind {
+    /// `built-in` (lucid's own loop) or `acp` (a program over the Agent Client
+    /// Protocol).
+    pub protocol: &'static str,
+    /// The model provider it talks to, when lucid knows.
+    pub provider: Option<String>,
+    /// The command line run in the sandbox, for an external agent.
+    pub command: Option<Vec<String>>,
+    /// Why a session with it would fail at once (no key for its provider), if so.
+    pub unavailable: Option<String>,
+}
+
 #[async_trait]
 pub trait AgentRunner: Send + Sync + 'static {
     /// The agent's name, for logs and the doctor.
     fn name(&self) -> &str;
+
+    /// What it is.
+    fn kind(&self) -> AgentKind {
+        AgentKind {
+            protocol: "built-in",
+            provider: None,
+            command: None,
+            unavailable: None,
+        }
+    }
 
     /// Runs the job to its end. An error is a failure of lucid's own parts (the
     /// store, the sandbox), not of the agent.

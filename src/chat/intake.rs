@@ -6,6 +6,7 @@
 
 use super::holds::{Holds, key_of};
 use super::{ChatPlatform, STATUS, StatusView};
+use crate::core::intent::{BUILT_IN_AGENT, agent_asked};
 use crate::core::{
     Ask, Author, Decision, Intent, Origin, Policy, Refusal, RepoRef, Session, SessionId,
     SessionState, ThreadState, Timestamp, Trigger, decide,
@@ -75,6 +76,78 @@ pub struct ForgeIdentity<'a> {
     pub login: &'a str,
 }
 
+/// The agents a request may ask for, and the one it runs with when it names none.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentChoice {
+    /// The configured agents, by the ids people name them by (`built-in`, `gemini`).
+    pub ids: Vec<String>,
+    /// The agent a request runs with when it names none (one of `ids` where any is
+    /// set up; always one a request may name).
+    pub default: String,
+}
+
+impl Default for AgentChoice {
+    /// Only lucid's own agent.
+    fn default() -> Self {
+        AgentChoice {
+            ids: vec![BUILT_IN_AGENT.to_owned()],
+            default: BUILT_IN_AGENT.to_owned(),
+        }
+    }
+}
+
+impl AgentChoice {
+    /// The agents `ids`, `default` the one a request gets unless it names another
+    /// (None: the first of them, else lucid's own).
+    pub fn new(ids: Vec<String>, default: Option<String>) -> AgentChoice {
+        let default = default
+            .or_else(|| ids.first().cloned())
+            .unwrap_or_else(|| BUILT_IN_AGENT.to_owned());
+        AgentChoice { ids, default }
+    }
+
+    /// The agents a request may name: the configured ones, and the default (lucid's
+    /// own even where no agent is set up yet: its sessions wait for one).
+    pub fn known(&self) -> impl Iterator<Item = &str> {
+        let default = (!self.ids.contains(&self.default)).then_some(self.default.as_str());
+        self.ids.iter().map(String::as_str).chain(default)
+    }
+
+    /// The agent `named` names (case and spaces aside), as it is spelled here; else
+    /// the refusal that says which there are.
+    pub fn find(&self, named: &str) -> Result<&str, Refusal> {
+        let named = named.trim();
+        self.known()
+            .find(|id| id.eq_ignore_ascii_case(named))
+            .ok_or_else(|| Refusal::UnknownAgent {
+                agent: messages::shorten(&messages::one_line(named), 40),
+                known: self.known().map(str::to_owned).collect(),
+            })
+    }
+
+    /// The agent a new session runs with: the one asked for, else the default.
+    pub fn resolve(&self, asked: Option<&str>) -> Result<String, Refusal> {
+        match asked {
+            Some(named) => self.find(named).map(str::to_owned),
+            None => Ok(self.default.clone()),
+        }
+    }
+
+    /// The agent a task's words ask for at their start (`with gemini: …`), and the
+    /// words after it; None when they name no configured agent.
+    pub fn asked_in<'t>(&self, words: &'t str) -> Option<(&str, &'t str)> {
+        agent_asked(words, &self.ids)
+            .or_else(|| agent_asked(words, std::slice::from_ref(&self.default)))
+    }
+
+    /// A task's words without the agent choice they start with, if they start with
+    /// one: what a platform builds a whole task (`Ask::Task::whole`) or names a thread
+    /// from.
+    pub fn words<'t>(&self, words: &'t str) -> &'t str {
+        self.asked_in(words).map_or(words, |(_, rest)| rest)
+    }
+}
+
 /// Shared by every platform's routes.
 #[derive(Clone)]
 pub struct Intake {
@@ -84,6 +157,8 @@ pub struct Intake {
     pub forges: Vec<Arc<dyn Forge>>,
     /// Builds the session links the threads show.
     pub links: crate::web::Links,
+    /// The agents a request may ask for, and the default.
+    pub agents: AgentChoice,
 }
 
 impl Intake {
@@ -131,6 +206,17 @@ impl Intake {
         } else {
             self.store.thread_state(&intent.origin.thread).await?
         };
+        // Only a request that may start a session chooses its agent by its words: in a
+        // session's thread they go to its agent as they were said (the session keeps
+        // its agent), and an answer to a question starts what was asked.
+        if thread.session.is_none()
+            && thread.question.is_none()
+            && let Ask::Task { text, agent, .. } = &mut intent.ask
+            && agent.is_none()
+            && let Some((id, rest)) = self.agents.asked_in(text)
+        {
+            (*agent, *text) = (Some(id.to_owned()), rest.to_owned());
+        }
         if policy.refusal.is_none()
             && let Some(identity) = identity
         {
@@ -148,13 +234,17 @@ impl Intake {
         };
         match decision {
             Decision::Start(trigger) => {
-                let trigger = named(trigger, &origin, who);
+                let trigger = match self.with_agent(trigger) {
+                    Ok(trigger) => named(trigger, &origin, who),
+                    Err(refusal) => return self.refuse(platform, &origin, refusal).await,
+                };
                 self.start(platform, &origin, trigger, answered_question)
                     .await
             }
-            Decision::AskRepo(trigger) => {
-                self.ask_repo(platform, named(trigger, &origin, who)).await
-            }
+            Decision::AskRepo(trigger) => match self.with_agent(trigger) {
+                Ok(trigger) => self.ask_repo(platform, named(trigger, &origin, who)).await,
+                Err(refusal) => self.refuse(platform, &origin, refusal).await,
+            },
             Decision::FollowUp { session, text } | Decision::Resume { session, text } => {
                 let action = DeliveryAction::Say {
                     session,
@@ -215,6 +305,13 @@ impl Intake {
             Decision::Refuse(refusal) => self.refuse(platform, &origin, refusal).await,
             Decision::Ignore(reason) => Ok(Taken::Ignored(reason)),
         }
+    }
+
+    /// The trigger with the agent its session runs with: the one asked for when this
+    /// lucid has it (else the refusal that says which it has), or the default.
+    fn with_agent(&self, mut trigger: Trigger) -> Result<Trigger, Refusal> {
+        trigger.agent = Some(self.agents.resolve(trigger.agent.as_deref())?);
+        Ok(trigger)
     }
 
     /// The forge's refusal, when the author may not write to the repository the
@@ -446,4 +543,52 @@ pub fn say_later(
             tracing::warn!(platform = %platform.platform(), error = %e, "could not answer in a thread");
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn choice(ids: &[&str], default: Option<&str>) -> AgentChoice {
+        AgentChoice::new(
+            ids.iter().map(|s| s.to_string()).collect(),
+            default.map(str::to_owned),
+        )
+    }
+
+    #[test]
+    fn an_agent_is_found_by_its_id_in_any_case_and_an_unknown_one_is_refused() {
+        let agents = choice(&["built-in", "claude", "gemini"], Some("claude"));
+        assert_eq!(agents.find(" Gemini "), Ok("gemini"));
+        assert_eq!(agents.resolve(None), Ok("claude".to_owned()));
+        assert_eq!(agents.resolve(Some("BUILT-IN")), Ok("built-in".to_owned()));
+        assert_eq!(
+            agents.find("gpt"),
+            Err(Refusal::UnknownAgent {
+                agent: "gpt".into(),
+                known: vec!["built-in".into(), "claude".into(), "gemini".into()],
+            })
+        );
+        assert_eq!(agents.words("with gemini: fix it"), "fix it");
+        assert_eq!(agents.words("with care: fix it"), "with care: fix it");
+        assert_eq!(agents.asked_in("using claude, go"), Some(("claude", "go")));
+    }
+
+    #[test]
+    fn the_default_is_the_first_agent_else_lucids_own_and_always_known() {
+        assert_eq!(choice(&["gemini", "claude"], None).default, "gemini");
+        assert_eq!(AgentChoice::default(), choice(&["built-in"], None));
+        // No agent set up yet: sessions are still taken, for lucid's own.
+        let none = choice(&[], None);
+        assert_eq!(none.resolve(None), Ok("built-in".to_owned()));
+        assert_eq!(none.find("built-in"), Ok("built-in"));
+        assert_eq!(none.asked_in("with built-in: go"), Some(("built-in", "go")));
+        assert_eq!(
+            none.find("gemini"),
+            Err(Refusal::UnknownAgent {
+                agent: "gemini".into(),
+                known: vec!["built-in".into()],
+            })
+        );
+    }
 }

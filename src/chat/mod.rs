@@ -10,7 +10,7 @@ mod payload;
 pub mod signature;
 
 pub use holds::{Hold, Holds};
-pub use intake::{ForgeIdentity, Intake, Taken};
+pub use intake::{AgentChoice, ForgeIdentity, Intake, Taken};
 pub use payload::PayloadError;
 
 use crate::core::{Author, Event, Origin, Platform, Session, ThreadRef, Timestamp};

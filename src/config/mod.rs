@@ -2,12 +2,16 @@
 //! typed values. Nothing else in lucid reads the environment.
 
 mod agent;
+mod agents;
 pub mod catalog;
 mod platforms;
 mod reader;
 mod sandbox;
 
 pub use agent::{LlmSettings, Provider};
+pub use agents::{
+    AgentsSettings, BUILT_IN, ExternalAgent, ModelProvider, PermissionPolicy, ProviderKey,
+};
 pub use platforms::{
     DiscordSettings, GithubAuth, GithubSettings, NotionSettings, NotionStatuses, SlackSettings,
     notion_id,
@@ -44,6 +48,8 @@ pub struct Settings {
     /// The model sessions use; `None` until its key is set.
     pub llm: Option<LlmSettings>,
     pub agent: crate::agent::engine::AgentSettings,
+    /// External agents, the default agent, and the providers' keys for them.
+    pub agents: AgentsSettings,
     pub github: Option<GithubSettings>,
     pub slack: Option<SlackSettings>,
     pub discord: Option<DiscordSettings>,
@@ -171,6 +177,7 @@ fn read_all(r: &mut Reader) -> Option<Settings> {
     });
     let sandbox = sandbox::read(r);
     let (llm, agent) = agent::read(r);
+    let agents = agents::read(r, llm.as_ref().ok().and_then(Option::as_ref));
     let github = platforms::github(r);
     let slack = platforms::slack(r);
     let discord = platforms::discord(r);
@@ -196,6 +203,7 @@ fn read_all(r: &mut Reader) -> Option<Settings> {
         sandbox: sandbox?,
         llm: llm.ok()?,
         agent: agent?,
+        agents: agents?,
         github: github.ok()?,
         slack: slack.ok()?,
         discord: discord.ok()?,

@@ -98,6 +98,9 @@ pub struct NotionSettings {
     pub database_repos: Vec<(String, crate::core::RepoRef)>,
     /// The page property holding the repository (select, rich text or URL).
     pub repo_property: String,
+    /// The page property naming the agent a task runs with (a select, or text); a
+    /// page without it gets the default agent.
+    pub agent_property: String,
     pub status_property: String,
     pub statuses: NotionStatuses,
     /// The URL property the pull request's address is written to.
@@ -485,6 +488,7 @@ pub(super) fn notion(r: &mut Reader) -> Section<NotionSettings> {
     });
     let mut name = |env: &str| r.text(env).filter(|n| !n.trim().is_empty());
     let repo_property = name("LUCID_NOTION_REPO_PROPERTY");
+    let agent_property = name("LUCID_NOTION_AGENT_PROPERTY");
     let status_property = name("LUCID_NOTION_STATUS_PROPERTY");
     let trigger = name("LUCID_NOTION_TRIGGER_STATUS");
     let in_progress = name("LUCID_NOTION_IN_PROGRESS_STATUS");
@@ -521,7 +525,7 @@ pub(super) fn notion(r: &mut Reader) -> Section<NotionSettings> {
     match (
         token,
         database_repos,
-        repo_property,
+        (repo_property, agent_property),
         status_property,
         statuses,
         pr_property,
@@ -532,7 +536,7 @@ pub(super) fn notion(r: &mut Reader) -> Section<NotionSettings> {
         (
             Some(token),
             Some(database_repos),
-            Some(repo_property),
+            (Some(repo_property), Some(agent_property)),
             Some(status_property),
             Some(statuses),
             Some(pr_property),
@@ -545,6 +549,7 @@ pub(super) fn notion(r: &mut Reader) -> Section<NotionSettings> {
             databases,
             database_repos,
             repo_property,
+            agent_property,
             status_property,
             statuses,
             pr_property,

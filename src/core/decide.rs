@@ -57,6 +57,8 @@ pub enum Refusal {
     NotOurChangeRequest,
     /// lucid was mentioned with nothing to do.
     NoTask,
+    /// The request asks for an agent this lucid does not have (`known`: those it has).
+    UnknownAgent { agent: String, known: Vec<String> },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -137,6 +139,7 @@ pub fn decide(intent: Intent, thread: &ThreadState, policy: &Policy) -> Decision
             repo,
             title,
             whole,
+            agent,
         } => {
             let repo = repo.or_else(|| policy.default_repo.clone());
             let asked_for_repo = repo.is_none();
@@ -147,6 +150,7 @@ pub fn decide(intent: Intent, thread: &ThreadState, policy: &Policy) -> Decision
                 title,
                 repo,
                 delivery: intent.origin.delivery,
+                agent,
             };
             if asked_for_repo {
                 Decision::AskRepo(trigger)
@@ -168,7 +172,13 @@ fn handover(intent: Intent, thread: &ThreadState, policy: &Policy) -> Decision {
         return Decision::Ignore("the thread's session is still at work");
     }
     let Intent { origin, ask } = intent;
-    let Ask::Handover { task, repo, title } = ask else {
+    let Ask::Handover {
+        task,
+        repo,
+        title,
+        agent,
+    } = ask
+    else {
         unreachable!("only a handover is decided here")
     };
     let ask = Ask::Task {
@@ -176,6 +186,7 @@ fn handover(intent: Intent, thread: &ThreadState, policy: &Policy) -> Decision {
         repo,
         title,
         whole: None,
+        agent,
     };
     decide(Intent { origin, ask }, &ThreadState::default(), policy)
 }

@@ -40,7 +40,11 @@ pub enum Ask {
         title: Option<String>,
         /// The whole task a new session gets, where the platform has more to say than
         /// the words (an issue's title and body around a comment); else the words.
+        /// Made from the words without their leading agent choice ([`agent_asked`]).
         whole: Option<String>,
+        /// The agent asked for outside the words (a command's option, a form's
+        /// field): it beats one the words name. Only a new session chooses.
+        agent: Option<String>,
     },
     /// Work handed over by putting it in a place (a task page moved to the trigger
     /// status): a new session, even in a thread whose last session has ended; nothing
@@ -49,6 +53,8 @@ pub enum Ask {
         task: String,
         repo: Option<RepoRef>,
         title: Option<String>,
+        /// The agent the place asks for (a task page's property).
+        agent: Option<String>,
     },
     /// Stop the thread's session.
     Stop,
@@ -62,8 +68,46 @@ impl Ask {
             repo: None,
             title: None,
             whole: None,
+            agent: None,
         }
     }
+}
+
+/// What lucid's own agent is called when a request names it (`with built-in: …`).
+pub const BUILT_IN_AGENT: &str = "built-in";
+
+/// The agent a task's words ask for at their very start, "with gemini: fix the bug",
+/// "using claude, fix the bug" (case aside; the id may be in backticks), when `known`
+/// has it: the id as `known` spells it, and the task after it, trimmed (maybe empty).
+/// Words that only look like one ("with care: …", where no agent is called `care`)
+/// are the task, untouched.
+pub fn agent_asked<'k, 't>(text: &'t str, known: &'k [String]) -> Option<(&'k str, &'t str)> {
+    // What a platform leaves before the words once it took its mention out
+    // (`@lucid, with gemini: …`).
+    let text = text.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, ',' | ':' | ';'));
+    let word_end = text.find(char::is_whitespace)?;
+    let (word, rest) = text.split_at(word_end);
+    if !word.eq_ignore_ascii_case("with") && !word.eq_ignore_ascii_case("using") {
+        return None;
+    }
+    let rest = rest.trim_start();
+    let (quoted, rest) = match rest.strip_prefix('`') {
+        Some(rest) => (true, rest),
+        None => (false, rest),
+    };
+    let id_end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .unwrap_or(rest.len());
+    let (id, mut rest) = rest.split_at(id_end);
+    if quoted {
+        rest = rest.strip_prefix('`')?;
+    }
+    let rest = rest.trim_start_matches([' ', '\t']);
+    let rest = rest.strip_prefix([':', ','])?;
+    let known = known
+        .iter()
+        .find(|k| !id.is_empty() && k.eq_ignore_ascii_case(id))?;
+    Some((known.as_str(), rest.trim()))
 }
 
 /// Whether words said to lucid are the one word "stop" (punctuation aside).
@@ -162,6 +206,63 @@ mod tests {
         assert_eq!(revert_asked("undo the change to calc.py"), None);
         assert_eq!(revert_asked("revert to the old parser"), None);
         assert_eq!(revert_asked(""), None);
+    }
+
+    fn ids(ids: &[&str]) -> Vec<String> {
+        ids.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_leading_with_or_using_names_a_known_agent() {
+        let known = ids(&["built-in", "claude", "gemini", "codex-2"]);
+        let asked = |text| agent_asked(text, &known);
+        assert_eq!(
+            asked("with gemini: fix the bug"),
+            Some(("gemini", "fix the bug"))
+        );
+        assert_eq!(
+            asked("with gemini, fix the bug"),
+            Some(("gemini", "fix the bug"))
+        );
+        assert_eq!(asked("using claude: fix it"), Some(("claude", "fix it")));
+        assert_eq!(asked("With Gemini: Fix It"), Some(("gemini", "Fix It")));
+        assert_eq!(asked("USING CLAUDE,fix"), Some(("claude", "fix")));
+        assert_eq!(asked("  with `gemini`: fix"), Some(("gemini", "fix")));
+        assert_eq!(asked("with gemini : fix"), Some(("gemini", "fix")));
+        assert_eq!(asked(", with codex-2: go"), Some(("codex-2", "go")));
+        assert_eq!(asked("with built-in: go"), Some(("built-in", "go")));
+        assert_eq!(
+            asked("with gemini:\n\nfix the bug\nin acme/app"),
+            Some(("gemini", "fix the bug\nin acme/app"))
+        );
+        // Named, with nothing to do: the caller decides what that means.
+        assert_eq!(asked("with gemini:"), Some(("gemini", "")));
+        assert_eq!(asked("with gemini:   "), Some(("gemini", "")));
+    }
+
+    #[test]
+    fn words_that_only_look_like_a_choice_are_the_task() {
+        let known = ids(&["built-in", "gemini"]);
+        let asked = |text| agent_asked(text, &known);
+        // Not an agent here.
+        assert_eq!(asked("with care: fix it"), None);
+        assert_eq!(asked("using claude: fix it"), None);
+        // Not at the start.
+        assert_eq!(asked("fix it with gemini: now"), None);
+        assert_eq!(asked("please, with gemini: fix it"), None);
+        // No separator right after the id.
+        assert_eq!(asked("with gemini fix the bug"), None);
+        assert_eq!(asked("with gemini"), None);
+        assert_eq!(asked("with gemini's help: fix it"), None);
+        assert_eq!(asked("with gemini-pro: fix it"), None);
+        assert_eq!(asked("with `gemini: fix"), None);
+        // Other words.
+        assert_eq!(asked("without gemini: fix"), None);
+        assert_eq!(asked("withgemini: fix"), None);
+        assert_eq!(asked("with : fix"), None);
+        assert_eq!(asked("with"), None);
+        assert_eq!(asked(""), None);
+        assert_eq!(agent_asked("with gemini: fix", &[]), None);
     }
 
     #[test]

@@ -126,6 +126,8 @@ pub struct Session {
     pub branch: Option<String>,
     pub pr_url: Option<String>,
     pub usage: Usage,
+    /// The model the session's agent asked for, once lucid's model gateway saw it.
+    pub model: Option<String>,
     pub lease: Option<Lease>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -141,6 +143,7 @@ impl Session {
             branch: None,
             pr_url: None,
             usage: Usage::default(),
+            model: None,
             lease: None,
             created_at: now,
             updated_at: now,
@@ -255,6 +258,7 @@ mod tests {
             title: None,
             repo: None,
             delivery: DeliveryId::parse("d1").unwrap(),
+            agent: None,
         };
         Session::new(trigger, Timestamp::from_millis(1))
     }

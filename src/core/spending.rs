@@ -184,6 +184,7 @@ mod tests {
             title: None,
             repo: repo.map(|r| RepoRef::parse(r).unwrap()),
             delivery: DeliveryId::parse(&format!("d{at_millis}")).unwrap(),
+            agent: None,
         };
         let mut session = Session::new(trigger, Timestamp::from_millis(at_millis));
         session.usage = Usage {

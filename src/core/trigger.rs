@@ -240,6 +240,11 @@ pub struct Trigger {
     pub title: Option<String>,
     pub repo: Option<RepoRef>,
     pub delivery: DeliveryId,
+    /// The agent the session runs with, by its configured id (`built-in`, `gemini`):
+    /// the one the person asked for, else the deployment's default when the request
+    /// came in. None: the deployment's default (a session older than the choice).
+    #[serde(default)]
+    pub agent: Option<String>,
 }
 
 impl Trigger {

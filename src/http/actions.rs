@@ -31,15 +31,27 @@ pub struct Actions {
 }
 
 impl Actions {
-    /// Starts a session by hand on `repo`; its thread is the session itself.
+    /// Starts a session by hand on `repo`, with `agent` (an id this lucid has; None:
+    /// the one the task's words ask for, else the default); its thread is the session
+    /// itself.
     pub(in crate::http) async fn start(
         &self,
         task: String,
         repo: &str,
         title: Option<String>,
+        agent: Option<&str>,
         author: Author,
         delivery: DeliveryId,
     ) -> Result<Taken, ApiError> {
+        let agent = agent
+            .map(|named| {
+                self.intake
+                    .agents
+                    .find(named)
+                    .map(str::to_owned)
+                    .map_err(|refusal| ApiError::bad_request(messages::refusal_reason(&refusal)))
+            })
+            .transpose()?;
         let repo = RepoRef::parse(repo.trim()).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let forges = &self.intake.forges;
         if !forges.iter().any(|f| f.name() == repo.forge()) {
@@ -65,6 +77,7 @@ impl Actions {
                 repo: Some(repo),
                 title: title.map(|t| messages::shorten(&messages::one_line(&t), 200)),
                 whole: None,
+                agent,
             },
         };
         Ok(self
@@ -219,6 +232,10 @@ pub(super) struct NewSession {
     task: String,
     repo: String,
     title: Option<String>,
+    /// The agent to run with, by its id (`built-in`, `gemini`); default: the one
+    /// the task's words ask for (`with gemini: …`), else this lucid's default. An
+    /// agent this lucid does not have is a 400.
+    agent: Option<String>,
     /// Who asks, as the session shows them.
     author: Option<String>,
 }
@@ -229,7 +246,7 @@ pub(super) struct NewSession {
     params(("Idempotency-Key" = Option<String>, Header, description = "A retried request with the same key starts nothing twice")),
     responses((status = 201, description = "Started: `{\"session\": id}`"),
         (status = 200, description = "Seen before: `{\"duplicate\": true}`"),
-        (status = 400, description = "A bad body, or a repository no forge here serves")))]
+        (status = 400, description = "A bad body, a repository no forge here serves, or an agent this lucid does not have")))]
 pub(super) async fn start_session(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -240,12 +257,17 @@ pub(super) async fn start_session(
             body.task,
             &body.repo,
             body.title,
+            body.agent.as_deref(),
             operator(body.author),
             delivery(&headers)?,
         )
         .await?;
     Ok(match taken {
         Taken::Started(id) => (StatusCode::CREATED, Json(json!({ "session": id }))).into_response(),
+        // Words that ask for an agent and nothing else (`with gemini:`).
+        Taken::Refused(refusal) => {
+            return Err(ApiError::bad_request(messages::refusal_reason(&refusal)));
+        }
         other => (StatusCode::OK, Json(other.to_json())).into_response(),
     })
 }

@@ -104,7 +104,9 @@ pub(super) async fn list_sessions(
     ))
 }
 
-/// One session: its trigger, state, reason, branch, PR URL, usage and lease.
+/// One session: its trigger (with `agent`, the agent it runs with), state, reason,
+/// branch, PR URL, usage, `model` (the model its agent asked for, once known) and
+/// lease.
 #[utoipa::path(get, path = "/sessions/{id}", params(("id" = String, Path, description = "The session's id")),
     responses((status = 200, description = "The session"), (status = 404, description = "No such session")))]
 pub(super) async fn get_session(

@@ -2,6 +2,7 @@
 //! live event stream) under `/api/v1`, and lucid's own pages.
 
 pub(crate) mod actions;
+mod agents;
 mod api;
 mod auth;
 mod checkpoints;
@@ -92,7 +93,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(checkpoints::list_checkpoints))
         .routes(routes!(checkpoints::revert))
         .routes(routes!(stream::stream_events))
-        .routes(routes!(usage::usage));
+        .routes(routes!(usage::usage))
+        .routes(routes!(agents::list_agents));
     let document = routes.get_openapi_mut();
     document.info.title = "lucid".to_owned();
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();

@@ -35,6 +35,16 @@ pub fn catalogue() -> Vec<(&'static str, Text)> {
             refusal(&Refusal::NotOurChangeRequest, &who),
         ),
         ("refusal: no task", refusal(&Refusal::NoTask, &who)),
+        (
+            "refusal: unknown agent",
+            refusal(
+                &Refusal::UnknownAgent {
+                    agent: "gemnii".into(),
+                    known: vec!["built-in".into(), "claude".into(), "gemini".into()],
+                },
+                &who,
+            ),
+        ),
         ("which repository", which_repository(&who)),
         ("stopped by", stopped_by(&who)),
         ("asked", asked(&who, "fix the <flaky> login test & more")),
@@ -73,6 +83,10 @@ pub fn catalogue() -> Vec<(&'static str, Text)> {
         (
             "command option: repo",
             Text::new().plain(REPO_OPTION_DESCRIPTION),
+        ),
+        (
+            "command option: agent",
+            Text::new().plain(AGENT_OPTION_DESCRIPTION),
         ),
         (
             "cannot post here",
@@ -238,6 +252,7 @@ pub fn example_session(state: SessionState) -> Session {
         title: None,
         repo: Some(RepoRef::parse("acme/app").expect("a repository name")),
         delivery: crate::core::DeliveryId::parse("d1").expect("a delivery id"),
+        agent: None,
     };
     let mut session = Session::new(trigger, Timestamp::from_millis(1_000_000));
     session.state = state;

@@ -3,6 +3,7 @@
 //! Slack and every platform after them say the same thing the same way; a platform
 //! renders a message (mentions, formatting, limits), it never words one.
 
+mod agents;
 mod change_request;
 pub mod examples;
 mod notices;
@@ -11,6 +12,7 @@ mod status;
 mod text;
 mod workbench;
 
+pub use agents::*;
 pub use change_request::*;
 pub use notices::*;
 pub use status::*;

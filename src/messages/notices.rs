@@ -24,6 +24,19 @@ pub fn refusal(refusal: &Refusal, who: &Author) -> Text {
             .plain("What should I do? Mention me with a task, and the repository (")
             .code("owner/repo")
             .plain(") unless this channel has one."),
+        Refusal::UnknownAgent { agent, known } => {
+            let mut text = to
+                .plain("There is no agent called ")
+                .code(agent)
+                .plain(" here. Ask for one of: ");
+            for (i, id) in known.iter().enumerate() {
+                if i > 0 {
+                    text = text.plain(", ");
+                }
+                text = text.code(id);
+            }
+            text.plain(".")
+        }
     }
 }
 
@@ -35,6 +48,10 @@ pub fn refusal_reason(refusal: &Refusal) -> String {
         Refusal::PlaceNotListed => "the place is not among lucid's channels".into(),
         Refusal::NotOurChangeRequest => "not a pull request lucid opened".into(),
         Refusal::NoTask => "a mention without a task".into(),
+        Refusal::UnknownAgent { agent, known } => format!(
+            "there is no agent called {agent:?} here; ask for one of: {}",
+            known.join(", ")
+        ),
     }
 }
 
@@ -137,3 +154,5 @@ pub fn thread_name(task: &str) -> String {
 pub const COMMAND_DESCRIPTION: &str = "Hand a coding task to lucid's agent";
 pub const TASK_OPTION_DESCRIPTION: &str = "What to do";
 pub const REPO_OPTION_DESCRIPTION: &str = "The repository, owner/repo or its link";
+pub const AGENT_OPTION_DESCRIPTION: &str =
+    "The agent to work with, by its id (else lucid's default)";

@@ -19,6 +19,8 @@ pub struct PageWords {
     pub repository: &'static str,
     pub repository_hint: &'static str,
     pub task: &'static str,
+    /// The new session's agent, chosen among those this lucid has.
+    pub agent: &'static str,
     pub start: &'static str,
     pub all_states: &'static str,
     pub all_platforms: &'static str,
@@ -80,6 +82,7 @@ pub static WORDS: PageWords = PageWords {
     repository: "Repository",
     repository_hint: "owner/name",
     task: "Task",
+    agent: "Agent",
     start: "Start",
     all_states: "Any state",
     all_platforms: "Any platform",

@@ -6,13 +6,19 @@
 //! mirrors only): a `debootstrap --variant=minbase` root filesystem from a Debian
 //! mirror, imported into the engine. Both go through the Docker Engine API, never the
 //! docker CLI.
+//!
+//! External agents (`--agents claude,gemini`, see `agents`) are one more layer on top of
+//! either: Node.js and the agents' npm packages, fetched from the npm registry while
+//! the image is built.
 
+pub mod agents;
 mod debootstrap;
 mod dockerfile;
 mod import;
 mod rootfs;
 
 use super::engine::{DockerEngine, EngineError};
+use agents::KnownAgent;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -71,6 +77,9 @@ pub struct BuildOptions {
     /// removed afterwards). It must allow device files and executables, so not a
     /// `nodev`/`noexec` tmpfs.
     pub scratch_dir: PathBuf,
+    /// External agents to install on top (Node.js and their npm packages); none for
+    /// the plain image.
+    pub agents: Vec<&'static KnownAgent>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +144,16 @@ pub enum ImageError {
     },
     #[error("the engine refused the root filesystem for {tag}: {message}")]
     Import { tag: String, message: String },
+    #[error(
+        "the image {image} to add the agents to is not on the engine -> build it first (lucid sandbox build-image)"
+    )]
+    AgentsBaseMissing { image: String },
+    #[error(
+        "adding the agents to {tag} failed: {message} -> the engine's build containers fetch \
+         Node.js and the agents' packages from the npm registry ({registry}) and must reach it",
+        registry = agents::REGISTRY
+    )]
+    AgentsBuild { tag: String, message: String },
 }
 
 /// Builds the sandbox image, reporting what it does through `progress`, one line at a
@@ -169,12 +188,45 @@ pub async fn build(
         BuildMethod::Dockerfile => dockerfile::build(docker, &options.tag, progress).await?,
         _ => debootstrap::build(docker, &options.tag, &options.scratch_dir, progress).await?,
     }
-    let id = image_id(docker, &options.tag).await?;
+    let mut id = image_id(docker, &options.tag).await?;
+    if !options.agents.is_empty() {
+        // On the image just built, by id: the tag moves to the image with the agents.
+        agents::add(docker, &id, &options.tag, &options.agents, progress).await?;
+        id = image_id(docker, &options.tag).await?;
+    }
     Ok(BuiltImage {
         tag: options.tag.clone(),
         id,
         method_used: method,
     })
+}
+
+/// Builds `tag` from the image `base` already on the engine, with Node.js and `agents`
+/// added (see `agents`), and gives the new image's id. `tag` may be `base` itself.
+pub async fn add_agents(
+    engine: &DockerEngine,
+    base: &str,
+    tag: &str,
+    agents: &[&'static KnownAgent],
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<String, ImageError> {
+    let docker = engine.client().await?;
+    let base_id = match docker.inspect_image(base).await {
+        Ok(inspect) => inspect.id.unwrap_or_else(|| base.to_owned()),
+        Err(e) if is_not_found(&e) => {
+            return Err(ImageError::AgentsBaseMissing {
+                image: base.to_owned(),
+            });
+        }
+        Err(source) => {
+            return Err(ImageError::Docker {
+                action: "inspect the image to add the agents to",
+                source,
+            });
+        }
+    };
+    agents::add(docker, &base_id, tag, agents, progress).await?;
+    image_id(docker, tag).await
 }
 
 /// Whether the engine has an image by this name.

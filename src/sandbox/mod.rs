@@ -159,6 +159,12 @@ pub trait Sandbox: Send + Sync {
     fn address(&self) -> Option<std::net::IpAddr> {
         None
     }
+
+    /// Where the sandbox reaches the host (its network's gateway), for services lucid
+    /// runs there for it (the model gateway); None when it has no network.
+    fn host_address(&self) -> Option<std::net::IpAddr> {
+        None
+    }
 }
 
 /// Where sandboxes come from.

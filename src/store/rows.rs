@@ -14,7 +14,8 @@ use sqlx::any::AnyRow;
 macro_rules! session_columns {
     () => {
         "id, thread, author, task, title, repo, delivery_id, state, reason, branch, pr_url, \
-         tokens_in, tokens_out, cost_micros, lease_owner, lease_expires_at, created_at, updated_at"
+         tokens_in, tokens_out, cost_micros, lease_owner, lease_expires_at, created_at, updated_at, \
+         agent, model"
     };
 }
 pub(super) use session_columns;
@@ -49,6 +50,7 @@ pub(super) fn session_from_row(row: &AnyRow) -> Result<Session, StoreError> {
                 .transpose()
                 .map_err(|e| corrupt("repo", e))?,
             delivery: DeliveryId::parse(&delivery).map_err(|e| corrupt("delivery id", e))?,
+            agent: row.try_get("agent")?,
         },
         state: SessionState::parse(&state).map_err(|e| corrupt("state", e))?,
         reason: row.try_get("reason")?,
@@ -59,6 +61,7 @@ pub(super) fn session_from_row(row: &AnyRow) -> Result<Session, StoreError> {
             tokens_out: unsigned(row, "tokens_out")?,
             cost_micros: unsigned(row, "cost_micros")?,
         },
+        model: row.try_get("model")?,
         lease: lease_owner
             .zip(lease_expires_at)
             .map(|(owner, expires)| Lease {

@@ -322,6 +322,11 @@ impl Store {
         self.set_column(id, "pr_url", url).await
     }
 
+    /// The model the session's agent asked for, as lucid's model gateway saw it.
+    pub async fn set_model(&self, id: SessionId, model: &str) -> Result<(), StoreError> {
+        self.set_column(id, "model", model).await
+    }
+
     async fn set_column(
         &self,
         id: SessionId,

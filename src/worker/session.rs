@@ -22,9 +22,21 @@ impl Worker {
             // Claimed only with a platform served: the run fails, saying why.
             None => Some(Arc::new(NoRepository) as Arc<dyn Forge>),
         };
-        let (Some(platform), Some(forge), Some(agent)) =
-            (platform, forge, self.registry.agent().cloned())
-        else {
+        let agent = self
+            .registry
+            .agent_for(session.trigger.agent.as_deref())
+            .cloned();
+        if agent.is_none() && platform.is_some() {
+            // Asked for an agent this lucid no longer has (its settings changed).
+            let asked = session.trigger.agent.as_deref().unwrap_or_default();
+            let reason = crate::messages::agent_gone(asked);
+            let _ = self
+                .store
+                .transition(id, SessionState::Failed, Some(reason), Some(&self.owner))
+                .await;
+            return;
+        }
+        let (Some(platform), Some(forge), Some(agent)) = (platform, forge, agent) else {
             // Claimed only when served: reaching here is a bug, said loudly.
             tracing::error!(session = %id, "claimed a session this worker cannot serve");
             return;

@@ -36,6 +36,7 @@ async fn the_openapi_document_names_every_route_and_each_answers(backend: Backen
     let expected = [
         ("DELETE", "/sessions/{id}"),
         ("DELETE", "/sessions/{id}/share"),
+        ("GET", "/agents"),
         ("GET", "/sessions"),
         ("GET", "/sessions/{id}"),
         ("GET", "/sessions/{id}/checkpoints"),

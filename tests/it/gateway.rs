@@ -66,7 +66,8 @@ async fn an_openai_client_reaches_the_provider_with_the_session_token_only() {
             tokens: Tokens {
                 input: 30,
                 output: 7
-            }
+            },
+            model: Some("fake-model".into()),
         }
     );
 
@@ -147,7 +148,8 @@ async fn an_anthropic_stream_passes_untouched_and_its_usage_is_counted() {
             tokens: Tokens {
                 input: 120,
                 output: 57
-            }
+            },
+            model: Some("fake-model".into()),
         }
     );
     let received = provider.received();

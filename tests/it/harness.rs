@@ -128,6 +128,7 @@ pub fn trigger_in(thread: ThreadRef, delivery: &str) -> Trigger {
         title: None,
         repo: Some(RepoRef::parse("acme/app").unwrap()),
         delivery: DeliveryId::parse(delivery).unwrap(),
+        agent: None,
     }
 }
 

@@ -513,6 +513,7 @@ async fn a_session_waits_for_a_worker_that_serves_its_platform() {
             title: None,
             repo: None,
             delivery: DeliveryId::parse("quiet-1").unwrap(),
+            agent: None,
         })
         .await
         .unwrap()

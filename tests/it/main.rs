@@ -1,7 +1,11 @@
 //! The one integration-test binary (every file directly in tests/ would link the whole
 //! dependency tree again). Modules share the harness.
 
+mod acp_e2e;
+mod acp_image;
 mod agent;
+mod agent_choice;
+mod agent_packages;
 mod api;
 mod api_actions;
 mod browser;

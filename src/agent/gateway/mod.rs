@@ -41,11 +41,13 @@ pub struct Upstream {
     pub key_header: KeyHeader,
 }
 
-/// What one answer through the gateway spent, for the session that asked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What one answer through the gateway spent, for the session that asked, and the
+/// model that answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Spent {
     pub session: SessionId,
     pub tokens: Tokens,
+    pub model: Option<String>,
 }
 
 /// Headers a request may carry a token in (any of them), none of which is passed on.
@@ -202,10 +204,11 @@ async fn forward(
         tap: Some(UsageTap::default()),
         session,
         spent: shared.spent.clone(),
+        left: answer.content_length(),
     };
     let passed = answer.bytes_stream().map(move |chunk| {
-        if let (Ok(bytes), Some(tap)) = (&chunk, reading.tap.as_mut()) {
-            tap.feed(bytes);
+        if let Ok(bytes) = &chunk {
+            reading.feed(bytes);
         }
         chunk
     });
@@ -214,26 +217,47 @@ async fn forward(
         .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response()))
 }
 
-/// An answer's usage, read as it passes and told when the answer is done with: the
-/// server drops the body once it has sent it (with a length it never asks for more),
-/// so the telling is in `Drop`, not at the stream's end.
+/// An answer's usage, read as it passes and told as soon as the answer is whole: at
+/// its last byte when it has a length (the server never asks for more, and may drop
+/// the body only when the connection closes), else when it is dropped.
 struct Reading {
     tap: Option<UsageTap>,
     session: SessionId,
     spent: mpsc::UnboundedSender<Spent>,
+    /// Bytes still to come, when the answer said its length.
+    left: Option<u64>,
 }
 
-impl Drop for Reading {
-    fn drop(&mut self) {
+impl Reading {
+    fn feed(&mut self, bytes: &[u8]) {
+        if let Some(tap) = self.tap.as_mut() {
+            tap.feed(bytes);
+        }
+        if let Some(left) = self.left.as_mut() {
+            *left = left.saturating_sub(bytes.len() as u64);
+            if *left == 0 {
+                self.tell();
+            }
+        }
+    }
+
+    fn tell(&mut self) {
         let Some(tap) = self.tap.take() else {
             return;
         };
-        let tokens = tap.finish();
+        let (tokens, model) = tap.finish_with_model();
         if tokens != Tokens::default() {
             let _ = self.spent.send(Spent {
                 session: self.session,
                 tokens,
+                model,
             });
         }
+    }
+}
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        self.tell();
     }
 }

@@ -27,6 +27,9 @@ pub struct UsageTap {
     skipping: bool,
     saw_stream: bool,
     tokens: Tokens,
+    /// The model that answered, as the answer names it (`model`, or Gemini's
+    /// `modelVersion`).
+    model: Option<String>,
 }
 
 impl UsageTap {
@@ -48,12 +51,17 @@ impl UsageTap {
     }
 
     /// The answer's tokens, once it has all passed.
-    pub fn finish(mut self) -> Tokens {
+    pub fn finish(self) -> Tokens {
+        self.finish_with_model().0
+    }
+
+    /// The answer's tokens and the model that answered, once it has all passed.
+    pub fn finish_with_model(mut self) -> (Tokens, Option<String>) {
         let rest = std::mem::take(&mut self.pending);
         if !self.skipping {
             self.line(&rest);
         }
-        self.tokens
+        (self.tokens, self.model)
     }
 
     fn line(&mut self, line: &[u8]) {
@@ -96,6 +104,11 @@ impl UsageTap {
                 for (key, value) in map {
                     if let Some(n) = value.as_u64() {
                         self.count(key, n);
+                    }
+                    if let (None, "model" | "modelVersion", Some(name)) =
+                        (&self.model, key.as_str(), value.as_str())
+                    {
+                        self.model = Some(name.to_owned());
                     }
                     self.take(value);
                 }

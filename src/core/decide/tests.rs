@@ -48,6 +48,7 @@ fn task_in(text: &str, name: &str) -> Ask {
         repo: Some(repo(name)),
         title: None,
         whole: None,
+        agent: None,
     }
 }
 
@@ -56,6 +57,7 @@ fn handover(text: &str, name: Option<&str>) -> Ask {
         task: text.into(),
         repo: name.map(repo),
         title: None,
+        agent: None,
     }
 }
 
@@ -66,6 +68,7 @@ fn issue_task(text: &str) -> Ask {
         repo: Some(repo("acme/app")),
         title: Some("add() subtracts".into()),
         whole: Some(format!("Issue #7: add() subtracts\n\n{text}")),
+        agent: None,
     }
 }
 
@@ -77,6 +80,7 @@ fn trigger(text: &str, repo_name: Option<&str>, delivery: &str) -> Trigger {
         title: None,
         repo: repo_name.map(repo),
         delivery: DeliveryId::parse(delivery).unwrap(),
+        agent: None,
     }
 }
 
@@ -265,4 +269,83 @@ fn the_decision_table() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `ask` with `agent` asked for outside its words.
+fn asking(mut ask: Ask, chosen: &str) -> Ask {
+    match &mut ask {
+        Ask::Task { agent, .. } | Ask::Handover { agent, .. } => *agent = Some(chosen.into()),
+        Ask::Stop => {}
+    }
+    ask
+}
+
+fn trigger_with(text: &str, repo_name: Option<&str>, chosen: Option<&str>) -> Trigger {
+    Trigger {
+        agent: chosen.map(str::to_owned),
+        ..trigger(text, repo_name, "d2")
+    }
+}
+
+#[test]
+fn the_agent_asked_for_goes_with_a_new_session_only() {
+    let open = Policy::open();
+    let started = decide(
+        intent(asking(task_in("fix it", "acme/app"), "gemini"), true),
+        &ThreadState::default(),
+        &open,
+    );
+    assert_eq!(
+        started,
+        Decision::Start(trigger_with("fix it", Some("acme/app"), Some("gemini")))
+    );
+    let asked = decide(
+        intent(asking(task("fix it"), "gemini"), true),
+        &ThreadState::default(),
+        &open,
+    );
+    assert_eq!(
+        asked,
+        Decision::AskRepo(trigger_with("fix it", None, Some("gemini")))
+    );
+    let handed = decide(
+        intent(asking(handover("fix it", Some("acme/app")), "claude"), true),
+        &with_session(Completed),
+        &open,
+    );
+    assert_eq!(
+        handed,
+        Decision::Start(trigger_with("fix it", Some("acme/app"), Some("claude")))
+    );
+    // The thread's session keeps its agent: the words go on, the choice does not.
+    let followed = decide(
+        intent(asking(task("and the docs"), "gemini"), true),
+        &with_session(Running),
+        &open,
+    );
+    assert_eq!(
+        followed,
+        Decision::FollowUp {
+            session: session(),
+            text: "and the docs".into()
+        }
+    );
+    // An answer starts what was asked, with the agent it was asked with.
+    let waiting = ThreadState {
+        session: None,
+        question: Some(trigger_with("fix the login test", None, Some("claude"))),
+    };
+    let answered = decide(
+        intent(asking(task_in("acme/app", "acme/app"), "gemini"), true),
+        &waiting,
+        &open,
+    );
+    assert_eq!(
+        answered,
+        Decision::Start(trigger_with(
+            "fix the login test",
+            Some("acme/app"),
+            Some("claude")
+        ))
+    );
 }

@@ -296,7 +296,7 @@ async fn take(
             }
             return Ok(());
         }
-        platform.name_thread(&id, &task);
+        platform.name_thread(&id, intake.agents.words(&task));
     }
     let ask = if mentioned && is_stop(&task) {
         Ask::Stop
@@ -306,6 +306,7 @@ async fn take(
             repo: None,
             title: None,
             whole: None,
+            agent: None,
         }
     };
     let intent = Intent {

@@ -117,6 +117,8 @@ pub struct Command {
     pub person: Person,
     pub task: Option<String>,
     pub repo: Option<String>,
+    /// The agent asked for by its option, as typed.
+    pub agent: Option<String>,
 }
 
 /// A button pressed on one of lucid's messages.
@@ -191,6 +193,7 @@ pub fn parse_interaction(body: &[u8]) -> Result<DiscordRequest, PayloadError> {
     Ok(DiscordRequest::Command(Command {
         task: option("task"),
         repo: option("repo"),
+        agent: option("agent"),
         id: raw.id,
         token: raw.token,
         name: data.name.ok_or_else(|| missing("data.name"))?,

@@ -102,6 +102,16 @@ async fn on_command(
             None => return Ok(only_you(platform, &messages::not_a_repository(named))),
         },
     };
+    // An agent not here is said at once, to the person only, like a repository
+    // lucid cannot read; in a session's thread the option changes nothing (the
+    // session keeps its agent).
+    let agent = match command.agent.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(named) => match intake.agents.find(named) {
+            Ok(id) => Some(id.to_owned()),
+            Err(refusal) => return Ok(only_you(platform, &messages::refusal(&refusal, &author))),
+        },
+    };
     let delivery = DeliveryId::parse(&command.id)
         .map_err(|e| ApiError::bad_request(format!("the interaction's id is unusable: {e}")))?;
     // Typed in a thread, the command speaks in that thread; elsewhere it answers with
@@ -115,7 +125,7 @@ async fn on_command(
             false,
         ),
         None => {
-            platform.expect_answer(&command.id, &command.token, &task);
+            platform.expect_answer(&command.id, &command.token, intake.agents.words(&task));
             (
                 ThreadRef::Discord {
                     channel: command.channel.clone(),
@@ -138,6 +148,7 @@ async fn on_command(
             repo,
             title: None,
             whole: None,
+            agent,
         },
     };
     let policy = Policy {

@@ -26,6 +26,7 @@ pub const STOP_PREFIX: &str = "stop:";
 pub const COMMAND: &str = "lucid";
 pub const TASK_OPTION: &str = "task";
 pub const REPO_OPTION: &str = "repo";
+pub const AGENT_OPTION: &str = "agent";
 
 /// A message as lucid writes it: Markdown content, and the session its Stop button
 /// stops while the session runs.
@@ -237,6 +238,14 @@ impl DiscordApi {
                     messages::REPO_OPTION_DESCRIPTION,
                 )
                 .max_length(200),
+            )
+            .add_option(
+                CreateCommandOption::new(
+                    CommandOptionType::String,
+                    AGENT_OPTION,
+                    messages::AGENT_OPTION_DESCRIPTION,
+                )
+                .max_length(32),
             );
         guild.set_commands(&*self.http, vec![command]).await?;
         Ok(())

@@ -57,6 +57,7 @@ mod tests {
             title: None,
             repo: Some(RepoRef::parse("acme/app").unwrap()),
             delivery: DeliveryId::parse("3").unwrap(),
+            agent: None,
         };
         let mut session = Session::new(trigger, Timestamp::from_millis(0));
         session.state = state;

@@ -7,7 +7,7 @@ use super::{
     Comment, DELIVERY_HEADER, EVENT_HEADER, GithubEvent, Issue, Mention, SIGNATURE_HEADER, mention,
     parse, verify,
 };
-use crate::chat::{ChatPlatform, ForgeIdentity, Intake, Taken};
+use crate::chat::{AgentChoice, ChatPlatform, ForgeIdentity, Intake, Taken};
 use crate::core::{Ask, Author, DeliveryId, Intent, Origin, Policy};
 use crate::github::outbound::client::CommentKind;
 use crate::github::{GithubPlatform, comment_ref};
@@ -84,7 +84,7 @@ async fn receive(
     let taken = intake
         .take(
             &platform,
-            request.intent(delivery),
+            request.intent(delivery, &intake.agents),
             request.policy(),
             Some(ForgeIdentity {
                 forge: "github",
@@ -145,7 +145,9 @@ impl Request {
         })
     }
 
-    fn intent(&self, delivery: DeliveryId) -> Intent {
+    /// The intent of the request; the whole task is made of the words without the
+    /// agent they ask for (`with gemini: …`), which the intake reads from the words.
+    fn intent(&self, delivery: DeliveryId, agents: &AgentChoice) -> Intent {
         let origin = Origin {
             delivery,
             thread: self.issue.thread(),
@@ -162,7 +164,8 @@ impl Request {
                 text: text.clone(),
                 repo: Some(self.issue.repo.clone()),
                 title: Some(self.issue.title.clone()),
-                whole: Some(task_text(&self.issue, &self.login, text)),
+                whole: Some(task_text(&self.issue, &self.login, agents.words(text))),
+                agent: None,
             },
         };
         Intent { origin, ask }

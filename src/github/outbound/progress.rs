@@ -196,6 +196,7 @@ mod tests {
             title: None,
             repo: None,
             delivery: DeliveryId::parse("d1").unwrap(),
+            agent: None,
         };
         let mut session = Session::new(trigger, Timestamp::from_millis(1_000_000));
         session.state = state;

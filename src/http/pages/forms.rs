@@ -83,6 +83,10 @@ pub(super) struct StartForm {
     once: String,
     repo: String,
     task: String,
+    /// The agent chosen; absent, empty or the default: the one the task's words ask
+    /// for, else the default.
+    #[serde(default)]
+    agent: String,
 }
 
 pub(super) async fn start(
@@ -91,11 +95,16 @@ pub(super) async fn start(
     Form(form): Form<StartForm>,
 ) -> Result<Response, Refusal> {
     operator_form(&state, &headers, &form.form)?;
-    let taken = actions(&state)?
+    let actions = actions(&state)?;
+    // The select left at the default lets the task's words choose (`with gemini: …`).
+    let agent = Some(form.agent.trim())
+        .filter(|a| !a.is_empty() && !a.eq_ignore_ascii_case(&actions.intake.agents.default));
+    let taken = actions
         .start(
             form.task,
             &form.repo,
             None,
+            agent,
             operator(None),
             once(&form.once)?,
         )

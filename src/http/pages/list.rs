@@ -99,6 +99,9 @@ struct ListPage {
     empty: &'static str,
     states: Vec<Choice>,
     platforms: Vec<Choice>,
+    /// The agents a new session may run with, the default chosen (shown when there
+    /// is a choice).
+    agents: Vec<Choice>,
     repo: String,
     older_href: Option<String>,
     newest_href: Option<String>,
@@ -184,6 +187,7 @@ pub(super) async fn page(
                 label: title,
             })
             .collect(),
+        agents: agents(&state),
         repo: given(&q.repo).unwrap_or_default().to_owned(),
         older_href,
         newest_href: filter.before.is_some().then(|| href(&q, None)),
@@ -204,6 +208,22 @@ fn platforms(state: &AppState) -> Vec<(String, String)> {
         .filter_map(|p| {
             let title = actions.registry.platform(&p)?.title().to_owned();
             Some((p.to_string(), title))
+        })
+        .collect()
+}
+
+/// The agents a new session may run with, the default chosen.
+fn agents(state: &AppState) -> Vec<Choice> {
+    let Some(actions) = &state.actions else {
+        return Vec::new();
+    };
+    let agents = &actions.intake.agents;
+    agents
+        .known()
+        .map(|id| Choice {
+            value: id.to_owned(),
+            label: id.to_owned(),
+            selected: id == agents.default,
         })
         .collect()
 }

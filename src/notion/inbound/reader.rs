@@ -91,10 +91,12 @@ impl NotionPlatform {
             let repo = page
                 .text(&settings.repo_property)
                 .and_then(|named| repo_named(intake, &named));
+            // An agent this lucid does not have is refused on the page by the intake.
             let ask = Ask::Handover {
                 task: task_text(page, &content),
                 repo,
                 title: Some(page.title()),
+                agent: page.text(&settings.agent_property),
             };
             ("page", ask)
         } else if live && !lucids_own(status, &settings.statuses) {

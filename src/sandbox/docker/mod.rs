@@ -110,7 +110,7 @@ struct Container {
     /// On the registries network: the proxy and the address it knows this container by.
     registry: OnceLock<registries::RegistryLink>,
     /// Its address as the host reaches it, when it has a network (for previews).
-    address: OnceLock<std::net::IpAddr>,
+    address: OnceLock<address::Addresses>,
     /// The workspace is another container's (a sandbox's old container after a
     /// swap, or a new one until the swap is done): destroying this one leaves it.
     keeps_workspace: AtomicBool,
@@ -264,8 +264,8 @@ impl DockerSandboxes {
         }
         if spec.network != super::spec::Network::Off {
             match address::of(docker, &container.id).await {
-                Ok(Some(ip)) => {
-                    let _ = container.address.set(ip);
+                Ok(Some(addresses)) => {
+                    let _ = container.address.set(addresses);
                 }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "a sandbox's address is unknown"),
@@ -581,7 +581,11 @@ impl Sandbox for DockerSandbox {
     }
 
     fn address(&self) -> Option<std::net::IpAddr> {
-        self.container().address.get().copied()
+        Some(self.container().address.get()?.container)
+    }
+
+    fn host_address(&self) -> Option<std::net::IpAddr> {
+        self.container().address.get()?.gateway
     }
 }
 

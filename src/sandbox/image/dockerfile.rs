@@ -5,6 +5,7 @@ use super::{ImageError, is_not_found};
 use bollard::Docker;
 use bollard::query_parameters::{BuildImageOptionsBuilder, CreateImageOptionsBuilder};
 use futures::StreamExt;
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// Embedded, so the binary builds the image without a checkout of the repository.
@@ -64,10 +65,36 @@ pub(super) async fn build(
         message,
     };
     let context = context().map_err(|e| failed(format!("cannot pack the build context: {e}")))?;
+    build_from(docker, tag, context, &[], progress)
+        .await
+        .map_err(|e| match e {
+            BuildFailed::Step(message) => failed(message),
+            BuildFailed::Engine(e) => e,
+        })
+}
+
+/// Why a build from a context failed: a step of the Dockerfile (the engine's message
+/// says which and why), or the engine itself.
+pub(super) enum BuildFailed {
+    Step(String),
+    Engine(ImageError),
+}
+
+/// Builds `tag` from a build context (a tar archive with a `Dockerfile`) and the
+/// values of its `ARG`s, passing the build's output on line by line.
+pub(super) async fn build_from(
+    docker: &Docker,
+    tag: &str,
+    context: Vec<u8>,
+    args: &[(&str, &str)],
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<(), BuildFailed> {
+    let args: HashMap<&str, &str> = args.iter().copied().collect();
     let options = BuildImageOptionsBuilder::new()
         .t(tag)
         .rm(true)
         .forcerm(true)
+        .buildargs(&args)
         .build();
     let mut output = docker.build_image(options, None, Some(bollard::body_full(context.into())));
     while let Some(message) = output.next().await {
@@ -80,13 +107,14 @@ pub(super) async fn build(
                     }
                 }
             }
-            // A failing step: the engine's message says which and why.
-            Err(bollard::errors::Error::DockerStreamError { error }) => return Err(failed(error)),
+            Err(bollard::errors::Error::DockerStreamError { error }) => {
+                return Err(BuildFailed::Step(error));
+            }
             Err(source) => {
-                return Err(ImageError::Docker {
+                return Err(BuildFailed::Engine(ImageError::Docker {
                     action: "build the image",
                     source,
-                });
+                }));
             }
         }
     }
@@ -96,14 +124,28 @@ pub(super) async fn build(
 /// The build context: a tar archive holding only the Dockerfile. The Docker API takes
 /// the context as a tar body; it is made in memory because it is one small file.
 pub(super) fn context() -> std::io::Result<Vec<u8>> {
+    context_of(DOCKERFILE)
+}
+
+/// A build context holding only this Dockerfile, byte-identical from one build to the
+/// next.
+pub(super) fn context_of(dockerfile: &str) -> std::io::Result<Vec<u8>> {
+    context_of_files(&[("Dockerfile", dockerfile.as_bytes())])
+}
+
+/// A build context holding these files (name, content), byte-identical from one build
+/// to the next.
+pub(super) fn context_of_files(files: &[(&str, &[u8])]) -> std::io::Result<Vec<u8>> {
     let mut archive = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_gnu();
-    header.set_size(DOCKERFILE.len() as u64);
-    header.set_mode(0o644);
-    // A fixed time keeps the context byte-identical from one build to the next.
-    header.set_mtime(0);
-    header.set_cksum();
-    archive.append_data(&mut header, "Dockerfile", DOCKERFILE.as_bytes())?;
+    for (name, content) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(0o644);
+        // A fixed time keeps the context byte-identical from one build to the next.
+        header.set_mtime(0);
+        header.set_cksum();
+        archive.append_data(&mut header, name, *content)?;
+    }
     archive.into_inner()
 }
 

@@ -101,6 +101,7 @@ mod tests {
             title: None,
             repo: Some(RepoRef::parse("acme/app").unwrap()),
             delivery: DeliveryId::parse("Ev1").unwrap(),
+            agent: None,
         };
         Session::new(trigger, Timestamp::from_millis(0))
     }

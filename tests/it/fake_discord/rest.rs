@@ -268,7 +268,7 @@ pub(super) async fn handle(
                 bucket_key = Some(format!("{template} [{major}]"));
                 let write = method != Method::GET;
                 match rate_limit(&shared, route.bot(), write, &template, &major, at) {
-                    Err(limited) => limited,
+                    Err(limited) => *limited,
                     Ok(mut rate_headers) => {
                         let mut a = if !body_is_json {
                             Answer::error(&ApiError::new(
@@ -349,7 +349,7 @@ fn rate_limit(
     template: &str,
     major: &str,
     now: Instant,
-) -> Result<Vec<(&'static str, String)>, Answer> {
+) -> Result<Vec<(&'static str, String)>, Box<Answer>> {
     let mut inner = shared.inner();
     let key = format!("{template} [{major}]");
     let limit = inner.bucket_limit;
@@ -386,7 +386,7 @@ fn rate_limit(
                 "{template} [{major}] came {secs:.3}s before the retry_after it was given ran out"
             ));
         }
-        a
+        Box::new(a)
     };
     if !bot {
         // Interaction webhooks and callbacks: as on Discord, a bucket per interaction

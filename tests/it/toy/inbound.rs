@@ -163,6 +163,7 @@ impl ToyPlatform {
                 text: words,
                 title: None,
                 whole: None,
+                agent: None,
             }
         };
         let (refusal, default_repo) = match self.room_allowed(&room) {

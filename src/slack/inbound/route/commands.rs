@@ -67,6 +67,7 @@ pub(super) async fn receive(
             repo: None,
             title: None,
             whole: None,
+            agent: None,
         },
     };
     let policy = Policy {

@@ -52,6 +52,7 @@ async fn on_message(
             repo: None,
             title: None,
             whole: None,
+            agent: None,
         }
     };
     let intent = Intent {
