@@ -428,3 +428,27 @@ async fn a_follow_up_resumes_the_agents_own_session_without_posting_its_replay_a
         .git(REPO, &["show", &format!("{}:NOTES.md", pulls[0].head)]);
     assert!(notes.contains("also note what you did"), "{notes}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_silent_past_the_idle_limit_fails_with_the_reason_in_the_thread() {
+    let lucid = lucid_with("slow", vec![], &[("LUCID_AGENT_IDLE_TIMEOUT", "2s")]).await;
+    let id = mention(&lucid, "d-acp-idle", "@lucid please fix add()").await;
+    let session = ended(&lucid, &id).await;
+    assert_eq!(session["state"], "failed", "{session}");
+    let reason = session["reason"].as_str().unwrap_or_default();
+    assert_eq!(
+        reason,
+        "the agent script said nothing for 2s, so it was stopped"
+    );
+    let comments = lucid.github.comments(REPO, 7);
+    assert!(
+        comments.iter().any(|c| c.body.contains(reason)),
+        "{comments:?}"
+    );
+    within("the sandbox to go", async {
+        while containers_of(&id).await > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+}
