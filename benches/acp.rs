@@ -40,7 +40,7 @@ use futures::StreamExt;
 use lucid::agent::acp::gateways::Gateways;
 use lucid::agent::acp::{AcpAgent, AcpSettings, Seen};
 use lucid::agent::engine::Prices;
-use lucid::agent::gateway::{KeyHeader, ModelGateway, Tokens, Upstream};
+use lucid::agent::gateway::{KeyHeader, ModelGateway, Tokens, Upstream, UsageTap};
 use lucid::agent::{AgentRunner, Job, JobEnd, Start, StepLog};
 use lucid::config::{DatabaseUrl, ExternalAgent, ModelProvider, PermissionPolicy, ProviderKey};
 use lucid::core::{Author, DeliveryId, EventBody, Session, SessionId, ThreadRef, Trigger};
@@ -93,6 +93,34 @@ fn monotonic_ns() -> u64 {
     now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
 }
 
+/// Time this process's threads spent runnable but waiting for a CPU (the second
+/// field of each thread's schedstat): what other processes on the machine, not steal,
+/// cost it. Threads that have ended are not counted.
+fn run_queue_wait() -> Duration {
+    let mut waited = 0;
+    for task in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+        waited += stat
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Duration::from_nanos(waited)
+}
+
+/// The machine's load average over the last minute.
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
 fn micros(d: Option<Duration>) -> String {
     d.map_or("-".to_owned(), |d| format!("{:.0}", d.as_secs_f64() * 1e6))
 }
@@ -126,7 +154,11 @@ mod updates {
         rate: f64,
         /// This process's CPU (lucid, the watcher, in Docker the engine's stream).
         cpu: Duration,
+        /// This process's threads' time waiting for a CPU.
+        waited: Duration,
         stolen: f64,
+        /// The machine's load average at the end.
+        load: f64,
     }
 
     pub async fn bench() {
@@ -162,7 +194,7 @@ mod updates {
              SQLite store, stamp before the agent's write to the store's announcement"
         );
         println!(
-            "  {:20} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7} {:>8} {:>10} {:>6}",
+            "  {:20} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7} {:>8} {:>10} {:>11} {:>6} {:>5}",
             "agent",
             "paced at",
             "updates/s",
@@ -172,14 +204,16 @@ mod updates {
             "p99.9",
             "max µs",
             "CPU µs/upd",
-            "steal"
+            "wait µs/upd",
+            "steal",
+            "load"
         );
         for host in hosts {
             for rate in [paced, 0.0] {
                 let run = run(&store, host, docker.as_ref(), count, rate).await;
                 let at = |p| percentile(&run.latencies, p);
                 println!(
-                    "  {:20} {:>9} {:>9.0} {:>7} {:>7} {:>7} {:>7} {:>8} {:>10.1} {:>5.1}%",
+                    "  {:20} {:>9} {:>9.0} {:>7} {:>7} {:>7} {:>7} {:>8} {:>10.1} {:>11.1} {:>5.1}% {:>5.1}",
                     host.name(),
                     if rate > 0.0 {
                         format!("{rate:.0}/s")
@@ -193,11 +227,13 @@ mod updates {
                     micros(at(0.999)),
                     micros(run.latencies.last().copied()),
                     run.cpu.as_secs_f64() * 1e6 / count as f64,
+                    run.waited.as_secs_f64() * 1e6 / count as f64,
                     run.stolen * 100.0,
+                    run.load,
                 );
             }
         }
-        parts(&store, count).await;
+        parts(&store, count, paced).await;
     }
 
     /// The Docker sandboxes, with the test image holding the scripted agent.
@@ -352,8 +388,10 @@ mod updates {
             stop: CancellationToken::new(),
         };
         let usage = Usage::start(0);
+        let waited = run_queue_wait();
         let end = agent.run(job).await.unwrap();
         let spent = usage.since();
+        let waited = run_queue_wait().saturating_sub(waited);
         assert!(
             matches!(end, JobEnd::Finished { .. }),
             "the run ended {end:?}"
@@ -389,7 +427,9 @@ mod updates {
             latencies,
             rate,
             cpu: spent.bench,
+            waited,
             stolen: spent.stolen,
+            load: load_average(),
         }
     }
 
@@ -416,7 +456,8 @@ mod updates {
         *session
     }
 
-    /// Each event's stamp, in the log's order; every update must be there, once.
+    /// Each update's stamp, in the log's order; every update must be there, once,
+    /// and nothing else after the first.
     async fn stamps(store: &Store, session: SessionId, count: u64) -> Vec<u64> {
         let mut stamps = Vec::with_capacity(count as usize);
         let mut after = 0;
@@ -428,7 +469,9 @@ mod updates {
                 let text = match &event.body {
                     EventBody::Command { command } => command,
                     EventBody::Output { text, .. } => text,
-                    other => panic!("an event not of the burst: {other:?}"),
+                    // The session queued, before the run.
+                    _ if stamps.is_empty() => continue,
+                    other => panic!("an event amid the burst: {other:?}"),
                 };
                 let mut words = text.split(' ').skip(1);
                 let n: u64 = words.next().unwrap().parse().unwrap();
@@ -440,19 +483,68 @@ mod updates {
         stamps
     }
 
-    /// Two parts alone: sorting one line, and appending one event.
-    async fn parts(store: &Store, count: u64) {
-        let line = r#"{"jsonrpc":"2.0","method":"session/update","params":{"sessionId":"sess-1","update":{"sessionUpdate":"tool_call","toolCallId":"b1","title":"burst","kind":"execute","status":"pending","rawInput":{"command":"burst 2 123456789012"}}}}"#;
+    /// Parts of the way alone, for where the time goes: `wire::sort` of one line in a
+    /// loop; then, paced as the agent was, a line written to a pipe until
+    /// `wire::incoming` yields it, and one `Store::append_event` until it returns.
+    async fn parts(store: &Store, count: u64, rate: f64) {
+        use lucid::agent::acp::wire;
+        let line = |n: u64, stamp: u64| {
+            format!(
+                r#"{{"jsonrpc":"2.0","method":"session/update","params":{{"sessionId":"sess-1","update":{{"sessionUpdate":"tool_call","toolCallId":"b{n}","title":"burst","kind":"execute","status":"pending","rawInput":{{"command":"burst {n} {stamp}"}}}}}}}}"#
+            )
+        };
+        let one = line(1, monotonic_ns());
         let started = Instant::now();
         for _ in 0..count {
-            let sorted = lucid::agent::acp::wire::sort(std::hint::black_box(line));
-            assert!(matches!(sorted, lucid::agent::acp::wire::Line::Message(_)));
+            let sorted = wire::sort(std::hint::black_box(&one));
+            assert!(matches!(sorted, wire::Line::Message(_)));
         }
         let sort = started.elapsed() / count as u32;
 
+        // The pipe: written from a thread of its own, as the agent's process would.
+        let (reader, writer) = std::io::pipe().unwrap();
+        let reader =
+            tokio::net::unix::pipe::Receiver::from_owned_fd(std::os::fd::OwnedFd::from(reader))
+                .unwrap();
+        let (broken, _broken) = mpsc::unbounded_channel();
+        let (heard, _heard) = tokio::sync::watch::channel(tokio::time::Instant::now());
+        let lines = wire::incoming(reader, broken, heard);
+        let usage = Usage::start(0);
+        let writing = std::thread::spawn(move || {
+            use std::io::Write;
+            let mut writer = writer;
+            let start = Instant::now();
+            for n in 0..count {
+                let due = start + Duration::from_secs_f64(n as f64 / rate);
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                let text = format!("{}\n", line(n, monotonic_ns()));
+                writer.write_all(text.as_bytes()).unwrap();
+            }
+        });
+        let mut read: Vec<Duration> = lines
+            .map(|line| {
+                let now = monotonic_ns();
+                let line = line.unwrap();
+                let stamp: u64 = line
+                    .rsplit_once(' ')
+                    .and_then(|(_, rest)| rest.split('"').next()?.parse().ok())
+                    .unwrap();
+                Duration::from_nanos(now - stamp)
+            })
+            .collect()
+            .await;
+        writing.join().unwrap();
+        let read_cpu = usage.since().bench;
+        assert_eq!(read.len() as u64, count);
+        read.sort();
+
         let session = new_session(store).await;
         let mut appends = Vec::with_capacity(count as usize);
+        let usage = Usage::start(0);
+        let start = Instant::now();
         for n in 0..count {
+            let due = start + Duration::from_secs_f64(n as f64 / rate);
+            tokio::time::sleep_until(due.into()).await;
             let body = EventBody::Command {
                 command: format!("burst {n} 123456789012"),
             };
@@ -460,16 +552,29 @@ mod updates {
             store.append_event(session.id, body).await.unwrap();
             appends.push(started.elapsed());
         }
+        let append_cpu = usage.since().bench;
         appends.sort();
+        let row = |what: &str, sorted: &[Duration], cpu: Duration| {
+            println!(
+                "    {what:46} p50 {:>5} µs  p99 {:>6} µs  max {:>6} µs  CPU {:>5.1} µs each",
+                micros(percentile(sorted, 0.5)),
+                micros(percentile(sorted, 0.99)),
+                micros(sorted.last().copied()),
+                cpu.as_secs_f64() * 1e6 / count as f64,
+            );
+        };
+        println!("  parts alone ({count} each, paced at {rate:.0}/s but the first):");
         println!(
-            "  parts alone: wire::sort of one update line {:.1} µs;",
+            "    {:46} {:.1} µs a line",
+            "wire::sort, in a loop",
             sort.as_secs_f64() * 1e6
         );
-        println!(
-            "  Store::append_event (SQLite) p50 {} µs, p99 {} µs, max {} µs",
-            micros(percentile(&appends, 0.5)),
-            micros(percentile(&appends, 0.99)),
-            micros(appends.last().copied()),
+        // The writing thread's CPU is in it too.
+        row("pipe write to wire::incoming yielding it", &read, read_cpu);
+        row(
+            "Store::append_event (SQLite), call to return",
+            &appends,
+            append_cpu,
         );
     }
 
@@ -595,7 +700,27 @@ mod gateway {
         let size = (env_or("BENCH_MB", 10.0) * 1024.0 * 1024.0) as usize;
         let runs = env_or("BENCH_RUNS", 20.0) as usize;
         let text = env_or("BENCH_SSE_TEXT", 64.0) as usize;
-        let (frames, whole, completion_tokens) = answer(size, text);
+        // One event a frame (as a model streams them, but back to back), then bulk.
+        for per_frame in [1, env_or("BENCH_SSE_PER_FRAME", 64.0) as usize] {
+            answers(size, runs, text, per_frame).await;
+        }
+    }
+
+    async fn answers(size: usize, runs: usize, text: usize, per_frame: usize) {
+        let (frames, whole, completion_tokens) = answer(size, text, per_frame);
+        let expected = Tokens {
+            input: PROMPT_TOKENS,
+            output: completion_tokens,
+        };
+        // The gateway's one addition on the way, alone: reading the usage.
+        let started = Instant::now();
+        let mut tap = UsageTap::default();
+        for frame in frames.iter() {
+            tap.feed(frame);
+        }
+        assert_eq!(tap.finish(), expected);
+        let tapped = started.elapsed();
+        let frame_count = frames.len();
         let upstream = serve(frames).await;
         let (spent_tx, mut spent) = mpsc::unbounded_channel();
         let gateway = ModelGateway::bind(
@@ -616,10 +741,6 @@ mod gateway {
         let url = |way| match way {
             Way::Direct => format!("http://{upstream}/v1/chat/completions"),
             Way::Gateway => format!("http://{}/v1/chat/completions", gateway.addr()),
-        };
-        let expected = Tokens {
-            input: PROMPT_TOKENS,
-            output: completion_tokens,
         };
         let mut fetch_checked = async |way: Way| {
             let key = match way {
@@ -663,8 +784,9 @@ mod gateway {
         let mb = whole.len() as f64 / (1024.0 * 1024.0);
         let events = completion_tokens + 2;
         println!(
-            "model gateway: a {mb:.1} MB SSE answer ({events} events of ~{} bytes, usage last), \
-             {runs} runs each way, loopback; every answer byte-identical, usage read each time",
+            "model gateway: a {mb:.1} MB SSE answer ({events} events of ~{} bytes, usage last; \
+             {per_frame} event(s) a frame, {frame_count} frames), {runs} runs each way, \
+             loopback; every answer byte-identical, usage read each time",
             whole.len() as u64 / events
         );
         println!(
@@ -708,13 +830,21 @@ mod gateway {
                 cpu[i].as_secs_f64() * 1e3 / runs as f64,
             );
         }
-        println!("  steal meanwhile: {:.1}%", stolen * 100.0);
+        println!(
+            "  overhead a frame @p50: {:.1} µs; UsageTap alone over the answer: {:.1} ms; \
+             steal meanwhile: {:.1}%, load {:.1}",
+            (percentile(&times[1], 0.5).unwrap().as_secs_f64() - direct.0.as_secs_f64()) * 1e6
+                / frame_count as f64,
+            tapped.as_secs_f64() * 1e3,
+            stolen * 100.0,
+            load_average(),
+        );
     }
 
-    /// The answer as the upstream sends it, one SSE event a frame: chunks of `text`
-    /// characters until `size` bytes, then the usage, then `[DONE]`. Also the whole
-    /// of it, and its completion tokens (one a chunk).
-    fn answer(size: usize, text: usize) -> (Arc<Vec<Bytes>>, Vec<u8>, u64) {
+    /// The answer as the upstream sends it, `per_frame` SSE events a frame: chunks of
+    /// `text` characters until `size` bytes, then the usage, then `[DONE]`. Also the
+    /// whole of it, and its completion tokens (one a chunk).
+    fn answer(size: usize, text: usize, per_frame: usize) -> (Arc<Vec<Bytes>>, Vec<u8>, u64) {
         let mut frames = Vec::new();
         let mut total = 0;
         let mut n: u64 = 0;
@@ -740,6 +870,10 @@ mod gateway {
         )));
         frames.push(Bytes::from_static(b"data: [DONE]\n\n"));
         let whole = frames.concat();
+        let frames = frames
+            .chunks(per_frame)
+            .map(|events| Bytes::from(events.concat()))
+            .collect();
         (Arc::new(frames), whole, n)
     }
 
