@@ -33,20 +33,27 @@ pub struct UsageTap {
 }
 
 impl UsageTap {
-    pub fn feed(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            if byte == b'\n' {
-                let line = std::mem::take(&mut self.pending);
-                if !std::mem::take(&mut self.skipping) {
-                    self.line(&line);
-                }
-            } else if !self.skipping {
-                self.pending.push(byte);
-                if self.pending.len() > MAX_READ {
-                    self.pending.clear();
-                    self.skipping = true;
-                }
+    pub fn feed(&mut self, mut bytes: &[u8]) {
+        while let Some(at) = bytes.iter().position(|b| *b == b'\n') {
+            self.keep(&bytes[..at]);
+            let line = std::mem::take(&mut self.pending);
+            if !std::mem::take(&mut self.skipping) {
+                self.line(&line);
             }
+            bytes = &bytes[at + 1..];
+        }
+        self.keep(bytes);
+    }
+
+    /// Part of a line, kept until its end unless the line is too long to read.
+    fn keep(&mut self, part: &[u8]) {
+        if self.skipping {
+            return;
+        }
+        self.pending.extend_from_slice(part);
+        if self.pending.len() > MAX_READ {
+            self.pending.clear();
+            self.skipping = true;
         }
     }
 
@@ -65,6 +72,14 @@ impl UsageTap {
     }
 
     fn line(&mut self, line: &[u8]) {
+        let data = line.trim_ascii_start().starts_with(b"data:");
+        self.saw_stream |= data;
+        // Only a line that names tokens (every count's key holds "oken") or, until
+        // it is known, the model is parsed: most of a stream is words.
+        let named = |word: &[u8]| line.windows(word.len()).any(|w| w == word);
+        if !named(b"oken") && (self.model.is_some() || !named(b"odel")) {
+            return;
+        }
         let text = String::from_utf8_lossy(line);
         let text = text.trim();
         if let Some(data) = text.strip_prefix("data:") {
