@@ -91,7 +91,6 @@ pub(super) async fn talk(
         pass,
         acp_session: None,
         replaying: false,
-        waiting: Vec::new(),
         queued: Vec::new(),
         usage: session.usage,
         model: None,
@@ -129,15 +128,13 @@ pub(super) async fn talk(
     if let Err(e) = conversation.count_the_rest().await {
         return Err(e.into());
     }
-    let end = match talked {
+    match talked {
         Ok(Ok(end)) => Ok(end),
         Ok(Err(Over::End(end))) => Ok(end),
         Ok(Err(Over::Store(e))) => Err(e.into()),
         // The connection itself failed (its transport, or the library).
         Err(e) => Ok(lost(&agent.agent.id, &handle, e.to_string()).await),
-    };
-    // Its last words are logged however it ended.
-    end
+    }
 }
 
 /// The agent's stdio as the protocol library takes it.
@@ -194,8 +191,6 @@ struct Conversation<'a> {
     acp_session: Option<SessionId>,
     /// While the agent replays a loaded session: what it says was said before.
     replaying: bool,
-    /// Permission requests not yet answered.
-    waiting: Vec<Asked>,
     /// What people said that the agent has not been given yet.
     queued: Vec<Said>,
     usage: Usage,
@@ -504,17 +499,15 @@ impl Conversation<'_> {
         }
     }
 
-    /// Cancels the turn for `ending`: the agent is told, what it waits for is
-    /// answered as cancelled, and it has the grace to end its turn.
+    /// Cancels the turn for `ending`: the agent is told, a permission it asks from
+    /// now on is answered as cancelled (none waits: each is answered as it comes),
+    /// and it has the grace to end its turn.
     fn cancel(&mut self, cx: &ConnectionTo<Agent>, ending: JobEnd) {
         self.ending = Some(ending);
         self.cancel_turn(cx);
     }
 
     fn cancel_turn(&mut self, cx: &ConnectionTo<Agent>) {
-        for (_, responder) in self.waiting.drain(..) {
-            let _ = responder.respond(permission::cancelled());
-        }
         match &self.acp_session {
             Some(session) => {
                 let _ = cx.send_notification(CancelNotification::new(session.clone()));
