@@ -1,8 +1,9 @@
 // lucid's session page, live: follows the page's event stream from the last event the
 // server rendered, adds each new item the server sends (already HTML, already
-// escaped), and keeps the header current. EventSource reconnects by itself and sends
-// Last-Event-ID, so nothing is shown twice or missed; every word shown comes from the
-// server.
+// escaped), keeps the header current, and shows the permission box while the agent
+// waits for leave (read from the permission items it adds). EventSource reconnects by
+// itself and sends Last-Event-ID, so nothing is shown twice or missed; every word
+// shown comes from the server.
 (function () {
   "use strict";
   var page = document.getElementById("session");
@@ -17,13 +18,51 @@
     return window.innerHeight + window.scrollY >= document.body.scrollHeight - 80;
   }
 
+  // The permission box, for an operator: shown when the agent asks leave (a
+  // permission_asked item carries the request's number, title and note, escaped by
+  // the server), hidden when that request is settled or the session ends. The
+  // answer's fields name the request, with a one-time key of its own.
+  var box = document.getElementById("permission");
+
+  function showAsked(asked) {
+    if (!box || page.dataset.finished === "true") return;
+    var number = asked.dataset.asked;
+    box.dataset.request = number;
+    setText("permission-title", asked.dataset.title);
+    setText("permission-note", asked.dataset.note);
+    box.querySelectorAll("input[name=request]").forEach(function (input) {
+      input.value = number;
+    });
+    box.querySelectorAll("input[name=once]").forEach(function (input) {
+      input.value = box.dataset.once + "-" + number;
+    });
+    box.hidden = false;
+  }
+
+  function hideAsked() {
+    if (!box) return;
+    box.hidden = true;
+    box.dataset.request = "";
+  }
+
+  function permissionIn(item) {
+    if (!box || !item.querySelector) return;
+    var asked = item.querySelector("[data-asked]");
+    if (asked) showAsked(asked);
+    var settled = item.querySelector("[data-settled]");
+    if (settled && settled.dataset.settled === box.dataset.request) hideAsked();
+  }
+
   // Items arrive faster than frames: they are added together, once per frame.
   function flush() {
     flushing = false;
     if (pending.length === 0) return;
     var follow = nearBottom();
+    var before = timeline.lastElementChild;
     timeline.insertAdjacentHTML("beforeend", pending.join(""));
     pending = [];
+    var item = before ? before.nextElementSibling : timeline.firstElementChild;
+    for (; item; item = item.nextElementSibling) permissionIn(item);
     page.dataset.after = String(last);
     if (follow) window.scrollTo(0, document.body.scrollHeight);
   }
@@ -41,6 +80,7 @@
   }
 
   function finish() {
+    hideAsked();
     var stop = document.getElementById("stop-form");
     if (stop) stop.hidden = true;
     var send = document.getElementById("send");

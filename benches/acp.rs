@@ -373,6 +373,7 @@ mod updates {
         });
 
         let (_said, inbox) = mpsc::unbounded_channel();
+        let (_answered, answers) = mpsc::unbounded_channel();
         let job = Job {
             session: &session,
             sandbox: &*sandbox,
@@ -380,6 +381,7 @@ mod updates {
                 task: "a burst of updates".into(),
             },
             inbox,
+            answers,
             steps: StepLog {
                 store,
                 session: session.id,

@@ -214,6 +214,26 @@ fn print_event(event: &Event, colour: bool) {
         EventBody::PreviewRefused { reason } => {
             paint("31", &crate::messages::page::no_preview(reason))
         }
+        EventBody::AgentLog { agent, text } => paint(
+            "2",
+            &format!("{}\n{text}", crate::messages::agent_log(agent, text)),
+        ),
+        EventBody::PermissionAsked { number, title, .. } => {
+            paint("33", &crate::messages::permission_request(*number, title))
+        }
+        EventBody::PermissionAnswered {
+            author,
+            number,
+            allow,
+        } => crate::messages::permission_answered(author, *number, *allow),
+        EventBody::PermissionSettled {
+            number,
+            outcome,
+            by,
+        } => paint(
+            "2",
+            &crate::messages::permission_settled(*number, *outcome, by.as_deref()),
+        ),
         EventBody::Prepared {
             image,
             reused,

@@ -12,7 +12,7 @@ pub mod llm;
 pub mod port;
 pub mod tools;
 
-pub use port::{AgentKind, AgentRunner, Job, JobEnd, Said, Start};
+pub use port::{AgentKind, AgentRunner, Job, JobEnd, PermissionAnswer, Said, Start};
 
 use crate::core::{EventBody, SessionId};
 use crate::forge::checkpoint::{Checkpoint, Checkpoints};

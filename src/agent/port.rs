@@ -14,6 +14,15 @@ use tokio_util::sync::CancellationToken;
 /// Something a person said in the session's thread: who, and what.
 pub type Said = (String, String);
 
+/// A person's answer to the agent's permission request `number` (none: the one that
+/// waits).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PermissionAnswer {
+    pub author: String,
+    pub number: Option<u32>,
+    pub allow: bool,
+}
+
 /// How a job begins.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Start {
@@ -30,6 +39,8 @@ pub struct Job<'a> {
     pub start: Start,
     /// What people say while the job runs, for the agent's next step.
     pub inbox: mpsc::UnboundedReceiver<Said>,
+    /// Answers people give to the agent's permission requests, as they come.
+    pub answers: mpsc::UnboundedReceiver<PermissionAnswer>,
     /// Where every step is written as it happens.
     pub steps: StepLog<'a>,
     pub stop: CancellationToken,

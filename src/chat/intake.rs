@@ -302,6 +302,20 @@ impl Intake {
                 self.said(platform, &origin, session, action, "preview")
                     .await
             }
+            Decision::AnswerPermission {
+                session,
+                number,
+                allow,
+            } => {
+                let action = DeliveryAction::Permission {
+                    session,
+                    author: who,
+                    number,
+                    allow,
+                };
+                self.said(platform, &origin, session, action, "permission")
+                    .await
+            }
             Decision::Refuse(refusal) => self.refuse(platform, &origin, refusal).await,
             Decision::Ignore(reason) => Ok(Taken::Ignored(reason)),
         }
@@ -326,7 +340,7 @@ impl Intake {
         // The repository named, else the thread's session's, else the place's.
         let named = match &intent.ask {
             Ask::Task { repo, .. } | Ask::Handover { repo, .. } => repo.clone(),
-            Ask::Stop => None,
+            Ask::Stop | Ask::Permission { .. } => None,
         };
         let repo = match (named, thread.session) {
             (Some(repo), _) => Some(repo),

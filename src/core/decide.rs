@@ -2,7 +2,7 @@
 //! mention says the same thing on GitHub, in Slack and wherever lucid goes next.
 
 use super::ids::{RepoRef, SessionId};
-use super::intent::{Ask, Intent, RevertTo, preview_asked, revert_asked};
+use super::intent::{Ask, Intent, RevertTo, permission_answered, preview_asked, revert_asked};
 use super::session::SessionState;
 use super::trigger::Trigger;
 
@@ -92,6 +92,13 @@ pub enum Decision {
         session: SessionId,
         to: RevertTo,
     },
+    /// Answer the running agent's permission request `number` (none: the one that
+    /// waits).
+    AnswerPermission {
+        session: SessionId,
+        number: Option<u32>,
+        allow: bool,
+    },
     /// Publish a port of the session's sandbox as a live preview.
     Preview {
         session: SessionId,
@@ -127,6 +134,7 @@ pub fn decide(intent: Intent, thread: &ThreadState, policy: &Policy) -> Decision
     }
     match intent.ask {
         Ask::Stop => Decision::Ignore("there is no session here to stop"),
+        Ask::Permission { .. } => Decision::Ignore("there is no session here to answer"),
         Ask::Handover { .. } => unreachable!("a handover is decided by `handover`"),
         Ask::Task { .. } if !policy.may_start => Decision::Refuse(Refusal::NotOurChangeRequest),
         Ask::Task {
@@ -194,6 +202,24 @@ fn handover(intent: Intent, thread: &ThreadState, policy: &Policy) -> Decision {
 fn in_session(intent: Intent, session: SessionId, state: SessionState) -> Decision {
     match (intent.ask, intent.origin.addressed) {
         (Ask::Stop, true) => Decision::Stop { session },
+        (Ask::Permission { .. }, _) if state.is_terminal() => {
+            Decision::Ignore("the session is over: nothing waits for an answer")
+        }
+        (Ask::Permission { number, allow }, true) => Decision::AnswerPermission {
+            session,
+            number,
+            allow,
+        },
+        (Ask::Task { text, .. }, true)
+            if !state.is_terminal()
+                && let Some((allow, number)) = permission_answered(&text) =>
+        {
+            Decision::AnswerPermission {
+                session,
+                number,
+                allow,
+            }
+        }
         (Ask::Task { text, .. }, true) if let Some(to) = revert_asked(&text) => {
             Decision::Revert { session, to }
         }
@@ -213,6 +239,7 @@ fn in_session(intent: Intent, session: SessionId, state: SessionState) -> Decisi
             text: or_default(text, SAID_NOTHING),
         },
         (Ask::Stop, false) => Decision::Ignore("a stop not said to lucid"),
+        (Ask::Permission { .. }, false) => Decision::Ignore("an answer not given to lucid"),
         (Ask::Handover { .. }, _) => unreachable!("a handover is decided by `handover`"),
     }
 }

@@ -64,6 +64,18 @@ pub struct Digest<'a> {
     pub checkpoint: Option<u32>,
     /// The live preview opened last: its port and link.
     pub preview: Option<(u16, &'a str)>,
+    /// The agent's permission request waiting for a person, if one waits.
+    pub waiting: Option<Waiting<'a>>,
+}
+
+/// A permission request waiting for a person's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Waiting<'a> {
+    pub number: u32,
+    pub title: &'a str,
+    pub within_secs: u64,
+    /// When it was asked.
+    pub at: Timestamp,
 }
 
 impl<'a> Digest<'a> {
@@ -106,11 +118,17 @@ impl<'a> Digest<'a> {
                     checkpoint: self.checkpoint,
                 });
             }
-            EventBody::Status { state, message } => match state {
-                SessionState::Completed => self.completed_message = message.as_deref(),
-                SessionState::Failed => self.failed_message = message.as_deref(),
-                _ => {}
-            },
+            EventBody::Status { state, message } => {
+                // A run that ended waits for no answer.
+                if state.is_terminal() {
+                    self.waiting = None;
+                }
+                match state {
+                    SessionState::Completed => self.completed_message = message.as_deref(),
+                    SessionState::Failed => self.failed_message = message.as_deref(),
+                    _ => {}
+                }
+            }
             EventBody::UserMessage { author, text } => self.steps.push(Step::Said { author, text }),
             EventBody::PrOpened { url, number } => {
                 self.last_pr = Some((*number, url));
@@ -140,7 +158,26 @@ impl<'a> Digest<'a> {
             EventBody::RevertRefused { reason } => self.steps.push(Step::RevertRefused { reason }),
             EventBody::PreviewAsked { .. }
             | EventBody::HostReached { .. }
-            | EventBody::Prepared { .. } => {}
+            | EventBody::Prepared { .. }
+            | EventBody::PermissionAnswered { .. }
+            | EventBody::AgentLog { .. } => {}
+            EventBody::PermissionAsked {
+                number,
+                title,
+                within_secs,
+                ..
+            } => {
+                self.waiting = Some(Waiting {
+                    number: *number,
+                    title,
+                    within_secs: *within_secs,
+                    at: event.at,
+                })
+            }
+            EventBody::PermissionSettled { number, .. } => {
+                self.waiting = self.waiting.filter(|w| w.number != *number);
+            }
+
             EventBody::PreviewOpened { port, url } => self.preview = Some((*port, url)),
             EventBody::PreviewRefused { reason } => {
                 self.steps.push(Step::PreviewRefused { reason })
@@ -211,6 +248,12 @@ pub enum Moment<'a> {
     PreviewOpened { port: u16, url: &'a str },
     /// A preview was asked and could not be opened.
     PreviewRefused { reason: &'a str },
+    /// The agent asks leave to do something, and waits for a person.
+    PermissionAsked {
+        number: u32,
+        title: &'a str,
+        within_secs: u64,
+    },
 }
 
 /// The moments that `new` events make, in order. `before` is the run's log up to them
@@ -241,6 +284,16 @@ pub fn moments<'a>(before: &'a [Event], new: &'a [Event]) -> Vec<Moment<'a>> {
                 out.push(Moment::PreviewOpened { port: *port, url })
             }
             EventBody::PreviewRefused { reason } => out.push(Moment::PreviewRefused { reason }),
+            EventBody::PermissionAsked {
+                number,
+                title,
+                within_secs,
+                ..
+            } => out.push(Moment::PermissionAsked {
+                number: *number,
+                title,
+                within_secs: *within_secs,
+            }),
             _ => {}
         }
     }

@@ -102,6 +102,35 @@ pub enum EventBody {
         refused: Option<String>,
         error: Option<String>,
     },
+    /// What an external agent wrote to its stderr during one run (head and tail when
+    /// long): its own log, kept for whoever wants to know what it did or why it died.
+    AgentLog {
+        agent: String,
+        text: String,
+    },
+    /// The agent asks leave to do something (`title`: what, in its words; `tool`: the
+    /// protocol's kind of tool, `execute`, `edit`, `delete`…) and waits, at most
+    /// `within_secs`, for a person to answer (the `ask` permission policy).
+    PermissionAsked {
+        number: u32,
+        title: String,
+        tool: Option<String>,
+        within_secs: u64,
+    },
+    /// A person answered a permission request: request `number` (none: the one that
+    /// waits), allowed or not. Only the agent's run settles it.
+    PermissionAnswered {
+        author: String,
+        number: Option<u32>,
+        allow: bool,
+    },
+    /// How permission request `number` ended, and who answered it (none: nobody, for
+    /// a timeout or a stop).
+    PermissionSettled {
+        number: u32,
+        outcome: PermissionOutcome,
+        by: Option<String>,
+    },
     /// The sandbox was made ready from the repository's prepared state (`image`):
     /// kept from an earlier session (`reused`), or made now by running its setup
     /// (logged before this as a command and its output), in `took_ms` all told.
@@ -110,6 +139,18 @@ pub enum EventBody {
         reused: bool,
         took_ms: u64,
     },
+}
+
+/// How a permission request ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PermissionOutcome {
+    Allowed,
+    Rejected,
+    /// Nobody answered in time: rejected.
+    TimedOut,
+    /// The turn was cancelled (a stop, an interruption) while it waited.
+    Cancelled,
 }
 
 impl EventBody {
@@ -133,6 +174,10 @@ impl EventBody {
             EventBody::PreviewRefused { .. } => "preview_refused",
             EventBody::HostReached { .. } => "host_reached",
             EventBody::Prepared { .. } => "prepared",
+            EventBody::AgentLog { .. } => "agent_log",
+            EventBody::PermissionAsked { .. } => "permission_asked",
+            EventBody::PermissionAnswered { .. } => "permission_answered",
+            EventBody::PermissionSettled { .. } => "permission_settled",
         }
     }
 
@@ -251,6 +296,26 @@ mod tests {
                 image: "lucid-prepared:ab12".into(),
                 reused: true,
                 took_ms: 840,
+            },
+            EventBody::AgentLog {
+                agent: "gemini".into(),
+                text: "starting\n".into(),
+            },
+            EventBody::PermissionAsked {
+                number: 1,
+                title: "rm -rf build".into(),
+                tool: Some("delete".into()),
+                within_secs: 300,
+            },
+            EventBody::PermissionAnswered {
+                author: "ada".into(),
+                number: Some(1),
+                allow: true,
+            },
+            EventBody::PermissionSettled {
+                number: 1,
+                outcome: PermissionOutcome::TimedOut,
+                by: None,
             },
         ];
         for body in bodies {

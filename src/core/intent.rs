@@ -58,6 +58,9 @@ pub enum Ask {
     },
     /// Stop the thread's session.
     Stop,
+    /// Answer the agent's permission request `number` (none: the one that waits),
+    /// from a button.
+    Permission { number: Option<u32>, allow: bool },
 }
 
 impl Ask {
@@ -165,6 +168,25 @@ pub fn revert_asked(words: &str) -> Option<RevertTo> {
     }
 }
 
+/// Whether words said to lucid answer the agent's permission request: "allow" /
+/// "approve" or "reject" / "deny", alone or with the request's number ("allow 2",
+/// "reject #2"), case and punctuation aside. Answers (allowed, number).
+pub fn permission_answered(words: &str) -> Option<(bool, Option<u32>)> {
+    let words = plain_words(words);
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let (verb, number) = match words.as_slice() {
+        [verb] => (*verb, None),
+        [verb, n] => (*verb, Some(n.parse().ok()?)),
+        _ => return None,
+    };
+    let allow = match verb {
+        "allow" | "approve" => true,
+        "reject" | "deny" => false,
+        _ => return None,
+    };
+    Some((allow, number))
+}
+
 /// The port words said to lucid ask to preview: "preview 3000" or "preview port
 /// 3000" (case and punctuation aside).
 pub fn preview_asked(words: &str) -> Option<u16> {
@@ -189,6 +211,17 @@ pub struct Intent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_permission_is_answered_in_one_word_and_maybe_its_number() {
+        assert_eq!(permission_answered("allow"), Some((true, None)));
+        assert_eq!(permission_answered("Approve."), Some((true, None)));
+        assert_eq!(permission_answered("reject #2"), Some((false, Some(2))));
+        assert_eq!(permission_answered("deny 3"), Some((false, Some(3))));
+        assert_eq!(permission_answered("allow it"), None);
+        assert_eq!(permission_answered("allow tabs in the linter"), None);
+        assert_eq!(permission_answered("please reject"), None);
+    }
 
     #[test]
     fn undo_and_revert_are_read_from_the_words_alone() {

@@ -15,7 +15,7 @@ pub mod trigger;
 pub mod words;
 
 pub use decide::{Decision, Policy, Refusal, ThreadState, decide};
-pub use event::{Event, EventBody};
+pub use event::{Event, EventBody, PermissionOutcome};
 pub use ids::{DeliveryId, InvalidId, RepoRef, SessionId};
 pub use intent::{Ask, Intent, Origin};
 pub use session::{IllegalTransition, Lease, Session, SessionState, Usage};

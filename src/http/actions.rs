@@ -1,8 +1,9 @@
 //! Acting on sessions through the API, as an operator holding the API token: start
 //! a session by hand (its thread is the session itself), say something to one (a
 //! follow-up for its running agent, or words that take a finished session up again),
-//! stop one. Each request is a delivery like any platform's: an `Idempotency-Key`
-//! header makes a retried request do nothing twice.
+//! stop one, answer its agent's permission request. Each request is a delivery like
+//! any platform's: an `Idempotency-Key` header makes a retried request do nothing
+//! twice.
 
 use super::api::existing_session;
 use super::{ApiError, AppState};
@@ -119,6 +120,36 @@ impl Actions {
             session,
             author: author.display_name.clone(),
             checkpoint,
+        };
+        Ok(self
+            .intake
+            .store
+            .record_delivery(Platform::WEB, delivery, action)
+            .await?)
+    }
+
+    /// Answers the agent's permission request `number` (none: the one that waits):
+    /// logged for the session's running agent, which settles the request if it is the
+    /// one waiting. A finished session has nothing waiting: 409.
+    pub(in crate::http) async fn answer_permission(
+        &self,
+        session: &crate::core::Session,
+        author: &Author,
+        number: Option<u32>,
+        allow: bool,
+        delivery: &DeliveryId,
+    ) -> Result<Delivered, ApiError> {
+        if session.state.is_terminal() {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                messages::page::WORDS.nothing_waits,
+            ));
+        }
+        let action = DeliveryAction::Permission {
+            session: session.id,
+            author: author.display_name.clone(),
+            number,
+            allow,
         };
         Ok(self
             .intake

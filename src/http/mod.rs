@@ -10,6 +10,7 @@ mod error;
 mod health;
 pub mod metrics;
 mod pages;
+mod permissions;
 mod shares;
 mod stream;
 mod usage;
@@ -92,6 +93,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::list_events))
         .routes(routes!(checkpoints::list_checkpoints))
         .routes(routes!(checkpoints::revert))
+        .routes(routes!(permissions::answer_permission))
         .routes(routes!(stream::stream_events))
         .routes(routes!(usage::usage))
         .routes(routes!(agents::list_agents));

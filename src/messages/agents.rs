@@ -1,7 +1,89 @@
 //! What is said about external agents (over the Agent Client Protocol): why a run of
 //! one ended, and their plans.
 
+use super::Text;
+use crate::core::PermissionOutcome;
 use std::time::Duration;
+
+/// The buttons that answer a permission request.
+pub const ALLOW_BUTTON: &str = "Allow";
+pub const REJECT_BUTTON: &str = "Reject";
+
+/// Said only to a person who pressed Allow or Reject without being one lucid was set
+/// up for.
+pub fn may_not_answer() -> Text {
+    Text::new().plain("Only the people I was set up for can answer the agent's requests.")
+}
+
+/// How long a permission request waits, in words.
+fn within(secs: u64) -> String {
+    humantime::format_duration(Duration::from_secs(secs)).to_string()
+}
+
+/// The agent asks leave to do something: the thread is asked, the same way on every
+/// platform (words work everywhere; buttons, where there are, are a shortcut).
+pub fn permission_asked(number: u32, title: &str, within_secs: u64) -> Text {
+    Text::new()
+        .emoji("raised_hand")
+        .plain(format!(" The agent asks leave (request {number}): "))
+        .code(super::shorten(&super::one_line(title), 300))
+        .plain(format!(
+            ". Say “allow” or “reject” to lucid within {}; without an answer it is rejected.",
+            within(within_secs)
+        ))
+}
+
+/// The heading of an agent's own log (its stderr) on the session's page.
+pub fn agent_log(agent: &str, text: &str) -> String {
+    let lines = text.lines().count();
+    let s = if lines == 1 { "" } else { "s" };
+    format!("the agent {agent}'s own log ({lines} line{s})")
+}
+
+/// A permission request, for the session's page and log.
+pub fn permission_request(number: u32, title: &str) -> String {
+    format!(
+        "the agent asked leave (request {number}): {}",
+        super::shorten(&super::one_line(title), 300)
+    )
+}
+
+/// What the status says while a permission request waits (on a platform without
+/// replies, the only place the thread is asked).
+pub fn waiting_for_permission(title: &str, within_secs: u64) -> Text {
+    Text::new()
+        .plain("Waiting for leave to: ")
+        .code(super::shorten(&super::one_line(title), 200))
+        .plain(format!(
+            ". Say “allow” or “reject” to lucid within {}; without an answer it is rejected.",
+            within(within_secs)
+        ))
+}
+
+/// A person's answer to a permission request, for the session's page and log.
+pub fn permission_answered(author: &str, number: Option<u32>, allow: bool) -> String {
+    let verb = if allow { "allowed" } else { "rejected" };
+    match number {
+        Some(n) => format!("{author} {verb} request {n}"),
+        None => format!("{author} {verb} the waiting request"),
+    }
+}
+
+/// How a permission request ended, for the session's page and log.
+pub fn permission_settled(number: u32, outcome: PermissionOutcome, by: Option<&str>) -> String {
+    match (outcome, by) {
+        (PermissionOutcome::Allowed, Some(by)) => format!("request {number} allowed by {by}"),
+        (PermissionOutcome::Allowed, None) => format!("request {number} allowed"),
+        (PermissionOutcome::Rejected, Some(by)) => format!("request {number} rejected by {by}"),
+        (PermissionOutcome::Rejected, None) => format!("request {number} rejected"),
+        (PermissionOutcome::TimedOut, _) => {
+            format!("request {number} rejected: nobody answered in time")
+        }
+        (PermissionOutcome::Cancelled, _) => {
+            format!("request {number} cancelled: the turn was stopped")
+        }
+    }
+}
 
 /// An agent's plan, as a thought in the timeline.
 pub fn agent_plan(entries: &[String]) -> String {
@@ -113,6 +195,16 @@ mod tests {
             agent_stopped_short("gemini", "refusal"),
             agent_said_nothing("gemini"),
             agent_gone("gemini"),
+            permission_request(1, "rm -rf build\nand more"),
+            agent_log("gemini", "one\ntwo\n"),
+            agent_log("gemini", "one"),
+            permission_answered("ada", Some(2), true),
+            permission_answered("bob", None, false),
+            permission_settled(1, PermissionOutcome::Allowed, Some("ada")),
+            permission_settled(1, PermissionOutcome::Rejected, Some("bob")),
+            permission_settled(1, PermissionOutcome::Rejected, None),
+            permission_settled(1, PermissionOutcome::TimedOut, None),
+            permission_settled(1, PermissionOutcome::Cancelled, None),
         ];
         insta::assert_snapshot!(said.join("\n"));
     }

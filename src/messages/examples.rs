@@ -126,6 +126,22 @@ pub fn catalogue() -> Vec<(&'static str, Text)> {
             ),
         ),
         (
+            "moment: the agent asks leave",
+            moment(
+                &Moment::PermissionAsked {
+                    number: 2,
+                    title: "rm -rf build",
+                    within_secs: 600,
+                },
+                "http://lucid.test/sessions/s1",
+            ),
+        ),
+        ("may not answer", may_not_answer()),
+        (
+            "status: waiting for leave",
+            waiting_for_permission("rm -rf build", 90),
+        ),
+        (
             "moment: no preview",
             moment(
                 &Moment::PreviewRefused {

@@ -67,6 +67,14 @@ pub struct PageWords {
     pub go_back_to: &'static str,
     pub go_back: &'static str,
     pub not_a_step: &'static str,
+    /// The box on a session's page while the agent waits for leave.
+    pub permission_heading: &'static str,
+    pub allow: &'static str,
+    pub reject: &'static str,
+    pub not_a_request: &'static str,
+    pub not_an_answer: &'static str,
+    /// An answer for a session that has finished (the API's and the form's 409).
+    pub nothing_waits: &'static str,
 }
 
 pub static WORDS: PageWords = PageWords {
@@ -129,7 +137,24 @@ pub static WORDS: PageWords = PageWords {
     go_back_to: "Back to step",
     go_back: "Go back",
     not_a_step: "A step is a whole number, such as 3.",
+    permission_heading: "The agent asks leave",
+    allow: super::ALLOW_BUTTON,
+    reject: super::REJECT_BUTTON,
+    not_a_request: "A request is a whole number, such as 2.",
+    not_an_answer: "An answer is yes (allow) or no (reject).",
+    nothing_waits: "the session is over: nothing waits for an answer",
 };
+
+/// What the agent asks leave to do, as the permission box shows it: one line, cut.
+pub fn permission_title(title: &str) -> String {
+    super::shorten(&super::one_line(title), 300)
+}
+
+/// Under the permission box's title: which request it is, and what silence does.
+pub fn permission_note(number: u32, within_secs: u64) -> String {
+    let within = humantime::format_duration(std::time::Duration::from_secs(within_secs));
+    format!("Request {number} · without an answer within {within} of its asking, it is rejected")
+}
 
 /// A checkpoint's mark in the timeline: the step and the tool that made it.
 pub fn step_mark(number: u32, label: &str, files: usize) -> String {
@@ -344,6 +369,8 @@ mod tests {
             no_preview("this lucid serves no previews"),
             prepared(&format!("lucid-prepared:{}", "3f9a".repeat(16)), true, 840),
             prepared("lucid-prepared:3f9a", false, 184_000),
+            permission_note(2, 300),
+            permission_note(1, 90),
         ];
         insta::assert_snapshot!(format!("{WORDS:#?}\n{}", formatted.join("\n")));
     }

@@ -83,6 +83,9 @@ pub fn now_doing(session: &Session, digest: &Digest) -> Option<Text> {
     match session.state {
         SessionState::Queued => Some(Text::new().plain("Waiting for a free worker.")),
         SessionState::Provisioning => None,
+        SessionState::Running if let Some(waiting) = digest.waiting => Some(
+            super::waiting_for_permission(waiting.title, waiting.within_secs),
+        ),
         SessionState::Running => Some(match (digest.running(), digest.last_thought) {
             (Some(command), _) => Text::new()
                 .plain("Running ")
@@ -177,6 +180,11 @@ pub fn ending(session: &Session, digest: &Digest) -> Option<Text> {
 /// A key moment as a reply. `session_url` links to the whole diff.
 pub fn moment(moment: &Moment, session_url: &str) -> Text {
     match moment {
+        Moment::PermissionAsked {
+            number,
+            title,
+            within_secs,
+        } => super::permission_asked(*number, title, *within_secs),
         Moment::PreviewOpened { port, url } => Text::new()
             .emoji("eyes")
             .plain(format!(" A preview of port {port} is live: "))

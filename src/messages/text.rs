@@ -139,6 +139,7 @@ pub fn emoji_char(name: &str) -> &'static str {
         "pencil2" => "✏️",
         "link" => "🔗",
         "eyes" => "👀",
+        "raised_hand" => "✋",
         _ => "",
     }
 }

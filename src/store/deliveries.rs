@@ -34,6 +34,14 @@ pub enum DeliveryAction {
         author: String,
         checkpoint: Option<u32>,
     },
+    /// Someone answered the agent's permission request: logged for the running agent
+    /// (nothing for a finished session).
+    Permission {
+        session: SessionId,
+        author: String,
+        number: Option<u32>,
+        allow: bool,
+    },
     /// Someone asked to publish a port of the session's sandbox: logged for its
     /// worker (a finished session has no sandbox, and is not taken up again).
     Preview {
@@ -65,7 +73,8 @@ impl Store {
             | DeliveryAction::Note { session, .. }
             | DeliveryAction::Stop { session, .. }
             | DeliveryAction::Revert { session, .. }
-            | DeliveryAction::Preview { session, .. } => Some(*session),
+            | DeliveryAction::Preview { session, .. }
+            | DeliveryAction::Permission { session, .. } => Some(*session),
         };
         let delivered = self
             .write(async |conn| {
@@ -146,6 +155,22 @@ impl Store {
                             port: *port,
                         };
                         super::events::append_in(conn, *session, &asked, now).await?;
+                    }
+                    (
+                        DeliveryAction::Permission {
+                            session,
+                            author,
+                            number,
+                            allow,
+                        },
+                        Some(state),
+                    ) if !state.is_terminal() => {
+                        let answered = EventBody::PermissionAnswered {
+                            author: author.clone(),
+                            number: *number,
+                            allow: *allow,
+                        };
+                        super::events::append_in(conn, *session, &answered, now).await?;
                     }
                     (DeliveryAction::Stop { session, reason }, Some(state))
                         if !state.is_terminal() =>

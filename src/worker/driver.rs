@@ -6,7 +6,7 @@ use super::going_back;
 use super::network;
 use super::prepare;
 use super::preview::{self, PreviewDoor};
-use crate::agent::{AgentRunner, Job, JobEnd, Said, Start, StepLog};
+use crate::agent::{AgentRunner, Job, JobEnd, PermissionAnswer, Said, Start, StepLog};
 use crate::core::digest::last_test;
 use crate::core::{Event, EventBody, Session, SessionId, SessionState};
 use crate::forge::checkpoint::Checkpoints;
@@ -160,6 +160,7 @@ async fn work_in(
         }
     }
     let (tx, inbox) = mpsc::unbounded_channel();
+    let (answers_tx, answers) = mpsc::unbounded_channel();
     // From the history on: what came since is news to the agent (this run's own
     // events among it are passed over).
     let seen = history.last().map_or(0, |e| e.seq);
@@ -168,13 +169,14 @@ async fn work_in(
         sandbox,
         start,
         inbox,
+        answers,
         steps,
         stop: stop.clone(),
     };
     let end = tokio::select! {
         biased;
         end = parts.agent.run(job) => end,
-        () = follow_thread(&steps, sandbox, parts.previews.as_ref(), seen, tx, stop) => {
+        () = follow_thread(&steps, sandbox, parts.previews.as_ref(), seen, (tx, answers_tx), stop) => {
             unreachable!("following the thread only ends with the job")
         }
     };
@@ -349,7 +351,10 @@ async fn follow_thread(
     sandbox: &dyn Sandbox,
     door: Option<&PreviewDoor<'_>>,
     mut seen: u64,
-    tx: mpsc::UnboundedSender<Said>,
+    (tx, answers): (
+        mpsc::UnboundedSender<Said>,
+        mpsc::UnboundedSender<PermissionAnswer>,
+    ),
     stop: CancellationToken,
 ) {
     let (store, id) = (steps.store, steps.session);
@@ -361,6 +366,18 @@ async fn follow_thread(
                 seen = event.seq;
                 if let EventBody::UserMessage { author, text } = &event.body {
                     let _ = tx.send((author.clone(), text.clone()));
+                }
+                if let EventBody::PermissionAnswered {
+                    author,
+                    number,
+                    allow,
+                } = &event.body
+                {
+                    let _ = answers.send(PermissionAnswer {
+                        author: author.clone(),
+                        number: *number,
+                        allow: *allow,
+                    });
                 }
                 if let Some(asked) = going_back::Asked::from_event(&event.body) {
                     match going_back::go_back(steps, sandbox.workspace(), &asked).await {

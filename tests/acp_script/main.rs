@@ -4,7 +4,8 @@
 //! a test that passes through it proves the wire format and not merely one library
 //! agreeing with itself.
 //!
-//! `lucid-acp-script --scenario <name> [--no-model] [--count N] [--rate R]`: JSON-RPC 2.0, one message a line,
+//! `lucid-acp-script --scenario <name> [--no-model] [--auth gateway] [--count N] [--rate R]`:
+//! JSON-RPC 2.0, one message a line,
 //! requests and notifications from stdin, answers and updates to stdout, a log on
 //! stderr. The scenarios are in `turns.rs`; this file is the protocol: the methods an
 //! agent answers, the requests it makes (`session/request_permission`), and the
@@ -62,6 +63,13 @@ impl Scenario {
     }
 }
 
+/// Whether the model is reached only as `authenticate` said (`--auth gateway`).
+static GATEWAY_AUTH_ONLY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn gateway_auth_only() -> bool {
+    GATEWAY_AUTH_ONLY.load(Ordering::Relaxed)
+}
+
 /// The one directory sessions may work in.
 const WORKSPACE: &str = "/workspace";
 
@@ -72,6 +80,10 @@ pub struct Agent {
     pub scenario: Scenario,
     /// `--no-model`: the `fix` turn skips asking the model (for runs without a gateway).
     pub no_model: bool,
+    /// `--auth gateway`: it offers a gateway authentication method (as Gemini CLI
+    /// does: `_meta.gateway` naming the protocol) and asks its model only where
+    /// `authenticate` said, never where its environment says.
+    pub gateway_auth: bool,
     /// `--count N --rate R`: the `burst` turn's updates, and how many a second (0: as
     /// fast as they can be written).
     pub burst: (u64, f64),
@@ -118,12 +130,17 @@ impl Agent {
 fn main() {
     let mut scenario = None;
     let mut no_model = false;
+    let mut gateway_auth = false;
     let mut burst = (10_000u64, 0.0f64);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--scenario" => scenario = args.next(),
             "--no-model" => no_model = true,
+            "--auth" => match args.next().as_deref() {
+                Some("gateway") => gateway_auth = true,
+                other => eprintln!("lucid-acp-script: --auth takes `gateway`, not {other:?}"),
+            },
             "--count" => match args.next().and_then(|n| n.parse().ok()) {
                 Some(count) => burst.0 = count,
                 None => eprintln!("lucid-acp-script: --count takes a number"),
@@ -142,11 +159,12 @@ fn main() {
         eprintln!(
             "lucid-acp-script: usage: lucid-acp-script --scenario \
              fix|load|slow|deaf|crash|violate|garbage|permission|refuse|max_tokens|burst \
-             [--no-model] [--count N] [--rate R] \
+             [--no-model] [--auth gateway] [--count N] [--rate R] \
              (got {scenario:?})"
         );
         std::process::exit(2);
     };
+    GATEWAY_AUTH_ONLY.store(gateway_auth, Ordering::Relaxed);
     if scenario == Scenario::Deaf {
         // A deaf agent hears no signal it may ignore: only SIGKILL (of its process
         // group, by lucid) ends it.
@@ -162,6 +180,7 @@ fn main() {
     let agent = Arc::new(Agent {
         scenario,
         no_model,
+        gateway_auth,
         burst,
         out: Out::start(),
         sessions: Mutex::new(HashMap::new()),
@@ -183,6 +202,44 @@ fn main() {
     agent.out.sync();
     eprintln!("lucid-acp-script: stdin ended, exiting");
     std::process::exit(0);
+}
+
+/// The ways it offers to be given its model: with `--auth gateway`, a gateway (the
+/// shape Gemini CLI uses: the method's `_meta.gateway` names the protocol spoken).
+fn auth_methods(agent: &Agent) -> Value {
+    if agent.gateway_auth {
+        json!([
+            {"id": "login", "name": "Log in with a browser"},
+            {"id": "gateway", "name": "AI API Gateway", "description": "Use a custom AI API gateway",
+             "_meta": {"gateway": {"protocol": "openai", "restartRequired": "false"}}},
+        ])
+    } else {
+        json!([])
+    }
+}
+
+/// `authenticate`: with the gateway method, its `_meta.gateway` must give a base URL
+/// and headers, which every model request then uses.
+fn authenticate(agent: &Agent, params: &Value) -> Result<(), String> {
+    if !agent.gateway_auth {
+        return Ok(());
+    }
+    match params["methodId"].as_str() {
+        Some("gateway") => {}
+        other => return Err(format!("the method {other:?} cannot work here")),
+    }
+    let gateway = &params["_meta"]["gateway"];
+    let base_url = gateway["baseUrl"]
+        .as_str()
+        .ok_or("Malformed gateway payload: no baseUrl")?;
+    let headers: HashMap<String, String> = serde_json::from_value(gateway["headers"].clone())
+        .map_err(|e| format!("Malformed gateway payload: headers: {e}"))?;
+    eprintln!(
+        "lucid-acp-script: authenticated through the gateway at {base_url} (headers: {})",
+        headers.keys().cloned().collect::<Vec<_>>().join(", ")
+    );
+    model::use_gateway(base_url, headers);
+    Ok(())
 }
 
 /// Reads messages until stdin ends.
@@ -292,10 +349,13 @@ fn request(agent: &Arc<Agent>, method: &str, id: Value, params: Value) {
                     "mcpCapabilities": {"http": false, "sse": false},
                 },
                 "agentInfo": {"name": "lucid-acp-script", "version": "0.1.0"},
-                "authMethods": [],
+                "authMethods": auth_methods(agent),
             }),
         ),
-        "authenticate" => out.result(&id, json!({})),
+        "authenticate" => match authenticate(agent, &params) {
+            Ok(()) => out.result(&id, json!({})),
+            Err(message) => out.error(&id, INVALID_PARAMS, &message, None),
+        },
         "session/new" => {
             let cwd = match workspace(&params) {
                 Ok(cwd) => cwd,

@@ -2,7 +2,17 @@
 //! environment gives it: in lucid, the gateway's address and a session token.
 
 use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::OnceLock;
 use std::time::Duration;
+
+/// Where `authenticate` said the model is (an OpenAI-style gateway), and the headers
+/// it takes. Once set, the environment is not read.
+static GATEWAY: OnceLock<(String, HashMap<String, String>)> = OnceLock::new();
+
+pub fn use_gateway(base_url: &str, headers: HashMap<String, String>) {
+    let _ = GATEWAY.set((base_url.to_owned(), headers));
+}
 
 /// The model's answer's text, or why there is none (said in the turn's error).
 pub async fn ask(prompt: &str) -> Result<String, String> {
@@ -12,7 +22,17 @@ pub async fn ask(prompt: &str) -> Result<String, String> {
         .build()
         .map_err(|e| format!("no HTTP client: {e}"))?;
     let messages = json!([{"role": "user", "content": prompt}]);
-    let (url, request, style) = if let Some(base) = var("ANTHROPIC_BASE_URL") {
+    let (url, request, style) = if let Some((base, headers)) = GATEWAY.get() {
+        let url = format!("{}/chat/completions", base.trim_end_matches('/'));
+        let mut request = client.post(&url);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let request = request.json(&json!({"model": "gpt-test", "messages": messages}));
+        (url, request, Style::OpenAi)
+    } else if super::gateway_auth_only() {
+        return Err("no model to ask: authenticate gave no gateway".to_owned());
+    } else if let Some(base) = var("ANTHROPIC_BASE_URL") {
         let url = format!("{}/v1/messages", base.trim_end_matches('/'));
         let request = client
             .post(&url)

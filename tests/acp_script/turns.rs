@@ -117,9 +117,15 @@ impl Turn {
         }
     }
 
-    /// The first turn of a session fixes the repository; later ones take a note.
+    /// The first turn of a session fixes the repository; later ones take a note, as
+    /// does a new session told how an earlier run ended (its client could not load
+    /// the old one).
     async fn work(&mut self) -> End {
-        if self.index == 0 {
+        if self.index == 0
+            && !self
+                .prompt
+                .contains("An earlier run on this task ended thus")
+        {
             self.fix().await
         } else {
             self.note().await
@@ -312,7 +318,11 @@ impl Turn {
         );
     }
 
+    /// Its first turn works until cancelled; later ones take a note.
     async fn slow(&mut self) -> End {
+        if self.index > 0 {
+            return self.note().await;
+        }
         self.think("working slowly");
         tokio::select! {
             () = tokio::time::sleep(LONG_WAIT) => End::Stop("end_turn"),
@@ -356,7 +366,11 @@ impl Turn {
         }
     }
 
+    /// Its first turn asks leave to run a command; later ones take a note.
     async fn permission(&mut self) -> End {
+        if self.index > 0 {
+            return self.note().await;
+        }
         let id = self.agent.name("perm");
         let command = "rm -rf build";
         self.tool_call(

@@ -29,12 +29,16 @@ async fn containers_of(session: &str) -> usize {
         .len()
 }
 
-fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+pub(crate) fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["kind"] == kind).collect()
 }
 
 /// lucid with the scripted agent as its default agent, in `scenario`.
-async fn lucid_with(scenario: &str, replies: Vec<Reply>, extra: &[(&str, &str)]) -> Lucid {
+pub(crate) async fn lucid_with(
+    scenario: &str,
+    replies: Vec<Reply>,
+    extra: &[(&str, &str)],
+) -> Lucid {
     let image = acp_image().await;
     let agents = format!("script=openai:lucid-acp-script --scenario {scenario}");
     let mut settings = vec![
@@ -49,7 +53,7 @@ async fn lucid_with(scenario: &str, replies: Vec<Reply>, extra: &[(&str, &str)])
 }
 
 /// A mention on issue 7 of acme/calc; answers the session's id.
-async fn mention(lucid: &Lucid, delivery: &str, words: &str) -> String {
+pub(crate) async fn mention(lucid: &Lucid, delivery: &str, words: &str) -> String {
     let comment = lucid.github.add_comment(REPO, 7, "ada", words);
     let payload = comment_payload(7, "add() subtracts", comment, "ada", words);
     let (status, answer) = lucid.deliver("issue_comment", delivery, &payload).await;
@@ -57,7 +61,7 @@ async fn mention(lucid: &Lucid, delivery: &str, words: &str) -> String {
     answer["session"].as_str().unwrap().to_owned()
 }
 
-async fn ended(lucid: &Lucid, id: &str) -> Value {
+pub(crate) async fn ended(lucid: &Lucid, id: &str) -> Value {
     lucid
         .until_session(id, "the session to end", |s| {
             ["completed", "failed", "cancelled"].contains(&s["state"].as_str().unwrap_or(""))

@@ -46,6 +46,7 @@ async fn the_openapi_document_names_every_route_and_each_answers(backend: Backen
         ("PATCH", "/sessions/{id}"),
         ("POST", "/sessions"),
         ("POST", "/sessions/{id}/messages"),
+        ("POST", "/sessions/{id}/permission"),
         ("POST", "/sessions/{id}/revert"),
         ("POST", "/sessions/{id}/share"),
         ("POST", "/sessions/{id}/stop"),

@@ -279,6 +279,22 @@ async fn messages_are_checked_against_discords_limits() {
     )
     .await;
     assert_eq!(fine.status, 200, "{}", fine.body);
+    // Two components of a message may not share a custom_id.
+    let twice = post_message(
+        &fake,
+        json!({"content": "c", "components": [{"type": 1, "components": [
+            button(3, json!({"custom_id": "allow:1:2"})),
+            button(4, json!({"custom_id": "allow:1:2"})),
+        ]}]}),
+    )
+    .await;
+    assert_eq!(twice.body["code"], 50035, "{}", twice.body);
+    assert_eq!(
+        twice.body["errors"]["components"]["0"]["components"]["1"]["custom_id"]["_errors"][0]["code"],
+        "COMPONENT_CUSTOM_ID_DUPLICATED",
+        "{}",
+        twice.body
+    );
 
     let nowhere = send(
         &fake,
@@ -296,7 +312,7 @@ async fn messages_are_checked_against_discords_limits() {
     let first = &fake.messages()[0];
     assert_eq!(first.allowed_mentions, Some(json!({"parse": []})));
     assert_eq!(first.via, PostedVia::BotToken);
-    assert_eq!(fake.unexpected().len(), 7, "{:#?}", fake.unexpected());
+    assert_eq!(fake.unexpected().len(), 8, "{:#?}", fake.unexpected());
 }
 
 #[tokio::test]

@@ -472,6 +472,170 @@ async fn bad_parameters_answer_slacks_errors() {
     post(&slack, json!({"channel": CHANNEL, "text": "still here"})).await;
 }
 
+/// A button in an actions block, changed by `extra`.
+fn button(action_id: &str, extra: Value) -> Value {
+    let mut b = json!({"type": "button", "action_id": action_id, "text": {"type": "plain_text", "text": "Go"}});
+    b.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    b
+}
+
+fn actions(elements: Vec<Value>) -> Value {
+    json!({"channel": CHANNEL, "text": "t", "blocks": [{"type": "actions", "elements": elements}]})
+}
+
+#[tokio::test]
+async fn buttons_are_checked_against_block_kits_limits() {
+    let slack = FakeSlack::start(TOKEN).await;
+    let refused = [
+        actions(vec![]),
+        actions(
+            (0..26)
+                .map(|i| button(&format!("b{i}"), json!({})))
+                .collect(),
+        ),
+        actions(vec![button(
+            "a",
+            json!({"text": {"type": "plain_text", "text": "x".repeat(76)}}),
+        )]),
+        actions(vec![button(
+            "a",
+            json!({"text": {"type": "mrkdwn", "text": "*Go*"}}),
+        )]),
+        actions(vec![button(&"a".repeat(256), json!({}))]),
+        actions(vec![button("a", json!({"value": "v".repeat(2001)}))]),
+        actions(vec![button("a", json!({"style": "default"}))]),
+        actions(vec![button("a", json!({})), button("a", json!({}))]),
+        json!({"channel": CHANNEL, "blocks": [{"type": "divider", "block_id": "x"}, {"type": "divider", "block_id": "x"}]}),
+    ];
+    for body in &refused {
+        let answer = call(&slack, "chat.postMessage", body.clone()).await;
+        assert_eq!(answer.body["error"], "invalid_blocks", "{body}");
+        let why = &answer.body["response_metadata"]["messages"][0];
+        assert!(
+            why.as_str().is_some_and(|w| w.starts_with("[ERROR] ")),
+            "{}",
+            answer.body
+        );
+    }
+    // At the limits, and an update is checked the same way.
+    let most: Vec<Value> = (0..25)
+        .map(|i| {
+            button(
+                &format!("{i}{}", "a".repeat(250)),
+                json!({"text": {"type": "plain_text", "text": "é".repeat(75)}, "value": "v".repeat(2000), "style": "primary"}),
+            )
+        })
+        .collect();
+    let ts = post(&slack, actions(most)).await;
+    let update = call(
+        &slack,
+        "chat.update",
+        json!({"channel": CHANNEL, "ts": ts, "blocks": [{"type": "actions", "elements": [button("a", json!({"style": "danger"})), button("a", json!({}))]}]}),
+    )
+    .await;
+    assert_eq!(update.body["error"], "invalid_blocks");
+    assert_eq!(slack.unexpected().len(), refused.len() + 1);
+}
+
+#[tokio::test]
+async fn a_click_on_a_button_reaches_lucid_signed_as_slack_signs() {
+    use lucid::slack::inbound::{SlackRequest, parse_interaction, verify};
+    const SECRET: &str = "click-secret";
+    let slack = FakeSlack::start(TOKEN).await;
+    // Where lucid would listen: checks the signature and reads the click as lucid does.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let app = axum::Router::new().route(
+        "/webhooks/slack/interactions",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| async move {
+                let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs() as i64;
+                verify(
+                    &secrecy::SecretString::from(SECRET),
+                    header("x-slack-request-timestamp"),
+                    &body,
+                    header("x-slack-signature"),
+                    now,
+                )
+                .unwrap();
+                tx.send(parse_interaction(&body).unwrap()).unwrap();
+                axum::Json(json!({"as": "permission"}))
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let lucid_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let blocks = |value: &str| {
+        json!([
+            {"type": "section", "text": {"type": "mrkdwn", "text": "*Working*"}},
+            {"type": "actions", "elements": [
+                button("permission_allow", json!({"value": value, "style": "primary"})),
+                button("stop", json!({"value": "s1", "style": "danger"})),
+            ]},
+        ])
+    };
+    let thread = "1699999999.000100";
+    post(
+        &slack,
+        json!({"channel": CHANNEL, "text": "old", "thread_ts": thread, "blocks": blocks("s0:1")}),
+    )
+    .await;
+    let latest = post(
+        &slack,
+        json!({"channel": CHANNEL, "text": "new", "thread_ts": thread, "blocks": blocks("s1:2")}),
+    )
+    .await;
+
+    let (status, answer) = slack
+        .click_button_answered(&lucid_url, SECRET, "U0ADA", "permission_allow")
+        .await;
+    assert_eq!((status, answer), (200, json!({"as": "permission"})));
+    let SlackRequest::Action(click) = rx.recv().await.unwrap() else {
+        panic!("not a click");
+    };
+    assert_eq!(
+        (
+            click.action_id.as_str(),
+            click.value.as_str(),
+            click.user.as_str()
+        ),
+        ("permission_allow", "s1:2", "U0ADA")
+    );
+    assert_eq!(
+        (
+            click.channel.as_str(),
+            click.message_ts.as_str(),
+            click.thread_ts.as_deref()
+        ),
+        (CHANNEL, latest.as_str(), Some(thread))
+    );
+    assert_eq!(click.team, slack.identity().team_id);
+
+    // Each click is its own: another trigger_id.
+    assert_eq!(
+        slack
+            .click_button(&lucid_url, SECRET, "U0ADA", "stop")
+            .await,
+        200
+    );
+    let SlackRequest::Action(stop) = rx.recv().await.unwrap() else {
+        panic!("not a click");
+    };
+    assert_eq!(
+        (stop.action_id.as_str(), stop.value.as_str()),
+        ("stop", "s1")
+    );
+    assert_ne!(stop.trigger_id, click.trigger_id);
+    assert!(slack.unexpected().is_empty());
+}
+
 #[tokio::test]
 async fn ephemeral_messages_and_injected_failures() {
     let slack = FakeSlack::start(TOKEN).await;

@@ -1,8 +1,10 @@
 //! The one integration-test binary (every file directly in tests/ would link the whole
 //! dependency tree again). Modules share the harness.
 
+mod acp_control;
 mod acp_e2e;
 mod acp_image;
+mod acp_permissions;
 mod agent;
 mod agent_choice;
 mod agent_packages;
@@ -33,6 +35,8 @@ mod notion_api;
 mod notion_e2e;
 mod pages;
 mod pages_http;
+mod pages_http_permission;
+mod permission_buttons_e2e;
 mod prepared_e2e;
 mod preview_e2e;
 mod readme;

@@ -144,6 +144,28 @@ fn key_header(provider: ModelProvider) -> KeyHeader {
 /// The variables that point an agent at the gateway: the provider's base URL and
 /// key variables, as the agents of that provider read them, and the gateway kept out
 /// of any proxy.
+/// What an agent that offers gateway authentication (a method whose `_meta` has a
+/// `gateway`, as Gemini CLI's does) is given in `authenticate`'s `_meta.gateway`:
+/// the gateway's base URL for its provider, and the header carrying the session's
+/// token the way that provider's clients send a key.
+pub fn gateway_auth(
+    provider: ModelProvider,
+    gateway: SocketAddr,
+    token: &str,
+) -> serde_json::Value {
+    let origin = format!("http://{gateway}");
+    let (base_url, header, value) = match provider {
+        ModelProvider::Anthropic => (origin, "x-api-key", token.to_owned()),
+        ModelProvider::OpenAi => (
+            format!("{origin}/v1"),
+            "authorization",
+            format!("Bearer {token}"),
+        ),
+        ModelProvider::Google => (origin, "x-goog-api-key", token.to_owned()),
+    };
+    serde_json::json!({"baseUrl": base_url, "headers": {header: value}})
+}
+
 pub fn agent_env(
     provider: ModelProvider,
     gateway: SocketAddr,

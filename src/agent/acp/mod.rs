@@ -123,7 +123,7 @@ impl AgentRunner for AcpAgent {
         let env = gateways::agent_env(provider, pass.gateway.addr(), pass.token.expose_secret());
         let spec = ProcessSpec {
             env,
-            ..ProcessSpec::new(self.agent.command.clone())
+            ..ProcessSpec::new(self.agent.command.clone()).stderr_cap(AGENT_LOG_BYTES)
         };
         // Not the job's stop: a stopped agent is asked to end its turn first.
         let kill = CancellationToken::new();
@@ -134,9 +134,42 @@ impl AgentRunner for AcpAgent {
             }
             Err(e) => return Err(e.into()),
         };
+        let (store, session) = (job.steps.store, job.session.id);
+        let handle = process.handle.clone();
+        let token = pass.token.expose_secret().to_owned();
         let end = talk::talk(self, job, process, pass).await;
         // Whatever the agent left running goes with the run.
         kill.cancel();
+        keep_log(store, session, id, &handle, &token).await?;
         end
     }
+}
+
+/// At most this much of an agent's stderr is kept (its head and tail).
+const AGENT_LOG_BYTES: usize = 64 * 1024;
+
+/// Logs what the agent wrote to stderr in this run, its session token masked (dead by
+/// now, but nobody's business).
+async fn keep_log(
+    store: &Store,
+    session: crate::core::SessionId,
+    agent: &str,
+    handle: &crate::sandbox::ProcessHandle,
+    token: &str,
+) -> anyhow::Result<()> {
+    let ended = tokio::time::timeout(Duration::from_secs(5), handle.wait()).await;
+    let Ok(Ok(exit)) = ended else {
+        tracing::info!(session = %session, "the agent's log could not be read: it did not end");
+        return Ok(());
+    };
+    let text = exit.stderr.text.replace(token, "[session token]");
+    if text.trim().is_empty() {
+        return Ok(());
+    }
+    let log = crate::core::EventBody::AgentLog {
+        agent: agent.to_owned(),
+        text,
+    };
+    store.append_event(session, log).await?;
+    Ok(())
 }

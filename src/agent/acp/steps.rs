@@ -53,6 +53,36 @@ impl<'a> Steps<'a> {
         }
     }
 
+    /// What a permission request is about, in words (the command it runs, else its
+    /// title), and the kind of tool, from the request and the call as known so far.
+    pub fn describe(&self, update: &ToolCallUpdate) -> (String, Option<String>) {
+        let known = self.calls.get(update.tool_call_id.0.as_ref());
+        let fields = &update.fields;
+        let call = Call {
+            kind: fields.kind.or(known.map(|c| c.kind)).unwrap_or_default(),
+            title: fields
+                .title
+                .clone()
+                .or(known.map(|c| c.title.clone()))
+                .unwrap_or_default(),
+            raw_input: fields
+                .raw_input
+                .clone()
+                .or(known.and_then(|c| c.raw_input.clone())),
+            ..Call::default()
+        };
+        let what = command_of(&call);
+        let kind = serde_json::to_value(call.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned));
+        let what = if what.trim().is_empty() {
+            update.tool_call_id.0.to_string()
+        } else {
+            what
+        };
+        (what, kind)
+    }
+
     /// The agent's last message, once its words are logged.
     pub async fn last_message(&mut self) -> Result<String, StoreError> {
         self.flush().await?;

@@ -9,21 +9,23 @@ use super::gateways::Pass;
 use super::steps::Steps;
 use super::{AcpAgent, SeenAgent, permission};
 use crate::agent::engine::{cost, follow_up_text};
-use crate::agent::port::{Job, JobEnd, Said, Start};
+use crate::agent::port::{Job, JobEnd, PermissionAnswer, Said, Start};
 use crate::config::PermissionPolicy;
-use crate::core::{EventBody, SessionState, Usage};
+use crate::core::{EventBody, PermissionOutcome, SessionState, Usage};
 use crate::messages;
 use crate::sandbox::{ProcessHandle, ProcessStdin, ProcessStdout, SandboxProcess};
 use crate::store::StoreError;
 use agent_client_protocol::schema::ProtocolVersion;
 use agent_client_protocol::v1::schema::{
-    AuthMethod, AuthenticateRequest, CancelNotification, ClientCapabilities, ContentBlock,
-    Implementation, InitializeRequest, InitializeResponse, LoadSessionRequest, NewSessionRequest,
-    PromptRequest, RequestPermissionRequest, RequestPermissionResponse, SessionId,
-    SessionNotification, StopReason, TextContent,
+    AuthMethod, AuthMethodAgent, AuthenticateRequest, CancelNotification, ClientCapabilities,
+    ContentBlock, Implementation, InitializeRequest, InitializeResponse, LoadSessionRequest,
+    NewSessionRequest, PromptRequest, RequestPermissionRequest, RequestPermissionResponse,
+    SessionId, SessionNotification, StopReason, TextContent,
 };
 use agent_client_protocol::v1::{ConnectionTo, Responder};
 use agent_client_protocol::{Agent, Client, Lines};
+use secrecy::ExposeSecret;
+use std::collections::VecDeque;
 use std::future::Future;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -38,6 +40,16 @@ type Asked = (
     RequestPermissionRequest,
     Responder<RequestPermissionResponse>,
 );
+
+/// A permission request waiting for a person (the `ask` policy): the first is the
+/// one asked in the thread, the others wait their turn.
+struct Waiting {
+    asked: Asked,
+    /// Its number in the thread, once asked there.
+    number: Option<u32>,
+    /// When it is rejected if nobody answered.
+    until: Instant,
+}
 
 /// Why waiting stopped before what was waited for came.
 enum Over {
@@ -73,6 +85,7 @@ pub(super) async fn talk(
         sandbox: _,
         start,
         inbox,
+        answers,
         steps,
         stop,
     } = job;
@@ -82,6 +95,9 @@ pub(super) async fn talk(
         session_id: session.id,
         steps: Steps::new(steps),
         inbox,
+        answers,
+        waiting: VecDeque::new(),
+        asked_before: None,
         stop,
         updates,
         asks,
@@ -180,6 +196,11 @@ struct Conversation<'a> {
     session_id: crate::core::SessionId,
     steps: Steps<'a>,
     inbox: mpsc::UnboundedReceiver<Said>,
+    answers: mpsc::UnboundedReceiver<PermissionAnswer>,
+    /// Permission requests waiting for a person, oldest first.
+    waiting: VecDeque<Waiting>,
+    /// How many requests the session asked in its thread so far, once counted.
+    asked_before: Option<u32>,
     stop: tokio_util::sync::CancellationToken,
     updates: mpsc::UnboundedReceiver<SessionNotification>,
     asks: mpsc::UnboundedReceiver<Asked>,
@@ -263,32 +284,63 @@ impl Conversation<'_> {
         Ok(hello)
     }
 
-    /// Authenticates with a key method when the agent offers one (its key is the
-    /// session's token in the environment). Other methods (a login in a terminal or
-    /// a browser) are not for a sandbox, so none is chosen.
+    /// Authenticates the best way the agent offers: through a gateway method (given
+    /// the gateway's address and the session's token in `_meta.gateway`), else an
+    /// API-key method (the token in `_meta["api-key"]`), else a method whose name
+    /// says key (the token is in its environment). Other methods (a login in a
+    /// terminal or a browser) are not for a sandbox, so none is chosen.
     async fn authenticate(
         &mut self,
         cx: &ConnectionTo<Agent>,
         hello: &InitializeResponse,
     ) -> Result<(), Over> {
-        let key_method = hello.auth_methods.iter().find_map(|method| match method {
-            AuthMethod::Agent(method) => {
-                let words = format!("{} {}", method.id.0, method.name).to_lowercase();
-                words.contains("key").then(|| method.id.clone())
-            }
-            _ => None,
-        });
-        if let Some(method) = key_method {
+        let chosen = self.auth_request(&hello.auth_methods);
+        if let Some(request) = chosen {
             // Refused, the agent may still find its key where it looks by itself.
-            let asked = cx
-                .send_request(AuthenticateRequest::new(method))
-                .block_task();
+            let asked = cx.send_request(request).block_task();
             let answered = self.until(cx, async { Ok(asked.await) }).await?;
             if let Err(e) = answered {
                 tracing::info!(session = %self.session_id, error = %e, "the agent refused authentication");
             }
         }
         Ok(())
+    }
+
+    fn auth_request(&self, methods: &[AuthMethod]) -> Option<AuthenticateRequest> {
+        let offered = || {
+            methods.iter().filter_map(|method| match method {
+                AuthMethod::Agent(method) => Some(method),
+                _ => None,
+            })
+        };
+        let meta_has = |method: &&AuthMethodAgent, key: &str| {
+            method.meta.as_ref().is_some_and(|m| m.contains_key(key))
+        };
+        let token = self.pass.token.expose_secret();
+        let mut meta = serde_json::Map::new();
+        let method = if let Some(method) = offered().find(|m| meta_has(m, "gateway")) {
+            let gateway = super::gateways::gateway_auth(
+                self.agent.agent.provider,
+                self.pass.gateway.addr(),
+                token,
+            );
+            meta.insert("gateway".into(), gateway);
+            method
+        } else if let Some(method) = offered().find(|m| meta_has(m, "api-key")) {
+            meta.insert("api-key".into(), token.into());
+            method
+        } else {
+            offered().find(|method| {
+                let words = format!("{} {}", method.id.0, method.name).to_lowercase();
+                words.contains("key")
+            })?
+        };
+        let request = AuthenticateRequest::new(method.id.clone());
+        Some(if meta.is_empty() {
+            request
+        } else {
+            request.meta(meta)
+        })
     }
 
     /// Opens the agent's session and says what the first prompt is: the task; or,
@@ -405,6 +457,9 @@ impl Conversation<'_> {
         let mut words_at = Instant::now();
         loop {
             let deadline = self.deadline;
+            // Waiting for a person is not the agent's silence.
+            let idle_counts = self.waiting.is_empty() || self.ending.is_some() || self.interrupted;
+            let answer_due = self.waiting.front().map(|w| w.until);
             tokio::select! {
                 biased;
                 Some(update) = self.updates.recv() => {
@@ -413,7 +468,11 @@ impl Conversation<'_> {
                     }
                     self.update(update).await?;
                 }
-                Some(asked) = self.asks.recv() => self.asked(asked),
+                Some(asked) = self.asks.recv() => self.asked(asked).await?,
+                Some(answer) = self.answers.recv() => self.answered(answer).await?,
+                () = tokio::time::sleep_until(answer_due.unwrap_or(deadline)), if answer_due.is_some() => {
+                    self.settle(PermissionOutcome::TimedOut, None).await?;
+                }
                 Some(tokens) = self.pass.spent.recv() => self.spent(cx, tokens).await?,
                 () = tokio::time::sleep_until(words_at + WORDS_PAUSE), if self.steps.has_words() => {
                     self.steps.flush().await?;
@@ -443,7 +502,7 @@ impl Conversation<'_> {
                 Ok(()) = self.heard.changed(), if self.ending.is_none() && !self.interrupted => {
                     self.deadline = Instant::now() + self.agent.settings.idle_timeout;
                 }
-                () = tokio::time::sleep_until(deadline) => {
+                () = tokio::time::sleep_until(deadline), if idle_counts => {
                     let end = match self.ending.take() {
                         Some(ending) => ending,
                         None if self.interrupted => {
@@ -456,9 +515,9 @@ impl Conversation<'_> {
                     return Err(self.end(end).await);
                 }
                 () = self.stop.cancelled(), if self.ending.is_none() => {
-                    self.cancel(cx, JobEnd::Stopped);
+                    self.cancel(cx, JobEnd::Stopped).await?;
                 }
-                Some(said) = self.inbox.recv() => self.heard_from_thread(cx, said),
+                Some(said) = self.inbox.recv() => self.heard_from_thread(cx, said).await?,
             }
         }
     }
@@ -480,34 +539,140 @@ impl Conversation<'_> {
         self.steps.take(notification.update).await
     }
 
-    fn asked(&mut self, (request, responder): Asked) {
+    /// A permission request: answered by policy, or asked in the thread.
+    async fn asked(&mut self, (request, responder): Asked) -> Result<(), StoreError> {
         if self.ending.is_some() || self.interrupted {
-            let _ = responder.respond(permission::cancelled());
-            return;
+            self.respond(responder, permission::cancelled());
+            return Ok(());
         }
-        let answer = match self.agent.settings.permissions {
-            PermissionPolicy::Allow => permission::allow(&request.options),
-            // Asking in the thread needs the platforms' buttons; until then an
-            // `ask` deployment is never allowed silently.
+        match self.agent.settings.permissions {
+            PermissionPolicy::Allow => {
+                let answer = permission::allow(&request.options);
+                self.respond(responder, answer);
+            }
             PermissionPolicy::Ask => {
-                tracing::warn!(session = %self.session_id, "a permission request was rejected: asking in the thread is not available");
+                self.waiting.push_back(Waiting {
+                    asked: (request, responder),
+                    number: None,
+                    until: Instant::now(),
+                });
+                if self.waiting.len() == 1 {
+                    self.ask_thread().await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Asks the thread about the first waiting request: logged with its number, and
+    /// its time to be answered starts.
+    async fn ask_thread(&mut self) -> Result<(), StoreError> {
+        let asked_before = match self.asked_before {
+            Some(n) => n,
+            None => self
+                .store
+                .events_of_kind(self.session_id, "permission_asked", 0, u32::MAX)
+                .await?
+                .len() as u32,
+        };
+        let number = asked_before + 1;
+        self.asked_before = Some(number);
+        let within = self.agent.settings.permission_timeout;
+        let Some(front) = self.waiting.front_mut() else {
+            return Ok(());
+        };
+        let (title, tool) = self.steps.describe(&front.asked.0.tool_call);
+        front.number = Some(number);
+        front.until = Instant::now() + within;
+        self.steps.flush().await?;
+        let asked = EventBody::PermissionAsked {
+            number,
+            title,
+            tool,
+            within_secs: within.as_secs(),
+        };
+        self.store.append_event(self.session_id, asked).await?;
+        Ok(())
+    }
+
+    /// A person's answer: it settles the request asked in the thread, when it is the
+    /// one they answered.
+    async fn answered(&mut self, answer: PermissionAnswer) -> Result<(), StoreError> {
+        let asked = self.waiting.front().and_then(|w| w.number);
+        if asked.is_none() || answer.number.is_some_and(|n| Some(n) != asked) {
+            tracing::info!(session = %self.session_id, number = ?answer.number, "an answer to no waiting permission request");
+            return Ok(());
+        }
+        let outcome = if answer.allow {
+            PermissionOutcome::Allowed
+        } else {
+            PermissionOutcome::Rejected
+        };
+        self.settle(outcome, Some(answer.author)).await
+    }
+
+    /// Ends the first waiting request thus; the next, if any, is asked.
+    async fn settle(
+        &mut self,
+        outcome: PermissionOutcome,
+        by: Option<String>,
+    ) -> Result<(), StoreError> {
+        let Some(Waiting {
+            asked: (request, responder),
+            number,
+            ..
+        }) = self.waiting.pop_front()
+        else {
+            return Ok(());
+        };
+        let answer = match outcome {
+            PermissionOutcome::Allowed => permission::allow(&request.options),
+            PermissionOutcome::Rejected | PermissionOutcome::TimedOut => {
                 permission::reject(&request.options)
             }
+            PermissionOutcome::Cancelled => permission::cancelled(),
         };
+        self.respond(responder, answer);
+        if let Some(number) = number {
+            let settled = EventBody::PermissionSettled {
+                number,
+                outcome,
+                by,
+            };
+            self.store.append_event(self.session_id, settled).await?;
+        }
+        if outcome != PermissionOutcome::Cancelled {
+            // The agent's silence counts again from now.
+            self.deadline = Instant::now() + self.agent.settings.idle_timeout;
+            if !self.waiting.is_empty() {
+                self.ask_thread().await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn respond(
+        &self,
+        responder: Responder<RequestPermissionResponse>,
+        answer: RequestPermissionResponse,
+    ) {
         if let Err(e) = responder.respond(answer) {
             tracing::info!(session = %self.session_id, error = %e, "a permission answer was not sent");
         }
     }
 
-    /// Cancels the turn for `ending`: the agent is told, a permission it asks from
-    /// now on is answered as cancelled (none waits: each is answered as it comes),
-    /// and it has the grace to end its turn.
-    fn cancel(&mut self, cx: &ConnectionTo<Agent>, ending: JobEnd) {
+    /// Cancels the turn for `ending`: the agent is told, every permission request
+    /// waiting or asked from now on is answered as cancelled, and it has the grace
+    /// to end its turn.
+    async fn cancel(&mut self, cx: &ConnectionTo<Agent>, ending: JobEnd) -> Result<(), StoreError> {
         self.ending = Some(ending);
-        self.cancel_turn(cx);
+        self.cancel_turn(cx).await
     }
 
-    fn cancel_turn(&mut self, cx: &ConnectionTo<Agent>) {
+    async fn cancel_turn(&mut self, cx: &ConnectionTo<Agent>) -> Result<(), StoreError> {
+        while !self.waiting.is_empty() {
+            self.settle(PermissionOutcome::Cancelled, None).await?;
+        }
         match &self.acp_session {
             Some(session) => {
                 let _ = cx.send_notification(CancelNotification::new(session.clone()));
@@ -516,19 +681,25 @@ impl Conversation<'_> {
             // Nothing to cancel yet: the process goes at once.
             None => self.deadline = Instant::now(),
         }
+        Ok(())
     }
 
     /// What a person said while the agent works: given with the next prompt, or at
     /// once when they ask to interrupt.
-    fn heard_from_thread(&mut self, cx: &ConnectionTo<Agent>, (author, text): Said) {
+    async fn heard_from_thread(
+        &mut self,
+        cx: &ConnectionTo<Agent>,
+        (author, text): Said,
+    ) -> Result<(), StoreError> {
         match interruption(&text) {
             Some(rest) if self.ending.is_none() => {
                 self.queued.push((author, rest.to_owned()));
                 self.interrupted = true;
-                self.cancel_turn(cx);
+                self.cancel_turn(cx).await?;
             }
             _ => self.queued.push((author, text)),
         }
+        Ok(())
     }
 
     /// What the agent spent at the gateway: the session's totals logged, and the turn
@@ -545,7 +716,7 @@ impl Conversation<'_> {
         if let Some(reason) = self.over_budget() {
             // The gateway refuses the agent from now on, whatever it does.
             self.pass.cut();
-            self.cancel(cx, JobEnd::OutOfBudget { reason });
+            self.cancel(cx, JobEnd::OutOfBudget { reason }).await?;
         }
         Ok(())
     }

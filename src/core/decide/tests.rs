@@ -221,6 +221,27 @@ fn the_decision_table() {
         ("preview said to lucid publishes a port",
             intent(task("preview 3000"), true), with_session(Running), open.clone(),
             Decision::Preview { session: s, port: 3000 }),
+        ("allow said to lucid answers the waiting permission request",
+            intent(task("allow"), true), with_session(Running), open.clone(),
+            Decision::AnswerPermission { session: s, number: None, allow: true }),
+        ("reject with a number answers that request",
+            intent(task("reject 2"), true), with_session(Running), open.clone(),
+            Decision::AnswerPermission { session: s, number: Some(2), allow: false }),
+        ("a button answers a permission request",
+            intent(Ask::Permission { number: Some(1), allow: true }, true), with_session(Running), open.clone(),
+            Decision::AnswerPermission { session: s, number: Some(1), allow: true }),
+        ("a button of a finished session answers nothing",
+            intent(Ask::Permission { number: Some(1), allow: true }, true), with_session(Completed), open.clone(),
+            Decision::Ignore("the session is over: nothing waits for an answer")),
+        ("allow said to a finished session is words for it",
+            intent(task("allow"), true), with_session(Completed), open.clone(),
+            Decision::Resume { session: s, text: "allow".into() }),
+        ("allow overheard is only a note",
+            intent(task("allow"), false), with_session(Running), open.clone(),
+            Decision::Note { session: s, text: "allow".into() }),
+        ("a permission button with no session answers nothing",
+            intent(Ask::Permission { number: None, allow: true }, true), ThreadState::default(), open.clone(),
+            Decision::Ignore("there is no session here to answer")),
         ("undo overheard is only a note",
             intent(task("undo"), false), with_session(Running), open.clone(),
             Decision::Note { session: s, text: "undo".into() }),
@@ -275,7 +296,7 @@ fn the_decision_table() {
 fn asking(mut ask: Ask, chosen: &str) -> Ask {
     match &mut ask {
         Ask::Task { agent, .. } | Ask::Handover { agent, .. } => *agent = Some(chosen.into()),
-        Ask::Stop => {}
+        Ask::Stop | Ask::Permission { .. } => {}
     }
     ask
 }

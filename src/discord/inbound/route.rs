@@ -7,7 +7,7 @@
 use super::{Button, Command, DiscordRequest, parse_interaction};
 use crate::chat::{ChatPlatform, Intake, Taken};
 use crate::core::{Ask, Author, DeliveryId, Intent, Origin, Policy, SessionId, ThreadRef};
-use crate::discord::outbound::client::{COMMAND, STOP_PREFIX};
+use crate::discord::outbound::client::{ALLOW_PREFIX, COMMAND, REJECT_PREFIX, STOP_PREFIX};
 use crate::discord::{DiscordPlatform, SESSION_THREAD_PREFIX};
 use crate::http::ApiError;
 use crate::messages::{self, Text};
@@ -176,12 +176,69 @@ async fn on_command(
     })
 }
 
+/// What a click on one of lucid's buttons asks, with the rest of its `custom_id` (the
+/// session, and for Allow and Reject the request's number), not yet read.
+#[derive(Debug, PartialEq, Eq)]
+enum Clicked<'a> {
+    Stop(&'a str),
+    Permission { rest: &'a str, allow: bool },
+}
+
+impl<'a> Clicked<'a> {
+    fn of(custom_id: &'a str) -> Option<Clicked<'a>> {
+        if let Some(rest) = custom_id.strip_prefix(STOP_PREFIX) {
+            Some(Clicked::Stop(rest))
+        } else if let Some(rest) = custom_id.strip_prefix(ALLOW_PREFIX) {
+            Some(Clicked::Permission { rest, allow: true })
+        } else {
+            custom_id
+                .strip_prefix(REJECT_PREFIX)
+                .map(|rest| Clicked::Permission { rest, allow: false })
+        }
+    }
+
+    /// The session the button is for, and what it asks; else why the `custom_id` is
+    /// unreadable.
+    fn read(&self) -> Result<(SessionId, Ask), String> {
+        let session = |s: &str| {
+            s.parse::<SessionId>()
+                .map_err(|e| format!("the button names no session: {e}"))
+        };
+        match *self {
+            Clicked::Stop(rest) => Ok((session(rest)?, Ask::Stop)),
+            Clicked::Permission { rest, allow } => {
+                let (id, number) = rest.split_once(':').ok_or_else(|| {
+                    format!("the button's {rest:?} is not <session id>:<request number>")
+                })?;
+                let number = number
+                    .parse()
+                    .map_err(|_| format!("the button's {number:?} is not a request number"))?;
+                Ok((
+                    session(id)?,
+                    Ask::Permission {
+                        number: Some(number),
+                        allow,
+                    },
+                ))
+            }
+        }
+    }
+
+    /// Said only to the person who pressed it, when they may not.
+    fn not_yours(&self) -> Text {
+        match self {
+            Clicked::Stop(_) => messages::may_not_stop(),
+            Clicked::Permission { .. } => messages::may_not_answer(),
+        }
+    }
+}
+
 async fn on_button(
     platform: &Arc<DiscordPlatform>,
     intake: &Intake,
     button: Button,
 ) -> Result<Response, ApiError> {
-    let Some(session) = button.custom_id.strip_prefix(STOP_PREFIX) else {
+    let Some(clicked) = Clicked::of(&button.custom_id) else {
         return Ok(only_you(platform, &messages::not_set_up_here()));
     };
     let allowed = button
@@ -190,11 +247,9 @@ async fn on_button(
         .is_some_and(|g| platform.guild_allowed(g));
     let person = &button.person;
     if !allowed || platform.person_refusal(&person.id, &person.roles).is_some() {
-        return Ok(only_you(platform, &messages::may_not_stop()));
+        return Ok(only_you(platform, &clicked.not_yours()));
     }
-    let session: SessionId = session
-        .parse()
-        .map_err(|e| ApiError::bad_request(format!("the button names no session: {e}")))?;
+    let (session, ask) = clicked.read().map_err(ApiError::bad_request)?;
     let Some(found) = intake
         .store
         .session(session)
@@ -203,12 +258,28 @@ async fn on_button(
     else {
         return Ok(answer(json!({ "type": DEFERRED_UPDATE_MESSAGE })));
     };
+    let thread = found.trigger.thread.clone();
+    if let Ask::Permission { .. } = ask {
+        // A button left on an older session's message must not answer the thread's
+        // newer one.
+        let state = intake
+            .store
+            .thread_state(&thread)
+            .await
+            .map_err(ApiError::from)?;
+        if state.session.map(|(id, _)| id) != Some(session) {
+            return Ok(with_reason(
+                answer(json!({ "type": DEFERRED_UPDATE_MESSAGE })),
+                "the button is on the status message of a session that is not the thread's",
+            ));
+        }
+    }
     let delivery = DeliveryId::parse(&button.id)
         .map_err(|e| ApiError::bad_request(format!("the interaction's id is unusable: {e}")))?;
     let intent = Intent {
         origin: Origin {
             delivery,
-            thread: found.trigger.thread.clone(),
+            thread,
             author: Author {
                 id: person.id.clone(),
                 display_name: person.name.clone(),
@@ -216,12 +287,13 @@ async fn on_button(
             message: None,
             addressed: true,
         },
-        ask: Ask::Stop,
+        ask,
     };
     let taken = intake
         .take(&as_dyn(platform), intent, Policy::open(), None, false)
         .await?;
-    // The status message shows the stop when the session's worker writes it.
+    // The status message shows the stop or the answer when the session's worker
+    // writes it.
     Ok(with_taken(
         answer(json!({ "type": DEFERRED_UPDATE_MESSAGE })),
         &taken,
@@ -266,4 +338,59 @@ fn with_reason(mut response: Response, reason: &str) -> Response {
         response.headers_mut().insert("x-lucid-taken", value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SESSION: &str = "0190a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b";
+
+    fn read(custom_id: &str) -> Option<Result<(SessionId, Ask), String>> {
+        Clicked::of(custom_id).map(|clicked| clicked.read())
+    }
+
+    #[test]
+    fn allow_reject_and_stop_are_read_from_the_custom_id() {
+        use crate::discord::outbound::client::permission_custom_id;
+        let session: SessionId = SESSION.parse().unwrap();
+        assert_eq!(
+            read(&permission_custom_id(true, SESSION, 2)),
+            Some(Ok((
+                session,
+                Ask::Permission {
+                    number: Some(2),
+                    allow: true
+                }
+            )))
+        );
+        assert_eq!(
+            read(&permission_custom_id(false, SESSION, 7)),
+            Some(Ok((
+                session,
+                Ask::Permission {
+                    number: Some(7),
+                    allow: false
+                }
+            )))
+        );
+        assert_eq!(
+            read(&format!("stop:{SESSION}")),
+            Some(Ok((session, Ask::Stop)))
+        );
+        assert_eq!(read("other:1"), None);
+    }
+
+    #[test]
+    fn an_unreadable_custom_id_says_why() {
+        let reason = |id: &str| read(id).unwrap().unwrap_err();
+        assert!(
+            reason(&format!("allow:{SESSION}")).contains("is not <session id>:<request number>")
+        );
+        assert!(
+            reason(&format!("reject:{SESSION}:two")).contains("\"two\" is not a request number")
+        );
+        assert!(reason("allow:nope:1").contains("the button names no session"));
+        assert!(reason("stop:nope").contains("the button names no session"));
+    }
 }

@@ -22,18 +22,35 @@ use std::time::Duration;
 pub const MAX_CONTENT_CHARS: usize = 2_000;
 /// The `custom_id` of a status message's Stop button: `stop:<session id>`.
 pub const STOP_PREFIX: &str = "stop:";
+/// The `custom_id`s of the buttons that answer a waiting permission request:
+/// `allow:<session id>:<request number>` and `reject:<session id>:<request number>`
+/// (at most 7 + 36 + 1 + 10 characters, within Discord's 100).
+pub const ALLOW_PREFIX: &str = "allow:";
+pub const REJECT_PREFIX: &str = "reject:";
 /// The slash command's name and options.
 pub const COMMAND: &str = "lucid";
 pub const TASK_OPTION: &str = "task";
 pub const REPO_OPTION: &str = "repo";
 pub const AGENT_OPTION: &str = "agent";
 
-/// A message as lucid writes it: Markdown content, and the session its Stop button
-/// stops while the session runs.
+/// A message as lucid writes it: Markdown content, the session its Stop button stops
+/// while the session runs, and the permission request of that session its Allow and
+/// Reject buttons answer while it waits.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Post {
     pub content: String,
     pub stop: Option<String>,
+    /// The number of the session's permission request waiting for a person: shown as
+    /// Allow and Reject beside Stop (only with `stop`).
+    #[serde(default)]
+    pub waiting: Option<u32>,
+}
+
+/// The `custom_id` of the Allow (`allow`) or Reject button of request `number` of
+/// `session`.
+pub fn permission_custom_id(allow: bool, session: &str, number: u32) -> String {
+    let prefix = if allow { ALLOW_PREFIX } else { REJECT_PREFIX };
+    format!("{prefix}{session}:{number}")
 }
 
 impl Post {
@@ -41,6 +58,7 @@ impl Post {
         Post {
             content: content.into(),
             stop: None,
+            waiting: None,
         }
     }
 
@@ -49,15 +67,31 @@ impl Post {
         messages::shorten(&self.content, MAX_CONTENT_CHARS)
     }
 
+    /// One row: Allow and Reject while a request waits, then Stop (3 of the 5
+    /// buttons a row may hold).
     fn components(&self) -> Vec<CreateActionRow> {
-        match &self.stop {
-            Some(session) => vec![CreateActionRow::Buttons(vec![
-                CreateButton::new(format!("{STOP_PREFIX}{session}"))
-                    .label(messages::STOP_BUTTON)
-                    .style(ButtonStyle::Danger),
-            ])],
-            None => Vec::new(),
+        let Some(session) = &self.stop else {
+            return Vec::new();
+        };
+        let mut buttons = Vec::new();
+        if let Some(number) = self.waiting {
+            buttons.push(
+                CreateButton::new(permission_custom_id(true, session, number))
+                    .label(messages::ALLOW_BUTTON)
+                    .style(ButtonStyle::Success),
+            );
+            buttons.push(
+                CreateButton::new(permission_custom_id(false, session, number))
+                    .label(messages::REJECT_BUTTON)
+                    .style(ButtonStyle::Secondary),
+            );
         }
+        buttons.push(
+            CreateButton::new(format!("{STOP_PREFIX}{session}"))
+                .label(messages::STOP_BUTTON)
+                .style(ButtonStyle::Danger),
+        );
+        vec![CreateActionRow::Buttons(buttons)]
     }
 }
 
@@ -381,5 +415,74 @@ impl DiscordApi {
             .await?;
         messages.sort_by_key(|m| m.id);
         Ok(messages)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    const SESSION: &str = "0190a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b";
+
+    /// The buttons of `post`'s rows as Discord gets them: (custom_id, label, style).
+    fn buttons(post: &Post) -> Vec<Vec<(String, String, u64)>> {
+        let rows = serde_json::to_value(post.components()).unwrap();
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|row| {
+                assert_eq!(row["type"], 1, "{row}");
+                row["components"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|b: &Value| {
+                        (
+                            b["custom_id"].as_str().unwrap().to_owned(),
+                            b["label"].as_str().unwrap().to_owned(),
+                            b["style"].as_u64().unwrap(),
+                        )
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_waiting_request_puts_allow_and_reject_beside_stop() {
+        let mut post = Post {
+            content: "working".into(),
+            stop: Some(SESSION.into()),
+            waiting: None,
+        };
+        assert_eq!(
+            buttons(&post),
+            vec![vec![(format!("stop:{SESSION}"), "Stop".into(), 4)]]
+        );
+        post.waiting = Some(u32::MAX);
+        let shown = buttons(&post);
+        assert_eq!(
+            shown,
+            vec![vec![
+                (format!("allow:{SESSION}:4294967295"), "Allow".into(), 3),
+                (format!("reject:{SESSION}:4294967295"), "Reject".into(), 2),
+                (format!("stop:{SESSION}"), "Stop".into(), 4),
+            ]]
+        );
+        // Discord's limits: 5 buttons a row, custom ids of at most 100 characters.
+        assert!(shown[0].len() <= 5);
+        assert!(shown[0].iter().all(|(id, ..)| id.chars().count() <= 100));
+        // Without a session to stop there are no buttons at all.
+        post.stop = None;
+        assert!(buttons(&post).is_empty());
+    }
+
+    #[test]
+    fn a_post_kept_before_requests_waited_still_reads() {
+        let kept = json!({"content": "working", "stop": SESSION});
+        let post: Post = serde_json::from_value(kept).unwrap();
+        assert_eq!(post.waiting, None);
+        assert_eq!(post.stop.as_deref(), Some(SESSION));
     }
 }

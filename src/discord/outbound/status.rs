@@ -1,6 +1,7 @@
 //! A session's status message in Discord: its headline (state, repository, elapsed
 //! time, cost), what it does now or how it ended, who asked with a link to the
-//! session, and a Stop button while it runs. Worded by [`crate::messages`]; fitted
+//! session, and a Stop button while it runs (with Allow and Reject while the agent's
+//! permission request waits). Worded by [`crate::messages`]; fitted
 //! here into Discord's 2,000 characters, the line about the work giving way first.
 
 use super::client::{MAX_CONTENT_CHARS, Post};
@@ -30,9 +31,14 @@ pub fn status_post(view: &StatusView) -> Post {
     }
     content.push('\n');
     content.push_str(&asked);
+    let live = !session.state.is_terminal();
     Post {
         content: messages::shorten(&content, MAX_CONTENT_CHARS),
-        stop: (!session.state.is_terminal()).then(|| session.id.to_string()),
+        stop: live.then(|| session.id.to_string()),
+        waiting: digest
+            .waiting
+            .filter(|_| live)
+            .map(|waiting| waiting.number),
     }
 }
 
@@ -40,7 +46,8 @@ pub fn status_post(view: &StatusView) -> Post {
 mod tests {
     use super::*;
     use crate::core::{
-        Author, DeliveryId, RepoRef, Session, SessionState, ThreadRef, Timestamp, Trigger,
+        Author, DeliveryId, Event, EventBody, PermissionOutcome, RepoRef, Session, SessionState,
+        ThreadRef, Timestamp, Trigger,
     };
 
     fn session(state: SessionState, reason: Option<String>) -> Session {
@@ -83,6 +90,57 @@ mod tests {
         assert!(shown.content.contains("<@53908232506183680>"));
         let done = session(SessionState::Completed, Some("fixed".into()));
         assert_eq!(post(&done).stop, None);
+    }
+
+    fn asked(number: u32) -> EventBody {
+        EventBody::PermissionAsked {
+            number,
+            title: "rm -rf build".into(),
+            tool: Some("delete".into()),
+            within_secs: 300,
+        }
+    }
+
+    fn waiting_in(session: &Session, bodies: Vec<EventBody>) -> Option<u32> {
+        let events: Vec<Event> = bodies
+            .into_iter()
+            .zip(1..)
+            .map(|(body, seq)| Event {
+                session: session.id,
+                seq,
+                at: Timestamp::from_millis(1_000),
+                body,
+            })
+            .collect();
+        let shown = status_post(&StatusView {
+            session,
+            events: &events,
+            now: Timestamp::from_millis(65_000),
+            session_url: "http://lucid/sessions/x",
+        });
+        assert_eq!(shown.stop.is_some(), !session.state.is_terminal());
+        shown.waiting
+    }
+
+    #[test]
+    fn allow_and_reject_show_only_while_a_request_waits() {
+        let live = session(SessionState::Running, None);
+        assert_eq!(waiting_in(&live, vec![]), None);
+        assert_eq!(waiting_in(&live, vec![asked(2)]), Some(2));
+        let settled = EventBody::PermissionSettled {
+            number: 2,
+            outcome: PermissionOutcome::Allowed,
+            by: Some("Mason".into()),
+        };
+        assert_eq!(waiting_in(&live, vec![asked(2), settled]), None);
+        // The run ended while it waited: no buttons, whatever the log says.
+        let ended = EventBody::Status {
+            state: SessionState::Failed,
+            message: None,
+        };
+        assert_eq!(waiting_in(&live, vec![asked(3), ended]), None);
+        let done = session(SessionState::Cancelled, None);
+        assert_eq!(waiting_in(&done, vec![asked(3)]), None);
     }
 
     #[test]

@@ -68,6 +68,11 @@ pub fn render(view: &ProgressView) -> String {
     let mut body = md(&messages::headline(session, &digest, view.now));
     match session.state {
         SessionState::Queued | SessionState::Provisioning | SessionState::Running => {
+            // The agent waits for a person: GitHub takes no replies, so this asks.
+            if let Some(waiting) = digest.waiting {
+                let asking = messages::waiting_for_permission(waiting.title, waiting.within_secs);
+                let _ = write!(body, "\n\n{}", md(&asking));
+            }
             if let Some(command) = digest.running() {
                 let _ = write!(
                     body,

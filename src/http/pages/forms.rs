@@ -1,7 +1,8 @@
 //! What a signed-in operator does from the pages: start a session, message it, stop
-//! it, share it. Every form is checked three ways against cross-site requests: the
-//! cookie is SameSite=Strict, the form carries a token tied to that cookie, and a
-//! browser's `Origin` must be this lucid's. Each form also carries a one-time key, so
+//! it, take it back a step, answer its agent's permission request, share it. Every
+//! form is checked three ways against cross-site requests: the cookie is
+//! SameSite=Strict, the form carries a token tied to that cookie, and a browser's
+//! `Origin` must be this lucid's. Each form also carries a one-time key, so
 //! a double click or a resent form does nothing twice.
 
 use super::viewer::{Refusal, signed_in};
@@ -190,6 +191,52 @@ pub(super) async fn revert(
     };
     actions(&state)?
         .revert(session.id, &operator(None), checkpoint, &once(&form.once)?)
+        .await?;
+    Ok(back_to(session.id))
+}
+
+#[derive(Deserialize)]
+pub(super) struct PermissionForm {
+    form: String,
+    once: String,
+    /// `yes` allows, `no` rejects.
+    allow: String,
+    /// The request answered; empty: the one that waits.
+    #[serde(default)]
+    request: String,
+}
+
+/// The agent's permission request answered from the page's Allow and Reject buttons.
+pub(super) async fn permission(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<PermissionForm>,
+) -> Result<Response, Refusal> {
+    let (_, session) = operator_session(&state, &headers, &form.form, &id).await?;
+    let allow = match form.allow.trim() {
+        "yes" => true,
+        "no" => false,
+        _ => {
+            return Err(Refusal::Bad(
+                StatusCode::BAD_REQUEST,
+                WORDS.not_an_answer.to_owned(),
+            ));
+        }
+    };
+    let request = Some(form.request.trim())
+        .filter(|n| !n.is_empty())
+        .map(str::parse::<u32>)
+        .transpose()
+        .map_err(|_| Refusal::Bad(StatusCode::BAD_REQUEST, WORDS.not_a_request.to_owned()))?;
+    actions(&state)?
+        .answer_permission(
+            &session,
+            &operator(None),
+            request,
+            allow,
+            &once(&form.once)?,
+        )
         .await?;
     Ok(back_to(session.id))
 }

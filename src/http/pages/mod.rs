@@ -1,9 +1,9 @@
 //! lucid's own pages, served by lucid itself: the session list (`/`), each session's
 //! live timeline (`/sessions/{id}`), and the forms that start, steer, stop and share a
-//! session. Rendered on the server (askama templates under `templates/`, escaping
-//! everything they are given); one small script (`assets/live.js`) adds what arrives
-//! over the page's event stream. A strict Content-Security-Policy forbids any other
-//! script.
+//! session and answer its agent's permission requests. Rendered on the server (askama
+//! templates under `templates/`, escaping everything they are given); one small
+//! script (`assets/live.js`) adds what arrives over the page's event stream. A strict
+//! Content-Security-Policy forbids any other script.
 
 mod assets;
 mod feed;
@@ -38,6 +38,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/sessions/{id}/messages", post(forms::say))
         .route("/sessions/{id}/stop", post(forms::stop))
         .route("/sessions/{id}/revert", post(forms::revert))
+        .route("/sessions/{id}/permission", post(forms::permission))
         .route("/sessions/{id}/share", post(forms::share))
         .route("/sessions/{id}/unshare", post(forms::unshare))
         .route("/assets/{name}", get(assets::serve))

@@ -1,10 +1,12 @@
 //! `/sessions/{id}`: a session's timeline, whole as of now, then live (assets/live.js
 //! follows `/sessions/{id}/live` from the last event shown). An operator also gets the
-//! forms to message, stop, resume and share it; a share token's holder reads only.
+//! forms to message, stop, resume and share it, and, while its agent waits for leave,
+//! the box that allows or rejects; a share token's holder reads only.
 
 use super::list::Summary;
 use super::timeline;
 use super::viewer::{Chrome, Refusal, Viewer, render as html, viewer_of};
+use crate::core::digest::Digest;
 use crate::core::{Event, EventBody, Session, Timestamp, Usage};
 use crate::http::AppState;
 use crate::messages::page::{self, PageWords, WORDS, tab_title};
@@ -39,6 +41,19 @@ struct SessionPage {
     share_link: Option<String>,
     new_share: Option<String>,
     once: String,
+    /// Whether the agent waits for leave now: the box shows `asking`.
+    waiting: bool,
+    asking: Asking,
+}
+
+/// The permission request that waits, as its box shows it. The box is on an
+/// operator's page (hidden while nothing waits) so that assets/live.js can show it
+/// when a `permission_asked` item arrives, and hide it at its `permission_settled`.
+#[derive(Default)]
+struct Asking {
+    number: String,
+    title: String,
+    note: String,
 }
 
 #[derive(Deserialize)]
@@ -64,7 +79,12 @@ pub(super) async fn render(
     session: Session,
     new_share: Option<String>,
 ) -> Result<Html<String>, Refusal> {
-    let (events_html, last_seq, last_usage) = timeline_of(state, &session).await?;
+    let Timeline {
+        html: events_html,
+        last_seq,
+        usage: last_usage,
+        waiting,
+    } = timeline_of(state, &session).await?;
     let now = Timestamp::now();
     let head = Summary::of(state, &session, now);
     let finished = session.state.is_terminal();
@@ -94,6 +114,8 @@ pub(super) async fn render(
         },
         new_share,
         once: uuid::Uuid::now_v7().to_string(),
+        waiting: waiting.is_some() && !finished,
+        asking: waiting.unwrap_or_default(),
     };
     Ok(html(&page))
 }
@@ -108,24 +130,56 @@ pub(super) fn spent_words(session: &Session, last_usage: Option<Usage>) -> Strin
     spent(usage).unwrap_or_else(|| WORDS.nothing_spent.to_owned())
 }
 
-/// The whole log as list items, the last event's number, and the last usage seen.
-async fn timeline_of(
-    state: &AppState,
-    session: &Session,
-) -> Result<(String, u64, Option<Usage>), Refusal> {
+/// The whole log, as the page shows it.
+struct Timeline {
+    /// Every event as its list item.
+    html: String,
+    /// The last event's number.
+    last_seq: u64,
+    /// The last usage seen.
+    usage: Option<Usage>,
+    /// The permission request that waits, if one does.
+    waiting: Option<Asking>,
+}
+
+async fn timeline_of(state: &AppState, session: &Session) -> Result<Timeline, Refusal> {
     let mut html = String::new();
     let mut last = 0;
     let mut usage = None;
+    // Only what decides whether a request waits, read as the threads read it.
+    let mut asking: Vec<Event> = Vec::new();
     loop {
         let batch = state.store.events_after(session.id, last, BATCH).await?;
         for event in &batch {
             html.push_str(&timeline::render(event));
             usage = usage_of(event).or(usage);
             last = event.seq;
+            if decides_waiting(&event.body) {
+                asking.push(event.clone());
+            }
         }
         if batch.len() < BATCH as usize {
-            return Ok((html, last, usage));
+            let waiting = Digest::read(&asking).waiting.map(|w| Asking {
+                number: w.number.to_string(),
+                title: page::permission_title(w.title),
+                note: page::permission_note(w.number, w.within_secs),
+            });
+            return Ok(Timeline {
+                html,
+                last_seq: last,
+                usage,
+                waiting,
+            });
         }
+    }
+}
+
+/// Whether an event changes which permission request waits (see `Digest::waiting`).
+fn decides_waiting(body: &EventBody) -> bool {
+    match body {
+        EventBody::PermissionAsked { .. } | EventBody::PermissionSettled { .. } => true,
+        EventBody::Status { state, .. } => state.is_terminal(),
+        _ => false,
     }
 }
 

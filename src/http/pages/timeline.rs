@@ -37,6 +37,9 @@ struct Item<'a> {
     diff: Vec<DiffLine<'a>>,
     url: &'a str,
     label: String,
+    /// A permission request's number, and what its box says under its title.
+    request: u32,
+    note: String,
 }
 
 struct DiffLine<'a> {
@@ -70,6 +73,8 @@ impl<'a> Item<'a> {
             diff: Vec::new(),
             url: "",
             label: String::new(),
+            request: 0,
+            note: String::new(),
         }
     }
 }
@@ -164,6 +169,41 @@ pub(super) fn render(event: &Event) -> String {
         EventBody::PreviewRefused { reason } => Item {
             label: page::no_preview(reason),
             ..Item::new(event, "revert_refused")
+        },
+        EventBody::AgentLog { agent, text } => Item {
+            label: crate::messages::agent_log(agent, text),
+            head: text.clone(),
+            ..Item::new(event, "agent_log")
+        },
+        // The item carries what the page's permission box shows (see assets/live.js).
+        EventBody::PermissionAsked {
+            number,
+            title,
+            within_secs,
+            ..
+        } => Item {
+            label: crate::messages::permission_request(*number, title),
+            said: page::permission_title(title),
+            request: *number,
+            note: page::permission_note(*number, *within_secs),
+            ..Item::new(event, "permission_asked")
+        },
+        EventBody::PermissionAnswered {
+            author,
+            number,
+            allow,
+        } => Item {
+            label: crate::messages::permission_answered(author, *number, *allow),
+            ..Item::new(event, "permission_answered")
+        },
+        EventBody::PermissionSettled {
+            number,
+            outcome,
+            by,
+        } => Item {
+            label: crate::messages::permission_settled(*number, *outcome, by.as_deref()),
+            request: *number,
+            ..Item::new(event, "permission_settled")
         },
         EventBody::Prepared {
             image,
@@ -275,6 +315,22 @@ mod tests {
             },
             EventBody::Error {
                 message: hostile.into(),
+            },
+            EventBody::PermissionAsked {
+                number: 1,
+                title: hostile.into(),
+                tool: None,
+                within_secs: 300,
+            },
+            EventBody::PermissionAnswered {
+                author: hostile.into(),
+                number: Some(1),
+                allow: true,
+            },
+            EventBody::PermissionSettled {
+                number: 1,
+                outcome: crate::core::PermissionOutcome::Rejected,
+                by: Some(hostile.into()),
             },
         ];
         for body in bodies {

@@ -1,17 +1,22 @@
 //! A session's status message in Slack: its headline (state, repository, elapsed time,
 //! cost), what it does now or how it ended, who asked, and a Stop button while it
-//! runs. Worded by [`crate::messages`]; laid out here as Block Kit.
+//! runs (with Allow and Reject while the agent's permission request waits). Worded by
+//! [`crate::messages`]; laid out here as Block Kit.
 
 use super::client::Post;
 use super::markup::SlackMarkup;
 use crate::core::Session;
 use crate::core::digest::Digest;
-use crate::core::{Event, Timestamp};
+use crate::core::{Event, InvalidId, SessionId, Timestamp};
 use crate::messages::{self, Text};
 use slack_morphism::prelude::*;
 
 /// The `action_id` of the Stop button; its `value` is the session id.
 pub const STOP_ACTION: &str = "stop";
+/// The `action_id`s of the buttons that answer a waiting permission request; their
+/// `value` is `<session id>:<request number>` (see [`permission_value`]).
+pub const ALLOW_ACTION: &str = "permission_allow";
+pub const REJECT_ACTION: &str = "permission_reject";
 /// Slack shows up to 4,000 characters of a message's text; replies stay below.
 pub const MAX_REPLY_CHARS: usize = 3_500;
 
@@ -44,16 +49,53 @@ pub fn status_post(view: &StatusView) -> Post {
         .into(),
     );
     if !session.state.is_terminal() {
-        let stop = SlackBlockButtonElement::new(pt!(messages::STOP_BUTTON))
-            .with_action_id(STOP_ACTION.into())
-            .with_value(session.id.to_string())
-            .with_style(SlackBlockButtonStyle::Danger);
-        blocks.push(SlackActionsBlock::new(vec![SlackActionBlockElement::Button(stop)]).into());
+        let mut buttons = Vec::new();
+        if let Some(waiting) = digest.waiting {
+            let value = permission_value(session.id, waiting.number);
+            // Allow is the call to act; Reject stays plain beside the red Stop.
+            let allow = SlackBlockButtonElement::new(pt!(messages::ALLOW_BUTTON))
+                .with_action_id(ALLOW_ACTION.into())
+                .with_value(value.clone())
+                .with_style(SlackBlockButtonStyle::Primary);
+            let reject = SlackBlockButtonElement::new(pt!(messages::REJECT_BUTTON))
+                .with_action_id(REJECT_ACTION.into())
+                .with_value(value);
+            buttons.extend([allow, reject]);
+        }
+        buttons.push(
+            SlackBlockButtonElement::new(pt!(messages::STOP_BUTTON))
+                .with_action_id(STOP_ACTION.into())
+                .with_value(session.id.to_string())
+                .with_style(SlackBlockButtonStyle::Danger),
+        );
+        let elements = buttons
+            .into_iter()
+            .map(SlackActionBlockElement::Button)
+            .collect();
+        blocks.push(SlackActionsBlock::new(elements).into());
     }
     Post {
         text: messages::preview(session, &digest, view.now),
         blocks,
     }
+}
+
+/// The `value` of the Allow and Reject buttons: `<session id>:<request number>`.
+pub fn permission_value(session: SessionId, number: u32) -> String {
+    format!("{session}:{number}")
+}
+
+/// Reads an Allow or Reject button's `value` back: the session and the request
+/// number; else why it is unreadable.
+pub fn parse_permission_value(value: &str) -> Result<(SessionId, u32), String> {
+    let (session, number) = value
+        .split_once(':')
+        .ok_or_else(|| format!("{value:?} is not <session id>:<request number>"))?;
+    let session = session.parse().map_err(|e: InvalidId| e.to_string())?;
+    let number = number
+        .parse()
+        .map_err(|_| format!("{number:?} is not a request number"))?;
+    Ok((session, number))
 }
 
 /// Slack refuses a section whose text is longer than this.
@@ -201,6 +243,129 @@ mod tests {
             ending(&session).unwrap(),
             ":x: *The session failed:* the model refused the API key"
         );
+    }
+
+    fn asked(seq: u64, number: u32) -> Event {
+        event(
+            seq,
+            EventBody::PermissionAsked {
+                number,
+                title: "rm -rf build".into(),
+                tool: Some("delete".into()),
+                within_secs: 300,
+            },
+        )
+    }
+
+    /// The buttons of the status message: (action_id, value, style).
+    fn buttons(session: &Session, events: &[Event]) -> Vec<(String, String, Option<String>)> {
+        let post = status_post(&StatusView {
+            session,
+            events,
+            now: Timestamp::from_millis(65_000),
+            session_url: "u",
+        });
+        let blocks = serde_json::to_value(&post.blocks).unwrap();
+        let actions: Vec<&serde_json::Value> = blocks
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["type"] == "actions")
+            .collect();
+        assert!(actions.len() <= 1, "{blocks}");
+        actions
+            .iter()
+            .flat_map(|block| block["elements"].as_array().unwrap())
+            .map(|b| {
+                assert_eq!(b["type"], "button");
+                (
+                    b["action_id"].as_str().unwrap().to_owned(),
+                    b["value"].as_str().unwrap().to_owned(),
+                    // Slack refuses a `"style": null`: none is left out.
+                    b.get("style").map(|s| s.as_str().unwrap().to_owned()),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn allow_and_reject_sit_beside_stop_only_while_a_request_waits() {
+        let mut session = session();
+        session.state = SessionState::Running;
+        let id = session.id.to_string();
+        let stop = (
+            STOP_ACTION.to_owned(),
+            id.clone(),
+            Some("danger".to_owned()),
+        );
+        assert_eq!(buttons(&session, &[]), vec![stop.clone()]);
+
+        let waiting = [asked(1, 2)];
+        let value = format!("{id}:2");
+        assert_eq!(
+            buttons(&session, &waiting),
+            vec![
+                (ALLOW_ACTION.into(), value.clone(), Some("primary".into())),
+                (REJECT_ACTION.into(), value.clone(), None),
+                stop.clone(),
+            ]
+        );
+        assert_eq!(parse_permission_value(&value), Ok((session.id, 2)));
+        let post = status_post(&StatusView {
+            session: &session,
+            events: &waiting,
+            now: Timestamp::from_millis(65_000),
+            session_url: "u",
+        });
+        let blocks = blocks_text(&post);
+        assert!(blocks.contains("\"text\":\"Allow\""), "{blocks}");
+        assert!(blocks.contains("\"text\":\"Reject\""), "{blocks}");
+
+        // Settled (answered, timed out, cancelled): Stop alone again.
+        let settled = [
+            asked(1, 2),
+            event(
+                2,
+                EventBody::PermissionSettled {
+                    number: 2,
+                    outcome: crate::core::PermissionOutcome::TimedOut,
+                    by: None,
+                },
+            ),
+        ];
+        assert_eq!(buttons(&session, &settled), vec![stop.clone()]);
+        // Another request's settlement leaves the waiting one its buttons.
+        let other = [
+            asked(1, 3),
+            event(
+                2,
+                EventBody::PermissionSettled {
+                    number: 2,
+                    outcome: crate::core::PermissionOutcome::Allowed,
+                    by: Some("ada".into()),
+                },
+            ),
+        ];
+        assert_eq!(buttons(&session, &other).len(), 3);
+        // A session that ended has no buttons at all.
+        session.state = SessionState::Cancelled;
+        assert_eq!(buttons(&session, &waiting), vec![]);
+    }
+
+    #[test]
+    fn a_permission_value_is_read_back_or_says_why_not() {
+        let id = session().id;
+        assert_eq!(
+            parse_permission_value(&permission_value(id, u32::MAX)),
+            Ok((id, u32::MAX))
+        );
+        let err = |value: &str| parse_permission_value(value).unwrap_err();
+        assert!(err(&id.to_string()).contains("is not <session id>:<request number>"));
+        assert!(err("x:1").contains("is not a session id"), "{}", err("x:1"));
+        assert!(err(&format!("{id}:")).contains("is not a request number"));
+        assert!(err(&format!("{id}:1:2")).contains("is not a request number"));
+        // Within Slack's limit on a button's value (2,000 characters).
+        assert!(permission_value(id, u32::MAX).len() <= 2_000);
     }
 
     #[test]

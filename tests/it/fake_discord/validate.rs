@@ -2,8 +2,9 @@
 //! allowed mentions, flags), application commands, thread bodies. Limits from the
 //! docs: 2000 characters of content; 10 embeds of at most 6000 characters together
 //! (title 256, description 4096, 25 fields of name 256 / value 1024, footer 2048,
-//! author 256); 5 action rows of at most 5 buttons (label 80, custom_id 100); command
-//! and option names 1–32 lowercase, descriptions 1–100, 25 options, 25 choices.
+//! author 256); 5 action rows of at most 5 buttons (label 80, custom_id 100, unique in
+//! the message); command and option names 1–32 lowercase, descriptions 1–100, 25
+//! options, 25 choices.
 
 use serde_json::{Map, Value, json};
 
@@ -300,6 +301,8 @@ fn components_check(errors: &mut FormErrors, components: &Value, flags: u64) {
             "Must be 5 or fewer in length.",
         );
     }
+    // Every component's custom_id is unique in its message.
+    let mut custom_ids = std::collections::HashSet::new();
     for (i, row) in rows.iter().enumerate() {
         let i = i.to_string();
         if row["type"].as_u64() != Some(1) {
@@ -341,6 +344,18 @@ fn components_check(errors: &mut FormErrors, components: &Value, flags: u64) {
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect();
+            if let Some(custom_id) = child["custom_id"].as_str()
+                && !custom_id.is_empty()
+                && !custom_ids.insert(custom_id.to_owned())
+            {
+                let mut at = path.clone();
+                at.push("custom_id".to_owned());
+                errors.add_owned(
+                    at,
+                    "COMPONENT_CUSTOM_ID_DUPLICATED",
+                    "Component custom id was already specified",
+                );
+            }
             component(errors, path, child);
         }
     }

@@ -13,6 +13,10 @@
 //! missing or wrong token, bad parameters) are flagged `unexpected`, so a test can
 //! assert there were none.
 //!
+//! A test can click a button of the bot's messages as a person would
+//! (`click_button`): the fake sends lucid the `block_actions` interaction Slack would,
+//! signed with the app's signing secret.
+//!
 //! Point slack-morphism at it with
 //! `SlackClientHyperConnector::with_connector(https_or_http_connector).with_slack_api_url(&fake.api_url)`
 //! (checked against lucid's slack-morphism client by `fake_slack_selftest`).
@@ -22,6 +26,7 @@ mod server;
 
 pub use records::{SlackCall, SlackEphemeral, SlackIdentity, SlackMessage, SlackReaction};
 
+use serde_json::{Value, json};
 use server::{Inner, Shared};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -184,6 +189,119 @@ impl FakeSlack {
             .push_back((method.to_owned(), error.to_owned()));
     }
 
+    /// Clicks, as `user`, the button `action_id` of the latest message the bot posted
+    /// that shows one now (its current blocks), as Slack does: a `block_actions`
+    /// interaction, form-encoded as `payload=<JSON>`, signed with `signing_secret`
+    /// (`X-Slack-Signature`, `X-Slack-Request-Timestamp`) and POSTed to
+    /// `{lucid_url}/webhooks/slack/interactions`. Answers lucid's HTTP status. Panics
+    /// when no message of the bot has such a button.
+    pub async fn click_button(
+        &self,
+        lucid_url: &str,
+        signing_secret: &str,
+        user: &str,
+        action_id: &str,
+    ) -> u16 {
+        self.click_button_answered(lucid_url, signing_secret, user, action_id)
+            .await
+            .0
+    }
+
+    /// `click_button`, answering lucid's JSON body too (Null when not JSON).
+    pub async fn click_button_answered(
+        &self,
+        lucid_url: &str,
+        signing_secret: &str,
+        user: &str,
+        action_id: &str,
+    ) -> (u16, Value) {
+        let payload = self.block_actions(user, action_id);
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("payload", &payload.to_string())
+            .finish()
+            .into_bytes();
+        let timestamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let signature = lucid::slack::inbound::sign(signing_secret, timestamp, &body);
+        let request = reqwest::Client::new()
+            .post(format!("{lucid_url}/webhooks/slack/interactions"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("X-Slack-Request-Timestamp", timestamp.to_string())
+            .header("X-Slack-Signature", signature)
+            .body(body);
+        let response = tokio::time::timeout(DEADLINE, request.send())
+            .await
+            .unwrap_or_else(|_| {
+                panic!("timed out after {DEADLINE:?} waiting for lucid to answer a click")
+            })
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// The `block_actions` payload of `user` clicking the button `action_id` on the
+    /// latest of the bot's messages that shows it, in Slack's shape
+    /// (https://docs.slack.dev/reference/interaction-payloads/block_actions-payload).
+    pub fn block_actions(&self, user: &str, action_id: &str) -> Value {
+        let shows = |m: &&SlackMessage| button(&m.blocks, action_id).is_some();
+        let mut inner = self.inner();
+        let Some(message) = inner.messages.iter().rev().find(shows).cloned() else {
+            panic!("no message of the bot shows a button {action_id:?} now");
+        };
+        let (block_id, element) = button(&message.blocks, action_id).unwrap();
+        inner.clicks += 1;
+        let click = inner.clicks;
+        drop(inner);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        let action_ts = format!("{}.{:06}", now.as_secs(), now.subsec_micros());
+        let id = &self.state.identity;
+        let mut container = json!({
+            "type": "message",
+            "message_ts": message.ts,
+            "channel_id": message.channel,
+            "is_ephemeral": false,
+        });
+        if let Some(thread_ts) = &message.thread_ts {
+            container["thread_ts"] = json!(thread_ts);
+        }
+        let mut action = json!({
+            "type": "button",
+            "action_id": action_id,
+            "block_id": block_id,
+            "text": element["text"],
+            "action_ts": action_ts,
+        });
+        for field in ["value", "style"] {
+            if let Some(v) = element.get(field) {
+                action[field] = v.clone();
+            }
+        }
+        json!({
+            "type": "block_actions",
+            "user": {"id": user, "username": user.to_lowercase(), "name": user.to_lowercase(), "team_id": id.team_id},
+            "api_app_id": id.app_id,
+            "token": "fake-verification-token",
+            "container": container,
+            "trigger_id": format!("{}.{click}.fakeclick{click:08x}", now.as_secs()),
+            "team": {"id": id.team_id, "domain": id.team.to_lowercase()},
+            "enterprise": null,
+            "is_enterprise_install": false,
+            "channel": {"id": message.channel, "name": "channel"},
+            "message": self.state.message_json(&message),
+            "state": {"values": {}},
+            "response_url": format!(
+                "{}/actions/{}/{click}/fake-response",
+                self.origin, id.team_id
+            ),
+            "actions": [action],
+        })
+    }
+
     /// Waits until `f` returns Some, re-checking after every request the fake answers;
     /// panics after the harness deadline naming `what` and listing the calls.
     pub async fn wait_until<T>(&self, what: &str, f: impl Fn(&FakeSlack) -> Option<T>) -> T {
@@ -216,4 +334,30 @@ impl FakeSlack {
             }
         }
     }
+}
+
+/// The button `action_id` in `blocks` (an actions block's element, or a section's
+/// accessory), with its block's `block_id` (Slack makes one up when the message set
+/// none).
+fn button(blocks: &Value, action_id: &str) -> Option<(String, Value)> {
+    blocks
+        .as_array()?
+        .iter()
+        .enumerate()
+        .find_map(|(i, block)| {
+            let elements = block["elements"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .chain(block.get("accessory"));
+            elements
+                .filter(|e| e["type"] == "button" && e["action_id"] == action_id)
+                .map(|e| {
+                    let block_id = block["block_id"]
+                        .as_str()
+                        .map_or_else(|| format!("fake-block-{i}"), str::to_owned);
+                    (block_id, e.clone())
+                })
+                .next()
+        })
 }

@@ -44,6 +44,18 @@ const EXPECTED_ERRORS: &[&str] = &["ratelimited", "already_reacted", "no_reactio
 const MAX_BLOCKS: usize = 50;
 const MAX_SECTION_TEXT: usize = 3000;
 const MAX_TEXT: usize = 40_000;
+/// Block Kit's limits on an actions block and its buttons
+/// (https://docs.slack.dev/reference/block-kit/blocks/actions-block,
+/// https://docs.slack.dev/reference/block-kit/block-elements/button-element): at most
+/// 25 elements; a button's `text` plain_text of at most 75 characters, `action_id` at
+/// most 255 (unique in its block), `value` at most 2000, `url` at most 3000, `style`
+/// `primary` or `danger`; a `block_id` at most 255 (unique in its message).
+const MAX_ACTIONS: usize = 25;
+const MAX_BUTTON_TEXT: usize = 75;
+const MAX_ACTION_ID: usize = 255;
+const MAX_BUTTON_VALUE: usize = 2000;
+const MAX_BUTTON_URL: usize = 3000;
+const MAX_BLOCK_ID: usize = 255;
 
 pub(super) struct Shared {
     pub(super) token: String,
@@ -72,6 +84,8 @@ pub(super) struct Inner {
     pub(super) failures: VecDeque<(String, String)>,
     /// The workspace's people for `users.info`: id → (name, real name, display name).
     pub(super) users: HashMap<String, (String, String, String)>,
+    /// How many button clicks were sent (each gets its own `trigger_id`).
+    pub(super) clicks: u64,
 }
 
 impl Shared {
@@ -137,6 +151,13 @@ impl Answer {
             body: json!({"ok": false, "error": error}),
             retry_after: None,
         }
+    }
+
+    /// `invalid_blocks`, with what is wrong in `response_metadata` like Slack.
+    fn invalid_blocks(why: &str) -> Answer {
+        let mut answer = Answer::error("invalid_blocks");
+        answer.body["response_metadata"] = json!({"messages": [format!("[ERROR] {why}")]});
+        answer
     }
 
     fn rate_limited(retry_after_secs: u64) -> Answer {
@@ -414,11 +435,11 @@ impl Shared {
         if text.chars().count() > MAX_TEXT {
             return Err(Answer::error("msg_too_long"));
         }
-        check_blocks(&blocks).map_err(|_| Answer::error("invalid_blocks"))?;
+        check_blocks(&blocks).map_err(|why| Answer::invalid_blocks(&why))?;
         Ok((text, blocks))
     }
 
-    fn message_json(&self, message: &SlackMessage) -> Value {
+    pub(super) fn message_json(&self, message: &SlackMessage) -> Value {
         let id = &self.identity;
         let mut json = json!({
             "type": "message",
@@ -477,8 +498,8 @@ impl Shared {
         if text.as_ref().is_some_and(|t| t.chars().count() > MAX_TEXT) {
             return Answer::error("msg_too_long");
         }
-        if check_blocks(blocks.as_ref().unwrap_or(&Value::Null)).is_err() {
-            return Answer::error("invalid_blocks");
+        if let Err(why) = check_blocks(blocks.as_ref().unwrap_or(&Value::Null)) {
+            return Answer::invalid_blocks(&why);
         }
         let mut inner = self.inner();
         let edited_ts = inner.next_ts();
@@ -580,28 +601,138 @@ impl Shared {
     }
 }
 
-/// Blocks must be an array (or absent) of at most 50 objects with a `type`, and a
-/// section's text at most 3000 characters.
-fn check_blocks(blocks: &Value) -> Result<(), ()> {
+/// Blocks must be an array (or absent) of at most 50 objects with a `type`, a
+/// section's text at most 3000 characters, `block_id`s unique and at most 255, and an
+/// actions block within its limits (`check_actions`). Answers what is wrong.
+fn check_blocks(blocks: &Value) -> Result<(), String> {
     let blocks = match blocks {
         Value::Null => return Ok(()),
         Value::Array(blocks) => blocks,
-        _ => return Err(()),
+        _ => return Err("blocks must be an array".into()),
     };
     if blocks.len() > MAX_BLOCKS {
-        return Err(());
+        return Err(format!(
+            "no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]"
+        ));
     }
-    for block in blocks {
+    let mut block_ids = HashSet::new();
+    for (i, block) in blocks.iter().enumerate() {
         let Some(kind) = block.get("type").and_then(Value::as_str) else {
-            return Err(());
+            return Err(format!(
+                "missing required field: type [json-pointer:/blocks/{i}]"
+            ));
         };
+        if let Some(block_id) = block.get("block_id").and_then(Value::as_str) {
+            if block_id.chars().count() > MAX_BLOCK_ID {
+                return Err(format!(
+                    "must be less than {} characters [json-pointer:/blocks/{i}/block_id]",
+                    MAX_BLOCK_ID + 1
+                ));
+            }
+            if !block_ids.insert(block_id) {
+                return Err(format!(
+                    "duplicate block_id {block_id:?} [json-pointer:/blocks/{i}/block_id]"
+                ));
+            }
+        }
         if kind == "section"
             && block["text"]["text"]
                 .as_str()
                 .is_some_and(|t| t.chars().count() > MAX_SECTION_TEXT)
         {
-            return Err(());
+            return Err(format!(
+                "must be less than {} characters [json-pointer:/blocks/{i}/text]",
+                MAX_SECTION_TEXT + 1
+            ));
+        }
+        if kind == "actions" {
+            check_actions(block).map_err(|why| format!("{why} [json-pointer:/blocks/{i}]"))?;
         }
     }
     Ok(())
+}
+
+/// An actions block: 1 to 25 elements, each with a `type`; its buttons within Block
+/// Kit's limits, their `action_id`s unique in the block.
+fn check_actions(block: &Value) -> Result<(), String> {
+    let Some(elements) = block.get("elements").and_then(Value::as_array) else {
+        return Err("missing required field: elements".into());
+    };
+    if elements.is_empty() {
+        return Err("must provide at least 1 items: elements".into());
+    }
+    if elements.len() > MAX_ACTIONS {
+        return Err(format!(
+            "no more than {MAX_ACTIONS} items allowed: elements"
+        ));
+    }
+    let mut action_ids = HashSet::new();
+    for (j, element) in elements.iter().enumerate() {
+        let at = format!("elements/{j}");
+        let Some(kind) = element.get("type").and_then(Value::as_str) else {
+            return Err(format!("missing required field: type at {at}"));
+        };
+        if let Some(action_id) = element.get("action_id") {
+            let Some(action_id) = action_id.as_str() else {
+                return Err(format!("action_id must be a string at {at}"));
+            };
+            if action_id.chars().count() > MAX_ACTION_ID {
+                return Err(format!(
+                    "action_id must be less than {} characters at {at}",
+                    MAX_ACTION_ID + 1
+                ));
+            }
+            if !action_ids.insert(action_id) {
+                return Err(format!("duplicate action_id {action_id:?} at {at}"));
+            }
+        }
+        if kind == "button" {
+            check_button(element).map_err(|why| format!("{why} at {at}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// A button: `text` plain_text of 1 to 75 characters, and its `value`, `url` and
+/// `style` within Block Kit's limits.
+fn check_button(button: &Value) -> Result<(), String> {
+    let text = &button["text"];
+    if text["type"] != "plain_text" {
+        return Err("text must be a plain_text object".into());
+    }
+    let chars = text["text"].as_str().map_or(0, |t| t.chars().count());
+    if chars == 0 {
+        return Err("text must have at least 1 character".into());
+    }
+    if chars > MAX_BUTTON_TEXT {
+        return Err(format!(
+            "text must be less than {} characters",
+            MAX_BUTTON_TEXT + 1
+        ));
+    }
+    let longer = |field: &str, max: usize| {
+        button
+            .get(field)
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.chars().count() > max)
+    };
+    if longer("value", MAX_BUTTON_VALUE) {
+        return Err(format!(
+            "value must be less than {} characters",
+            MAX_BUTTON_VALUE + 1
+        ));
+    }
+    if longer("url", MAX_BUTTON_URL) {
+        return Err(format!(
+            "url must be less than {} characters",
+            MAX_BUTTON_URL + 1
+        ));
+    }
+    match button.get("style") {
+        None => Ok(()),
+        Some(style) if style == "primary" || style == "danger" => Ok(()),
+        Some(style) => Err(format!(
+            "style must be one of [primary, danger], not {style}"
+        )),
+    }
 }

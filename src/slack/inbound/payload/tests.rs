@@ -393,6 +393,28 @@ fn a_click_on_stop_is_read() {
 }
 
 #[test]
+fn a_click_on_allow_is_read_with_its_value() {
+    let request = parse_interaction(fixture!("block_actions.permission_allow.txt").as_bytes());
+    let SlackRequest::Action(action) = request.unwrap() else {
+        panic!("not an action");
+    };
+    assert_eq!(
+        (action.action_id.as_str(), action.value.as_str()),
+        ("permission_allow", "0190a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b:1")
+    );
+    assert_eq!(
+        (action.channel.as_str(), action.thread_ts.as_deref()),
+        (CHANNEL, Some(ROOT))
+    );
+    assert_eq!(
+        SlackRequest::Action(action).dedupe_key(),
+        Some(delivery(
+            "1515449901.61087322.7a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d"
+        ))
+    );
+}
+
+#[test]
 fn a_click_falls_back_on_the_message_and_channel_objects() {
     let body = edited_click(|v| {
         let container = v["container"].as_object_mut().unwrap();
