@@ -61,6 +61,54 @@ where
     }
 }
 
+/// At most this many follow-ups (a reaction, a new session's acknowledgement, a short
+/// answer in a thread) wait on their platforms at once. With a platform down each
+/// would wait out its retries, so under a flood of requests they would pile up in
+/// memory without end; past this many, a follow-up is dropped instead: the session's
+/// thread is caught up from its event log when its worker writes it, and a refusal
+/// or a reaction is only the courtesy it was.
+pub const MOST_FOLLOW_UPS: usize = 1024;
+
+static FOLLOW_UPS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MOST_FOLLOW_UPS);
+static FOLLOW_UPS_DROPPED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Runs `work` on the background runtime unless [`MOST_FOLLOW_UPS`] are waiting
+/// already; answers whether it runs. `what` names it in the log when it is dropped.
+pub fn spawn_follow_up<F>(what: &'static str, work: F) -> bool
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    match FOLLOW_UPS.try_acquire() {
+        Ok(permit) => {
+            spawn(async move {
+                work.await;
+                drop(permit);
+            });
+            true
+        }
+        Err(_) => {
+            let dropped = FOLLOW_UPS_DROPPED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            // One line per thousand, not one per request of a flood.
+            if dropped % 1000 == 1 {
+                tracing::warn!(
+                    what,
+                    dropped,
+                    "too many follow-ups wait on their platforms: dropped"
+                );
+            }
+            false
+        }
+    }
+}
+
+/// Follow-ups waiting on their platforms now, and how many were dropped so far.
+pub fn follow_ups() -> (usize, u64) {
+    (
+        MOST_FOLLOW_UPS - FOLLOW_UPS.available_permits(),
+        FOLLOW_UPS_DROPPED.load(std::sync::atomic::Ordering::Relaxed),
+    )
+}
+
 /// Whether the caller runs on a background thread: one that the kernel may leave
 /// waiting while the HTTP server's threads are busy, so it must not hold anything
 /// those threads wait for (the store hands its writes to the store's own runtime).

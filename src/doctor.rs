@@ -7,6 +7,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
+pub mod platforms;
+
+pub use platforms::{LastChecks, PlatformProbe};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Ok,
@@ -18,7 +22,19 @@ pub enum Outcome {
     Fail,
 }
 
-#[derive(Debug)]
+impl Outcome {
+    /// The outcome in one word, as `/readyz` shows it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Warn => "warn",
+            Outcome::Off => "off",
+            Outcome::Fail => "fail",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
 pub struct Check {
     pub part: &'static str,
     pub outcome: Outcome,
@@ -72,7 +88,9 @@ impl fmt::Display for Report {
     }
 }
 
-pub async fn run(env: &BTreeMap<String, String>, config: Option<&Path>) -> Report {
+/// Every check; with `offline`, no platform is asked anything (their tokens are only
+/// seen to be set).
+pub async fn run(env: &BTreeMap<String, String>, config: Option<&Path>, offline: bool) -> Report {
     let mut report = Report::default();
     let settings = match Settings::load(env, config) {
         Ok(settings) => settings,
@@ -92,9 +110,52 @@ pub async fn run(env: &BTreeMap<String, String>, config: Option<&Path>) -> Repor
     check_database(&settings, &mut report).await;
     check_docker(&settings, &mut report).await;
     check_secrets(&settings, &mut report);
-    check_platforms(&settings, &mut report);
-    check_discord(&settings, &mut report).await;
-    check_notion(&settings, &mut report).await;
+    if offline {
+        check_platforms(&settings, &mut report);
+        for (part, set) in [
+            ("discord", settings.discord.is_some()),
+            ("notion", settings.notion.is_some()),
+        ] {
+            if set {
+                report.add(part, Outcome::Ok, "set; not asked (--offline)", None);
+            }
+        }
+        report.checks.push(platforms::model_offline(&settings));
+    } else {
+        let received = match settings.notion {
+            Some(_) => received_verification_token(&settings).await,
+            None => None,
+        };
+        report
+            .checks
+            .extend(PlatformProbe::new(&settings).run(received).await);
+    }
+    for (part, set, fix) in [
+        (
+            "github",
+            settings.github.is_some(),
+            "set LUCID_GITHUB_WEBHOOK_SECRETS and LUCID_GITHUB_TOKEN to connect GitHub",
+        ),
+        (
+            "slack",
+            settings.slack.is_some(),
+            "set LUCID_SLACK_SIGNING_SECRET, LUCID_SLACK_BOT_TOKEN and LUCID_SLACK_TEAMS to connect Slack (`lucid setup slack` prints the app to create)",
+        ),
+        (
+            "discord",
+            settings.discord.is_some(),
+            "set LUCID_DISCORD_APPLICATION_ID, LUCID_DISCORD_PUBLIC_KEY, LUCID_DISCORD_BOT_TOKEN and LUCID_DISCORD_GUILDS to connect Discord",
+        ),
+        (
+            "notion",
+            settings.notion.is_some(),
+            "set LUCID_NOTION_TOKEN and LUCID_NOTION_DATABASES to connect Notion",
+        ),
+    ] {
+        if !set && !report.checks.iter().any(|c| c.part == part) {
+            report.add(part, Outcome::Off, "not configured", Some(fix));
+        }
+    }
     report
 }
 
@@ -384,7 +445,7 @@ fn check_slack(settings: &Settings, report: &mut Report) {
         n => format!("{n} {what}(s)"),
     };
     let detail = format!(
-        "complete: {} workspace(s), {}, {}, {} channel repository default(s)",
+        "complete, not asked (--offline): {} workspace(s), {}, {}, {} channel repository default(s)",
         slack.teams.len(),
         count(&slack.channels, "channel"),
         count(&slack.users, "user"),
@@ -410,7 +471,7 @@ fn check_platforms(settings: &Settings, report: &mut Report) {
                 GithubAuth::App { app_id, .. } => format!("GitHub App {app_id}"),
             };
             let detail = format!(
-                "complete: {auth}, {} webhook secret(s), bot @{}",
+                "complete, not asked (--offline): {auth}, {} webhook secret(s), bot @{}",
                 github.webhook_secrets.len(),
                 github.bot_login
             );
@@ -424,26 +485,6 @@ fn check_platforms(settings: &Settings, report: &mut Report) {
         ),
     }
     check_slack(settings, report);
-}
-
-/// Notion: the token, each task database's sharing and properties, and how events
-/// arrive (with the verification token Notion sent, when it sent one).
-async fn check_notion(settings: &Settings, report: &mut Report) {
-    let Some(notion) = &settings.notion else {
-        report.add(
-            "notion",
-            Outcome::Off,
-            "not configured",
-            Some("set LUCID_NOTION_TOKEN and LUCID_NOTION_DATABASES to connect Notion"),
-        );
-        return;
-    };
-    let received = received_verification_token(settings).await;
-    for (outcome, detail, fix) in
-        crate::notion::doctor::check(notion, &settings.public_url, received).await
-    {
-        report.add("notion", outcome, detail, fix.as_deref());
-    }
 }
 
 /// The verification token Notion last sent, as `lucid serve` kept it; None when the
@@ -463,53 +504,6 @@ async fn received_verification_token(settings: &Settings) -> Option<String> {
         .flatten();
     store.close().await;
     token
-}
-
-/// Discord: the bot token is asked who it is (`GET /users/@me`), and the invite URL
-/// with exactly the permissions lucid needs is printed.
-async fn check_discord(settings: &Settings, report: &mut Report) {
-    let Some(discord) = &settings.discord else {
-        report.add(
-            "discord",
-            Outcome::Off,
-            "not configured",
-            Some("set LUCID_DISCORD_APPLICATION_ID, LUCID_DISCORD_PUBLIC_KEY, LUCID_DISCORD_BOT_TOKEN and LUCID_DISCORD_GUILDS to connect Discord"),
-        );
-        return;
-    };
-    let invite = crate::discord::invite_url(&discord.application_id);
-    let me = async {
-        let api = crate::discord::outbound::DiscordApi::new(discord)?;
-        tokio::time::timeout(std::time::Duration::from_secs(10), api.me())
-            .await
-            .map_err(|_| anyhow::anyhow!("Discord did not answer within 10 s"))?
-    };
-    match me.await {
-        Ok(me) => report.add(
-            "discord",
-            Outcome::Ok,
-            format!(
-                "bot {} ({}) in {} server(s); invite it with {invite}; interactions endpoint: {}/webhooks/discord/interactions",
-                me.name,
-                me.id,
-                discord.guilds.len(),
-                settings.public_url
-            ),
-            None,
-        ),
-        Err(e) if crate::discord::outbound::client::refused(&e) => report.add(
-            "discord",
-            Outcome::Fail,
-            format!("Discord refused the bot token (GET /users/@me): {e:#}"),
-            Some("copy the token again from the application's Bot page into LUCID_DISCORD_BOT_TOKEN"),
-        ),
-        Err(e) => report.add(
-            "discord",
-            Outcome::Fail,
-            format!("could not reach Discord at {}: {e:#}", discord.api_url),
-            Some("check that this host reaches Discord over HTTPS (and LUCID_DISCORD_API_URL)"),
-        ),
-    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub mod registry;
 pub mod run;
 pub mod sandbox;
 pub mod serve;
+pub mod setup;
 pub mod slack;
 pub mod store;
 pub mod telemetry;

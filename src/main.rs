@@ -50,8 +50,18 @@ struct Cli {
 enum Command {
     /// Start the HTTP server (webhooks, API, health, metrics).
     Serve,
-    /// Check each configured part and say what to do about any failure.
-    Doctor,
+    /// Check each configured part and say what to do about any failure: each token is
+    /// tried with its platform.
+    Doctor {
+        /// Ask no platform anything (the tokens are then only seen to be set).
+        #[arg(long)]
+        offline: bool,
+    },
+    /// What to paste into a platform so it reaches this lucid.
+    Setup {
+        #[command(subcommand)]
+        platform: SetupPlatform,
+    },
     /// Run one session from the terminal: clone the repository into a sandbox, let
     /// the agent work on the task, print every step.
     Run {
@@ -65,6 +75,20 @@ enum Command {
     Sandbox {
         #[command(subcommand)]
         command: SandboxCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SetupPlatform {
+    /// Print the Slack app manifest for LUCID_PUBLIC_URL (stdout) and the clicks that
+    /// remain (stderr).
+    Slack,
+    /// Print the invite link with exactly the permissions lucid uses (stdout), and the
+    /// interactions endpoint to paste (stderr).
+    Discord {
+        /// The application's id, when LUCID_DISCORD_APPLICATION_ID is not set yet.
+        #[arg(long, value_name = "ID")]
+        application_id: Option<String>,
     },
 }
 
@@ -163,14 +187,30 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Doctor => {
-            let report = runtime.block_on(lucid::doctor::run(&env, cli.config.as_deref()));
+        Command::Doctor { offline } => {
+            let report = runtime.block_on(lucid::doctor::run(&env, cli.config.as_deref(), offline));
             print!("{report}");
             if report.passed() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
             }
+        }
+        Command::Setup { platform } => {
+            let settings = match load_settings() {
+                Ok(settings) => settings,
+                Err(code) => return code,
+            };
+            let printed = match platform {
+                SetupPlatform::Slack => lucid::setup::slack(&settings.public_url),
+                SetupPlatform::Discord { application_id } => {
+                    let known = settings.discord.as_ref().map(|d| d.application_id.clone());
+                    lucid::setup::discord(&settings.public_url, application_id.or(known).as_deref())
+                }
+            };
+            print!("{}", printed.stdout);
+            eprint!("{}", printed.stderr);
+            ExitCode::SUCCESS
         }
         Command::Run { repo, task } => {
             let settings = match load_settings() {

@@ -32,11 +32,14 @@ pub struct Registry {
     seen_agents: Arc<crate::agent::acp::Seen>,
     holds: Arc<Holds>,
     previews: Arc<crate::web::Previews>,
+    /// Sessions per person and per place.
+    limits: crate::core::Limits,
 }
 
 /// Builds every configured part from the settings.
 pub fn build(settings: &Settings, context: &Context) -> anyhow::Result<Registry> {
     let mut registry = Registry::default();
+    registry.set_limits(settings.limits);
     crate::github::register(&mut registry, settings, context)?;
     crate::slack::register(&mut registry, settings, context)?;
     crate::discord::register(&mut registry, settings, context)?;
@@ -47,6 +50,11 @@ pub fn build(settings: &Settings, context: &Context) -> anyhow::Result<Registry>
 }
 
 impl Registry {
+    /// The limits on sessions per person and per place requests are held to.
+    pub fn set_limits(&mut self, limits: crate::core::Limits) {
+        self.limits = limits;
+    }
+
     pub fn add_platform(&mut self, platform: Arc<dyn ChatPlatform>) {
         self.platforms.insert(platform.platform(), platform);
     }
@@ -139,6 +147,7 @@ impl Registry {
                 let (ids, default) = self.agent_ids();
                 crate::chat::AgentChoice::new(ids, default)
             },
+            limits: self.limits,
         }
     }
 

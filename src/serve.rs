@@ -91,6 +91,13 @@ pub async fn run_on(
 
     let stop_work = tokio_util::sync::CancellationToken::new();
     registry.listen(&intake, &stop_work);
+    // Requests held while the forge could not be asked are decided once it answers.
+    let platforms = registry.clone();
+    crate::background::spawn(crate::chat::held::retry_held_until(
+        intake.clone(),
+        move |platform| platforms.platform(platform).cloned(),
+        stop_work.clone(),
+    ));
     let sandboxes: Arc<DockerSandboxes> = Arc::new(sandboxes);
     let worker = start_worker(
         &settings,
@@ -104,10 +111,20 @@ pub async fn run_on(
     let state = AppState::new(store.clone(), docker, settings.api_token.clone())
         .with_actions(intake.clone(), registry.clone())
         .with_links(links.clone());
-    axum::serve(listener, router_with(state, webhooks))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("the HTTP server failed")?;
+    // What doctor would say of each token, asked now and then, for /readyz.
+    crate::background::spawn(crate::doctor::platforms::keep_checking(
+        crate::doctor::PlatformProbe::new(&settings),
+        store.clone(),
+        state.platforms.clone(),
+        stop_work.clone(),
+    ));
+    crate::http::serve(
+        listener,
+        router_with(state.with_http_limits(settings.http), webhooks),
+        &settings.http,
+        shutdown,
+    )
+    .await;
     stop_work.cancel();
     if let Some(worker) = worker {
         let _ = worker.await;

@@ -35,6 +35,12 @@ impl Lucid {
                 format!("sqlite://{}/lucid.db", dir.display()),
             )
             .env("LUCID_LISTEN", "127.0.0.1:0")
+            // A load generator is one person asking thousands of times, and one client
+            // reading pages as fast as it can: no per-person limits, no API rate.
+            .env("LUCID_MAX_RUNNING_PER_PERSON", "0")
+            .env("LUCID_MAX_RUNNING_PER_CHANNEL", "0")
+            .env("LUCID_MAX_NEW_PER_PERSON_HOUR", "0")
+            .env("LUCID_API_RATE", "0")
             .envs(platform.iter().map(|(k, v)| (*k, v.as_str())))
             // BENCH_LUCID_WORKERS: lucid's runtime threads (tokio's default is one per core).
             .envs(std::env::var("BENCH_LUCID_WORKERS").map(|n| ("TOKIO_WORKER_THREADS", n)))

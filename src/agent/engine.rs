@@ -5,7 +5,7 @@
 use super::llm::{ChatModel, ChatRequest, LlmError, Message, Role};
 use super::tools::{self, ToolLimits, ToolResult, Workbench};
 use super::{AgentError, StepLog};
-use crate::core::{EventBody, SessionId, Usage};
+use crate::core::{EventBody, SessionId, Usage, untrusted};
 use crate::messages;
 use crate::sandbox::Sandbox;
 use crate::store::{Store, StoreError};
@@ -85,7 +85,7 @@ impl Agent<'_> {
         let guidance = super::guidance::read(self.sandbox).await;
         let messages = vec![
             Message::system(super::guidance::with_guidance(SYSTEM_PROMPT, guidance)),
-            Message::user(format!("<untrusted>\n{task}\n</untrusted>")),
+            Message::user(untrusted::fenced("untrusted", task)),
         ];
         self.work(messages, Usage::default()).await
     }
@@ -239,9 +239,15 @@ fn follow_up(author: &str, text: &str) -> Message {
     Message::user(follow_up_text(author, text))
 }
 
-/// What a person said in the thread, for an agent: fenced, since it is untrusted.
+/// What a person said in the thread, for an agent: fenced and cleaned, since it is
+/// untrusted (their name too: one line, no longer than a name is).
 pub fn follow_up_text(author: &str, text: &str) -> String {
-    format!("{author} added in the thread:\n<untrusted>\n{text}\n</untrusted>")
+    let author = messages::shorten(&messages::one_line(&untrusted::cleaned(author)), 80);
+    let author = untrusted::defused(&author, "untrusted");
+    format!(
+        "{author} added in the thread:\n{}",
+        untrusted::fenced("untrusted", text)
+    )
 }
 
 /// Gives every tool call that has no result one, so the conversation can be sent

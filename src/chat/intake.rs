@@ -9,7 +9,7 @@ use super::{ChatPlatform, STATUS, StatusView};
 use crate::core::intent::{BUILT_IN_AGENT, agent_asked};
 use crate::core::{
     Ask, Author, Decision, Intent, Origin, Policy, Refusal, RepoRef, Session, SessionId,
-    SessionState, ThreadState, Timestamp, Trigger, decide,
+    SessionState, ThreadState, Timestamp, Trigger, decide, limited,
 };
 use crate::forge::Forge;
 use crate::messages;
@@ -35,6 +35,9 @@ pub enum Taken {
     Ignored(&'static str),
     /// Seen before: nothing was done again.
     Duplicate,
+    /// The forge could not say whether the author may ask: the request is kept and
+    /// decided once it can.
+    Held,
 }
 
 impl Taken {
@@ -51,6 +54,7 @@ impl Taken {
             Taken::Refused(refusal) => json!({ "refused": messages::refusal_reason(refusal) }),
             Taken::Ignored(reason) => json!({ "ignored": reason }),
             Taken::Duplicate => json!({ "duplicate": true }),
+            Taken::Held => json!({ "held": messages::held_reason() }),
         }
     }
 }
@@ -159,6 +163,8 @@ pub struct Intake {
     pub links: crate::web::Links,
     /// The agents a request may ask for, and the default.
     pub agents: AgentChoice,
+    /// Sessions per person and per place ([`crate::core::limits`]).
+    pub limits: crate::core::Limits,
 }
 
 impl Intake {
@@ -188,6 +194,39 @@ impl Intake {
     pub async fn take(
         &self,
         platform: &Arc<dyn ChatPlatform>,
+        intent: Intent,
+        policy: Policy,
+        identity: Option<ForgeIdentity<'_>>,
+        fresh: bool,
+    ) -> Result<Taken, IntakeError> {
+        // Only a request checked with the forge can be held.
+        let Some(identity) = identity else {
+            return self.take_now(platform, intent, policy, None, fresh).await;
+        };
+        let origin = &intent.origin;
+        if self
+            .store
+            .is_held(&origin.platform(), &origin.delivery)
+            .await?
+        {
+            return Ok(Taken::Duplicate);
+        }
+        let kept = (intent.clone(), policy.clone());
+        match self
+            .take_now(platform, intent, policy, Some(identity), fresh)
+            .await
+        {
+            Err(IntakeError::Forge { reason, .. }) => {
+                self.hold(kept.0, kept.1, identity, &reason).await
+            }
+            taken => taken,
+        }
+    }
+
+    /// Decides `intent` and acts on it, now.
+    pub(super) async fn take_now(
+        &self,
+        platform: &Arc<dyn ChatPlatform>,
         mut intent: Intent,
         mut policy: Policy,
         identity: Option<ForgeIdentity<'_>>,
@@ -201,7 +240,7 @@ impl Intake {
         {
             *repo = self.find_repo(text);
         }
-        let thread = if fresh {
+        let mut thread = if fresh {
             ThreadState::default()
         } else {
             self.store.thread_state(&intent.origin.thread).await?
@@ -223,6 +262,19 @@ impl Intake {
             policy.refusal = self
                 .forge_refusal(&intent, &thread, &policy, identity)
                 .await?;
+        }
+        // How busy the person and the place are, where the limits decide.
+        if policy.refusal.is_none() && self.limits.any() && limited(&intent, &thread) {
+            let origin = &intent.origin;
+            let (platform, place) = (origin.platform(), origin.thread.place());
+            let busy = self.store.busy(
+                &platform,
+                &origin.author.id,
+                place.as_deref(),
+                self.limits,
+                Timestamp::now(),
+            );
+            thread.busy = Some(busy.await?);
         }
         let origin = intent.origin.clone();
         let answered_question = thread.question.is_some();
@@ -471,7 +523,8 @@ impl Intake {
     ) {
         let (platform, store) = (platform.clone(), self.store.clone());
         let url = self.session_url(session.id);
-        crate::background::spawn(async move {
+        // Dropped, the hold goes with it: the worker posts the status message.
+        crate::background::spawn_follow_up("an acknowledgement", async move {
             let rendered = platform.render_status(&StatusView {
                 session: &session,
                 events: &[],
@@ -537,7 +590,7 @@ fn named(mut trigger: Trigger, origin: &Origin, name: String) -> Trigger {
 /// Acknowledges a request after the answer: the platform waits for nothing.
 pub fn acknowledge_later(platform: &Arc<dyn ChatPlatform>, origin: &Origin) {
     let (platform, origin) = (platform.clone(), origin.clone());
-    crate::background::spawn(async move {
+    crate::background::spawn_follow_up("a reaction", async move {
         if let Err(e) = platform.acknowledge(&origin).await {
             tracing::warn!(platform = %platform.platform(), error = %e, "could not acknowledge a request");
         }
@@ -552,7 +605,7 @@ pub fn say_later(
 ) {
     let rendered = platform.render(text);
     let (platform, thread) = (platform.clone(), thread.clone());
-    crate::background::spawn(async move {
+    crate::background::spawn_follow_up("an answer in a thread", async move {
         if let Err(e) = platform.say(&thread, &rendered).await {
             tracing::warn!(platform = %platform.platform(), error = %e, "could not answer in a thread");
         }

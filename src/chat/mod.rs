@@ -4,6 +4,7 @@
 //! request means, and the worker's follower keeps a session's thread current, the
 //! same way for all of them.
 
+pub mod held;
 pub mod holds;
 pub mod intake;
 mod payload;

@@ -4,6 +4,7 @@
 mod agent;
 mod agents;
 pub mod catalog;
+mod limits;
 mod platforms;
 mod reader;
 mod sandbox;
@@ -44,6 +45,10 @@ pub struct Settings {
     pub max_sessions: usize,
     /// Whether a session out of budget with changes opens a draft change request.
     pub draft_on_budget: bool,
+    /// Sessions per person and per place (0: no limit).
+    pub limits: crate::core::Limits,
+    /// The HTTP server's guards: body size, slow clients, the API's request rate.
+    pub http: crate::http::HttpLimits,
     pub sandbox: crate::sandbox::SandboxSettings,
     /// The model sessions use; `None` until its key is set.
     pub llm: Option<LlmSettings>,
@@ -175,6 +180,8 @@ fn read_all(r: &mut Reader) -> Option<Settings> {
         "off" => Ok(false),
         other => Err(format!("{other:?} is neither on nor off")),
     });
+    let limits = limits::sessions(r);
+    let http = limits::http(r);
     let sandbox = sandbox::read(r);
     let (llm, agent) = agent::read(r);
     let agents = agents::read(r, llm.as_ref().ok().and_then(Option::as_ref));
@@ -200,6 +207,8 @@ fn read_all(r: &mut Reader) -> Option<Settings> {
         }),
         max_sessions: max_sessions?,
         draft_on_budget: draft_on_budget?,
+        limits: limits?,
+        http: http?,
         sandbox: sandbox?,
         llm: llm.ok()?,
         agent: agent?,

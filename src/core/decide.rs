@@ -3,7 +3,9 @@
 
 use super::ids::{RepoRef, SessionId};
 use super::intent::{Ask, Intent, RevertTo, permission_answered, preview_asked, revert_asked};
+use super::limits::Busy;
 use super::session::SessionState;
+use super::time::Timestamp;
 use super::trigger::Trigger;
 
 /// What an empty follow-up says to the agent: go on.
@@ -18,13 +20,34 @@ pub struct ThreadState {
     pub session: Option<(SessionId, SessionState)>,
     /// A request waiting in the thread for someone to name its repository.
     pub question: Option<Trigger>,
+    /// How busy the person asking and the place are, when limits are set and the
+    /// request could start a session (see [`limited`]).
+    pub busy: Option<Busy>,
+}
+
+/// Whether the limits on sessions apply to `intent` in `thread`, and so whether the
+/// counts are needed: a request that could start a session (its thread's session and
+/// question aside), from a place (lucid's own pages and API have none, see
+/// [`ThreadRef::place`](super::ThreadRef::place)). An answer to lucid's question
+/// starts what was asked before, and is not counted again.
+pub fn limited(intent: &Intent, thread: &ThreadState) -> bool {
+    if thread.question.is_some() || intent.origin.thread.place().is_none() {
+        return false;
+    }
+    match intent.ask {
+        Ask::Task { .. } => intent.origin.addressed && thread.session.is_none(),
+        Ask::Handover { .. } => thread.session.is_none_or(|(_, state)| state.is_terminal()),
+        Ask::Stop | Ask::Permission { .. } => false,
+    }
 }
 
 /// What the place allows, found out before deciding (allow-lists, the forge's
 /// permission check): deciding does no I/O.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Policy {
-    /// Why this person may not ask for work here, if they may not.
+    /// Why this person may not ask for work here, if they may not. Not kept with a
+    /// held request: it is held only when nothing refused it before the forge.
+    #[serde(skip)]
     pub refusal: Option<Refusal>,
     /// A new session may start in this thread (not, say, in a pull request lucid did
     /// not open).
@@ -59,6 +82,13 @@ pub enum Refusal {
     NoTask,
     /// The request asks for an agent this lucid does not have (`known`: those it has).
     UnknownAgent { agent: String, known: Vec<String> },
+    /// The person has `running` sessions not yet finished, their limit.
+    TooManyRunning { running: u32 },
+    /// The place has `running` sessions not yet finished, its limit.
+    PlaceBusy { running: u32 },
+    /// The person asked for `started` new sessions in the last hour, their limit; one
+    /// more may start at `again_at`.
+    TooManyNew { started: u32, again_at: Timestamp },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -142,6 +172,10 @@ pub fn decide(intent: Intent, thread: &ThreadState, policy: &Policy) -> Decision
             whole: None,
             ..
         } if text.trim().is_empty() => Decision::Refuse(Refusal::NoTask),
+        // Past a limit: nothing starts, and no repository is asked for.
+        Ask::Task { .. } if let Some(refusal) = thread.busy.as_ref().and_then(Busy::refusal) => {
+            Decision::Refuse(refusal)
+        }
         Ask::Task {
             text,
             repo,
@@ -196,7 +230,11 @@ fn handover(intent: Intent, thread: &ThreadState, policy: &Policy) -> Decision {
         whole: None,
         agent,
     };
-    decide(Intent { origin, ask }, &ThreadState::default(), policy)
+    let fresh = ThreadState {
+        busy: thread.busy.clone(),
+        ..ThreadState::default()
+    };
+    decide(Intent { origin, ask }, &fresh, policy)
 }
 
 fn in_session(intent: Intent, session: SessionId, state: SessionState) -> Decision {

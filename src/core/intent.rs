@@ -29,7 +29,8 @@ impl Origin {
 }
 
 /// What was asked.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "ask", rename_all = "snake_case")]
 pub enum Ask {
     /// Work, or more words for the work in this thread. `text` is untrusted.
     Task {
@@ -202,7 +203,7 @@ pub fn preview_asked(words: &str) -> Option<u16> {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Intent {
     pub origin: Origin,
     pub ask: Ask,

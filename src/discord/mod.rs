@@ -43,18 +43,33 @@ pub fn register(
     Ok(())
 }
 
-/// What the bot may do, and nothing more: send messages, send messages in threads,
-/// create public threads, read message history, add reactions, use application
-/// commands.
-pub fn permissions() -> serenity::all::Permissions {
+/// What the bot may do, and nothing more, each permission with Discord's name for it:
+/// see channels (to read a channel's place and the messages of a session's thread),
+/// send messages, send messages in threads, create public threads (a session's thread
+/// from its message), add reactions (👀 on a message taken), and read message history
+/// (to reply to a message, react to one, and read a thread's messages). The slash
+/// command needs no permission, only the `applications.commands` scope.
+pub const PERMISSIONS: &[(serenity::all::Permissions, &str)] = {
     use serenity::all::Permissions as P;
-    P::SEND_MESSAGES
-        | P::SEND_MESSAGES_IN_THREADS
-        | P::CREATE_PUBLIC_THREADS
-        | P::READ_MESSAGE_HISTORY
-        | P::ADD_REACTIONS
-        | P::USE_APPLICATION_COMMANDS
+    &[
+        (P::VIEW_CHANNEL, "View Channels"),
+        (P::SEND_MESSAGES, "Send Messages"),
+        (P::SEND_MESSAGES_IN_THREADS, "Send Messages in Threads"),
+        (P::CREATE_PUBLIC_THREADS, "Create Public Threads"),
+        (P::ADD_REACTIONS, "Add Reactions"),
+        (P::READ_MESSAGE_HISTORY, "Read Message History"),
+    ]
+};
+
+/// The bitfield of [`PERMISSIONS`].
+pub fn permissions() -> serenity::all::Permissions {
+    PERMISSIONS
+        .iter()
+        .fold(serenity::all::Permissions::empty(), |all, (p, _)| all | *p)
 }
+
+/// Where Discord sends interactions.
+pub const INTERACTIONS_PATH: &str = "/webhooks/discord/interactions";
 
 /// The address that adds the bot to a server with [`permissions`].
 pub fn invite_url(application_id: &str) -> String {
@@ -68,10 +83,11 @@ pub fn invite_url(application_id: &str) -> String {
 mod tests {
     #[test]
     fn the_invite_asks_for_exactly_lucids_permissions() {
-        assert_eq!(super::permissions().bits(), 311_385_196_608);
+        // 1 << 10 | 1 << 11 | 1 << 38 | 1 << 35 | 1 << 6 | 1 << 16, by Discord's table.
+        assert_eq!(super::permissions().bits(), 309_237_713_984);
         assert_eq!(
             super::invite_url("42"),
-            "https://discord.com/oauth2/authorize?client_id=42&scope=bot%20applications.commands&permissions=311385196608"
+            "https://discord.com/oauth2/authorize?client_id=42&scope=bot%20applications.commands&permissions=309237713984"
         );
     }
 }

@@ -4,6 +4,7 @@
 //! session: a follow-up pushes to the same branch and updates it).
 
 use super::outbound::client::GithubClient;
+use super::outbound::markup::prose;
 use crate::core::{RepoRef, Session, ThreadRef};
 use crate::forge::git::{CommitBy, HostRepo, branch_name, git_dir_for};
 use crate::forge::{ChangeRequest, Checkout, Forge, Report};
@@ -230,10 +231,13 @@ fn pull_body(session: &Session, report: &Report<'_>, files: &[messages::FileLine
     };
     let asker = match github_asker(session) {
         Some(login) => format!("@{login}"),
-        None => report.requester.name.to_owned(),
+        // A name from another platform is words: it mentions no one on GitHub.
+        None => prose(report.requester.name),
     };
+    // The agent's summary keeps its Markdown, but no mention, link, image or HTML.
+    let summary = prose(report.summary);
     messages::change_request_body(&messages::ChangeRequestWords {
-        summary: report.summary,
+        summary: &summary,
         files,
         last_test: report.last_test.as_ref(),
         cost_micros: report.cost_micros,

@@ -1,5 +1,7 @@
 //! `/healthz`: the process answers. `/readyz`: it can do its work, meaning the store
-//! and the Docker engine both answer.
+//! and the Docker engine both answer; it also shows what the platforms last answered
+//! lucid's tokens (`platforms`: doctor's lines, asked in the background every few
+//! minutes, never on a probe, and holding no secret), which does not change its status.
 
 use super::AppState;
 use axum::Json;
@@ -42,16 +44,17 @@ pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<V
         Ok(s) | Err(s) => s.clone(),
     };
     let checks = json!({ "store": show(&store), "docker": show(&docker) });
+    let platforms = state.platforms.to_json();
     if failures.is_empty() {
         (
             StatusCode::OK,
-            Json(json!({ "status": "ready", "checks": checks })),
+            Json(json!({ "status": "ready", "checks": checks, "platforms": platforms })),
         )
     } else {
         let error = format!("not ready: {}", failures.join("; "));
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "error": error, "checks": checks })),
+            Json(json!({ "error": error, "checks": checks, "platforms": platforms })),
         )
     }
 }

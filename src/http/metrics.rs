@@ -31,6 +31,8 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     sessions: Family<StateLabels, Gauge>,
     events: Gauge,
+    follow_ups_pending: Gauge,
+    follow_ups_dropped: Gauge,
 }
 
 impl Default for Metrics {
@@ -45,6 +47,18 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let sessions = Family::<StateLabels, Gauge>::default();
         let events = Gauge::default();
+        let follow_ups_pending = Gauge::default();
+        let follow_ups_dropped = Gauge::default();
+        registry.register(
+            "follow_ups_pending",
+            "Reactions, acknowledgements and short answers waiting on their platforms",
+            follow_ups_pending.clone(),
+        );
+        registry.register(
+            "follow_ups_dropped",
+            "Follow-ups dropped since start because too many waited (a platform down)",
+            follow_ups_dropped.clone(),
+        );
         registry.register("http_requests", "HTTP requests answered", requests.clone());
         registry.register(
             "sessions",
@@ -61,6 +75,8 @@ impl Metrics {
             requests,
             sessions,
             events,
+            follow_ups_pending,
+            follow_ups_dropped,
         }
     }
 }
@@ -110,6 +126,13 @@ pub(super) async fn render(State(state): State<AppState>) -> Response {
         }
         Err(e) => tracing::warn!(error = %e, "metrics: cannot count events"),
     }
+    let (pending, dropped) = crate::background::follow_ups();
+    metrics
+        .follow_ups_pending
+        .set(i64::try_from(pending).unwrap_or(i64::MAX));
+    metrics
+        .follow_ups_dropped
+        .set(i64::try_from(dropped).unwrap_or(i64::MAX));
     let mut text = String::new();
     if let Err(e) = encode(&mut text, &metrics.registry) {
         return super::ApiError::new(

@@ -7,16 +7,20 @@ mod api;
 mod auth;
 mod checkpoints;
 mod error;
+mod guard;
 mod health;
 pub mod metrics;
 mod pages;
 mod permissions;
+mod serve;
 mod shares;
 mod stream;
 mod usage;
 
 pub use error::ApiError;
+pub use guard::HttpLimits;
 pub use metrics::Metrics;
+pub use serve::serve;
 
 use crate::sandbox::DockerEngine;
 use crate::store::Store;
@@ -24,13 +28,9 @@ use axum::Router;
 use axum::routing::get;
 use secrecy::SecretString;
 use std::sync::Arc;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-/// Webhook bodies are small; anything bigger than this is refused before it is read.
-const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -44,6 +44,10 @@ pub struct AppState {
     pub links: crate::web::Links,
     /// The sessions' pages watched live, each read once for all its viewers.
     pub feeds: Arc<pages::Feeds>,
+    /// What the platforms last answered lucid's tokens (`/readyz` shows it).
+    pub platforms: Arc<crate::doctor::LastChecks>,
+    /// The body limit and deadline, and the API's request rate.
+    pub guard: Arc<guard::Guard>,
 }
 
 impl AppState {
@@ -57,7 +61,15 @@ impl AppState {
             actions: None,
             links: crate::web::Links::new("", Arc::new(access)),
             feeds: Arc::default(),
+            platforms: Arc::default(),
+            guard: Arc::new(guard::Guard::new(HttpLimits::default())),
         }
+    }
+
+    /// The state with these HTTP limits (the settings' defaults otherwise).
+    pub fn with_http_limits(mut self, limits: HttpLimits) -> Self {
+        self.guard = Arc::new(guard::Guard::new(limits));
+        self
     }
 
     /// The state with the links lucid posts (and so the keys its pages check).
@@ -121,10 +133,9 @@ pub fn router_with(state: AppState, webhooks: Router) -> Router {
         auth::require_api_token,
     ));
     let document = Arc::new(document);
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::render))
+    // The API and the pages, under the API's request rate; not the webhooks (the
+    // platforms retry), the probes or the previews.
+    let limited = Router::new()
         .nest("/api/v1", api)
         .route(
             "/api/v1/openapi.json",
@@ -134,6 +145,15 @@ pub fn router_with(state: AppState, webhooks: Router) -> Router {
             }),
         )
         .merge(pages::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::rate_limit,
+        ));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
+        .merge(limited)
         .merge(pages::preview_routes())
         .with_state(state.clone())
         .merge(webhooks)
@@ -148,6 +168,13 @@ pub fn router_with(state: AppState, webhooks: Router) -> Router {
             state.clone(),
             metrics::count_requests,
         ))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // Bodies are read whole (within the limit and the deadline) before any
+        // handler; the extractors' own limit would only get in the way of a larger
+        // LUCID_MAX_BODY_BYTES.
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::bounded_body,
+        ))
         .layer(TraceLayer::new_for_http())
 }

@@ -108,7 +108,10 @@ fn files_section(files: &[FileLines]) -> String {
             (Some(added), Some(removed)) => format!("+{added} −{removed}"),
             _ => "binary".to_owned(),
         };
-        out.push_str(&format!("\n- `{}` ({counts})", one_line(&file.path)));
+        out.push_str(&format!(
+            "\n- {} ({counts})",
+            code_span(&one_line(&file.path))
+        ));
     }
     if files.len() > FILES_LISTED {
         out.push_str(&format!(
@@ -129,10 +132,23 @@ fn test_line(test: Option<&TestRun>) -> String {
         Some(code) => format!("failed (exit {code})"),
         None => "did not finish".to_owned(),
     };
-    // A command with backticks gets a longer fence, as Markdown allows.
-    let fence = if command.contains('`') { "`` " } else { "`" };
-    let close = if command.contains('`') { " ``" } else { "`" };
-    format!("**Last test:** {fence}{command}{close} {outcome}")
+    format!("**Last test:** {} {outcome}", code_span(&command))
+}
+
+/// One line as inline code, whatever it holds: the fence is longer than any run of
+/// backticks in it (padded with spaces when it has any), so nothing in it can end the
+/// span and be read as Markdown or HTML.
+fn code_span(line: &str) -> String {
+    let longest = line
+        .split(|c| c != '`')
+        .map(str::len)
+        .max()
+        .unwrap_or_default();
+    if longest == 0 {
+        return format!("`{line}`");
+    }
+    let fence = "`".repeat(longest + 1);
+    format!("{fence} {line} {fence}")
 }
 
 #[cfg(test)]
@@ -233,5 +249,26 @@ mod tests {
         assert!(section.starts_with("**60 files changed**"));
         assert_eq!(section.matches("\n- `").count(), FILES_LISTED);
         assert!(section.ends_with("- … and 10 more"));
+    }
+
+    #[test]
+    fn a_path_or_command_cannot_end_its_code_span() {
+        let sneaky = [FileLines {
+            path: "x`<img src=http://evil.example/p.png>`y".into(),
+            added: Some(1),
+            removed: Some(0),
+        }];
+        assert_eq!(
+            files_section(&sneaky),
+            "**1 file changed**\n- `` x`<img src=http://evil.example/p.png>`y `` (+1 −0)"
+        );
+        let test = TestRun {
+            command: "a `` b".into(),
+            exit_code: Some(0),
+        };
+        assert_eq!(
+            test_line(Some(&test)),
+            "**Last test:** ``` a `` b ``` passed"
+        );
     }
 }

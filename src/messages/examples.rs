@@ -45,6 +45,25 @@ pub fn catalogue() -> Vec<(&'static str, Text)> {
                 &who,
             ),
         ),
+        (
+            "refusal: too many running",
+            refusal(&Refusal::TooManyRunning { running: 3 }, &who),
+        ),
+        (
+            "refusal: place busy",
+            refusal(&Refusal::PlaceBusy { running: 10 }, &who),
+        ),
+        (
+            "refusal: too many new",
+            refusal(
+                &Refusal::TooManyNew {
+                    started: 10,
+                    // 14:31:20 UTC: asking at 14:31:30 would be too early.
+                    again_at: crate::core::Timestamp::from_millis(1_767_277_880_000),
+                },
+                &who,
+            ),
+        ),
         ("which repository", which_repository(&who)),
         ("stopped by", stopped_by(&who)),
         ("asked", asked(&who, "fix the <flaky> login test & more")),
@@ -297,6 +316,49 @@ pub fn rendered(markup: &dyn Markup) -> String {
     catalogue()
         .into_iter()
         .map(|(name, text)| format!("## {name}\n{}\n", text.render(markup)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Text an agent (or a person it quotes) might write to ping everyone, name someone,
+/// or hide a link or words, as each platform's markup would read it.
+pub const HOSTILE: &[&str] = &[
+    "@channel @here @everyone @ada @acme/admins",
+    "<!channel> <!here> <!everyone> <@U0ADA> <!subteam^S123|@admins> <#C123>",
+    "<@123456789012345678> <@!123456789012345678> <@&987654321098765432> <#111>",
+    "<http://evil.example|innocent> <mailto:x@evil.example|mail>",
+    "[innocent](http://evil.example) ![pixel](http://evil.example/p.png)",
+    "[innocent][ref]\n\n[ref]: http://evil.example \"hidden\"",
+    "<details><summary>ok</summary>hidden</details> <img src=x onerror=alert(1)>",
+    "shown <!-- hidden --> shown <!-- open to the end",
+    "\\[escaped](http://evil.example) \\<!-- hidden -->",
+    "`a\n\n<!-- hidden\n\n` `` x ``` y",
+    "||spoiler|| ~~gone~~ *b* _i_ $\\color{white}{hidden}$\n# heading\n-# small\n> quote",
+    "```\nclosed early``` <@123> ```",
+];
+
+/// Every hostile text in every kind of span a message puts text in (plain, strong,
+/// code, a block, a link's label), and as a link's target.
+pub fn hostile_rendered(markup: &dyn Markup) -> String {
+    HOSTILE
+        .iter()
+        .map(|text| {
+            let kinds = [
+                ("plain", Text::new().plain(*text)),
+                ("strong", Text::new().strong(*text)),
+                ("code", Text::new().code(*text)),
+                ("block", Text::new().block(*text)),
+                (
+                    "link label",
+                    Text::new().link(*text, "https://lucid.example/s/1"),
+                ),
+                ("link target", Text::new().link("log", *text)),
+            ];
+            kinds
+                .iter()
+                .map(|(kind, t)| format!("### {kind}\n{}\n", t.render(markup)))
+                .collect::<String>()
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -8,6 +8,7 @@ mod change_request;
 pub mod examples;
 mod notices;
 pub mod page;
+mod setup;
 mod status;
 mod text;
 mod workbench;
@@ -15,8 +16,9 @@ mod workbench;
 pub use agents::*;
 pub use change_request::*;
 pub use notices::*;
+pub use setup::*;
 pub use status::*;
-pub use text::{Markup, PlainWords, Span, Text, emoji_char, one_line, shorten};
+pub use text::{Markup, PlainWords, Span, Text, emoji_char, no_crowd_pings, one_line, shorten};
 pub use workbench::*;
 
 #[cfg(test)]

@@ -2,7 +2,20 @@
 //! stop.
 
 use super::Text;
-use crate::core::{Author, Refusal};
+use crate::core::{Author, Refusal, Timestamp};
+
+/// Why a request was kept, not decided, for the platform's answer.
+pub fn held_reason() -> &'static str {
+    "the forge could not say whether the author may ask; the request is kept and decided once it answers"
+}
+
+/// A request given up: the forge never said whether its author may ask.
+pub fn forge_never_answered(forge: &str) -> Text {
+    Text::new().plain(format!(
+        "I could not check with {forge} for a day whether you may ask for this, so I did \
+         nothing. Ask again once {forge} answers."
+    ))
+}
 
 /// Why lucid will not do what `who` asked.
 pub fn refusal(refusal: &Refusal, who: &Author) -> Text {
@@ -37,7 +50,51 @@ pub fn refusal(refusal: &Refusal, who: &Author) -> Text {
             }
             text.plain(".")
         }
+        Refusal::TooManyRunning { running } => to.plain(format!(
+            "You have {} running; ask again when one ends.",
+            sessions(*running)
+        )),
+        Refusal::PlaceBusy { running } => to.plain(format!(
+            "{} running here; ask again when one ends.",
+            match running {
+                1 => "1 session is".to_owned(),
+                n => format!("{n} sessions are"),
+            }
+        )),
+        Refusal::TooManyNew { started, again_at } => to.plain(format!(
+            "You have asked for {} in the last hour; ask again after {}.",
+            sessions_new(*started),
+            clock(*again_at)
+        )),
     }
+}
+
+fn sessions(n: u32) -> String {
+    match n {
+        1 => "1 session".to_owned(),
+        n => format!("{n} sessions"),
+    }
+}
+
+fn sessions_new(n: u32) -> String {
+    match n {
+        1 => "1 new session".to_owned(),
+        n => format!("{n} new sessions"),
+    }
+}
+
+/// A time of day as people read it, `14:32 UTC`, rounded up to the minute (so that
+/// "after" it is never too early).
+pub fn clock(at: Timestamp) -> String {
+    let minute = 60_000;
+    let millis = at.as_millis().div_euclid(minute) * minute
+        + if at.as_millis().rem_euclid(minute) > 0 {
+            minute
+        } else {
+            0
+        };
+    let minutes_of_day = millis.div_euclid(minute).rem_euclid(24 * 60);
+    format!("{:02}:{:02} UTC", minutes_of_day / 60, minutes_of_day % 60)
 }
 
 /// The short reason a refusal gives the platform (its HTTP answer, the logs).
@@ -51,6 +108,16 @@ pub fn refusal_reason(refusal: &Refusal) -> String {
         Refusal::UnknownAgent { agent, known } => format!(
             "there is no agent called {agent:?} here; ask for one of: {}",
             known.join(", ")
+        ),
+        Refusal::TooManyRunning { running } => {
+            format!("the author has {running} sessions running, their limit")
+        }
+        Refusal::PlaceBusy { running } => {
+            format!("the place has {running} sessions running, its limit")
+        }
+        Refusal::TooManyNew { started, again_at } => format!(
+            "the author asked for {started} new sessions in the last hour, their limit; \
+             the next may start at {again_at}"
         ),
     }
 }

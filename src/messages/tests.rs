@@ -25,7 +25,7 @@ fn what_is_said_to_a_person_mentions_them_the_platforms_way() {
             .any(|span| matches!(span, Span::Plain(p) if p.contains(&ada().id)));
         assert!(mentions && !typed, "{name}: {}", text.words());
     }
-    assert_eq!(seen, 9);
+    assert_eq!(seen, 12);
 }
 
 #[test]

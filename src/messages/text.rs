@@ -125,6 +125,28 @@ pub fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// `text` with a zero-width space after the `@` of every `@channel`, `@here` and
+/// `@everyone` (any case), so that no platform reads them as a ping, even where it
+/// looks for them inside code; other `@`s are left as they are, to be copied.
+pub fn no_crowd_pings(text: &str) -> String {
+    const CROWDS: [&str; 3] = ["channel", "here", "everyone"];
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('@') {
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 1..];
+        let names_crowd = CROWDS.iter().any(|crowd| {
+            rest.get(..crowd.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(crowd))
+        });
+        if names_crowd {
+            out.push('\u{200b}');
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// An emoji's short name (Slack's, as [`Span::Emoji`] holds it) as the character
 /// platforms without short names show.
 pub fn emoji_char(name: &str) -> &'static str {

@@ -2,6 +2,7 @@
 //! reads it and as the agent is told; a thread's earlier words in a task.
 
 use super::one_line;
+use crate::core::untrusted;
 
 /// Why an undo did nothing: no step has changed the work tree yet.
 pub fn nothing_to_undo() -> String {
@@ -87,8 +88,8 @@ pub fn earlier_words(words: &[(String, String)]) -> Option<String> {
     let mut total = 0;
     for (author, text) in words.iter().rev() {
         let text = super::shorten(text.trim(), EARLIER_WORDS_EACH);
-        let text = text.replace("</comment>", "</ comment>");
-        let author = one_line(author).replace('"', "'");
+        let text = untrusted::defused(&untrusted::cleaned(&text), "comment");
+        let author = one_line(&untrusted::cleaned(author)).replace(['"', '<', '>'], "'");
         let entry = format!("<comment author=\"{author}\">\n{text}\n</comment>");
         if total + entry.len() > EARLIER_WORDS_ALL {
             break;

@@ -175,4 +175,12 @@ pub trait Sandboxes: Send + Sync {
         session: SessionId,
         spec: &SandboxSpec,
     ) -> Result<Arc<dyn Sandbox>, SandboxError>;
+
+    /// Removes what an earlier run of `session` left behind (a lucid killed while it
+    /// ran): called before a session taken over gets its sandbox. Answers how many
+    /// sandboxes went.
+    async fn clear_leftovers(&self, session: SessionId) -> Result<usize, SandboxError> {
+        let _ = session;
+        Ok(0)
+    }
 }

@@ -7,6 +7,7 @@
 //! port it implements.
 
 pub mod inbound;
+pub mod manifest;
 pub mod outbound;
 mod platform;
 

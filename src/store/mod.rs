@@ -5,12 +5,14 @@
 //! two SQL dialects differ say so. Every write that must be atomic runs in one
 //! transaction handle, never back through the pool.
 
+mod busy;
 mod conversations;
 mod credentials;
 pub mod crypto;
 mod deliveries;
 mod error;
 mod events;
+mod held;
 mod inbox;
 mod questions;
 mod record;
@@ -22,6 +24,7 @@ mod watch;
 
 pub use deliveries::{Delivered, DeliveryAction};
 pub use error::StoreError;
+pub use held::HeldRequest;
 pub use inbox::Inboxed;
 pub use sessions::{Recorded, Removed, Serves, SessionFilter};
 pub use shares::ShareRecord;

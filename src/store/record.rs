@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 /// SQLite's writer, held.
 pub(super) type Writer = tokio::sync::OwnedMutexGuard<AnyConnection>;
 
-/// Triggers per SQLite batch: 15 parameters each, far under SQLite's limit, and a
+/// Triggers per SQLite batch: 17 parameters each, far under SQLite's limit, and a
 /// batch short enough that the last caller in it still answers fast.
 const MAX_BATCH: usize = 32;
 
@@ -29,7 +29,7 @@ const MAX_BATCH: usize = 32;
 /// rows of the values inside, with `#N#` for a trigger's Nth value:
 /// 1 platform, 2 delivery id, 3 session id, 4 now, 5 thread, 6 author, 7 task,
 /// 8 repo, 9 thread key, 10 state, 11 first event's kind, 12 its body, 13 title,
-/// 14 the repository's forge, 15 the agent.
+/// 14 the repository's forge, 15 the agent, 16 the author's id, 17 the thread's place.
 /// A session is made only for a delivery this batch recorded (its row names the new
 /// session's id), and its thread and first event only for a session made, so a known
 /// delivery changes nothing. Rows come in batch order, so of two triggers in one
@@ -38,9 +38,9 @@ const MAX_BATCH: usize = 32;
 const SQLITE_BATCH: [&str; 5] = [
     "INSERT INTO deliveries (platform, delivery_id, session_id, received_at)
     VALUES {(#1#, #2#, #3#, #4#)} ON CONFLICT (platform, delivery_id) DO NOTHING;",
-    "INSERT INTO sessions (id, platform, thread, author, task, repo, delivery_id, state, last_seq, created_at, updated_at, title, forge, agent)
-    SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8, 1, v.column9, v.column9, v.column10, v.column11, v.column12
-    FROM (VALUES {(#3#, #1#, #5#, #6#, #7#, #8#, #2#, #10#, #4#, #13#, #14#, #15#)}) AS v
+    "INSERT INTO sessions (id, platform, thread, author, task, repo, delivery_id, state, last_seq, created_at, updated_at, title, forge, agent, author_id, place)
+    SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8, 1, v.column9, v.column9, v.column10, v.column11, v.column12, v.column13, v.column14
+    FROM (VALUES {(#3#, #1#, #5#, #6#, #7#, #8#, #2#, #10#, #4#, #13#, #14#, #15#, #16#, #17#)}) AS v
     WHERE EXISTS (SELECT 1 FROM deliveries d
         WHERE d.platform = v.column2 AND d.delivery_id = v.column7 AND d.session_id = v.column1);",
     "INSERT INTO threads (platform, thread_key, session_id, updated_at)
@@ -55,14 +55,14 @@ const SQLITE_BATCH: [&str; 5] = [
     "SELECT v.column1, EXISTS (SELECT 1 FROM sessions s WHERE s.id = v.column1)
     FROM (VALUES {(#3#)}) AS v;",
 ];
-const PARAMS_PER_TRIGGER: usize = 15;
+const PARAMS_PER_TRIGGER: usize = 17;
 
 /// The same as one statement, for PostgreSQL.
 const POSTGRES: &str = "WITH
  d AS (INSERT INTO deliveries (platform, delivery_id, session_id, received_at)
        VALUES ($1, $2, $3, $4) ON CONFLICT (platform, delivery_id) DO NOTHING RETURNING session_id),
- s AS (INSERT INTO sessions (id, platform, thread, author, task, repo, delivery_id, state, last_seq, created_at, updated_at, title, forge, agent)
-       SELECT session_id, $1, $5, $6, $7, $8, $2, $10, 1, $4, $4, $13, $14, $15 FROM d RETURNING id),
+ s AS (INSERT INTO sessions (id, platform, thread, author, task, repo, delivery_id, state, last_seq, created_at, updated_at, title, forge, agent, author_id, place)
+       SELECT session_id, $1, $5, $6, $7, $8, $2, $10, 1, $4, $4, $13, $14, $15, $16, $17 FROM d RETURNING id),
  t AS (INSERT INTO threads (platform, thread_key, session_id, updated_at)
        SELECT $1, $9, id, $4 FROM s
        ON CONFLICT (platform, thread_key) DO UPDATE SET session_id = excluded.session_id, updated_at = excluded.updated_at
@@ -125,6 +125,8 @@ impl Params {
             Value::Text(t.title.clone()),
             Value::Text(t.repo.as_ref().map(|r| r.forge().to_owned())),
             Value::Text(t.agent.clone()),
+            text(t.author.id.clone()),
+            Value::Text(t.thread.place()),
         ])
     }
 

@@ -58,7 +58,11 @@ impl Store {
             (None, Some(json)) => Some(serde_json::from_str(&json).map_err(|e| corrupt(&e))?),
             _ => None,
         };
-        Ok(crate::core::ThreadState { session, question })
+        Ok(crate::core::ThreadState {
+            session,
+            question,
+            busy: None,
+        })
     }
 }
 

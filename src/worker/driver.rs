@@ -98,6 +98,12 @@ async fn work(
             .await?;
     }
     let history = parts.store.events_after(id, 0, u32::MAX).await?;
+    if session.state != SessionState::Queued {
+        // Taken over: the dead worker's sandbox goes before this run's comes.
+        if let Err(e) = parts.sandboxes.clear_leftovers(id).await {
+            tracing::warn!(session = %id, error = %e, "could not remove the sandbox a dead run left");
+        }
+    }
     let sandbox = parts.sandboxes.create(id, parts.spec).await?;
     let reports = sandbox.network_log();
     let work = work_in(parts, session, &*sandbox, &history, stop);

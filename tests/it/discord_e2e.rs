@@ -732,7 +732,7 @@ async fn doctor_checks_the_bot_token_with_discord_and_gives_the_invite() {
         .unwrap_or_else(|| panic!("no ok line for discord:\n{report}"));
     assert!(line.contains("bot lucid"), "{line}");
     let invite = format!(
-        "https://discord.com/oauth2/authorize?client_id={}&scope=bot%20applications.commands&permissions=311385196608",
+        "https://discord.com/oauth2/authorize?client_id={}&scope=bot%20applications.commands&permissions=309237713984",
         discord.bot().application_id
     );
     assert!(line.contains(&invite), "{line}");

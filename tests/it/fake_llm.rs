@@ -1,8 +1,12 @@
 //! A fake OpenAI-compatible chat-completions server on loopback: each request gets
 //! the next scripted reply, and every request is recorded for the test to inspect.
+//! `GET /v1/models` lists the one model, `fake-model`, in OpenAI's shape
+//! (https://platform.openai.com/docs/api-reference/models/list); a key the test
+//! refused (`refuse_key`) gets OpenAI's 401 `invalid_api_key` there.
 
 use crate::scripted::{Scripted, ScriptedServer, StreamEnd, frame, halves};
 use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Debug)]
 pub struct Reply(Scripted);
@@ -85,16 +89,66 @@ pub struct FakeLlm {
     /// What a client is configured with: `http://127.0.0.1:PORT/v1`.
     pub base_url: String,
     server: ScriptedServer,
+    refused: Arc<Mutex<Vec<String>>>,
+}
+
+/// `GET /v1/models`: the listing, for a key not refused.
+async fn models(
+    axum::extract::State(refused): axum::extract::State<Arc<Mutex<Vec<String>>>>,
+    headers: axum::http::HeaderMap,
+) -> (axum::http::StatusCode, axum::Json<Value>) {
+    let key = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .to_owned();
+    if key.is_empty() || refused.lock().unwrap().contains(&key) {
+        let shown: String = key.chars().take(3).collect();
+        return (
+            axum::http::StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"error": {
+                "message": format!("Incorrect API key provided: {shown}***. You can find your API key at https://platform.openai.com/account/api-keys."),
+                "type": "invalid_request_error",
+                "param": null,
+                "code": "invalid_api_key",
+            }})),
+        );
+    }
+    (
+        axum::http::StatusCode::OK,
+        axum::Json(json!({
+            "object": "list",
+            "data": [{"id": "fake-model", "object": "model", "created": 1_700_000_000, "owned_by": "fake"}],
+        })),
+    )
 }
 
 impl FakeLlm {
     pub async fn start(replies: Vec<Reply>) -> FakeLlm {
         let replies = replies.into_iter().map(|r| r.0).collect();
-        let server = ScriptedServer::start("/v1/chat/completions", replies, stream).await;
+        let refused = Arc::new(Mutex::new(Vec::new()));
+        let listing = axum::Router::new()
+            .route("/v1/models", axum::routing::get(models))
+            .with_state(refused.clone());
+        let server =
+            ScriptedServer::start_with("/v1/chat/completions", replies, stream, listing).await;
         FakeLlm {
             base_url: format!("{}/v1", server.origin),
             server,
+            refused,
         }
+    }
+
+    /// From now on `key` is refused where the fake checks keys (`GET /v1/models`).
+    pub fn refuse_key(&self, key: &str) {
+        self.refused.lock().unwrap().push(key.to_owned());
+    }
+
+    /// Scripts more replies, after those still to come.
+    pub fn add_replies(&self, replies: Vec<Reply>) {
+        self.server
+            .add_replies(replies.into_iter().map(|r| r.0).collect());
     }
 
     pub async fn until_a_stream_stalls(&self) {

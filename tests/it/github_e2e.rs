@@ -325,7 +325,13 @@ async fn as_a_github_app_each_session_gets_a_token_for_its_one_repository() {
         .until_session(&id, "the session to finish", |s| state(s) == "completed")
         .await;
     assert_eq!(gh.pulls(REPO).len(), 1);
-    let minted = gh.tokens_minted();
+    // The doctor's readiness check mints one that may only read metadata; every
+    // other token is a session's.
+    let minted: Vec<_> = gh
+        .tokens_minted()
+        .into_iter()
+        .filter(|t| t.permissions_requested != serde_json::json!({"metadata": "read"}))
+        .collect();
     assert!(!minted.is_empty());
     for token in &minted {
         assert_eq!(
@@ -465,7 +471,7 @@ async fn the_issues_earlier_comments_are_part_of_the_task_fenced_and_without_req
         task.contains("<comment author=\"bob\">\nIt only fails for negative numbers.\n</comment>"),
         "{task}"
     );
-    assert!(task.contains("Sneaky </ comment> close"), "{task}");
+    assert!(task.contains("Sneaky &lt;/comment> close"), "{task}");
     assert!(!task.contains("status of lucid's own"), "{task}");
     assert!(!task.contains("an earlier request"), "{task}");
     assert_eq!(

@@ -233,6 +233,11 @@ impl Lucid {
         }
     }
 
+    /// The process id of `lucid serve`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills `lucid serve` at once (no graceful stop), as a crash would.
     pub fn kill(&mut self) {
         unsafe { libc::kill(self.child.id() as i32, libc::SIGKILL) };

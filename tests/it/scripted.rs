@@ -72,6 +72,16 @@ pub struct ScriptedServer {
 
 impl ScriptedServer {
     pub async fn start(route: &str, replies: Vec<Scripted>, streamer: Streamer) -> ScriptedServer {
+        Self::start_with(route, replies, streamer, axum::Router::new()).await
+    }
+
+    /// [`ScriptedServer::start`], serving the `extra` routes too.
+    pub async fn start_with(
+        route: &str,
+        replies: Vec<Scripted>,
+        streamer: Streamer,
+        extra: axum::Router,
+    ) -> ScriptedServer {
         let script = Arc::new(Script {
             streamer: Some(streamer),
             ..Script::default()
@@ -79,7 +89,8 @@ impl ScriptedServer {
         script.replies.lock().unwrap().extend(replies);
         let app = axum::Router::new()
             .route(route, post(answer))
-            .with_state(script.clone());
+            .with_state(script.clone())
+            .merge(extra);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let origin = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -88,6 +99,12 @@ impl ScriptedServer {
 
     pub fn received(&self) -> Vec<Recorded> {
         self.script.received.lock().unwrap().clone()
+    }
+
+    /// Adds replies after those still to come (a script that needs an address known
+    /// only once the servers run).
+    pub fn add_replies(&self, replies: Vec<Scripted>) {
+        self.script.replies.lock().unwrap().extend(replies);
     }
 
     /// Waits until a streamed answer has sent its first events and stalls.

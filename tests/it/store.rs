@@ -49,7 +49,67 @@ on_both_stores!(
     a_threads_state_is_read_at_once,
     an_event_kept_in_the_inbox_waits_until_done_and_is_kept_once,
     a_mark_is_kept_and_replaced,
+    a_held_request_is_kept_once_claimed_by_one_and_released,
 );
+
+async fn a_held_request_is_kept_once_claimed_by_one_and_released(backend: Backend) {
+    use lucid::core::{DeliveryId, Platform};
+    use lucid::store::{DeliveryAction, HeldRequest};
+    let (store, _db) = migrated_store(backend).await;
+    let now = Timestamp::now();
+    let held = HeldRequest {
+        platform: Platform::GITHUB,
+        delivery: DeliveryId::parse("d-held").unwrap(),
+        intent: "{}".into(),
+        policy: "{}".into(),
+        forge: "github".into(),
+        login: "ada".into(),
+        attempts: 0,
+        created_at: now,
+    };
+    assert!(store.hold_request(&held, now).await.unwrap());
+    assert!(!store.hold_request(&held, now).await.unwrap(), "held twice");
+    assert!(store.is_held(&held.platform, &held.delivery).await.unwrap());
+
+    // Two replicas claim at once: one gets it.
+    let lease = Duration::from_secs(60);
+    let (a, b) = tokio::join!(
+        store.claim_held(now, lease, 10),
+        store.claim_held(now, lease, 10)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.len() + b.len(), 1, "{a:?} {b:?}");
+    // Claimed, it is not due again until its lease ends.
+    assert!(store.claim_held(now, lease, 10).await.unwrap().is_empty());
+
+    // Deferred: counted, due at its new time.
+    let later = now.plus(Duration::from_secs(5));
+    store
+        .defer_held(&held, later, "GitHub answered 503")
+        .await
+        .unwrap();
+    assert!(store.claim_held(now, lease, 10).await.unwrap().is_empty());
+    let again = store.claim_held(later, lease, 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 1);
+    assert_eq!(
+        (again[0].login.as_str(), again[0].forge.as_str()),
+        ("ada", "github")
+    );
+
+    store.release_held(&held).await.unwrap();
+    assert!(!store.is_held(&held.platform, &held.delivery).await.unwrap());
+    // A delivery decided already is not held again.
+    store
+        .record_delivery(
+            held.platform.clone(),
+            &held.delivery,
+            DeliveryAction::Nothing,
+        )
+        .await
+        .unwrap();
+    assert!(!store.hold_request(&held, now).await.unwrap());
+}
 
 async fn an_event_kept_in_the_inbox_waits_until_done_and_is_kept_once(backend: Backend) {
     let (store, _db) = migrated_store(backend).await;

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::core::intent::Origin;
-use crate::core::{Author, DeliveryId, ThreadRef};
+use crate::core::{Author, Busy, DeliveryId, Limits, ThreadRef, Timestamp};
 use SessionState::*;
 
 fn thread() -> ThreadRef {
@@ -91,14 +91,41 @@ fn session() -> SessionId {
 fn with_session(state: SessionState) -> ThreadState {
     ThreadState {
         session: Some((session(), state)),
-        question: None,
+        ..ThreadState::default()
     }
 }
 
 fn with_question() -> ThreadState {
     ThreadState {
-        session: None,
         question: Some(trigger("fix the login test", None, "d1")),
+        ..ThreadState::default()
+    }
+}
+
+/// 12:00 UTC on 2026-01-01, when the counts are read.
+const NOON: i64 = 1_767_268_800_000;
+
+/// A thread, in `state` (None: a new one), where the person has `mine` sessions
+/// running, the place `here`, and the person's newest sessions were made
+/// `minutes_ago`; at most 2 running per person, 3 per place, 2 new an hour.
+fn busy(state: Option<SessionState>, mine: u32, here: u32, minutes_ago: &[i64]) -> ThreadState {
+    ThreadState {
+        session: state.map(|state| (session(), state)),
+        busy: Some(Busy {
+            limits: Limits {
+                running_per_person: 2,
+                running_per_place: 3,
+                new_per_person_hour: 2,
+            },
+            now: Timestamp::from_millis(NOON),
+            person_running: mine,
+            place_running: here,
+            person_recent: minutes_ago
+                .iter()
+                .map(|m| Timestamp::from_millis(NOON - m * 60_000))
+                .collect(),
+        }),
+        ..ThreadState::default()
     }
 }
 
@@ -275,6 +302,50 @@ fn the_decision_table() {
             intent(handover("fix it", Some("acme/app")), true), empty.clone(),
             refusing(Refusal::PersonNotListed),
             Decision::Refuse(Refusal::PersonNotListed)),
+        // Limits: on new sessions only.
+        ("a task under every limit starts",
+            intent(task_in("fix it", "acme/app"), true), busy(None, 1, 2, &[30]), open.clone(),
+            Decision::Start(trigger("fix it", Some("acme/app"), "d2"))),
+        ("a person at their running limit is told so, and nothing starts",
+            intent(task_in("fix it", "acme/app"), true), busy(None, 2, 0, &[]), open.clone(),
+            Decision::Refuse(Refusal::TooManyRunning { running: 2 })),
+        ("a place at its running limit is told so",
+            intent(task_in("fix it", "acme/app"), true), busy(None, 0, 3, &[]), open.clone(),
+            Decision::Refuse(Refusal::PlaceBusy { running: 3 })),
+        ("a person at the hour's limit is told when one more may start",
+            intent(task_in("fix it", "acme/app"), true), busy(None, 0, 0, &[5, 20]), open.clone(),
+            Decision::Refuse(Refusal::TooManyNew {
+                started: 2,
+                again_at: Timestamp::from_millis(NOON + 40 * 60_000),
+            })),
+        ("sessions older than the hour do not count",
+            intent(task_in("fix it", "acme/app"), true), busy(None, 0, 0, &[5, 61]), open.clone(),
+            Decision::Start(trigger("fix it", Some("acme/app"), "d2"))),
+        ("past a limit no repository is asked for either",
+            intent(task("fix it"), true), busy(None, 2, 0, &[]), open.clone(),
+            Decision::Refuse(Refusal::TooManyRunning { running: 2 })),
+        ("a hand-over past a limit is refused",
+            intent(handover("fix it", Some("acme/app")), true), busy(Some(Completed), 0, 3, &[]), open.clone(),
+            Decision::Refuse(Refusal::PlaceBusy { running: 3 })),
+        ("a follow-up in a running session's thread is never limited",
+            intent(task("also the docs"), true), busy(Some(Running), 9, 9, &[1, 2, 3]), open.clone(),
+            Decision::FollowUp { session: s, text: "also the docs".into() }),
+        ("a finished session's thread resumes whatever the limits",
+            intent(task("again"), true), busy(Some(Completed), 9, 9, &[1, 2, 3]), open.clone(),
+            Decision::Resume { session: s, text: "again".into() }),
+        ("a stop is never limited",
+            intent(Ask::Stop, true), busy(Some(Running), 9, 9, &[1, 2]), open.clone(),
+            Decision::Stop { session: s }),
+        ("an empty mention past a limit is asked for a task, not refused for the limit",
+            intent(task(" "), true), busy(None, 9, 9, &[]), open.clone(),
+            Decision::Refuse(Refusal::NoTask)),
+        ("a person not listed is refused as such, whatever the counts",
+            intent(task_in("fix it", "acme/app"), true), busy(None, 9, 9, &[]),
+            refusing(Refusal::PersonNotListed),
+            Decision::Refuse(Refusal::PersonNotListed)),
+        ("words not said to lucid are ignored, not refused for a limit",
+            intent(task("fix it"), false), busy(None, 9, 9, &[]), open.clone(),
+            Decision::Ignore("not a request to lucid, and not in a session's thread")),
         ("a refused person cannot answer",
             intent(task_in("acme/app", "acme/app"), false), with_question(),
             refusing(Refusal::PersonNotListed),
@@ -353,8 +424,8 @@ fn the_agent_asked_for_goes_with_a_new_session_only() {
     );
     // An answer starts what was asked, with the agent it was asked with.
     let waiting = ThreadState {
-        session: None,
         question: Some(trigger_with("fix the login test", None, Some("claude"))),
+        ..ThreadState::default()
     };
     let answered = decide(
         intent(asking(task_in("acme/app", "acme/app"), "gemini"), true),
@@ -369,4 +440,31 @@ fn the_agent_asked_for_goes_with_a_new_session_only() {
             Some("claude")
         ))
     );
+}
+
+#[test]
+fn limits_are_counted_only_where_a_session_limited() {
+    let open_thread = ThreadState::default();
+    assert!(limited(&intent(task("fix it"), true), &open_thread));
+    assert!(!limited(&intent(task("fix it"), false), &open_thread));
+    assert!(!limited(&intent(Ask::Stop, true), &open_thread));
+    assert!(!limited(
+        &intent(task("more"), true),
+        &with_session(Running)
+    ));
+    assert!(!limited(
+        &intent(task("more"), true),
+        &with_session(Completed)
+    ));
+    assert!(!limited(
+        &intent(task_in("acme/app", "acme/app"), true),
+        &with_question()
+    ));
+    let handed = intent(handover("fix it", Some("acme/app")), true);
+    assert!(limited(&handed, &with_session(Completed)));
+    assert!(!limited(&handed, &with_session(Running)));
+    // lucid's own pages and API are not limited per person or place.
+    let mut from_the_page = intent(task("fix it"), true);
+    from_the_page.origin.thread = ThreadRef::Web { id: "s".into() };
+    assert!(!limited(&from_the_page, &open_thread));
 }

@@ -34,7 +34,7 @@ type Hook = State<(Arc<DiscordPlatform>, Intake)>;
 pub fn routes(platform: Arc<DiscordPlatform>, intake: Intake) -> axum::Router {
     axum::Router::new()
         .route(
-            "/webhooks/discord/interactions",
+            crate::discord::INTERACTIONS_PATH,
             axum::routing::post(receive),
         )
         .with_state((platform, intake))

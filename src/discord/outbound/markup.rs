@@ -4,7 +4,7 @@
 //! pings anyone whatever the text says: every message also sets `allowed_mentions`
 //! to nothing (see `client`).
 
-use crate::messages::{Markup, Span, emoji_char};
+use crate::messages::{Markup, Span, emoji_char, no_crowd_pings};
 
 pub struct DiscordMarkup;
 
@@ -57,9 +57,10 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Inline code holds no backtick of its own (Discord has no way to escape one there).
+/// Inline code holds no backtick of its own (Discord has no way to escape one there),
+/// and no `@everyone` or `@here`.
 fn inline_code(text: &str) -> String {
-    let text = text.replace('`', "'").replace('\n', " ");
+    let text = no_crowd_pings(&text.replace('`', "'").replace('\n', " "));
     if text.is_empty() {
         " ".to_owned()
     } else {
@@ -67,9 +68,9 @@ fn inline_code(text: &str) -> String {
     }
 }
 
-/// A block's text, unable to close the block early.
+/// A block's text, unable to close the block early, with no `@everyone` or `@here`.
 fn fence_safe(text: &str) -> String {
-    text.replace("```", "``\u{200b}`")
+    no_crowd_pings(&text.replace("```", "``\u{200b}`"))
 }
 
 /// A link target inside `<…>` (so Discord shows no preview): nothing in it can end
@@ -127,10 +128,54 @@ mod tests {
 #[cfg(test)]
 mod snapshots {
     use super::DiscordMarkup;
-    use crate::messages::examples::rendered;
+    use crate::messages::Text;
+    use crate::messages::examples::{HOSTILE, hostile_rendered, rendered};
 
     #[test]
     fn every_message_in_discord() {
         insta::assert_snapshot!(rendered(&DiscordMarkup));
+    }
+
+    #[test]
+    fn hostile_text_in_every_span_mentions_no_one_and_hides_no_link() {
+        insta::assert_snapshot!(hostile_rendered(&DiscordMarkup));
+        for text in HOSTILE {
+            let spans = [
+                Text::new().plain(*text),
+                Text::new().strong(*text),
+                Text::new().code(*text),
+                Text::new().block(*text),
+                Text::new().link(*text, "https://lucid.example/s/1"),
+            ];
+            for span in spans {
+                let out = span.render(&DiscordMarkup);
+                // No crowd is pinged; outside code, every `@` is broken and every
+                // `[`, `<` and `|` escaped but the one `[` of lucid's own link.
+                let code = out.starts_with('`') || out.starts_with("\n```");
+                assert!(
+                    out.match_indices('@')
+                        .all(|(at, _)| code || out[at + 1..].starts_with('\u{200b}')),
+                    "{out:?}"
+                );
+                for crowd in ["@here", "@everyone"] {
+                    assert!(!out.to_lowercase().contains(crowd), "{out:?}");
+                }
+                if !code {
+                    let rest = out.strip_prefix('[').unwrap_or(&out);
+                    let rest = rest
+                        .strip_prefix("**")
+                        .and_then(|r| r.strip_suffix("**"))
+                        .unwrap_or(rest);
+                    let rest = rest.replace("](<https://lucid.example/s/1>)", "");
+                    for c in ['[', ']', '<', '>', '|', '*', '_', '~'] {
+                        assert!(
+                            rest.match_indices(c)
+                                .all(|(at, _)| rest[..at].ends_with('\\')),
+                            "{c} in {out:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -162,7 +162,10 @@ fn code_spans(line: &str) -> Vec<Range<usize>> {
 fn find_in_line(line: &str, base: usize, login: &str, found: &mut Vec<Range<usize>>) {
     let code = code_spans(line);
     for (at, _) in line.match_indices('@') {
-        if code.iter().any(|span| span.contains(&at)) {
+        // Inside the mention just found (a login with an `@` in it): not another.
+        if code.iter().any(|span| span.contains(&at))
+            || found.last().is_some_and(|m| base + at < m.end)
+        {
             continue;
         }
         let glued_before = line[..at]
@@ -353,6 +356,20 @@ mod tests {
             ("@lucid don't stop", task("don't stop")),
             ("`@lucid stop`", None),
         ]);
+    }
+
+    /// Found by the `github_mention` fuzz target: with an `@` inside the configured
+    /// login, two mentions overlapped and taking them out sliced backwards (a panic).
+    #[test]
+    fn mentions_never_overlap_whatever_the_login() {
+        assert_eq!(
+            mention("\0@\0@\0@\0\0\0@", "\0@\0"),
+            Some(Mention::Task("\0@\0\0\0@".into()))
+        );
+        assert_eq!(
+            mention("@a@a@a fix", "a@a"),
+            Some(Mention::Task("@a fix".into()))
+        );
     }
 
     #[test]

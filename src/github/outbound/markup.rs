@@ -14,9 +14,7 @@ pub struct GithubMarkup;
 impl Markup for GithubMarkup {
     fn span(&self, span: &Span) -> String {
         match span {
-            // A zero-width space after each @ keeps quoted mentions from notifying
-            // anyone again.
-            Span::Plain(text) => prose(text).replace('@', "@\u{200b}"),
+            Span::Plain(text) => prose(text),
             Span::Strong(text) => format!("**{}**", prose(text)),
             Span::Mention(who) => format!("@{}", who.id),
             Span::Code(text) => code(text),
@@ -37,9 +35,12 @@ fn longest_backtick_run(s: &str) -> usize {
         .unwrap_or_default()
 }
 
-/// Inline code that holds any text: the fence is longer than any run of backticks in
-/// it, and padded with spaces when the text has backticks so that they stay literal.
+/// Inline code that holds any text: on one line (a blank line would end the span and
+/// let what follows be read as Markdown), the fence longer than any run of backticks
+/// in it, and padded with spaces when the text has backticks so that they stay literal.
 pub fn code(s: &str) -> String {
+    let one_line = s.replace(['\r', '\n'], " ");
+    let s = one_line.as_str();
     if s.is_empty() {
         return "(empty)".to_owned();
     }
@@ -51,9 +52,12 @@ pub fn code(s: &str) -> String {
     format!("{fence} {s} {fence}")
 }
 
-/// Text from the log or a person, made safe to show as Markdown: raw HTML outside code
-/// spans is shown as text, so an unclosed tag or comment cannot swallow the rest of
-/// the comment.
+/// Text from the log or a person, made safe to show as Markdown. Its code spans and
+/// emphasis still read as such, but outside code spans: raw HTML is shown as text (so
+/// a comment, `<details>` or `<img>` cannot hide or swallow anything), brackets are
+/// taken literally (no link, image or link definition can say one thing and point
+/// elsewhere), `$` opens no math, and a zero-width space after each `@` keeps a
+/// mention from notifying anyone.
 pub fn prose(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
@@ -61,7 +65,10 @@ pub fn prose(s: &str) -> String {
         out.push_str(&escape_html(&rest[..start]));
         let from_fence = &rest[start..];
         let fence_len = from_fence.len() - from_fence.trim_start_matches('`').len();
-        match closing_fence(&from_fence[fence_len..], fence_len) {
+        // A code span ends with its paragraph: it cannot reach past a blank line.
+        let paragraph = &from_fence[fence_len..];
+        let paragraph = &paragraph[..paragraph_end(paragraph)];
+        match closing_fence(paragraph, fence_len) {
             Some(end) => {
                 let span_end = fence_len + end + fence_len;
                 out.push_str(&from_fence[..span_end]);
@@ -93,8 +100,34 @@ fn closing_fence(s: &str, len: usize) -> Option<usize> {
     None
 }
 
+/// Where the paragraph `s` starts in ends: at its first blank line, if it has one.
+fn paragraph_end(s: &str) -> usize {
+    let mut at = 0;
+    for line in s.split_inclusive('\n') {
+        if at > 0 && line.trim().is_empty() {
+            return at;
+        }
+        at += line.len();
+    }
+    s.len()
+}
+
+/// Text outside code spans: nothing in it is read as HTML, a link, math or a mention.
 fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '\\' | '[' | ']' | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '@' => out.push_str("@\u{200b}"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Multi-line text as a block quote, which keeps whatever Markdown it holds (an
@@ -144,11 +177,60 @@ pub fn link_target(url: &str) -> String {
 
 #[cfg(test)]
 mod snapshots {
-    use super::GithubMarkup;
-    use crate::messages::examples::rendered;
+    use super::{GithubMarkup, code, prose, quote};
+    use crate::messages::Text;
+    use crate::messages::examples::{HOSTILE, hostile_rendered, rendered};
 
     #[test]
     fn every_message_on_github() {
         insta::assert_snapshot!(rendered(&GithubMarkup));
+    }
+
+    #[test]
+    fn hostile_text_in_every_span_mentions_no_one_and_hides_nothing() {
+        insta::assert_snapshot!(hostile_rendered(&GithubMarkup));
+        for text in HOSTILE {
+            let spans = [
+                Text::new().plain(*text),
+                Text::new().strong(*text),
+                Text::new().link(*text, "https://lucid.example/s/1"),
+            ];
+            let words = spans
+                .iter()
+                .map(|s| s.render(&GithubMarkup))
+                .chain([prose(text), quote(text)]);
+            for out in words {
+                // No tag, comment or autolink; no mention; no bracket but lucid's
+                // own link's.
+                assert!(!out.contains('<'), "{out:?}");
+                assert!(
+                    out.match_indices('@')
+                        .all(|(at, _)| out[at + 1..].starts_with('\u{200b}')),
+                    "{out:?}"
+                );
+                let rest = out.strip_prefix('[').unwrap_or(&out);
+                let rest = rest.replace("](https://lucid.example/s/1)", "");
+                for c in ['[', ']', '$'] {
+                    assert!(
+                        rest.match_indices(c)
+                            .all(|(at, _)| rest[..at].ends_with('\\')),
+                        "{c} in {out:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_code_span_cannot_reach_past_a_blank_line() {
+        // GitHub ends the paragraph, and with it the would-be span, at the blank line:
+        // what follows would be read as HTML.
+        assert_eq!(prose("`a\n\n<!-- hidden -->`"), "`a\n\n&lt;!-- hidden -->`");
+        assert_eq!(
+            prose("`a\n<b>` c"),
+            "`a\n<b>` c",
+            "one paragraph: a code span"
+        );
+        assert_eq!(code("a\n\n<!-- b"), "`a  <!-- b`");
     }
 }

@@ -305,7 +305,7 @@ mod tests {
         assert_eq!(
             body,
             format!(
-                "🛠️ **Working** · 2m 05s · $0.0123 (12,345 tokens in, 678 out)\n\
+                "🛠️ **Working** · 2m 05s · \\$0.0123 (12,345 tokens in, 678 out)\n\
                  \n\
                  **Running now:** `cargo test`\n\
                  \n\
@@ -357,7 +357,7 @@ mod tests {
         let body = render_at(&s, &events, 9_999);
         assert_eq!(
             first_line(&body),
-            "✅ **Done** · 6s · $1.2346 (1,000 tokens in, 20 out)"
+            "✅ **Done** · 6s · \\$1.2346 (1,000 tokens in, 20 out)"
         );
         assert!(
             body.contains("\n> Fixed the build: the `Vec<u8>` import was missing.\n"),
@@ -468,7 +468,10 @@ mod tests {
             first_line(&body).starts_with("⏹️ **Stopped** · 0s"),
             "{body}"
         );
-        assert!(body.contains("**Stopped:** cancelled by @ada"), "{body}");
+        assert!(
+            body.contains("**Stopped:** cancelled by @\u{200b}ada"),
+            "{body}"
+        );
 
         s.reason = None;
         let body = render_at(&s, &[], 60);
@@ -506,7 +509,7 @@ mod tests {
         assert!(!body.contains("step-468 "), "{body}");
         assert!(body.contains("`step-498 xxx"), "{body}");
         assert!(body.contains("(+20 −0)"), "{body}");
-        assert!(body.contains("&lt;$0.0001"), "{body}");
+        assert!(body.contains("&lt;\\$0.0001"), "{body}");
         assert!(body.ends_with(&format!("[Session {}]({URL})\n", short_id(&s))));
         // Every line stays short: long text is shortened, not wrapped.
         assert!(body.lines().all(|l| l.chars().count() < 400), "{body}");
@@ -627,7 +630,7 @@ mod tests {
         );
         assert_eq!(
             first_line(&render_at(&s, &events, 1)),
-            "🛠️ **Working** · 1s · $0.0000 (10 tokens in, 2 out)"
+            "🛠️ **Working** · 1s · \\$0.0000 (10 tokens in, 2 out)"
         );
     }
 

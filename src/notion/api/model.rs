@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// One page of a paginated list (`has_more`, `next_cursor`).
 #[derive(Clone, Debug, Deserialize)]
@@ -233,23 +233,28 @@ impl Block {
 }
 
 /// A page's blocks as text, one block per line, each followed by its children
-/// (indented) from `children`, the children read so far by their parent's id.
+/// (indented) from `children`, the children read so far by their parent's id. A
+/// block's children are shown once: an answer in which a block is its own descendant
+/// (or is repeated) cannot make this recurse without end or multiply the text.
 pub fn render_blocks(top: &[Block], children: &HashMap<String, Vec<Block>>) -> String {
-    fn walk(
-        blocks: &[Block],
+    fn walk<'b>(
+        blocks: &'b [Block],
         depth: usize,
-        children: &HashMap<String, Vec<Block>>,
+        children: &'b HashMap<String, Vec<Block>>,
+        shown: &mut HashSet<&'b str>,
         out: &mut Vec<String>,
     ) {
         for block in blocks {
             out.extend(block.lines(depth));
-            if let Some(under) = children.get(&block.id).filter(|_| block.has_children) {
-                walk(under, depth + 1, children, out);
+            if let Some(under) = children.get(&block.id).filter(|_| block.has_children)
+                && shown.insert(&block.id)
+            {
+                walk(under, depth + 1, children, shown, out);
             }
         }
     }
     let mut out = Vec::new();
-    walk(top, 0, children, &mut out);
+    walk(top, 0, children, &mut HashSet::new(), &mut out);
     out.join("\n")
 }
 

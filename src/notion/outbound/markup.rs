@@ -210,6 +210,28 @@ mod snapshots {
     }
 
     #[test]
+    fn hostile_text_in_every_span_links_nowhere_but_lucids_own_link() {
+        // Notion reads no markup in text and names people only with mention objects:
+        // whatever the text says, it stays text.
+        let all = crate::messages::examples::hostile_rendered(&NotionMarkup);
+        let mut shown = String::new();
+        for part in all.split("\n### ") {
+            let items = rich_text(part);
+            for item in &items {
+                let link = &item["text"]["link"];
+                assert!(
+                    link.is_null() || link["url"] == "https://lucid.example/s/1",
+                    "{item}"
+                );
+                assert_eq!(item["type"], "text", "{item}");
+            }
+            shown.push_str(&readable(part));
+            shown.push_str("\n### ");
+        }
+        insta::assert_snapshot!(shown);
+    }
+
+    #[test]
     fn every_message_in_notion() {
         let all = rendered(&NotionMarkup);
         // Rendered in pieces: the whole catalogue is more than one comment holds.

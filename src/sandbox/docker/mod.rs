@@ -322,6 +322,10 @@ impl Sandboxes for DockerSandboxes {
         let container = self.start_container(spec, &session.to_string()).await?;
         Ok(self.hand_out(container, spec, session))
     }
+
+    async fn clear_leftovers(&self, session: SessionId) -> Result<usize, SandboxError> {
+        self.reap_session(&session.to_string()).await
+    }
 }
 
 /// A name for a new container of `session_label`: `lucid-<session>-<random>`, or

@@ -72,6 +72,59 @@ impl DockerSandboxes {
         Ok(removed)
     }
 
+    /// Removes the containers of `session` this process does not hold (left by a
+    /// lucid that died while running it), with their workspaces. Answers how many.
+    pub async fn reap_session(&self, session: &str) -> Result<usize, SandboxError> {
+        let docker = self.shared.engine.client().await?;
+        let filters = HashMap::from([(
+            "label".to_owned(),
+            vec![
+                format!("{}=true", labels::MANAGED),
+                format!("{}={session}", labels::SESSION),
+            ],
+        )]);
+        let containers = docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await
+            .map_err(docker_error)?;
+        let mut removed = 0;
+        for summary in containers {
+            let Some(id) = summary.id else { continue };
+            if self.live().contains_key(&id) {
+                continue;
+            }
+            let container_labels = summary.labels.unwrap_or_default();
+            let Some(workspace) = container_labels.get(labels::WORKSPACE).map(Path::new) else {
+                continue;
+            };
+            if !self.owns_workspace(workspace) {
+                continue;
+            }
+            let options = RemoveContainerOptions {
+                force: true,
+                v: true,
+                ..Default::default()
+            };
+            match docker
+                .remove_container(&id, Some(options))
+                .await
+                .map_err(docker_error)
+            {
+                Ok(()) | Err(SandboxError::Gone(_)) => removed += 1,
+                Err(e) => return Err(e),
+            }
+            if let Err(e) = std::fs::remove_dir_all(workspace) {
+                tracing::warn!(path = %workspace.display(), error = %e, "could not remove a workspace");
+            }
+            tracing::info!(container = %id, session, "removed a sandbox left by a run that died");
+        }
+        Ok(removed)
+    }
+
     /// Whether `workspace` is one of this lucid's: directly inside its workspaces
     /// directory. Nothing outside it is ever removed, whatever a label says.
     fn owns_workspace(&self, workspace: &Path) -> bool {

@@ -2,8 +2,12 @@
 //! a message, react. Every post and update takes its channel's turn from the
 //! [`ChannelPacer`]; a 429 holds the channel for its `Retry-After` and the call is made
 //! again, so a rate-limit storm delays messages but loses none.
+//!
+//! Each call names its method as a [`WebMethod`], which carries the scope Slack asks
+//! for it: the app manifest asks for exactly those.
 
 use super::pace::ChannelPacer;
+use crate::slack::manifest::WebMethod;
 use secrecy::{ExposeSecret, SecretString};
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
@@ -106,7 +110,7 @@ impl SlackApi {
             request = request.with_thread_ts(thread_ts.into());
         }
         let posted = self
-            .paced(channel, "chat.postMessage", || async {
+            .paced(channel, WebMethod::ChatPostMessage, || async {
                 self.client
                     .open_session(&self.token)
                     .chat_post_message(&request)
@@ -119,7 +123,7 @@ impl SlackApi {
     /// Replaces the text and blocks of one of lucid's messages.
     pub async fn update(&self, channel: &str, ts: &str, post: &Post) -> Result<(), SlackError> {
         let request = SlackApiChatUpdateRequest::new(channel.into(), post.content(), ts.into());
-        self.paced(channel, "chat.update", || async {
+        self.paced(channel, WebMethod::ChatUpdate, || async {
             self.client
                 .open_session(&self.token)
                 .chat_update(&request)
@@ -145,7 +149,7 @@ impl SlackApi {
         if let Some(thread_ts) = thread_ts {
             request = request.with_thread_ts(thread_ts.into());
         }
-        self.retried(Some(channel), "chat.postEphemeral", || async {
+        self.retried(Some(channel), WebMethod::ChatPostEphemeral, || async {
             self.client
                 .open_session(&self.token)
                 .chat_post_ephemeral(&request)
@@ -160,7 +164,7 @@ impl SlackApi {
         let request =
             SlackApiReactionsAddRequest::new(channel.into(), name.to_owned().into(), ts.into());
         let reacted = self
-            .retried(None, "reactions.add", || async {
+            .retried(None, WebMethod::ReactionsAdd, || async {
                 self.client
                     .open_session(&self.token)
                     .reactions_add(&request)
@@ -178,7 +182,7 @@ impl SlackApi {
     pub async fn person_name(&self, user: &str) -> Result<String, SlackError> {
         let request = SlackApiUsersInfoRequest::new(user.into());
         let info = self
-            .retried(None, "users.info", || async {
+            .retried(None, WebMethod::UsersInfo, || async {
                 self.client
                     .open_session(&self.token)
                     .users_info(&request)
@@ -200,7 +204,7 @@ impl SlackApi {
     /// `auth.test`: which workspace and bot user the token belongs to.
     pub async fn identity(&self) -> Result<Identity, SlackError> {
         let me = self
-            .retried(None, "auth.test", || async {
+            .retried(None, WebMethod::AuthTest, || async {
                 self.client.open_session(&self.token).auth_test().await
             })
             .await?;
@@ -213,7 +217,7 @@ impl SlackApi {
     async fn paced<T, F, Fut>(
         &self,
         channel: &str,
-        method: &'static str,
+        method: WebMethod,
         call: F,
     ) -> Result<T, SlackError>
     where
@@ -232,13 +236,14 @@ impl SlackApi {
     async fn retried<T, F, Fut>(
         &self,
         channel: Option<&str>,
-        method: &'static str,
+        method: WebMethod,
         call: F,
     ) -> Result<T, SlackError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, SlackClientError>>,
     {
+        let method = method.name();
         let mut rate_limited = 0;
         let mut transport_failures = 0;
         loop {

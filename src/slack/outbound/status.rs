@@ -42,9 +42,11 @@ pub fn status_post(view: &StatusView) -> Post {
     if let Some(detail) = messages::now_doing(session, &digest) {
         blocks.push(section(&mrkdwn(&detail)));
     }
+    // A context element has a section's limit too.
+    let asked_by = mrkdwn(&messages::asked_by(session, view.session_url));
     blocks.push(
         SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(
-            SlackBlockMarkDownText::new(mrkdwn(&messages::asked_by(session, view.session_url))),
+            SlackBlockMarkDownText::new(messages::shorten(&asked_by, MAX_SECTION_CHARS)),
         )])
         .into(),
     );
@@ -189,6 +191,42 @@ mod tests {
         for text in &sections {
             assert!(text.chars().count() <= MAX_SECTION_CHARS, "{}", text.len());
         }
+    }
+
+    /// Found by the `render_status` fuzz target: the context block (who asked, the
+    /// session's link) was not cut, so a long author id or session link made Slack
+    /// refuse the whole status message.
+    #[test]
+    fn the_context_block_fits_in_slacks_limit_however_long_the_author_or_link() {
+        let mut session = session();
+        session.trigger.author.id = "U".repeat(18_000);
+        let post = status_post(&StatusView {
+            session: &session,
+            events: &[],
+            now: Timestamp::from_millis(1_000),
+            session_url: &"u".repeat(5_000),
+        });
+        let context: Vec<String> = post
+            .blocks
+            .iter()
+            .filter_map(|block| match block {
+                SlackBlock::Context(context) => Some(context.elements.clone()),
+                _ => None,
+            })
+            .flatten()
+            .map(|element| match element {
+                SlackContextBlockElement::MarkDown(md) => md.text,
+                SlackContextBlockElement::Plain(plain) => plain.text,
+                _ => String::new(),
+            })
+            .collect();
+        assert_eq!(context.len(), 1, "{context:#?}");
+        assert!(
+            context[0].starts_with("Asked by <@UUU"),
+            "{}",
+            &context[0][..40]
+        );
+        assert!(context[0].chars().count() <= MAX_SECTION_CHARS);
     }
 
     #[test]

@@ -65,7 +65,9 @@ impl FakeGithub {
 
     /// A token (a PAT, say) the fake accepts for REST and git from now on.
     pub fn accept_token(&self, token: &str) {
-        self.inner().tokens.insert(token.to_owned());
+        let mut inner = self.inner();
+        inner.revoked.remove(token);
+        inner.tokens.insert(token.to_owned());
     }
 
     /// Stops accepting a token: a PAT or a minted installation token.

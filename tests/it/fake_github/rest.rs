@@ -34,6 +34,12 @@ enum Route {
     Pull(u64),
     Installation,
     AccessTokens(u64),
+    /// `GET /user`: who the token is.
+    User,
+    /// `GET /app`: the App the JWT is of.
+    App,
+    /// `GET /app/installations`.
+    Installations,
 }
 
 struct Call<'a> {
@@ -55,6 +61,9 @@ fn parse(method: &Method, segments: &[&str]) -> Option<(Route, String)> {
         ["app", "installations", id, "access_tokens"] if post => {
             return Some((Route::AccessTokens(num(id)?), String::new()));
         }
+        ["user"] if get => return Some((Route::User, String::new())),
+        ["app"] if get => return Some((Route::App, String::new())),
+        ["app", "installations"] if get => return Some((Route::Installations, String::new())),
         ["repos", _, _] if get => Route::Repo,
         ["repos", _, _, "installation"] if get => Route::Installation,
         ["repos", _, _, "collaborators", user, "permission"] if get => {
@@ -89,7 +98,10 @@ pub(super) async fn serve(
         return answer;
     };
     let auth = &credential.auth;
-    let app_route = matches!(route, Route::Installation | Route::AccessTokens(_));
+    let app_route = matches!(
+        route,
+        Route::Installation | Route::AccessTokens(_) | Route::App | Route::Installations
+    );
     match (app_route, auth) {
         (_, Auth::Missing) => return Answer::error(401, "Requires authentication"),
         (true, Auth::AppJwt) | (false, Auth::Pat(_) | Auth::Installation(_)) => {}
@@ -104,8 +116,12 @@ pub(super) async fn serve(
         auth,
         body,
     };
-    if let Route::AccessTokens(id) = route {
-        return mint(&call, id);
+    match route {
+        Route::AccessTokens(id) => return mint(&call, id),
+        Route::User => return user(&call),
+        Route::App => return app::app(&call),
+        Route::Installations => return app::installations(&call),
+        _ => {}
     }
     // Repository routes: an unknown repository, or one the token may not reach, is
     // Not Found (GitHub does not tell them apart).
@@ -127,8 +143,25 @@ pub(super) async fn serve(
         Route::Pulls if method == Method::POST => create_pull(&call).await,
         Route::Pulls => list_pulls(&call).await,
         Route::Pull(number) => pull(&call, number).await,
-        Route::AccessTokens(_) => unreachable!(),
+        Route::AccessTokens(_) | Route::User | Route::App | Route::Installations => {
+            unreachable!()
+        }
     }
+}
+
+/// `GET /user`: a personal token is the bot's account; an installation token is no
+/// user, and GitHub says so with 403.
+fn user(call: &Call) -> Answer {
+    if matches!(call.auth, super::Auth::Installation(_)) {
+        return Answer::error(403, "Resource not accessible by integration");
+    }
+    let login = call.state.bot_login.clone();
+    let id = call.inner().user_id(&login);
+    let mut user = json::user(call.origin(), &login, id);
+    user["name"] = json!(login);
+    user["created_at"] = json!("2024-01-01T00:00:00Z");
+    user["updated_at"] = json!("2024-01-01T00:00:00Z");
+    Answer::json(200, user)
 }
 
 impl Call<'_> {

@@ -6,7 +6,15 @@
 //! HTTP 200, like Slack.
 //!
 //! Served: `auth.test`, `chat.postMessage`, `chat.update`, `chat.postEphemeral`,
-//! `reactions.add`, `reactions.remove`. Anything else answers 404 `unknown_method`.
+//! `reactions.add`, `reactions.remove`, `users.info`. Anything else answers 404
+//! `unknown_method`.
+//!
+//! The bot token has scopes, as an installed app's does: by default those lucid's
+//! app manifest asks for (`lucid setup slack`), so a method lucid calls that its
+//! manifest gives no scope for fails with `missing_scope` (each method's scope is
+//! Slack's, written here from its reference). Every answer lists the token's scopes
+//! in `x-oauth-scopes`, like Slack. A test can take scopes away (`set_scopes`) or
+//! revoke the token (`revoke_token`: every call then answers `token_revoked`).
 //!
 //! Every request is recorded and wakes `wait_until`, so a test waits for what lucid
 //! did rather than sleeping. Requests lucid should never make (unknown methods, a
@@ -57,7 +65,13 @@ impl FakeSlack {
         let state = Arc::new(Shared {
             token: bot_token.to_owned(),
             identity,
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(Inner {
+                scopes: lucid::slack::manifest::bot_scopes()
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
+                ..Inner::default()
+            }),
             recorded: Notify::new(),
         });
         let app = axum::Router::new()
@@ -88,6 +102,17 @@ impl FakeSlack {
                 .map(|c| (*c).to_owned())
                 .collect::<HashSet<_>>(),
         );
+    }
+
+    /// The bot token's scopes from now on (the app reinstalled with these).
+    pub fn set_scopes(&self, scopes: &[&str]) {
+        self.inner().scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+    }
+
+    /// Revokes the bot token (the app uninstalled): every call answers
+    /// `token_revoked`.
+    pub fn revoke_token(&self) {
+        self.inner().revoked = true;
     }
 
     /// A person of the workspace, for `users.info` (others are `user_not_found`).

@@ -24,6 +24,18 @@ const METHODS: &[&str] = &[
     "users.info",
 ];
 
+/// The bot scope each method needs, from its page in Slack's reference
+/// (https://docs.slack.dev/reference/methods/chat.postMessage and the others);
+/// `auth.test` needs none.
+fn needed_scope(method: &str) -> Option<&'static str> {
+    match method {
+        "chat.postMessage" | "chat.update" | "chat.postEphemeral" => Some("chat:write"),
+        "reactions.add" | "reactions.remove" => Some("reactions:write"),
+        "users.info" => Some("users:read"),
+        _ => None,
+    }
+}
+
 /// The methods `rate_limit_next` counts.
 const WRITES: &[&str] = &[
     "chat.postMessage",
@@ -86,6 +98,10 @@ pub(super) struct Inner {
     pub(super) users: HashMap<String, (String, String, String)>,
     /// How many button clicks were sent (each gets its own `trigger_id`).
     pub(super) clicks: u64,
+    /// The bot token's scopes, as `x-oauth-scopes` lists them.
+    pub(super) scopes: Vec<String>,
+    /// The token was revoked: every call answers `token_revoked`.
+    pub(super) revoked: bool,
 }
 
 impl Shared {
@@ -267,6 +283,10 @@ pub(super) async fn handle(
         (Answer::error("not_authed"), false)
     } else if token.as_deref() != Some(state.token.as_str()) {
         (Answer::error("invalid_auth"), false)
+    } else if state.inner().revoked {
+        (Answer::error("token_revoked"), false)
+    } else if let Some(answer) = state.missing_scope(&method) {
+        (answer, false)
     } else if let Some(error) = parse_error {
         (Answer::error(error), false)
     } else if let Some(error) = state.take_failure(&method) {
@@ -275,6 +295,14 @@ pub(super) async fn handle(
         (state.serve(&method, &params, at), false)
     };
 
+    // Slack lists the token's scopes, and those the method accepts, on every answer
+    // to a known token.
+    let scope_headers = (token.as_deref() == Some(state.token.as_str())).then(|| {
+        (
+            state.inner().scopes.join(","),
+            needed_scope(&method).unwrap_or_default(),
+        )
+    });
     let error = (answer.body["ok"] == false)
         .then(|| answer.body["error"].as_str().unwrap_or_default().to_owned());
     let call = SlackCall {
@@ -305,12 +333,29 @@ pub(super) async fn handle(
     if let Some(secs) = answer.retry_after {
         response = response.header("retry-after", secs.to_string());
     }
+    if let Some((scopes, accepted)) = scope_headers {
+        response = response.header("x-oauth-scopes", scopes);
+        response = response.header("x-accepted-oauth-scopes", accepted);
+    }
     response
         .body(axum::body::Body::from(answer.body.to_string()))
         .unwrap()
 }
 
 impl Shared {
+    /// Slack's answer to a method the token lacks the scope of.
+    fn missing_scope(&self, method: &str) -> Option<Answer> {
+        let needed = needed_scope(method)?;
+        let inner = self.inner();
+        if inner.scopes.iter().any(|s| s == needed) {
+            return None;
+        }
+        let mut answer = Answer::error("missing_scope");
+        answer.body["needed"] = json!(needed);
+        answer.body["provided"] = json!(inner.scopes.join(","));
+        Some(answer)
+    }
+
     fn take_failure(&self, method: &str) -> Option<String> {
         let mut inner = self.inner();
         let at = inner.failures.iter().position(|(m, _)| m == method)?;

@@ -107,6 +107,32 @@ fn blocks_read_as_text_with_their_children_indented() {
     );
 }
 
+/// Found by the `notion_task` fuzz target: an answer in which a block is among its
+/// own children made `render_blocks` recurse until the stack overflowed (SIGSEGV:
+/// the whole service down, not one task).
+#[test]
+fn a_block_among_its_own_children_is_shown_once() {
+    let block = |id: &str, text: &str| -> Block {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "type": "paragraph", "has_children": true,
+            "paragraph": {"rich_text": [{"plain_text": text}]}
+        }))
+        .unwrap()
+    };
+    let top = vec![block("a", "top")];
+    let children = HashMap::from([
+        (
+            "a".to_owned(),
+            vec![block("b", "child"), block("a", "again")],
+        ),
+        ("b".to_owned(), vec![block("a", "loop")]),
+    ]);
+    assert_eq!(
+        render_blocks(&top, &children),
+        "top\n  child\n    loop\n  again"
+    );
+}
+
 #[test]
 fn a_comment_gives_its_author_and_words() {
     let comment: Comment = fixture("comment.json");

@@ -25,11 +25,12 @@ mod interactions;
 type Hook = State<(Arc<SlackPlatform>, Intake)>;
 
 pub fn routes(platform: Arc<SlackPlatform>, intake: Intake) -> axum::Router {
+    use crate::slack::manifest::{COMMANDS_PATH, EVENTS_PATH, INTERACTIONS_PATH};
     use axum::routing::post;
     axum::Router::new()
-        .route("/webhooks/slack/events", post(events::receive))
-        .route("/webhooks/slack/interactions", post(interactions::receive))
-        .route("/webhooks/slack/commands", post(commands::receive))
+        .route(EVENTS_PATH, post(events::receive))
+        .route(INTERACTIONS_PATH, post(interactions::receive))
+        .route(COMMANDS_PATH, post(commands::receive))
         .with_state((platform, intake))
 }
 

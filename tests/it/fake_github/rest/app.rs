@@ -1,10 +1,77 @@
-//! GitHub App: the installation of a repository, and minting installation tokens.
+//! GitHub App: the App itself (`GET /app`), its installations, the installation of a
+//! repository, and minting installation tokens.
 
 use super::{Call, repository};
 use crate::fake_github::json;
 use crate::fake_github::{Answer, MintedToken};
 use rand::Rng;
 use serde_json::{Value, json};
+
+/// `GET /app`, with the App's JWT: the App, in GitHub's shape.
+pub(super) fn app(call: &Call) -> Answer {
+    let Some(app) = call.inner().app else {
+        return Answer::not_found();
+    };
+    let slug = call.state.bot_login.trim_end_matches("[bot]").to_owned();
+    let owner_id = call.inner().user_id("acme");
+    Answer::json(
+        200,
+        json!({
+            "id": app.app_id,
+            "slug": slug,
+            "client_id": format!("Iv1.fake{}", app.app_id),
+            "node_id": format!("A_kwDO{:08}", app.app_id),
+            "owner": json::user(call.origin(), "acme", owner_id),
+            "name": slug,
+            "description": "",
+            "external_url": "https://lucid.example.com",
+            "html_url": format!("{}/apps/{slug}", call.origin()),
+            "created_at": "2024-01-01T00:00:00Z",
+            "updated_at": "2024-01-01T00:00:00Z",
+            "permissions": {"contents": "write", "issues": "write", "metadata": "read", "pull_requests": "write"},
+            "events": ["issue_comment", "pull_request_review_comment"],
+            "installations_count": 1,
+        }),
+    )
+}
+
+/// `GET /app/installations`, with the App's JWT: its one installation (on the
+/// owner of the fake's first repository), or none before any repository exists.
+pub(super) fn installations(call: &Call) -> Answer {
+    let mut inner = call.inner();
+    let Some(app) = inner.app else {
+        return Answer::not_found();
+    };
+    let Some(owner) = inner.repos.values().next().map(|r| r.owner.clone()) else {
+        return Answer::json(200, json!([]));
+    };
+    let owner_id = inner.user_id(&owner);
+    let origin = call.origin();
+    let id = app.installation_id;
+    Answer::json(
+        200,
+        json!([{
+            "id": id,
+            "client_id": format!("Iv1.fake{}", app.app_id),
+            "account": json::user(origin, &owner, owner_id),
+            "repository_selection": "all",
+            "access_tokens_url": format!("{origin}/app/installations/{id}/access_tokens"),
+            "repositories_url": format!("{origin}/installation/repositories"),
+            "html_url": format!("{origin}/settings/installations/{id}"),
+            "app_id": app.app_id,
+            "app_slug": call.state.bot_login.trim_end_matches("[bot]"),
+            "target_id": owner_id,
+            "target_type": "User",
+            "permissions": {"contents": "write", "issues": "write", "metadata": "read", "pull_requests": "write"},
+            "events": ["issue_comment", "pull_request_review_comment"],
+            "created_at": "2024-01-01T00:00:00Z",
+            "updated_at": "2024-01-01T00:00:00Z",
+            "single_file_name": null,
+            "suspended_by": null,
+            "suspended_at": null,
+        }]),
+    )
+}
 
 pub(super) fn installation(call: &Call) -> Answer {
     let mut inner = call.inner();
