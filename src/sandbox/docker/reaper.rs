@@ -51,22 +51,8 @@ impl DockerSandboxes {
             if session != labels::POOL_SESSION && is_live(session) {
                 continue;
             }
-            let options = RemoveContainerOptions {
-                force: true,
-                v: true,
-                ..Default::default()
-            };
-            match docker
-                .remove_container(&id, Some(options))
-                .await
-                .map_err(docker_error)
-            {
-                Ok(()) | Err(SandboxError::Gone(_)) => removed += 1,
-                Err(e) => return Err(e),
-            }
-            if let Err(e) = std::fs::remove_dir_all(workspace) {
-                tracing::warn!(path = %workspace.display(), error = %e, "could not remove a workspace");
-            }
+            remove(docker, &id, workspace).await?;
+            removed += 1;
             tracing::info!(container = %id, session, "removed an orphaned sandbox");
         }
         Ok(removed)
@@ -104,22 +90,8 @@ impl DockerSandboxes {
             if !self.owns_workspace(workspace) {
                 continue;
             }
-            let options = RemoveContainerOptions {
-                force: true,
-                v: true,
-                ..Default::default()
-            };
-            match docker
-                .remove_container(&id, Some(options))
-                .await
-                .map_err(docker_error)
-            {
-                Ok(()) | Err(SandboxError::Gone(_)) => removed += 1,
-                Err(e) => return Err(e),
-            }
-            if let Err(e) = std::fs::remove_dir_all(workspace) {
-                tracing::warn!(path = %workspace.display(), error = %e, "could not remove a workspace");
-            }
+            remove(docker, &id, workspace).await?;
+            removed += 1;
             tracing::info!(container = %id, session, "removed a sandbox left by a run that died");
         }
         Ok(removed)
@@ -171,4 +143,25 @@ impl DockerSandboxes {
             }
         });
     }
+}
+
+/// Removes container `id` (gone already is as good) and its workspace.
+async fn remove(docker: &bollard::Docker, id: &str, workspace: &Path) -> Result<(), SandboxError> {
+    let options = RemoveContainerOptions {
+        force: true,
+        v: true,
+        ..Default::default()
+    };
+    match docker
+        .remove_container(id, Some(options))
+        .await
+        .map_err(docker_error)
+    {
+        Ok(()) | Err(SandboxError::Gone(_)) => {}
+        Err(e) => return Err(e),
+    }
+    if let Err(e) = std::fs::remove_dir_all(workspace) {
+        tracing::warn!(path = %workspace.display(), error = %e, "could not remove a workspace");
+    }
+    Ok(())
 }
