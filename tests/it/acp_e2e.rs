@@ -11,7 +11,7 @@ use crate::rig::{LLM_KEY, Lucid, REPO, comment_payload};
 use serde_json::Value;
 
 /// How many containers the session has.
-async fn containers_of(session: &str) -> usize {
+pub(crate) async fn containers_of(session: &str) -> usize {
     use bollard::query_parameters::ListContainersOptions;
     let docker = bollard::Docker::connect_with_defaults().unwrap();
     let filters = std::collections::HashMap::from([(

@@ -3,29 +3,11 @@
 //! out, and it ends with its final status in its thread; its first sandbox is
 //! reaped, and the thread never shows two status messages or two pull requests.
 
+use crate::acp_e2e::containers_of;
 use crate::fake_llm::Reply;
 use crate::harness::within;
 use crate::rig::{Lucid, REPO, comment_payload, fixing_script};
 use std::time::Duration;
-
-/// Containers labelled for `session`.
-async fn containers_of(session: &str) -> usize {
-    use bollard::query_parameters::ListContainersOptions;
-    let docker = bollard::Docker::connect_with_defaults().unwrap();
-    let filters = std::collections::HashMap::from([(
-        "label".to_owned(),
-        vec![format!("lucid.session={session}")],
-    )]);
-    docker
-        .list_containers(Some(ListContainersOptions {
-            all: true,
-            filters: Some(filters),
-            ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .len()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_session_whose_lucid_is_killed_mid_command_is_taken_over_after_a_restart() {
