@@ -21,6 +21,7 @@ USER lucid
 WORKDIR /var/lib/lucid
 ENV LUCID_LISTEN=0.0.0.0:8080
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=3s CMD ["/bin/sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080"]
+# bash, not sh: Debian's sh (dash) has no /dev/tcp, so the check could never pass.
+HEALTHCHECK --interval=30s --timeout=3s CMD ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080"]
 ENTRYPOINT ["lucid"]
 CMD ["serve"]

@@ -5,6 +5,7 @@
 #   - the sandbox image lucid-sandbox:latest, built once by `lucid sandbox build-image`
 #   - headless Chromium and chromedriver (Debian's chromium, chromium-driver), and
 #     Firefox (Debian's firefox-esr) with geckodriver (built once by cargo install)
+#   - the deployment files' validators (PyPI's kubernetes-validate, check-jsonschema)
 # Idempotent: what already runs is left alone.
 
 as_root() {
@@ -118,4 +119,36 @@ ensure_firefox() {
       cargo install --quiet --locked geckodriver --version 0.37.1
   fi
   echo "firefox: $(firefox --version 2>/dev/null | awk 'NR == 1'), $(geckodriver --version | awk 'NR == 1')"
+}
+
+# The deployment files' validators (tests/it/deploy_manifests.rs), from PyPI into a
+# virtualenv outside the clone, every version pinned: kubernetes-validate, with
+# Kubernetes' JSON schemas inside it, and check-jsonschema, with the Compose
+# specification's schema inside it. Neither fetches anything when it runs.
+# Exports TEST_MANIFEST_VALIDATORS, the directory of their commands.
+MANIFEST_VALIDATORS_PINNED="kubernetes-validate==1.37.0 check-jsonschema==0.39.0 \
+jsonschema==4.26.0 jsonschema-specifications==2025.9.1 referencing==0.37.0 \
+rpds-py==2026.9.1 attrs==26.1.0 PyYAML==6.0.4 ruamel.yaml==0.19.1 regress==2026.9.1 \
+click==8.5.1 requests==2.34.2 certifi==2026.10.19.post1 charset-normalizer==3.5.3 \
+idna==3.20 urllib3==2.8.0 importlib_resources==7.1.0 packaging==26.4 \
+typing_extensions==4.16.0"
+
+ensure_manifest_validators() {
+  local dir=${LUCID_VALIDATORS_DIR:-/var/tmp/lucid-validators}
+  export TEST_MANIFEST_VALIDATORS="$dir/bin"
+  if [ "$(cat "$dir/pinned.txt" 2>/dev/null)" = "$MANIFEST_VALIDATORS_PINNED" ]; then
+    echo "manifest validators: already in $dir"
+    return
+  fi
+  if ! python3 -m venv --help >/dev/null 2>&1; then
+    echo "manifest validators: installing python3-venv"
+    apt_install python3 python3-venv
+  fi
+  echo "manifest validators: installing kubernetes-validate and check-jsonschema into $dir"
+  rm -rf "$dir"
+  python3 -m venv "$dir"
+  # shellcheck disable=SC2086 # one requirement a word
+  "$dir/bin/pip" install --quiet --disable-pip-version-check $MANIFEST_VALIDATORS_PINNED
+  printf '%s' "$MANIFEST_VALIDATORS_PINNED" >"$dir/pinned.txt"
+  echo "manifest validators: $("$dir/bin/kubernetes-validate" --version), check-jsonschema $("$dir/bin/pip" show check-jsonschema | awk '/^Version/ {print $2}')"
 }

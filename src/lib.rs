@@ -15,6 +15,7 @@ pub mod forge;
 pub mod github;
 pub mod http;
 pub mod messages;
+pub mod metrics;
 pub mod notion;
 pub mod registry;
 pub mod run;

@@ -90,6 +90,17 @@ enum SetupPlatform {
         #[arg(long, value_name = "ID")]
         application_id: Option<String>,
     },
+    /// Print the address of lucid's page that has GitHub make lucid's App from its
+    /// manifest (stdout), and the steps (stderr); lucid keeps the App sealed and uses
+    /// it at once.
+    Github {
+        /// Make the App for this organization instead of your own account.
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
+        /// The App's name (GitHub lets you change it too); by default "lucid".
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -206,6 +217,9 @@ fn main() -> ExitCode {
                 SetupPlatform::Discord { application_id } => {
                     let known = settings.discord.as_ref().map(|d| d.application_id.clone());
                     lucid::setup::discord(&settings.public_url, application_id.or(known).as_deref())
+                }
+                SetupPlatform::Github { org, name } => {
+                    lucid::setup::github(&settings, org.as_deref(), name.as_deref())
                 }
             };
             print!("{}", printed.stdout);

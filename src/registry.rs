@@ -18,6 +18,9 @@ pub struct Context {
     pub store: Store,
     /// Where sandboxes' workspaces are (forges keep git directories beside them).
     pub workspaces: PathBuf,
+    /// Who lucid is on GitHub, as `serve` found it at start (the settings, or the App
+    /// `lucid setup github` kept); None: from the settings alone.
+    pub github: Option<Arc<crate::github::GithubLink>>,
 }
 
 #[derive(Default)]
@@ -34,6 +37,10 @@ pub struct Registry {
     previews: Arc<crate::web::Previews>,
     /// Sessions per person and per place.
     limits: crate::core::Limits,
+    /// How people link their forge account from a chat platform, where set up.
+    linker: Option<Arc<dyn crate::forge::linking::Linker>>,
+    /// People's linked forge accounts (built last, from the store and the linker).
+    accounts: Option<Arc<crate::chat::accounts::Accounts>>,
 }
 
 /// Builds every configured part from the settings.
@@ -46,6 +53,13 @@ pub fn build(settings: &Settings, context: &Context) -> anyhow::Result<Registry>
     crate::notion::register(&mut registry, settings, context)?;
     crate::web::register(&mut registry, settings, context)?;
     crate::agent::register(&mut registry, settings, context)?;
+    crate::github::linking::register(&mut registry, settings);
+    registry.accounts = Some(Arc::new(crate::chat::accounts::Accounts::new(
+        context.store.clone(),
+        settings.secret_key.clone(),
+        registry.linker.clone(),
+        settings.linking.required,
+    )));
     Ok(registry)
 }
 
@@ -53,6 +67,16 @@ impl Registry {
     /// The limits on sessions per person and per place requests are held to.
     pub fn set_limits(&mut self, limits: crate::core::Limits) {
         self.limits = limits;
+    }
+
+    /// How people link their forge account ("@lucid login").
+    pub fn set_linker(&mut self, linker: Arc<dyn crate::forge::linking::Linker>) {
+        self.linker = Some(linker);
+    }
+
+    /// People's linked forge accounts, when the registry was built from settings.
+    pub fn accounts(&self) -> Option<&Arc<crate::chat::accounts::Accounts>> {
+        self.accounts.as_ref()
     }
 
     pub fn add_platform(&mut self, platform: Arc<dyn ChatPlatform>) {
@@ -148,6 +172,7 @@ impl Registry {
                 crate::chat::AgentChoice::new(ids, default)
             },
             limits: self.limits,
+            accounts: self.accounts.clone(),
         }
     }
 

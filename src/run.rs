@@ -61,6 +61,7 @@ pub async fn run(settings: Settings, request: RunRequest) -> anyhow::Result<JobE
         session_url: "",
         asker: &request.author,
         asked_on: "the terminal",
+        linked: None,
         platform: None,
         draft_on_budget: false,
         previews: None,

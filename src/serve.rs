@@ -77,9 +77,11 @@ pub async fn run_on(
         settings.public_url = format!("http://{address}");
     }
 
+    let github = crate::github::GithubStart::load(&settings, &store).await?;
     let context = Context {
         store: store.clone(),
         workspaces: sandboxes.settings().workspaces.clone(),
+        github: github.link.clone(),
     };
     let mut registry = crate::registry::build(&settings, &context)?;
     extend(&mut registry);
@@ -110,7 +112,12 @@ pub async fn run_on(
 
     let state = AppState::new(store.clone(), docker, settings.api_token.clone())
         .with_actions(intake.clone(), registry.clone())
-        .with_links(links.clone());
+        .with_links(links.clone())
+        .with_github_setup(github.setup.clone());
+    // An App another replica's setup kept connects this one too.
+    if let Some(setup) = github.setup {
+        crate::background::spawn(setup.follow_the_store(stop_work.clone()));
+    }
     // What doctor would say of each token, asked now and then, for /readyz.
     crate::background::spawn(crate::doctor::platforms::keep_checking(
         crate::doctor::PlatformProbe::new(&settings),
@@ -203,6 +210,7 @@ fn start_worker(
         links: links.clone(),
         owner: format!("lucid-{}", uuid::Uuid::now_v7()),
         max_sessions: settings.max_sessions,
+        lease: settings.lease,
         draft_on_budget: settings.draft_on_budget,
     });
     Some(crate::background::spawn(worker.run(stop)))

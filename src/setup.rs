@@ -1,6 +1,8 @@
-//! `lucid setup slack` and `lucid setup discord`: what to paste into each platform so
-//! it reaches this lucid, worked out from lucid's own tables (the Slack app's methods,
-//! events and routes; the Discord bot's permissions) and `LUCID_PUBLIC_URL`.
+//! `lucid setup slack`, `lucid setup discord` and `lucid setup github`: what to paste
+//! into each platform so it reaches this lucid, worked out from lucid's own tables (the
+//! Slack app's methods, events and routes; the Discord bot's permissions) and
+//! `LUCID_PUBLIC_URL`; for GitHub, the address of lucid's page that has GitHub make
+//! the App from its manifest.
 
 use crate::messages;
 
@@ -70,6 +72,43 @@ pub fn discord(public_url: &str, application_id: Option<&str>) -> Printed {
                 crate::discord::permissions().bits(),
                 &interactions,
                 application_id.is_some(),
+            )
+        ),
+    }
+}
+
+/// The address of lucid's GitHub App setup page (with the App's name and the
+/// organization, when given) and the steps around it; the missing secret key first.
+pub fn github(
+    settings: &crate::config::Settings,
+    org: Option<&str>,
+    name: Option<&str>,
+) -> Printed {
+    let mut url = url::Url::parse(&format!(
+        "{}{}",
+        settings.public_url.trim_end_matches('/'),
+        crate::github::app_manifest::SETUP_PATH
+    ))
+    .expect("the public URL is a URL");
+    for (key, value) in [("name", name), ("org", org)] {
+        if let Some(value) = value {
+            url.query_pairs_mut().append_pair(key, value);
+        }
+    }
+    let needs_key = match settings.secret_key {
+        Some(_) => String::new(),
+        None => format!("warning: {}\n", messages::github_setup_needs_key()),
+    };
+    let can_sign_in = settings.api_token.is_some() || settings.ui_password.is_some();
+    Printed {
+        stdout: format!("{url}\n"),
+        stderr: format!(
+            "{needs_key}{}{}",
+            warning(&settings.public_url),
+            messages::github_setup_steps(
+                url.as_str(),
+                can_sign_in,
+                crate::github::connected_by_settings(settings)
             )
         ),
     }

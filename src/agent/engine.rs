@@ -147,9 +147,16 @@ impl Agent<'_> {
                 Ok(completion) => completion,
                 Err(e) => return self.model_failed(e).await,
             };
+            let spent_before = usage.cost_micros;
             usage.tokens_in += completion.usage.input;
             usage.tokens_out += completion.usage.output;
             usage.cost_micros = cost(*usage, self.settings.prices);
+            crate::metrics::model_spent(
+                Some(&self.settings.model),
+                completion.usage.input,
+                completion.usage.output,
+                usage.cost_micros.saturating_sub(spent_before),
+            );
             self.log(EventBody::usage(*usage)).await?;
             if !completion.text.trim().is_empty() {
                 self.log(EventBody::Thought {
@@ -210,7 +217,10 @@ impl Agent<'_> {
 
     async fn save(&self, messages: &[Message]) -> Result<(), StoreError> {
         let json = serde_json::to_string(messages).expect("messages always serialize");
-        self.store.save_conversation(self.session, &json).await
+        let (store, session) = (self.store, self.session);
+        store
+            .outlasting(|| store.save_conversation(session, &json))
+            .await
     }
 
     async fn model_failed(&self, error: LlmError) -> Result<AgentEnd, AgentError> {

@@ -40,9 +40,12 @@ pub struct StepLog<'a> {
 }
 
 impl StepLog<'_> {
+    /// Logs a step; while the store is away, waits for it (see `Store::outlasting`):
+    /// the agent pauses rather than its session failing.
     pub async fn log(&self, body: EventBody) -> Result<(), StoreError> {
-        self.store
-            .append_event(self.session, body)
+        let (store, session) = (self.store, self.session);
+        store
+            .outlasting(|| store.append_event(session, body.clone()))
             .await
             .map(|_| ())
     }

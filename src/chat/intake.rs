@@ -38,6 +38,9 @@ pub enum Taken {
     /// The forge could not say whether the author may ask: the request is kept and
     /// decided once it can.
     Held,
+    /// A person's linked account: `login` or `logout`, answered after the platform's
+    /// answer, to them alone where the platform can.
+    Account(&'static str),
 }
 
 impl Taken {
@@ -55,6 +58,7 @@ impl Taken {
             Taken::Ignored(reason) => json!({ "ignored": reason }),
             Taken::Duplicate => json!({ "duplicate": true }),
             Taken::Held => json!({ "held": messages::held_reason() }),
+            Taken::Account(asked) => json!({ "account": asked }),
         }
     }
 }
@@ -165,10 +169,12 @@ pub struct Intake {
     pub agents: AgentChoice,
     /// Sessions per person and per place ([`crate::core::limits`]).
     pub limits: crate::core::Limits,
+    /// People's linked forge accounts (none: no store to keep them in was given).
+    pub accounts: Option<Arc<super::accounts::Accounts>>,
 }
 
 impl Intake {
-    fn forge_of(&self, repo: &RepoRef) -> Option<&Arc<dyn Forge>> {
+    pub(super) fn forge_of(&self, repo: &RepoRef) -> Option<&Arc<dyn Forge>> {
         self.forges
             .iter()
             .find(|forge| forge.name() == repo.forge())
@@ -183,6 +189,28 @@ impl Intake {
         self.links.session(id)
     }
 
+    /// [`Self::take_checked`], refused at once while the store is away, and cut
+    /// short when it is found away meanwhile: the platform gets its 503 and sends
+    /// the request again, instead of every request waiting out a timeout of its own.
+    pub async fn take(
+        &self,
+        platform: &Arc<dyn ChatPlatform>,
+        intent: Intent,
+        policy: Policy,
+        identity: Option<ForgeIdentity<'_>>,
+        fresh: bool,
+    ) -> Result<Taken, IntakeError> {
+        let taken = self
+            .store
+            .unless_away(self.take_checked(platform, intent, policy, identity, fresh))
+            .await;
+        self.store.note(match &taken {
+            Err(IntakeError::Store(e)) => Some(e),
+            _ => None,
+        });
+        taken
+    }
+
     /// Decides what `intent` means under the platform's `policy`, records it, and
     /// says what is to be said in the thread (after the answer).
     ///
@@ -191,7 +219,7 @@ impl Intake {
     /// login): that forge's permission check then applies too, on its repositories.
     /// `fresh`: the request starts its thread, so nothing can be there yet (no read
     /// needed).
-    pub async fn take(
+    async fn take_checked(
         &self,
         platform: &Arc<dyn ChatPlatform>,
         intent: Intent,
@@ -261,6 +289,18 @@ impl Intake {
         {
             policy.refusal = self
                 .forge_refusal(&intent, &thread, &policy, identity)
+                .await?;
+        }
+        // A person known only by the platform's id is checked as their linked forge
+        // account, where that is required (not to link or unlink one).
+        if policy.refusal.is_none()
+            && identity.is_none()
+            && platform.holds_to_linked_accounts()
+            && let Some(accounts) = self.accounts.clone().filter(|a| a.required())
+            && crate::core::decide::account(&intent).is_none()
+        {
+            policy.refusal = self
+                .link_refusal(&accounts, &intent, &thread, &policy)
                 .await?;
         }
         // How busy the person and the place are, where the limits decide.
@@ -368,6 +408,7 @@ impl Intake {
                 self.said(platform, &origin, session, action, "permission")
                     .await
             }
+            Decision::Account(ask) => self.account(platform, &origin, ask).await,
             Decision::Refuse(refusal) => self.refuse(platform, &origin, refusal).await,
             Decision::Ignore(reason) => Ok(Taken::Ignored(reason)),
         }
@@ -389,17 +430,7 @@ impl Intake {
         policy: &Policy,
         identity: ForgeIdentity<'_>,
     ) -> Result<Option<Refusal>, IntakeError> {
-        // The repository named, else the thread's session's, else the place's.
-        let named = match &intent.ask {
-            Ask::Task { repo, .. } | Ask::Handover { repo, .. } => repo.clone(),
-            Ask::Stop | Ask::Permission { .. } => None,
-        };
-        let repo = match (named, thread.session) {
-            (Some(repo), _) => Some(repo),
-            (None, Some((id, _))) => self.store.session(id).await?.and_then(|s| s.trigger.repo),
-            (None, None) => None,
-        };
-        let Some(repo) = repo.or_else(|| policy.default_repo.clone()) else {
+        let Some(repo) = self.repo_of(intent, thread, policy).await? else {
             return Ok(None);
         };
         // An identity on one forge says nothing about another's repositories.
@@ -419,6 +450,26 @@ impl Intake {
                 reason: format!("{e:#}"),
             })?;
         Ok((!allowed).then_some(Refusal::CannotWrite { repo }))
+    }
+
+    /// The repository a request is about: the one named, else the thread's
+    /// session's, else the place's.
+    pub(super) async fn repo_of(
+        &self,
+        intent: &Intent,
+        thread: &ThreadState,
+        policy: &Policy,
+    ) -> Result<Option<RepoRef>, IntakeError> {
+        let named = match &intent.ask {
+            Ask::Task { repo, .. } | Ask::Handover { repo, .. } => repo.clone(),
+            Ask::Stop | Ask::Permission { .. } => None,
+        };
+        let repo = match (named, thread.session) {
+            (Some(repo), _) => Some(repo),
+            (None, Some((id, _))) => self.store.session(id).await?.and_then(|s| s.trigger.repo),
+            (None, None) => None,
+        };
+        Ok(repo.or_else(|| policy.default_repo.clone()))
     }
 
     async fn start(
@@ -523,8 +574,10 @@ impl Intake {
     ) {
         let (platform, store) = (platform.clone(), self.store.clone());
         let url = self.session_url(session.id);
+        let pending = crate::metrics::Pending::on(&platform.platform());
         // Dropped, the hold goes with it: the worker posts the status message.
         crate::background::spawn_follow_up("an acknowledgement", async move {
+            let _pending = pending;
             let rendered = platform.render_status(&StatusView {
                 session: &session,
                 events: &[],
@@ -535,6 +588,7 @@ impl Intake {
                 let id = platform
                     .post_status(&session.trigger.thread, &rendered)
                     .await?;
+                crate::metrics::first_thread_message(&platform.platform(), session.created_at);
                 store.set_thread_message(session.id, STATUS, &id).await?;
                 anyhow::Ok(())
             };
@@ -550,7 +604,9 @@ impl Intake {
     pub fn show_status_later(&self, platform: &Arc<dyn ChatPlatform>, id: SessionId) {
         let (platform, store, holds) = (platform.clone(), self.store.clone(), self.holds.clone());
         let url = self.session_url(id);
+        let pending = crate::metrics::Pending::on(&platform.platform());
         crate::background::spawn(async move {
+            let _pending = pending;
             let shown = async {
                 let Some(session) = store.session(id).await? else {
                     return anyhow::Ok(());
@@ -590,7 +646,9 @@ fn named(mut trigger: Trigger, origin: &Origin, name: String) -> Trigger {
 /// Acknowledges a request after the answer: the platform waits for nothing.
 pub fn acknowledge_later(platform: &Arc<dyn ChatPlatform>, origin: &Origin) {
     let (platform, origin) = (platform.clone(), origin.clone());
+    let pending = crate::metrics::Pending::on(&platform.platform());
     crate::background::spawn_follow_up("a reaction", async move {
+        let _pending = pending;
         if let Err(e) = platform.acknowledge(&origin).await {
             tracing::warn!(platform = %platform.platform(), error = %e, "could not acknowledge a request");
         }
@@ -605,7 +663,9 @@ pub fn say_later(
 ) {
     let rendered = platform.render(text);
     let (platform, thread) = (platform.clone(), thread.clone());
+    let pending = crate::metrics::Pending::on(&platform.platform());
     crate::background::spawn_follow_up("an answer in a thread", async move {
+        let _pending = pending;
         if let Err(e) = platform.say(&thread, &rendered).await {
             tracing::warn!(platform = %platform.platform(), error = %e, "could not answer in a thread");
         }

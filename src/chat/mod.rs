@@ -4,9 +4,11 @@
 //! request means, and the worker's follower keeps a session's thread current, the
 //! same way for all of them.
 
+pub mod accounts;
 pub mod held;
 pub mod holds;
 pub mod intake;
+mod linking;
 mod payload;
 pub mod signature;
 
@@ -195,6 +197,27 @@ pub trait ChatPlatform: Send + Sync + 'static {
 
     async fn display_name(&self, author: &Author) -> String {
         author.display_name.clone()
+    }
+
+    /// Whether `LUCID_REQUIRE_LINKED_ACCOUNT` holds people here to a linked forge
+    /// account: yes where people are known only by the platform's own ids. lucid's
+    /// own pages (signed in to with lucid's own secrets) say no; GitHub's people are
+    /// forge accounts already (checked as themselves).
+    fn holds_to_linked_accounts(&self) -> bool {
+        true
+    }
+
+    /// Whether lucid can say something here that only the person who asked sees
+    /// ([`say_privately`](Self::say_privately)).
+    fn speaks_privately(&self) -> bool {
+        false
+    }
+
+    /// Says `rendered` (in this platform's markup) where only the author of `origin`
+    /// sees it: Slack's ephemeral message, a Discord direct message.
+    async fn say_privately(&self, origin: &Origin, rendered: &str) -> anyhow::Result<()> {
+        let _ = (origin, rendered);
+        anyhow::bail!("{} cannot say anything privately", self.title())
     }
 }
 

@@ -50,6 +50,12 @@ pub const SETTINGS: &[Setting] = &[
         "Sessions this lucid runs at once; more wait queued.",
     ),
     setting(
+        "LUCID_LEASE",
+        "lease",
+        Some("30s"),
+        "How long a running session's claim lasts unrenewed (renewed every third of it): a lucid that dies mid-session has its sessions taken over by another this long after.",
+    ),
+    setting(
         "LUCID_MAX_RUNNING_PER_PERSON",
         "limits.running_per_person",
         Some("5"),
@@ -132,6 +138,12 @@ pub const SETTINGS: &[Setting] = &[
         "secret_key",
         None,
         "32-byte key (base64 or hex) that encrypts stored credentials. `openssl rand -base64 32` makes one.",
+    ),
+    setting(
+        "LUCID_REQUIRE_LINKED_ACCOUNT",
+        "require_linked_account",
+        Some("off"),
+        "`on`: a request from Slack, Discord or Notion on a repository is taken only from a person whose linked GitHub account may write to it (needs LUCID_GITHUB_CLIENT_ID and LUCID_SECRET_KEY).",
     ),
     setting(
         "LUCID_UI_PASSWORD",
@@ -410,6 +422,12 @@ pub const SETTINGS: &[Setting] = &[
         "GitHub's REST API (GitHub Enterprise: https://HOST/api/v3).",
     ),
     setting(
+        "LUCID_GITHUB_WEB_URL",
+        "github.web_url",
+        Some("https://github.com"),
+        "GitHub's web address, where `lucid setup github` has the App made (GitHub Enterprise: https://HOST).",
+    ),
+    setting(
         "LUCID_GITHUB_TRIGGER_LABEL",
         "github.trigger_label",
         Some("lucid"),
@@ -420,6 +438,12 @@ pub const SETTINGS: &[Setting] = &[
         "github.edit_interval",
         Some("3s"),
         "Least time between two edits of a progress comment (GitHub limits content writes).",
+    ),
+    setting(
+        "LUCID_GITHUB_CLIENT_ID",
+        "github.client_id",
+        None,
+        "Client id of the GitHub App (or OAuth App, device flow on) through which people on Slack, Discord or Notion link their GitHub account by saying \"@lucid login\".",
     ),
     setting(
         "LUCID_SLACK_SIGNING_SECRET",

@@ -5,6 +5,7 @@ mod agent;
 mod agents;
 pub mod catalog;
 mod limits;
+mod linking;
 mod platforms;
 mod reader;
 mod sandbox;
@@ -13,9 +14,10 @@ pub use agent::{LlmSettings, Provider};
 pub use agents::{
     AgentsSettings, BUILT_IN, ExternalAgent, ModelProvider, PermissionPolicy, ProviderKey,
 };
+pub use linking::LinkingSettings;
 pub use platforms::{
-    DiscordSettings, GithubAuth, GithubSettings, NotionSettings, NotionStatuses, SlackSettings,
-    notion_id,
+    DiscordSettings, GithubAuth, GithubSettings, GithubSite, NotionSettings, NotionStatuses,
+    SlackSettings, notion_id,
 };
 
 use crate::store::crypto::SecretKey;
@@ -43,10 +45,14 @@ pub struct Settings {
     pub public_url: String,
     /// Sessions one lucid runs at a time.
     pub max_sessions: usize,
+    /// How long a running session's claim lasts unrenewed.
+    pub lease: std::time::Duration,
     /// Whether a session out of budget with changes opens a draft change request.
     pub draft_on_budget: bool,
     /// Sessions per person and per place (0: no limit).
     pub limits: crate::core::Limits,
+    /// Linked forge accounts for people on chat platforms.
+    pub linking: LinkingSettings,
     /// The HTTP server's guards: body size, slow clients, the API's request rate.
     pub http: crate::http::HttpLimits,
     pub sandbox: crate::sandbox::SandboxSettings,
@@ -56,6 +62,8 @@ pub struct Settings {
     /// External agents, the default agent, and the providers' keys for them.
     pub agents: AgentsSettings,
     pub github: Option<GithubSettings>,
+    /// Where GitHub is, for the settings above or an App `lucid setup github` stored.
+    pub github_site: GithubSite,
     pub slack: Option<SlackSettings>,
     pub discord: Option<DiscordSettings>,
     pub notion: Option<NotionSettings>,
@@ -175,17 +183,25 @@ fn read_all(r: &mut Reader) -> Option<Settings> {
             .filter(|n| *n > 0)
             .ok_or_else(|| format!("{s:?} is not a positive whole number"))
     });
+    let lease = r.parsed("LUCID_LEASE", |s| {
+        humantime::parse_duration(s)
+            .ok()
+            .filter(|d| *d >= std::time::Duration::from_secs(3))
+            .ok_or_else(|| format!("{s:?} is not a duration of 3s or more, such as 30s"))
+    });
     let draft_on_budget = r.parsed("LUCID_DRAFT_ON_BUDGET", |s| match s {
         "on" => Ok(true),
         "off" => Ok(false),
         other => Err(format!("{other:?} is neither on nor off")),
     });
     let limits = limits::sessions(r);
+    let linking = linking::read(r, secret_key.is_some());
     let http = limits::http(r);
     let sandbox = sandbox::read(r);
     let (llm, agent) = agent::read(r);
     let agents = agents::read(r, llm.as_ref().ok().and_then(Option::as_ref));
-    let github = platforms::github(r);
+    let github_site = platforms::github_site(r);
+    let github = platforms::github(r, github_site.as_ref());
     let slack = platforms::slack(r);
     let discord = platforms::discord(r);
     let notion = platforms::notion(r);
@@ -206,14 +222,17 @@ fn read_all(r: &mut Reader) -> Option<Settings> {
             )
         }),
         max_sessions: max_sessions?,
+        lease: lease?,
         draft_on_budget: draft_on_budget?,
         limits: limits?,
+        linking: linking?,
         http: http?,
         sandbox: sandbox?,
         llm: llm.ok()?,
         agent: agent?,
         agents: agents?,
         github: github.ok()?,
+        github_site: github_site?,
         slack: slack.ok()?,
         discord: discord.ok()?,
         notion: notion.ok()?,

@@ -15,6 +15,18 @@ pub struct GithubSettings {
     pub edit_interval: std::time::Duration,
 }
 
+/// Where GitHub is and how lucid is asked there: read whether or not GitHub is
+/// connected by settings, since an App that `lucid setup github` made and sealed in the
+/// store connects it too.
+#[derive(Clone, Debug)]
+pub struct GithubSite {
+    pub api_url: String,
+    /// GitHub's web address, where the App is made from lucid's manifest.
+    pub web_url: String,
+    pub trigger_label: String,
+    pub edit_interval: std::time::Duration,
+}
+
 #[derive(Clone, Debug)]
 pub enum GithubAuth {
     Token(SecretString),
@@ -156,7 +168,20 @@ fn configured_by(r: &Reader, envs: &[&'static str]) -> Option<String> {
     (!set.is_empty()).then(|| set.join(", "))
 }
 
-pub(super) fn github(r: &mut Reader) -> Section<GithubSettings> {
+pub(super) fn github_site(r: &mut Reader) -> Option<GithubSite> {
+    let api_url = r.parsed("LUCID_GITHUB_API_URL", http_url);
+    let web_url = r.parsed("LUCID_GITHUB_WEB_URL", http_url);
+    let trigger_label = r.text("LUCID_GITHUB_TRIGGER_LABEL");
+    let edit_interval = r.parsed("LUCID_GITHUB_EDIT_INTERVAL", duration);
+    Some(GithubSite {
+        api_url: api_url?,
+        web_url: web_url?,
+        trigger_label: trigger_label?,
+        edit_interval: edit_interval?,
+    })
+}
+
+pub(super) fn github(r: &mut Reader, site: Option<&GithubSite>) -> Section<GithubSettings> {
     const KEYS: [&str; 5] = [
         "LUCID_GITHUB_WEBHOOK_SECRETS",
         "LUCID_GITHUB_TOKEN",
@@ -177,31 +202,14 @@ pub(super) fn github(r: &mut Reader) -> Section<GithubSettings> {
     }
     let auth = github_auth(r, &why);
     let bot_login = r.text("LUCID_GITHUB_BOT_LOGIN");
-    let api_url = r.parsed("LUCID_GITHUB_API_URL", http_url);
-    let trigger_label = r.text("LUCID_GITHUB_TRIGGER_LABEL");
-    let edit_interval = r.parsed("LUCID_GITHUB_EDIT_INTERVAL", duration);
-    match (
-        secrets.is_empty(),
-        auth,
-        bot_login,
-        api_url,
-        trigger_label,
-        edit_interval,
-    ) {
-        (
-            false,
-            Some(auth),
-            Some(bot_login),
-            Some(api_url),
-            Some(trigger_label),
-            Some(edit_interval),
-        ) => Ok(Some(GithubSettings {
+    match (secrets.is_empty(), auth, bot_login, site) {
+        (false, Some(auth), Some(bot_login), Some(site)) => Ok(Some(GithubSettings {
             webhook_secrets: secrets.into_iter().map(SecretString::from).collect(),
             auth,
             bot_login: bot_login.trim_start_matches('@').to_owned(),
-            api_url,
-            trigger_label,
-            edit_interval,
+            api_url: site.api_url.clone(),
+            trigger_label: site.trigger_label.clone(),
+            edit_interval: site.edit_interval,
         })),
         _ => Err(()),
     }

@@ -2,7 +2,10 @@
 //! mention says the same thing on GitHub, in Slack and wherever lucid goes next.
 
 use super::ids::{RepoRef, SessionId};
-use super::intent::{Ask, Intent, RevertTo, permission_answered, preview_asked, revert_asked};
+use super::intent::{
+    AccountAsk, Ask, Intent, RevertTo, account_asked, permission_answered, preview_asked,
+    revert_asked,
+};
 use super::limits::Busy;
 use super::session::SessionState;
 use super::time::Timestamp;
@@ -89,6 +92,19 @@ pub enum Refusal {
     /// The person asked for `started` new sessions in the last hour, their limit; one
     /// more may start at `again_at`.
     TooManyNew { started: u32, again_at: Timestamp },
+    /// Requests here need a linked account on `forge` (its title, `GitHub`), and the
+    /// person has none.
+    NotLinked { forge: String },
+    /// `forge` refused the person's linked account's token (revoked, expired).
+    LinkExpired { forge: String },
+    /// The person's linked account cannot be opened with this lucid's secret key.
+    LinkUnreadable,
+    /// The person's linked account `login` on `forge` may not write to the repository.
+    LinkedCannotWrite {
+        repo: RepoRef,
+        forge: String,
+        login: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -134,6 +150,8 @@ pub enum Decision {
         session: SessionId,
         port: u16,
     },
+    /// Link the person's forge account, or forget it.
+    Account(AccountAsk),
     /// Say no, once.
     Refuse(Refusal),
     /// Nothing to do, and nothing to say (why, for the platform's answer and logs).
@@ -149,6 +167,9 @@ pub fn decide(intent: Intent, thread: &ThreadState, policy: &Policy) -> Decision
         } else {
             Decision::Ignore("not someone lucid takes requests from")
         };
+    }
+    if let Some(ask) = account(&intent) {
+        return Decision::Account(ask);
     }
     if let Ask::Handover { .. } = intent.ask {
         return handover(intent, thread, policy);
@@ -200,6 +221,16 @@ pub fn decide(intent: Intent, thread: &ThreadState, policy: &Policy) -> Decision
                 Decision::Start(trigger)
             }
         }
+    }
+}
+
+/// What the request asks of the person's linked forge account, if it is one: words
+/// said to lucid ("login", "logout"), in any thread (they are never work for an
+/// agent, so they never reach one).
+pub fn account(intent: &Intent) -> Option<AccountAsk> {
+    match &intent.ask {
+        Ask::Task { text, .. } if intent.origin.addressed => account_asked(text),
+        _ => None,
     }
 }
 

@@ -188,6 +188,32 @@ pub fn permission_answered(words: &str) -> Option<(bool, Option<u32>)> {
     Some((allow, number))
 }
 
+/// What a person asks of the forge account linked to their name on a chat platform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountAsk {
+    /// Link a forge account (or replace the one linked): the forge's device flow.
+    Login,
+    /// Forget the linked account and its token.
+    Logout,
+}
+
+/// Whether words said to lucid ask to link or unlink the person's forge account:
+/// "login" / "log in", or "logout" / "log out" (case and punctuation aside). Anything
+/// longer is work for the agent.
+pub fn account_asked(words: &str) -> Option<AccountAsk> {
+    let words = plain_words(words);
+    match words
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["login"] | ["log", "in"] => Some(AccountAsk::Login),
+        ["logout"] | ["log", "out"] => Some(AccountAsk::Logout),
+        _ => None,
+    }
+}
+
 /// The port words said to lucid ask to preview: "preview 3000" or "preview port
 /// 3000" (case and punctuation aside).
 pub fn preview_asked(words: &str) -> Option<u16> {
@@ -297,6 +323,18 @@ mod tests {
         assert_eq!(asked("with"), None);
         assert_eq!(asked(""), None);
         assert_eq!(agent_asked("with gemini: fix", &[]), None);
+    }
+
+    #[test]
+    fn login_and_logout_are_one_word_or_two() {
+        assert_eq!(account_asked("login"), Some(AccountAsk::Login));
+        assert_eq!(account_asked(" Log in! "), Some(AccountAsk::Login));
+        assert_eq!(account_asked("LOGOUT."), Some(AccountAsk::Logout));
+        assert_eq!(account_asked("log out"), Some(AccountAsk::Logout));
+        assert_eq!(account_asked("fix the login page"), None);
+        assert_eq!(account_asked("login to acme/app"), None);
+        assert_eq!(account_asked("log"), None);
+        assert_eq!(account_asked(""), None);
     }
 
     #[test]

@@ -69,6 +69,7 @@ impl Retry {
         }
         tokio::time::sleep(self.wait).await;
         self.wait = (self.wait * 2).min(Duration::from_secs(5));
+        crate::metrics::outbound_retry(&crate::core::Platform::DISCORD);
         true
     }
 }
@@ -183,6 +184,7 @@ impl DiscordPlatform {
                     }
                     Err(e) if attempt < 5 => {
                         tracing::warn!(guild, error = %e, "could not register /lucid; trying again");
+                        crate::metrics::outbound_retry(&crate::core::Platform::DISCORD);
                         tokio::time::sleep(wait).await;
                         wait *= 2;
                     }
@@ -474,6 +476,21 @@ impl ChatPlatform for DiscordPlatform {
 
     async fn say(&self, thread: &ThreadRef, rendered: &str) -> anyhow::Result<()> {
         self.write(thread, &Post::text(rendered)).await.map(drop)
+    }
+
+    fn speaks_privately(&self) -> bool {
+        true
+    }
+
+    /// A direct message from the bot (Create DM, then a message in it): the only
+    /// place a request made by a mention can be answered for one person alone.
+    async fn say_privately(&self, origin: &Origin, rendered: &str) -> anyhow::Result<()> {
+        let recipient = serde_json::json!({ "recipient_id": origin.author.id });
+        let dm = self.api.http().create_private_channel(&recipient).await?;
+        self.api
+            .post(&dm.id.to_string(), &Post::text(rendered))
+            .await
+            .map(drop)
     }
 
     fn render_status(&self, view: &StatusView) -> Rendered {

@@ -5,6 +5,7 @@
 
 pub mod checkpoint;
 pub mod git;
+pub mod linking;
 pub mod local;
 
 use crate::core::{RepoRef, Session, ThreadRef};
@@ -41,6 +42,9 @@ pub struct ChangeRequest {
 
 /// Who asked for the work, for the change request's description.
 pub struct Requester<'a> {
+    /// Their linked account on this forge, when they linked one: the commits credit
+    /// it.
+    pub linked: Option<&'a crate::core::ForgeUser>,
     /// Their name as the platform they asked on shows it, and that platform's name
     /// (a forge credits its own users by their login, which it finds in the trigger).
     pub name: &'a str,
@@ -72,6 +76,19 @@ pub trait Forge: Send + Sync + 'static {
 
     /// May `login` (an identity on this forge) ask for work on `repo`?
     async fn may_ask(&self, repo: &RepoRef, login: &str) -> anyhow::Result<bool>;
+
+    /// What the person holding `token` (their own, from a linked account) may do on
+    /// `repo`, asked of the forge with that token. `login` is theirs, to remember the
+    /// answer by. A forge that links no accounts cannot say.
+    async fn access_as(
+        &self,
+        repo: &RepoRef,
+        login: &str,
+        token: &secrecy::SecretString,
+    ) -> anyhow::Result<linking::Access> {
+        let _ = (repo, login, token);
+        anyhow::bail!("{} does not check linked accounts", self.name())
+    }
 
     /// Checks the session's repository out into `work_tree`, on the session's branch
     /// (made from the default branch the first time).

@@ -3,6 +3,7 @@
 //! afterwards its work committed, pushed and offered as a pull request (one per
 //! session: a follow-up pushes to the same branch and updates it).
 
+use super::link::{GithubLink, Identity};
 use super::outbound::client::GithubClient;
 use super::outbound::markup::prose;
 use crate::core::{RepoRef, Session, ThreadRef};
@@ -26,18 +27,28 @@ struct Kept {
 const PERMISSION_TTL: Duration = Duration::from_secs(60);
 
 pub struct GithubForge {
-    client: Arc<GithubClient>,
-    bot_login: String,
+    /// Who lucid is on GitHub now: the client, and the login commits are made as.
+    link: Arc<GithubLink>,
     /// Where the sandboxes' workspaces are; git dirs go beside them.
     workspaces: PathBuf,
     permissions: Mutex<HashMap<(RepoRef, String), (bool, Instant)>>,
 }
 
 impl GithubForge {
+    /// The forge signed in with `client` as `bot_login`, for good.
     pub fn new(client: Arc<GithubClient>, bot_login: String, workspaces: PathBuf) -> Self {
-        Self {
-            client,
+        let link = GithubLink::connected(Identity {
+            webhook_secrets: Vec::new(),
             bot_login,
+            client,
+        });
+        Self::on(link, workspaces)
+    }
+
+    /// The forge as whoever `link` says lucid is on GitHub at each use.
+    pub fn on(link: Arc<GithubLink>, workspaces: PathBuf) -> Self {
+        Self {
+            link,
             workspaces,
             permissions: Mutex::new(HashMap::new()),
         }
@@ -63,7 +74,8 @@ impl Forge for GithubForge {
         {
             return Ok(*allowed);
         }
-        let permission = self.client.repo(repo).await?.permission(login).await?;
+        let client = self.link.require()?.client.clone();
+        let permission = client.repo(repo).await?.permission(login).await?;
         let allowed = matches!(permission.as_str(), "admin" | "maintain" | "write");
         self.permissions
             .lock()
@@ -72,11 +84,47 @@ impl Forge for GithubForge {
         Ok(allowed)
     }
 
+    /// Asked with the person's own token (`permissions.push` of the repository as
+    /// they see it), and remembered for a minute like [`may_ask`](Self::may_ask)'s
+    /// answers.
+    async fn access_as(
+        &self,
+        repo: &RepoRef,
+        login: &str,
+        token: &secrecy::SecretString,
+    ) -> anyhow::Result<crate::forge::linking::Access> {
+        use crate::forge::linking::Access;
+        // Kept apart from what lucid's own token says of the same login.
+        let key = (repo.clone(), format!("linked:{login}"));
+        if let Some((allowed, at)) = self.permissions.lock().unwrap().get(&key)
+            && at.elapsed() < PERMISSION_TTL
+        {
+            return Ok(if *allowed {
+                Access::Write
+            } else {
+                Access::NoWrite
+            });
+        }
+        let api_url = self.link.require()?.client.api_url().to_owned();
+        let http = super::linking::person_client();
+        let access = super::linking::access(&http, &api_url, repo, token).await?;
+        if access != Access::TokenRefused {
+            let allowed = access == Access::Write;
+            self.permissions
+                .lock()
+                .unwrap()
+                .insert(key, (allowed, Instant::now()));
+        }
+        Ok(access)
+    }
+
     async fn check_out(&self, session: &Session, work_tree: &Path) -> anyhow::Result<Checkout> {
         let Some(repo) = session.trigger.repo.clone() else {
             bail!("no repository was named for this session");
         };
         let api = self
+            .link
+            .require()?
             .client
             .repo(&repo)
             .await
@@ -90,6 +138,12 @@ impl Forge for GithubForge {
             None => branch_name(&branch_tag(session), &title_of(session)),
         };
         let git_dir = git_dir_for(&self.workspaces, &session.id.to_string());
+        // A run that died left its git dir: its index describes a work tree that went
+        // with its sandbox, and checking out the same commit over it would write no
+        // file (then commit every file's deletion).
+        if git_dir.exists() {
+            std::fs::remove_dir_all(&git_dir).context("cannot clear a dead run's git directory")?;
+        }
         std::fs::create_dir_all(&git_dir).context("cannot make the git directory")?;
         let git = HostRepo::new(
             git_dir,
@@ -113,22 +167,28 @@ impl Forge for GithubForge {
         checkout: &Checkout,
         report: &Report<'_>,
     ) -> anyhow::Result<Option<ChangeRequest>> {
-        let message = commit_message(report.summary, github_asker(session));
+        let mut message = commit_message(report.summary, github_asker(session));
+        if let Some(linked) = report.requester.linked.filter(|u| u.forge == "github") {
+            message.push_str(&linked_credit(linked));
+        }
+        let identity = self.link.require()?;
         let by = CommitBy {
-            name: &self.bot_login,
-            email: &format!("{}@users.noreply.github.com", self.bot_login),
+            name: &identity.bot_login,
+            email: &format!("{}@users.noreply.github.com", identity.bot_login),
         };
         let Kept { repo, git } = checkout.kept()?;
         let committed = git.commit_all(&message, &by).await?;
-        if !committed && session.pr_url.is_none() {
+        // A run that took over one which died after its push, before its pull request,
+        // has nothing new to commit but a branch ahead of the base: it opens the PR.
+        let files = git.changed_files(&checkout.base).await?;
+        if !committed && session.pr_url.is_none() && files.is_empty() {
             return Ok(None);
         }
         if checkout.branch == checkout.base {
             bail!("refusing to push to the default branch {}", checkout.base);
         }
         git.push(&checkout.branch).await?;
-        let api = self.client.repo(repo).await?;
-        let files = git.changed_files(&checkout.base).await?;
+        let api = identity.client.repo(repo).await?;
         let body = pull_body(session, report, &files);
         let existing = api.open_pull(&checkout.branch).await?;
         let pull = match existing {
@@ -204,6 +264,17 @@ fn github_asker(session: &Session) -> Option<&str> {
         .then_some(session.trigger.author.id.as_str())
 }
 
+/// The trailer that credits someone who asked on another platform by the GitHub
+/// account they linked: GitHub's noreply address with the account's number, which
+/// stays theirs through a change of login.
+fn linked_credit(user: &crate::core::ForgeUser) -> String {
+    format!(
+        "\n\nCo-authored-by: {login} <{id}+{login}@users.noreply.github.com>",
+        login = user.login,
+        id = user.id
+    )
+}
+
 fn commit_message(summary: &str, asker: Option<&str>) -> String {
     let subject = first_line(summary, 72);
     let rest = summary
@@ -263,5 +334,15 @@ mod tests {
         );
         // Someone who asked elsewhere has no GitHub login to credit.
         assert_eq!(commit_message("Make add() add", None), "Make add() add");
+        // Unless they linked their account.
+        let linked = crate::core::ForgeUser {
+            forge: "github".into(),
+            login: "ada".into(),
+            id: 1000,
+        };
+        assert_eq!(
+            linked_credit(&linked),
+            "\n\nCo-authored-by: ada <1000+ada@users.noreply.github.com>"
+        );
     }
 }

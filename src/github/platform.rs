@@ -3,11 +3,11 @@
 //! status message (GitHub limits content writes, so moments live in it, not in
 //! replies).
 
-use super::outbound::client::{CommentKind, GithubClient};
+use super::link::GithubLink;
+use super::outbound::client::CommentKind;
 use super::outbound::markup::GithubMarkup;
 use super::outbound::progress::{ProgressView, render};
 use crate::chat::{ChatPlatform, Intake, Pacing, Rendered, StatusView};
-use crate::config::GithubSettings;
 use crate::core::{Origin, Platform, RepoRef, ThreadRef, Timestamp};
 use crate::messages::Markup;
 use anyhow::{Context, bail};
@@ -20,8 +20,26 @@ use std::time::Duration;
 const CLOCK_REFRESH: Duration = Duration::from_secs(60);
 
 pub struct GithubPlatform {
-    pub settings: Arc<GithubSettings>,
-    pub client: Arc<GithubClient>,
+    /// Who lucid is on GitHub now (its secrets, login and client).
+    pub link: Arc<GithubLink>,
+    /// Labelling an issue with this starts a session on it.
+    pub trigger_label: String,
+    pub edit_interval: Duration,
+}
+
+impl GithubPlatform {
+    pub fn new(link: Arc<GithubLink>, trigger_label: &str, edit_interval: Duration) -> Self {
+        Self {
+            link,
+            trigger_label: trigger_label.to_owned(),
+            edit_interval,
+        }
+    }
+
+    /// The client of the current identity, or why there is none.
+    fn client(&self) -> anyhow::Result<Arc<super::outbound::client::GithubClient>> {
+        Ok(self.link.require()?.client.clone())
+    }
 }
 
 /// The comment a request was made in, as an [`Origin`]'s message: `issue:ID` or
@@ -80,7 +98,7 @@ impl ChatPlatform for GithubPlatform {
 
     fn pacing(&self) -> Pacing {
         Pacing {
-            edit_interval: self.settings.edit_interval,
+            edit_interval: self.edit_interval,
             clock_refresh: CLOCK_REFRESH,
             status_first: false,
             replies: None,
@@ -93,7 +111,7 @@ impl ChatPlatform for GithubPlatform {
         let Some((comment, kind)) = origin.message.as_deref().and_then(parse_comment_ref) else {
             return Ok(());
         };
-        self.client
+        self.client()?
             .repo(repo)
             .await?
             .react(comment, kind, "eyes")
@@ -103,7 +121,7 @@ impl ChatPlatform for GithubPlatform {
 
     async fn say(&self, thread: &ThreadRef, rendered: &str) -> anyhow::Result<()> {
         let (repo, issue) = place(thread)?;
-        self.client
+        self.client()?
             .repo(repo)
             .await?
             .comment(issue, rendered)
@@ -123,7 +141,7 @@ impl ChatPlatform for GithubPlatform {
     async fn post_status(&self, thread: &ThreadRef, rendered: &Rendered) -> anyhow::Result<String> {
         let (repo, issue) = place(thread)?;
         let id = self
-            .client
+            .client()?
             .repo(repo)
             .await?
             .comment(issue, rendered.as_str())
@@ -139,7 +157,7 @@ impl ChatPlatform for GithubPlatform {
     ) -> anyhow::Result<()> {
         let (repo, _) = place(thread)?;
         let id: u64 = id.parse().context("a progress comment's id is a number")?;
-        self.client
+        self.client()?
             .repo(repo)
             .await?
             .edit_comment(id, rendered.as_str())
@@ -171,12 +189,12 @@ impl GithubPlatform {
     ) -> anyhow::Result<Vec<(String, String)>> {
         let (repo, issue) = place(thread)?;
         let comments = self
-            .client
+            .client()?
             .repo(repo)
             .await?
             .issue_comments(issue, EARLIER_COMMENT_PAGES)
             .await?;
-        let bot = &self.settings.bot_login;
+        let bot = &self.link.require()?.bot_login;
         Ok(comments
             .into_iter()
             .filter(|c| Timestamp::parse_rfc3339(&c.created_at).is_some_and(|at| at < before))

@@ -9,13 +9,21 @@ use axum::response::{IntoResponse, Response};
 pub struct ApiError {
     status: StatusCode,
     message: String,
+    /// Seconds the client had better wait before sending the request again.
+    retry_after: Option<u64>,
 }
+
+/// What a 503 for an unavailable store asks the client to wait: outages worth
+/// answering 503 for last seconds; a platform that retries on its own schedule
+/// (Slack, Notion) is not held up by it.
+const STORE_RETRY_AFTER_SECS: u64 = 5;
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -39,7 +47,13 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Json(serde_json::json!({ "error": self.message }));
-        (self.status, body).into_response()
+        let mut response = (self.status, body).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
@@ -47,6 +61,17 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::SessionNotFound(id) => Self::not_found(format!("session {id} not found")),
+            // Said once per outage by what waits for the store, not once per request.
+            unavailable if unavailable.is_unavailable() => {
+                tracing::debug!(error = %unavailable, "the store is unavailable: answered 503");
+                Self {
+                    retry_after: Some(STORE_RETRY_AFTER_SECS),
+                    ..Self::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        StoreError::Unavailable.to_string(),
+                    )
+                }
+            }
             other => {
                 tracing::error!(error = %other, "store failed while answering a request");
                 Self::new(

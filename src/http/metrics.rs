@@ -1,6 +1,8 @@
-//! `/metrics` in Prometheus text format: HTTP requests by route and status, sessions
-//! by state, and events logged. Store figures are read at scrape time, so every
-//! replica reports the same totals.
+//! `/metrics` in Prometheus text format: HTTP requests by route and status, each
+//! platform's webhook answer time, sessions by state and finished ones by platform and
+//! outcome, events logged, and the process-wide series of [`crate::metrics`] (first
+//! thread messages, runs, sandboxes, models, outbound calls). Store figures are read
+//! at scrape time, so every replica reports the same totals.
 
 use super::AppState;
 use axum::extract::{MatchedPath, Request, State};
@@ -26,10 +28,26 @@ struct StateLabels {
     state: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    platform: String,
+    outcome: &'static str,
+}
+
+/// Webhook routes are `/webhooks/<platform>` or below it: the platform is read from
+/// the route, so a new platform's webhooks are timed with no change here.
+const WEBHOOKS: &str = "/webhooks/";
+
+/// When a request arrived, before its body was read: a webhook's answer time is
+/// counted from here, as the platform counts it.
+#[derive(Clone, Copy)]
+struct Arrived(std::time::Instant);
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     sessions: Family<StateLabels, Gauge>,
+    ended: Family<OutcomeLabels, Gauge>,
     events: Gauge,
     follow_ups_pending: Gauge,
     follow_ups_dropped: Gauge,
@@ -46,6 +64,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("lucid");
         let requests = Family::<RequestLabels, Counter>::default();
         let sessions = Family::<StateLabels, Gauge>::default();
+        let ended = Family::<OutcomeLabels, Gauge>::default();
         let events = Gauge::default();
         let follow_ups_pending = Gauge::default();
         let follow_ups_dropped = Gauge::default();
@@ -66,14 +85,21 @@ impl Metrics {
             sessions.clone(),
         );
         registry.register(
+            "sessions_ended",
+            "Finished sessions in the store, by platform and outcome (read at scrape time: every replica reports the same totals)",
+            ended.clone(),
+        );
+        registry.register(
             "events",
             "Events in the store, all sessions",
             events.clone(),
         );
+        crate::metrics::register(&mut registry);
         Self {
             registry,
             requests,
             sessions,
+            ended,
             events,
             follow_ups_pending,
             follow_ups_dropped,
@@ -81,8 +107,16 @@ impl Metrics {
     }
 }
 
+/// Notes when a request arrived (the outermost layer: before its body is read).
+pub(super) async fn stamp_arrival(mut request: Request, next: Next) -> Response {
+    request
+        .extensions_mut()
+        .insert(Arrived(std::time::Instant::now()));
+    next.run(request).await
+}
+
 /// Counts each request under its route template, not its path, so ids do not
-/// explode the label set.
+/// explode the label set; times the answers to the platforms' webhooks.
 pub(super) async fn count_requests(
     State(state): State<AppState>,
     request: Request,
@@ -93,7 +127,14 @@ pub(super) async fn count_requests(
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let arrived = request
+        .extensions()
+        .get::<Arrived>()
+        .map_or_else(std::time::Instant::now, |a| a.0);
     let response = next.run(request).await;
+    if let Some(platform) = webhook_platform(&route) {
+        crate::metrics::webhook_answered(platform, &route, arrived.elapsed());
+    }
     state
         .metrics
         .requests
@@ -106,8 +147,30 @@ pub(super) async fn count_requests(
     response
 }
 
+/// The platform whose webhook `route` is, if it is one.
+fn webhook_platform(route: &str) -> Option<&str> {
+    let platform = route.strip_prefix(WEBHOOKS)?.split('/').next()?;
+    (!platform.is_empty()).then_some(platform)
+}
+
 pub(super) async fn render(State(state): State<AppState>) -> Response {
     let metrics = &state.metrics;
+    match state.store.count_ended_by_platform().await {
+        Ok(counts) => {
+            // Anew each time: a platform with no finished session left shows none.
+            metrics.ended.clear();
+            for (platform, outcome, n) in counts {
+                metrics
+                    .ended
+                    .get_or_create(&OutcomeLabels {
+                        platform,
+                        outcome: outcome.as_str(),
+                    })
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot count finished sessions"),
+    }
     match state.store.count_sessions_by_state().await {
         Ok(counts) => {
             for (s, n) in counts {
@@ -149,4 +212,22 @@ pub(super) async fn render(State(state): State<AppState>) -> Response {
         text,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::webhook_platform;
+
+    #[test]
+    fn a_webhook_route_names_its_platform_and_no_other_route_does() {
+        assert_eq!(webhook_platform("/webhooks/github"), Some("github"));
+        assert_eq!(webhook_platform("/webhooks/slack/events"), Some("slack"));
+        assert_eq!(
+            webhook_platform("/webhooks/discord/interactions"),
+            Some("discord")
+        );
+        for route in ["/api/v1/sessions", "/webhooks/", "unmatched", "/metrics"] {
+            assert_eq!(webhook_platform(route), None, "{route}");
+        }
+    }
 }

@@ -48,6 +48,8 @@ pub struct AppState {
     pub platforms: Arc<crate::doctor::LastChecks>,
     /// The body limit and deadline, and the API's request rate.
     pub guard: Arc<guard::Guard>,
+    /// Making lucid's GitHub App from its pages (needs LUCID_SECRET_KEY).
+    pub github_setup: Option<Arc<crate::github::AppSetup>>,
 }
 
 impl AppState {
@@ -63,7 +65,14 @@ impl AppState {
             feeds: Arc::default(),
             platforms: Arc::default(),
             guard: Arc::new(guard::Guard::new(HttpLimits::default())),
+            github_setup: None,
         }
+    }
+
+    /// The state with the GitHub App setup's pages on.
+    pub fn with_github_setup(mut self, setup: Option<Arc<crate::github::AppSetup>>) -> Self {
+        self.github_setup = setup;
+        self
     }
 
     /// The state with these HTTP limits (the settings' defaults otherwise).
@@ -177,4 +186,5 @@ pub fn router_with(state: AppState, webhooks: Router) -> Router {
             guard::bounded_body,
         ))
         .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(metrics::stamp_arrival))
 }

@@ -66,6 +66,12 @@ pub fn refusal(refusal: &Refusal, who: &Author) -> Text {
             sessions_new(*started),
             clock(*again_at)
         )),
+        Refusal::NotLinked { forge } => super::not_linked(to, forge),
+        Refusal::LinkExpired { forge } => super::link_expired(to, forge),
+        Refusal::LinkUnreadable => super::link_unreadable(to),
+        Refusal::LinkedCannotWrite { repo, forge, login } => {
+            super::linked_cannot_write(to, repo, forge, login)
+        }
     }
 }
 
@@ -119,6 +125,16 @@ pub fn refusal_reason(refusal: &Refusal) -> String {
             "the author asked for {started} new sessions in the last hour, their limit; \
              the next may start at {again_at}"
         ),
+        Refusal::NotLinked { forge } => format!("the author has no linked {forge} account"),
+        Refusal::LinkExpired { forge } => {
+            format!("{forge} refused the token of the author's linked account")
+        }
+        Refusal::LinkUnreadable => {
+            "the author's linked account was stored under another LUCID_SECRET_KEY".into()
+        }
+        Refusal::LinkedCannotWrite { repo, login, .. } => {
+            format!("the author's linked account {login} may not write to {repo}")
+        }
     }
 }
 

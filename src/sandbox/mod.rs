@@ -76,6 +76,10 @@ pub enum SandboxError {
     ImageMissing { image: String },
     #[error("the sandbox is gone: {0}")]
     Gone(String),
+    /// The container stopped under its session, or its engine stopped answering
+    /// (restarted, or stopped): nothing more can run in it.
+    #[error("the sandbox stopped: {0}")]
+    Stopped(String),
     #[error("{path}: {message}")]
     File { path: String, message: String },
     #[error("the workspace: {0}")]

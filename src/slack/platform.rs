@@ -112,6 +112,21 @@ impl ChatPlatform for SlackPlatform {
         Ok(())
     }
 
+    fn speaks_privately(&self) -> bool {
+        true
+    }
+
+    /// An ephemeral message in the request's thread (in the channel, for a command,
+    /// which has none): Slack shows it to that one person and keeps it nowhere.
+    async fn say_privately(&self, origin: &Origin, rendered: &str) -> anyhow::Result<()> {
+        let (channel, thread_ts) = place(&origin.thread)?;
+        let thread_ts = Some(thread_ts).filter(|ts| !ts.is_empty());
+        self.api
+            .ephemeral(channel, &origin.author.id, thread_ts, rendered)
+            .await?;
+        Ok(())
+    }
+
     async fn say(&self, thread: &ThreadRef, rendered: &str) -> anyhow::Result<()> {
         let (channel, thread_ts) = place(thread)?;
         self.api

@@ -33,6 +33,64 @@ impl Store {
         .await
     }
 
+    /// The credential, removed as it is read: of two takers (two replicas, two
+    /// requests) exactly one gets it. For what may be used once.
+    pub async fn take_credential(
+        &self,
+        key: &SecretKey,
+        name: &str,
+    ) -> Result<Option<SecretString>, StoreError> {
+        let name = name.to_owned();
+        let sealed = self
+            .write(async |conn| {
+                let row = sqlx::query(
+                    "SELECT key_id, nonce, ciphertext FROM credentials WHERE name = $1",
+                )
+                .bind(&name)
+                .fetch_optional(&mut *conn)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let sealed = Sealed {
+                    key_id: row.try_get("key_id")?,
+                    nonce: row.try_get("nonce")?,
+                    ciphertext: row.try_get("ciphertext")?,
+                };
+                let removed = sqlx::query("DELETE FROM credentials WHERE name = $1")
+                    .bind(&name)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+                Ok((removed == 1).then_some(sealed))
+            })
+            .await?;
+        match sealed {
+            Some(sealed) => Ok(Some(crypto::open(key, &name, &sealed)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Removes every credential whose name starts with `prefix`.
+    pub async fn remove_credentials_under(&self, prefix: &str) -> Result<u64, StoreError> {
+        // LIKE's wildcards in the prefix are taken literally.
+        let pattern = format!(
+            "{}%",
+            prefix
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        self.write(async |conn| {
+            Ok(
+                sqlx::query("DELETE FROM credentials WHERE name LIKE $1 ESCAPE '\\'")
+                    .bind(&pattern)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected(),
+            )
+        })
+        .await
+    }
+
     /// The credential, or a clear error if it was sealed with another key.
     pub async fn credential(
         &self,
@@ -50,5 +108,13 @@ impl Store {
             ciphertext: row.try_get("ciphertext")?,
         };
         Ok(Some(crypto::open(key, name, &sealed)?))
+    }
+
+    /// Removes the credential `name`; answers whether there was one. Needs no key:
+    /// what cannot be opened can still be forgotten.
+    pub async fn remove_credential(&self, name: &str) -> Result<bool, StoreError> {
+        let statement =
+            sqlx::query("DELETE FROM credentials WHERE name = $1").bind(name.to_owned());
+        Ok(self.write_one(statement).await? > 0)
     }
 }

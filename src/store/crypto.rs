@@ -58,6 +58,13 @@ impl SecretKey {
     }
 }
 
+/// A copy for a part that seals on its own (the GitHub App setup), kept as secret.
+impl Clone for SecretKey {
+    fn clone(&self) -> Self {
+        Self(SecretBox::new(Box::new(*self.0.expose_secret())))
+    }
+}
+
 impl fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SecretKey(id {})", self.id())

@@ -14,6 +14,8 @@ mod error;
 mod events;
 mod held;
 mod inbox;
+mod outage;
+mod outcomes;
 mod questions;
 mod record;
 mod rows;
@@ -68,6 +70,8 @@ struct Inner {
     /// Says "session X has new events" to live streams in this process. Other replicas
     /// are caught by the streams' periodic re-read of the log.
     appended: broadcast::Sender<SessionId>,
+    /// Whether the database answered lately (see [`outage`]).
+    availability: outage::Availability,
 }
 
 /// Set on every SQLite connection. WAL lets readers go on while one writer commits;
@@ -82,6 +86,13 @@ struct Inner {
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
      PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
      PRAGMA journal_size_limit = 268435456;";
+
+/// How long SQLite's writer waits for a write lock another process holds before
+/// the write fails (readers keep the 5 s of [`SQLITE_PRAGMAS`]): lucid itself never
+/// holds it that long, so past it the database is taken (a maintenance job, a
+/// `sqlite3` shell left in a transaction), and a webhook gets its 503 within Slack's
+/// three seconds, with room to spare on a loaded machine.
+const WRITER_BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 1500";
 
 impl Store {
     /// Connects without changing anything; `migrate` brings the schema up to date.
@@ -102,6 +113,7 @@ impl Store {
                 // The writer never checkpoints (that fsyncs, and would stall the one
                 // write queue); a background task does it instead.
                 writer.execute("PRAGMA wal_autocheckpoint = 0").await?;
+                writer.execute(WRITER_BUSY_TIMEOUT).await?;
                 let pool = options
                     .max_connections(8)
                     .after_connect(|conn, _| {
@@ -127,10 +139,14 @@ impl Store {
             home: tokio::runtime::Handle::current(),
             pending_records: std::sync::Mutex::new(Vec::new()),
             appended,
+            availability: outage::Availability::new(),
         });
         if backend == Backend::Sqlite {
             let url = sqlite_url_creating_file(url.expose());
             crate::background::spawn(checkpoint_wal(Arc::downgrade(&inner), url));
+        } else {
+            let url = url.expose().to_owned();
+            crate::background::spawn(outage::probe_postgres(Arc::downgrade(&inner), url));
         }
         Ok(Store { inner })
     }

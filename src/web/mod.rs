@@ -42,6 +42,11 @@ impl ChatPlatform for WebPlatform {
         "lucid"
     }
 
+    /// Its people signed in with lucid's own secrets.
+    fn holds_to_linked_accounts(&self) -> bool {
+        false
+    }
+
     /// Its requests come through the API's routes.
     fn routes(self: Arc<Self>, _intake: Intake) -> axum::Router {
         axum::Router::new()

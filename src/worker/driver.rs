@@ -6,6 +6,7 @@ use super::going_back;
 use super::network;
 use super::prepare;
 use super::preview::{self, PreviewDoor};
+use super::reasons;
 use crate::agent::{AgentRunner, Job, JobEnd, PermissionAnswer, Said, Start, StepLog};
 use crate::core::digest::last_test;
 use crate::core::{Event, EventBody, Session, SessionId, SessionState};
@@ -32,6 +33,8 @@ pub struct Parts<'a> {
     /// published).
     pub asker: &'a str,
     pub asked_on: &'a str,
+    /// The asker's linked forge account, when they linked one: the commits credit it.
+    pub linked: Option<&'a crate::core::ForgeUser>,
     /// The platform of the session's thread, for its earlier words (none: `lucid run`).
     pub platform: Option<&'a dyn crate::chat::ChatPlatform>,
     /// Whether a run out of budget with changes opens a draft change request.
@@ -54,29 +57,32 @@ pub struct Ending {
 /// from outside (`stop`, or the session ended in the store) ends the agent's job.
 pub async fn drive(parts: &Parts<'_>, session: &Session, stop: CancellationToken) -> Ending {
     let id = session.id;
+    let started = std::time::Instant::now();
     let ending = match work(parts, session, stop).await {
         Ok(ending) => ending,
         Err(e) => {
+            // The whole chain in the log; in the thread, what a person can act on.
             let message = format!("{e:#}");
-            let _ = parts
-                .store
-                .append_event(
-                    id,
-                    EventBody::Error {
-                        message: message.clone(),
-                    },
-                )
+            let error = EventBody::Error {
+                message: message.clone(),
+            };
+            let store = parts.store;
+            let _ = store
+                .outlasting(|| store.append_event(id, error.clone()))
                 .await;
             Ending {
                 state: SessionState::Failed,
-                reason: Some(message),
+                reason: Some(reasons::failure_reason(&e).unwrap_or(message)),
             }
         }
     };
-    let ended = parts
-        .store
-        .transition(id, ending.state, ending.reason.clone(), parts.lease_owner)
+    let store = parts.store;
+    let (state, reason) = (ending.state, &ending.reason);
+    let ended = store
+        .outlasting(|| store.transition(id, state, reason.clone(), parts.lease_owner))
         .await;
+    let final_state = ended.as_ref().ok().map(|s| s.state);
+    crate::metrics::session_ended(parts.store, session, final_state, started).await;
     if let Err(e) = ended {
         // Already ended elsewhere (stopped from the thread) or taken over.
         tracing::info!(session = %id, reason = %e, "the session's end was decided elsewhere");
@@ -91,13 +97,16 @@ async fn work(
 ) -> anyhow::Result<Ending> {
     let id = session.id;
     // A session taken over from a worker that died is past this already.
+    let store = parts.store;
     if session.state == SessionState::Queued {
-        parts
-            .store
-            .transition(id, SessionState::Provisioning, None, parts.lease_owner)
+        let provisioning = SessionState::Provisioning;
+        store
+            .outlasting(|| store.transition(id, provisioning, None, parts.lease_owner))
             .await?;
     }
-    let history = parts.store.events_after(id, 0, u32::MAX).await?;
+    let history = store
+        .outlasting(|| store.events_after(id, 0, u32::MAX))
+        .await?;
     if session.state != SessionState::Queued {
         // Taken over: the dead worker's sandbox goes before this run's comes.
         if let Err(e) = parts.sandboxes.clear_leftovers(id).await {
@@ -136,11 +145,14 @@ async fn work_in(
     // Before checkpoint 0: the agent's first step starts from the prepared sandbox.
     prepare::prepare(parts.store, session, sandbox, &parts.spec.repo_setup, &stop).await?;
     let checkpoints = checkpoints_for(parts.store, sandbox.workspace().path(), id).await;
-    parts.store.set_branch(id, &checkout.branch).await?;
+    let store = parts.store;
+    store
+        .outlasting(|| store.set_branch(id, &checkout.branch))
+        .await?;
     if session.state != SessionState::Running {
-        parts
-            .store
-            .transition(id, SessionState::Running, None, parts.lease_owner)
+        let running = SessionState::Running;
+        store
+            .outlasting(|| store.transition(id, running, None, parts.lease_owner))
             .await?;
     }
     let steps = StepLog {
@@ -297,13 +309,20 @@ async fn finish(
         JobEnd::OutOfBudget { reason } if parts.draft_on_budget => (String::new(), Some(reason)),
         JobEnd::OutOfBudget { reason } => return ended(SessionState::Failed, Some(reason)),
     };
-    let current = parts
-        .store
-        .session(session.id)
+    let (store, id) = (parts.store, session.id);
+    let current = store
+        .outlasting(|| store.session(id))
         .await?
         .unwrap_or_else(|| session.clone());
-    let mut events = Vec::new();
-    parts.store.catch_up_events(session.id, &mut events).await?;
+    let events = store
+        .outlasting(|| async move {
+            let mut events = Vec::new();
+            store
+                .catch_up_events(id, &mut events)
+                .await
+                .map(|()| events)
+        })
+        .await?;
     // Asked now, of the thread as it is now (a Discord session's thread is made after
     // the session).
     let link = match parts.platform {
@@ -311,6 +330,7 @@ async fn finish(
         None => None,
     };
     let requester = Requester {
+        linked: parts.linked,
         name: parts.asker,
         platform_title: parts.asked_on,
         conversation_url: link.as_deref(),
@@ -328,18 +348,19 @@ async fn finish(
     };
     let published = parts.forge.publish(&current, checkout, &report).await?;
     if let Some(change) = published {
-        parts.store.set_pr_url(session.id, &change.url).await?;
-        parts.store.link_thread(&change.thread, session.id).await?;
+        store
+            .outlasting(|| store.set_pr_url(id, &change.url))
+            .await?;
+        store
+            .outlasting(|| store.link_thread(&change.thread, id))
+            .await?;
         if current.pr_url.is_none() {
-            parts
-                .store
-                .append_event(
-                    session.id,
-                    EventBody::PrOpened {
-                        url: change.url,
-                        number: change.number,
-                    },
-                )
+            let opened = EventBody::PrOpened {
+                url: change.url,
+                number: change.number,
+            };
+            store
+                .outlasting(|| store.append_event(id, opened.clone()))
                 .await?;
         }
     }

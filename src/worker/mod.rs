@@ -6,12 +6,14 @@
 //! queued for a replica that serves it (and the worker says so). At most
 //! `max_sessions` run at once.
 
+pub mod backoff;
 pub mod driver;
 pub mod follower;
 mod going_back;
 mod network;
 mod prepare;
 mod preview;
+mod reasons;
 mod session;
 
 use crate::core::{Platform, SessionId, Timestamp};
@@ -22,9 +24,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-
-/// How long a claim holds without renewal; renewed every third of it.
-pub const LEASE_TTL: Duration = Duration::from_secs(30);
 
 /// How often the worker says that sessions wait for a platform it does not serve.
 const UNSERVED_NOTICE_EVERY: Duration = Duration::from_secs(60);
@@ -38,6 +37,8 @@ pub struct Worker {
     pub links: crate::web::Links,
     pub owner: String,
     pub max_sessions: usize,
+    /// How long a claim holds without renewal; renewed every third of it.
+    pub lease: Duration,
     /// Whether a session out of budget with changes opens a draft change request.
     pub draft_on_budget: bool,
 }
@@ -45,6 +46,8 @@ pub struct Worker {
 impl Worker {
     /// Claims and runs sessions until `shutdown`; running sessions are stopped then.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        // A run's writes wait out an outage of the store while its lease surely holds.
+        self.store.wait_out_outages_for(self.lease / 2);
         let slots = Arc::new(Semaphore::new(self.max_sessions));
         let mut news = self.store.watch_all();
         let mut running = tokio::task::JoinSet::new();
@@ -57,7 +60,7 @@ impl Worker {
             };
             match self
                 .store
-                .claim_next(&self.owner, LEASE_TTL, Timestamp::now(), &served)
+                .claim_next(&self.owner, self.lease, Timestamp::now(), &served)
                 .await
             {
                 Ok(Some(session)) => {

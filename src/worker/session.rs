@@ -1,13 +1,17 @@
 //! One session in the worker: its thread followed, its lease kept, its run driven.
 
+use super::Worker;
 use super::driver::{self, Parts};
 use super::follower::Follower;
 use super::preview::PreviewDoor;
-use super::{LEASE_TTL, Worker};
 use crate::core::{Session, SessionState, Timestamp};
 use crate::forge::{Forge, NoRepository};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+/// How long a finished session keeps its worker slot for its thread's last write.
+const LAST_WRITE_WAIT: Duration = Duration::from_secs(30);
 
 impl Worker {
     pub(super) async fn run_session(
@@ -68,13 +72,21 @@ impl Worker {
             thread: session.trigger.thread.clone(),
             session_url: url.clone(),
         };
-        let thread = tokio::spawn(follower.follow(done.clone()));
+        let thread = tokio::spawn(follower.follow(done.clone(), shutdown.clone()));
         let stop = shutdown.child_token();
         let watch = tokio::spawn(
             self.clone()
                 .watch(session.clone(), stop.clone(), done.clone()),
         );
         let name = platform.display_name(&session.trigger.author).await;
+        // Read when the run starts: someone who unlinks meanwhile is still credited.
+        let linked = match self.registry.accounts() {
+            Some(accounts) => {
+                let asker = &session.trigger.author.id;
+                accounts.credit(&session.trigger.thread, asker).await
+            }
+            None => None,
+        };
         let parts = Parts {
             store: &self.store,
             sandboxes: &*self.sandboxes,
@@ -85,6 +97,7 @@ impl Worker {
             session_url: &url,
             asker: &name,
             asked_on: platform.title(),
+            linked: linked.as_ref(),
             platform: Some(&*platform),
             draft_on_budget: self.draft_on_budget,
             keep_checkpoints: true,
@@ -96,7 +109,10 @@ impl Worker {
         driver::drive(&parts, &session, stop).await;
         done.cancel();
         let _ = watch.await;
-        let _ = thread.await;
+        // The thread's last write, waited for while it goes through. While the
+        // platform does not take it, it goes on being tried on its own (the handle
+        // dropped), and the session's slot is free for the next one.
+        let _ = tokio::time::timeout(LAST_WRITE_WAIT, thread).await;
     }
 
     /// Renews the lease while the session runs; stops the agent when the session is
@@ -108,16 +124,22 @@ impl Worker {
         done: CancellationToken,
     ) {
         let mut news = self.store.watch(session.id);
-        let mut renew_at = tokio::time::Instant::now() + LEASE_TTL / 3;
+        let mut renew_at = tokio::time::Instant::now() + self.lease / 3;
         loop {
             tokio::select! {
                 () = done.cancelled() => return,
                 () = tokio::time::sleep_until(renew_at) => {
-                    renew_at += LEASE_TTL / 3;
-                    match self.store.renew_lease(session.id, &self.owner, LEASE_TTL, Timestamp::now()).await {
+                    renew_at += self.lease / 3;
+                    match self.store.renew_lease(session.id, &self.owner, self.lease, Timestamp::now()).await {
                         Ok(true) => {}
                         Ok(false) => { stop.cancel(); return; }
-                        Err(e) => tracing::warn!(session = %session.id, error = %e, "could not renew a lease"),
+                        Err(e) => {
+                            tracing::warn!(session = %session.id, error = %e, "could not renew a lease");
+                            // Again in a second, not a third of a lease: the store
+                            // may be back long before the lease runs out.
+                            let soon = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+                            renew_at = renew_at.min(soon);
+                        }
                     }
                 }
                 () = news.changed() => {}

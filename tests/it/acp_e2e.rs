@@ -204,12 +204,16 @@ async fn an_agent_that_crashes_or_breaks_the_protocol_fails_visibly_and_garbage_
                 assert_eq!(session["state"], "failed", "{scenario}: {session}");
                 let said = session["reason"].as_str().unwrap_or_default();
                 assert!(said.contains(reason), "{scenario}: {said}");
-                // The thread says why.
-                let comments = lucid.github.comments(REPO, 7);
-                assert!(
-                    comments.iter().any(|c| c.body.contains(reason)),
-                    "{scenario}: {comments:?}"
-                );
+                // The thread says why (it follows the log, so it may come just after).
+                lucid
+                    .github
+                    .wait_until(&format!("{scenario}: the reason in the thread"), |g| {
+                        g.comments(REPO, 7)
+                            .iter()
+                            .any(|c| c.body.contains(reason))
+                            .then_some(())
+                    })
+                    .await;
             }
             None => {
                 assert_eq!(

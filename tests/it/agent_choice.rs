@@ -16,8 +16,7 @@ use lucid::core::{
     Ask, Author, DeliveryId, EventBody, Intent, Origin, Policy, Refusal, RepoRef, SessionId,
     ThreadRef,
 };
-use lucid::github::outbound::client::GithubClient;
-use lucid::github::{GithubForge, GithubPlatform};
+use lucid::github::{GithubForge, GithubLink, GithubPlatform};
 use lucid::http::AppState;
 use lucid::registry::Registry;
 use lucid::sandbox::DockerEngine;
@@ -74,16 +73,16 @@ impl Rig {
             trigger_label: "lucid".into(),
             edit_interval: Duration::from_millis(50),
         });
-        let client = Arc::new(GithubClient::new(&settings).unwrap());
+        let link = GithubLink::from_settings(&settings).unwrap();
         let mut registry = Registry::default();
-        registry.add_platform(Arc::new(GithubPlatform {
-            settings,
-            client: client.clone(),
-        }));
+        registry.add_platform(Arc::new(GithubPlatform::new(
+            link.clone(),
+            &settings.trigger_label,
+            settings.edit_interval,
+        )));
         registry.add_platform(Arc::new(lucid::web::WebPlatform));
-        registry.add_forge(Arc::new(GithubForge::new(
-            client,
-            "lucid".into(),
+        registry.add_forge(Arc::new(GithubForge::on(
+            link,
             dir.path().join("workspaces"),
         )));
         let registry = Arc::new(registry);

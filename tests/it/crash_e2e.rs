@@ -18,7 +18,7 @@ async fn a_session_whose_lucid_is_killed_mid_command_is_taken_over_after_a_resta
         r#"{"command": "sleep 20; echo slept"}"#,
     )];
     script.extend(fixing_script());
-    let mut lucid = Lucid::start(script).await;
+    let mut lucid = Lucid::start_setting(script, &[("LUCID_LEASE", "5s")]).await;
     let words = "@lucid please fix add()";
     let comment = lucid.github.add_comment(REPO, 7, "ada", words);
     let payload = comment_payload(7, "add() subtracts", comment, "ada", words);
@@ -39,7 +39,7 @@ async fn a_session_whose_lucid_is_killed_mid_command_is_taken_over_after_a_resta
 
     lucid.kill();
     lucid.restart().await;
-    // The lease (30 s) runs out, the session is taken over and ends.
+    // The lease (5 s) runs out, the session is taken over and ends.
     let ended = tokio::time::timeout(Duration::from_secs(120), async {
         loop {
             let session = lucid.api(&format!("/sessions/{id}")).await;

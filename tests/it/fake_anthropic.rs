@@ -94,6 +94,11 @@ impl FakeAnthropic {
         }
     }
 
+    /// When each request came, in order.
+    pub fn arrivals(&self) -> Vec<std::time::Instant> {
+        self.server.received().iter().map(|r| r.at).collect()
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.server
             .received()

@@ -162,6 +162,11 @@ impl FakeLlm {
             .any(|r| r.body.to_string().contains(words))
     }
 
+    /// When each request came, in order.
+    pub fn arrivals(&self) -> Vec<std::time::Instant> {
+        self.server.received().iter().map(|r| r.at).collect()
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.server
             .received()

@@ -165,6 +165,7 @@ impl Rig {
             links: lucid::web::Links::unshared(PUBLIC_URL),
             owner: format!("worker-{}", uuid::Uuid::now_v7()),
             max_sessions: 2,
+            lease: std::time::Duration::from_secs(30),
             draft_on_budget: true,
         });
         let stop = CancellationToken::new();

@@ -123,7 +123,9 @@ async fn a_provider_that_keeps_failing_is_given_up_on_with_the_reason() {
     );
     assert_eq!(
         err.to_string(),
-        "the model provider kept failing (3 attempts, last 503: overloaded)"
+        "the model provider kept failing (500 Internal Server Error, 502 Bad Gateway, \
+         503 Service Unavailable) for 3 attempts over 0s: overloaded. lucid stopped trying; \
+         ask again later"
     );
     assert_eq!(fake.received().len(), 3);
 }
@@ -175,7 +177,8 @@ async fn an_unreachable_provider_is_retried_then_reported() {
     let err = ask(&client).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        "the model provider kept failing (2 attempts, last could not connect)"
+        "the model provider could not be reached for 2 attempts over 0s: could not connect. \
+         lucid stopped trying; ask again later"
     );
 }
 

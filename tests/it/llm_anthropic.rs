@@ -201,7 +201,8 @@ async fn an_overloaded_provider_is_given_up_on_with_the_reason() {
     );
     assert_eq!(
         err.to_string(),
-        "the model provider kept failing (3 attempts, last 529: Overloaded)"
+        "the model provider kept refusing (529 Overloaded) for 3 attempts over 0s: Overloaded. \
+         lucid stopped trying; ask again later"
     );
     assert_eq!(fake.received().len(), 3);
 }

@@ -450,7 +450,6 @@ async fn moving_the_page_out_of_in_progress_stops_its_session() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "lucid serve's background readiness check (issue 20) asks Notion with a client of its own that does not share lucid's Retry-After; until it does, the fake rightly reports requests sent too early"]
 async fn a_rate_limit_storm_delays_the_page_but_loses_no_write() {
     let lucid =
         Lucid::start_notion_with(fixing_script(), &[("LUCID_NOTION_POLL_INTERVAL", "off")]).await;

@@ -39,6 +39,8 @@ pub const EVE: &str = "U0EVE";
 pub enum Auth {
     Token,
     App,
+    /// No GitHub credentials in the settings: `lucid setup github` connects an App.
+    Unset,
 }
 
 pub const DISCORD_TOKEN: &str = "discord-e2e-bot-token-0123456789";
@@ -77,6 +79,28 @@ impl Drop for Lucid {
     }
 }
 
+/// A second `lucid serve`, stopped when dropped.
+pub struct Replica {
+    pub url: String,
+    child: Option<Child>,
+}
+
+impl Replica {
+    /// The process id of this `lucid serve` (0 once it was taken over by `fail_over`).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let _ = child.wait();
+        }
+    }
+}
+
 impl Lucid {
     pub async fn start(replies: Vec<Reply>) -> Lucid {
         Self::start_as(replies, Auth::Token).await
@@ -90,6 +114,12 @@ impl Lucid {
     /// token), and these settings besides.
     pub async fn start_notion_with(replies: Vec<Reply>, extra: &[(&str, &str)]) -> Lucid {
         Self::start_with(replies, Auth::Token, false, true, extra).await
+    }
+
+    /// lucid with GitHub's settings unset (for `lucid setup github`), and these
+    /// settings besides.
+    pub async fn start_unconnected(replies: Vec<Reply>, extra: &[(&str, &str)]) -> Lucid {
+        Self::start_with(replies, Auth::Unset, false, false, extra).await
     }
 
     /// lucid with these settings besides.
@@ -137,6 +167,7 @@ impl Lucid {
         let dir = tempfile::tempdir().unwrap();
         let mut env: Vec<(String, String)> = Vec::new();
         let mut set = |k: &str, v: String| env.push((k.to_owned(), v));
+        let github_set = !matches!(auth, Auth::Unset);
         match auth {
             Auth::Token => set("LUCID_GITHUB_TOKEN", TOKEN.into()),
             Auth::App => {
@@ -148,6 +179,7 @@ impl Lucid {
                 set("LUCID_GITHUB_APP_ID", APP_ID.to_string());
                 set("LUCID_GITHUB_PRIVATE_KEY_PATH", key.into());
             }
+            Auth::Unset => {}
         };
         set("PATH", std::env::var("PATH").unwrap());
         set("DOCKER_HOST", crate::harness::docker_host());
@@ -163,11 +195,14 @@ impl Lucid {
             dir.path().join("workspaces").display().to_string(),
         );
         set("LUCID_SANDBOX_POOL_SIZE", "0".into());
-        set(
-            "LUCID_GITHUB_WEBHOOK_SECRETS",
-            format!("old-secret,{SECRET}"),
-        );
+        if github_set {
+            set(
+                "LUCID_GITHUB_WEBHOOK_SECRETS",
+                format!("old-secret,{SECRET}"),
+            );
+        }
         set("LUCID_GITHUB_API_URL", github.origin.clone());
+        set("LUCID_GITHUB_WEB_URL", github.origin.clone());
         set("LUCID_GITHUB_EDIT_INTERVAL", "100ms".into());
         set("LUCID_SLACK_SIGNING_SECRET", SLACK_SECRET.into());
         set("LUCID_SLACK_BOT_TOKEN", SLACK_TOKEN.into());
@@ -249,6 +284,43 @@ impl Lucid {
         let (child, url) = spawn(&self.env, self.dir.path(), &self.log).await;
         self.child = child;
         self.url = url;
+    }
+
+    /// Stops `lucid serve` (gracefully) and starts it again on the same store with
+    /// the setting `key` changed to `value`.
+    pub async fn restart_with(&mut self, key: &str, value: &str) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_owned(), value.to_owned()));
+        self.restart().await;
+    }
+
+    /// Every file of the SQLite store (the database and its journal), as bytes.
+    pub fn store_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for entry in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
+            if entry.file_name().to_string_lossy().starts_with("lucid.db") {
+                bytes.extend(std::fs::read(entry.path()).unwrap_or_default());
+            }
+        }
+        bytes
+    }
+
+    /// Another `lucid serve` on the same store and settings, already running (a
+    /// second replica: it shares the Docker engine and workspaces directory too).
+    pub async fn replica(&self) -> Replica {
+        let (child, url) = spawn(&self.env, self.dir.path(), &self.log).await;
+        Replica {
+            child: Some(child),
+            url,
+        }
+    }
+
+    /// From now on this is `replica` (the first lucid was killed).
+    pub fn fail_over(&mut self, mut replica: Replica) {
+        self.child = replica.child.take().expect("a replica runs until dropped");
+        self.url = std::mem::take(&mut replica.url);
     }
 
     /// The store `lucid serve` keeps (SQLite).

@@ -41,6 +41,8 @@ pub type Streamer = fn(&Value) -> Vec<String>;
 pub struct Recorded {
     pub headers: HeaderMap,
     pub body: Value,
+    /// When the request came.
+    pub at: std::time::Instant,
 }
 
 impl Recorded {
@@ -129,11 +131,11 @@ async fn answer(
     Json(body): Json<Value>,
 ) -> Response {
     let wants_stream = body["stream"] == true;
-    script
-        .received
-        .lock()
-        .unwrap()
-        .push(Recorded { headers, body });
+    script.received.lock().unwrap().push(Recorded {
+        headers,
+        body,
+        at: std::time::Instant::now(),
+    });
     let Some(reply) = script.replies.lock().unwrap().pop_front() else {
         return (
             StatusCode::INTERNAL_SERVER_ERROR,

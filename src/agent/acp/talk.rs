@@ -731,9 +731,16 @@ impl Conversation<'_> {
             self.model = Some(model);
         }
         let tokens = spent.tokens;
+        let spent_before = self.usage.cost_micros;
         self.usage.tokens_in += tokens.input;
         self.usage.tokens_out += tokens.output;
         self.usage.cost_micros = cost(self.usage, self.agent.settings.prices);
+        crate::metrics::model_spent(
+            self.model.as_deref(),
+            tokens.input,
+            tokens.output,
+            self.usage.cost_micros.saturating_sub(spent_before),
+        );
         self.steps.flush().await?;
         self.store
             .append_event(self.session_id, EventBody::usage(self.usage))

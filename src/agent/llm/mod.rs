@@ -114,10 +114,25 @@ pub enum LlmError {
     Auth { status: u16, message: String },
     #[error("the model provider refused the request ({status}): {message}")]
     Rejected { status: u16, message: String },
-    #[error("the model provider kept failing ({attempts} attempts, last {last})")]
-    Unavailable { attempts: u32, last: String },
+    /// Every try failed (busy, failing, cut off, unanswered): how each went wrong,
+    /// over how long, and the provider's last words.
+    #[error("{}", unavailable(.troubles, .over, .last))]
+    Unavailable {
+        attempts: u32,
+        over: std::time::Duration,
+        troubles: Vec<crate::messages::ProviderTrouble>,
+        last: String,
+    },
     #[error("the model provider's answer made no sense: {0}")]
     BadResponse(String),
+}
+
+fn unavailable(
+    troubles: &[crate::messages::ProviderTrouble],
+    over: &std::time::Duration,
+    last: &str,
+) -> String {
+    crate::messages::model_gave_no_answer(troubles, *over, last)
 }
 
 /// The client the settings name, ready to use.

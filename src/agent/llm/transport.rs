@@ -7,6 +7,7 @@
 
 use super::LlmError;
 use super::retry::RetryPolicy;
+use crate::messages::ProviderTrouble;
 use futures::{Stream, StreamExt};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -56,6 +57,9 @@ pub(super) fn events(response: Response) -> impl Stream<Item = Result<String, Re
         })
 }
 
+/// Anthropic's "overloaded": busy, like a 429.
+const OVERLOADED: u16 = 529;
+
 /// What a stream that ended before its last event says.
 pub(super) const ENDED_EARLY: &str = "the answer's stream ended before the answer did";
 
@@ -93,15 +97,23 @@ impl Transport {
     where
         Fut: Future<Output = Result<T, ReadError>>,
     {
+        let started = std::time::Instant::now();
+        let mut troubles = Vec::new();
         let mut last = String::new();
         for attempt in 1..=self.retry.attempts {
             let mut retry_after = None;
             match request().send().await {
-                Err(e) => last = describe(&e),
+                Err(e) => {
+                    troubles.push(ProviderTrouble::NoAnswer);
+                    last = describe(&e);
+                }
                 Ok(response) if response.status().is_success() => match read(response).await {
                     Ok(answer) => return Ok(answer),
                     Err(ReadError::Invalid(e)) => return Err(e),
-                    Err(ReadError::BrokeOff(why)) => last = self.redact(&why),
+                    Err(ReadError::BrokeOff(why)) => {
+                        troubles.push(ProviderTrouble::BrokeOff);
+                        last = self.redact(&why);
+                    }
                 },
                 Ok(response) => {
                     let status = response.status();
@@ -119,8 +131,13 @@ impl Transport {
                                 message,
                             });
                         }
-                        s if s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error() => {
-                            last = format!("{}: {message}", s.as_u16());
+                        s if s == StatusCode::TOO_MANY_REQUESTS || s.as_u16() == OVERLOADED => {
+                            troubles.push(ProviderTrouble::Busy(s.as_u16()));
+                            last = message;
+                        }
+                        s if s.is_server_error() => {
+                            troubles.push(ProviderTrouble::Failing(s.as_u16()));
+                            last = message;
                         }
                         s => {
                             return Err(LlmError::Rejected {
@@ -132,11 +149,21 @@ impl Transport {
                 }
             }
             if attempt < self.retry.attempts {
-                tokio::time::sleep(self.retry.delay(attempt, retry_after.as_deref())).await;
+                let wait = self.retry.delay(attempt, retry_after.as_deref());
+                tracing::info!(
+                    attempt,
+                    of = self.retry.attempts,
+                    wait_ms = wait.as_millis() as u64,
+                    why = last.as_str(),
+                    "the model provider gave no answer; trying again"
+                );
+                tokio::time::sleep(wait).await;
             }
         }
         Err(LlmError::Unavailable {
             attempts: self.retry.attempts,
+            over: started.elapsed(),
+            troubles,
             last,
         })
     }

@@ -468,3 +468,41 @@ fn limits_are_counted_only_where_a_session_limited() {
     from_the_page.origin.thread = ThreadRef::Web { id: "s".into() };
     assert!(!limited(&from_the_page, &open_thread));
 }
+
+#[test]
+fn login_and_logout_said_to_lucid_are_about_the_account_anywhere() {
+    use crate::core::intent::AccountAsk;
+    let open = Policy::open();
+    for thread in [
+        ThreadState::default(),
+        with_session(Running),
+        with_session(Completed),
+        with_question(),
+    ] {
+        assert_eq!(
+            decide(intent(task("login"), true), &thread, &open),
+            Decision::Account(AccountAsk::Login)
+        );
+        assert_eq!(
+            decide(intent(task("Log out."), true), &thread, &open),
+            Decision::Account(AccountAsk::Logout)
+        );
+    }
+    // Overheard, the word is a note in a session's thread, not a request.
+    assert_eq!(
+        decide(intent(task("login"), false), &with_session(Running), &open),
+        Decision::Note {
+            session: session(),
+            text: "login".into()
+        }
+    );
+    // Someone lucid takes no requests from cannot link an account either.
+    assert_eq!(
+        decide(
+            intent(task("login"), true),
+            &ThreadState::default(),
+            &refusing(Refusal::PersonNotListed)
+        ),
+        Decision::Refuse(Refusal::PersonNotListed)
+    );
+}

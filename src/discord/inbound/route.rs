@@ -164,6 +164,11 @@ async fn on_command(
         (Taken::Started(_) | Taken::AskedForRepo | Taken::Duplicate, true) => {
             with_taken(answer(json!({ "type": DEFERRED_CHANNEL_MESSAGE })), &taken)
         }
+        // Said in a direct message (a login's code is for the person alone).
+        (Taken::Account(_), _) => with_taken(
+            only_you(platform, &messages::answered_in_direct_message()),
+            &taken,
+        ),
         (Taken::Ignored(_) | Taken::Refused(_), _) => with_taken(
             only_you(platform, &messages::command_usage("/lucid task:")),
             &taken,

@@ -180,6 +180,25 @@ pub fn refused(error: &anyhow::Error) -> bool {
     )
 }
 
+/// serenity's rate limiter (what `HttpBuilder` would make), telling `/metrics` each
+/// time it holds a request back: after a 429, or ahead of one when a bucket is spent.
+fn counted_limiter(
+    client: &reqwest::Client,
+    settings: &DiscordSettings,
+) -> serenity::http::Ratelimiter {
+    let token = settings.bot_token.expose_secret().trim();
+    let token = if token.starts_with("Bot ") {
+        token.to_owned()
+    } else {
+        format!("Bot {token}")
+    };
+    let mut limiter = serenity::http::Ratelimiter::new(client.clone(), token);
+    limiter.set_ratelimit_callback(Box::new(|_| {
+        crate::metrics::outbound_rate_limited(&crate::core::Platform::DISCORD);
+    }));
+    limiter
+}
+
 pub const UNKNOWN_CHANNEL: isize = 10003;
 pub const UNKNOWN_MESSAGE: isize = 10008;
 pub const UNKNOWN_WEBHOOK: isize = 10015;
@@ -227,9 +246,11 @@ impl DiscordApi {
                 .context("LUCID_DISCORD_CA_FILE is not a PEM certificate")?;
             client = client.add_root_certificate(certificate);
         }
+        let client = client.build()?;
         Ok(HttpBuilder::new(settings.bot_token.expose_secret())
             .application_id(application)
-            .client(client.build()?)
+            .ratelimiter(counted_limiter(&client, settings))
+            .client(client)
             .ratelimiter_disabled(!limited)
             .build())
     }

@@ -14,7 +14,7 @@ mod signature;
 pub use crate::chat::PayloadError;
 pub use mention::{Mention, mention};
 pub use payload::{Actor, Comment, GithubEvent, Issue, parse};
-pub use route::routes;
+pub use route::{WEBHOOK_PATH, routes};
 pub use signature::{SIGNATURE_HEADER, SignatureError, sign, verify};
 
 /// The header that names a delivery's event type (`issue_comment`, `ping`, ...).

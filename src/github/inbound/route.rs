@@ -20,9 +20,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::sync::Arc;
 
+/// Where GitHub delivers webhooks.
+pub const WEBHOOK_PATH: &str = "/webhooks/github";
+
 pub fn routes(platform: Arc<GithubPlatform>, intake: Intake) -> axum::Router {
     axum::Router::new()
-        .route("/webhooks/github", axum::routing::post(receive))
+        .route(WEBHOOK_PATH, axum::routing::post(receive))
         .with_state((platform, intake))
 }
 
@@ -32,12 +35,16 @@ async fn receive(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    verify(
-        &hook.settings.webhook_secrets,
-        &body,
-        header(SIGNATURE_HEADER),
-    )
-    .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()))?;
+    // Taken once: a delivery is judged by one identity even if the setup swaps it now.
+    let identity = hook.link.current().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            crate::messages::github_not_connected(),
+        )
+    })?;
+    verify(&identity.webhook_secrets, &body, header(SIGNATURE_HEADER))
+        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()))?;
+    let bot = identity.bot_login.as_str();
     let event = header(EVENT_HEADER)
         .ok_or_else(|| ApiError::bad_request(format!("the {EVENT_HEADER} header is missing")))?;
     let delivery = header(DELIVERY_HEADER)
@@ -52,25 +59,23 @@ async fn receive(
         GithubEvent::Ping => return Ok(answer(StatusCode::OK, json!({"ok": "pong"}))),
         GithubEvent::Ignored { reason } => return Ok(ignored(&reason)),
         GithubEvent::IssueComment(comment) => {
-            Request::from_comment(&hook, comment, CommentKind::Issue)
+            Request::from_comment(bot, comment, CommentKind::Issue)
         }
         GithubEvent::ReviewComment(comment) => {
-            Request::from_comment(&hook, comment, CommentKind::Review)
+            Request::from_comment(bot, comment, CommentKind::Review)
         }
         GithubEvent::Labeled {
             issue,
             label,
             sender,
-        } if label.eq_ignore_ascii_case(&hook.settings.trigger_label) => {
+        } if label.eq_ignore_ascii_case(&hook.trigger_label) => {
             Request::from_issue(issue, sender.login)
         }
         GithubEvent::Assigned {
             issue,
             assignee,
             sender,
-        } if assignee.eq_ignore_ascii_case(&hook.settings.bot_login) => {
-            Request::from_issue(issue, sender.login)
-        }
+        } if assignee.eq_ignore_ascii_case(bot) => Request::from_issue(issue, sender.login),
         GithubEvent::Labeled { .. } | GithubEvent::Assigned { .. } => {
             return Ok(ignored("not the trigger label or not assigned to lucid"));
         }
@@ -111,11 +116,10 @@ struct Request {
 
 impl Request {
     fn from_comment(
-        hook: &GithubPlatform,
+        bot: &str,
         comment: Comment,
         kind: CommentKind,
     ) -> Result<Request, &'static str> {
-        let bot = &hook.settings.bot_login;
         let own = comment.author.login.eq_ignore_ascii_case(bot)
             || comment
                 .author

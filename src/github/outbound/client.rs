@@ -36,6 +36,12 @@ impl From<octocrab::Error> for GithubError {
     fn from(e: octocrab::Error) -> Self {
         match e {
             octocrab::Error::GitHub { source, .. } => {
+                // octocrab retries a 429 itself (at once, without telling): what is
+                // counted here is the refusal that reached lucid in the end.
+                let status = source.status_code.as_u16();
+                if status == 429 || (status == 403 && source.message.contains("rate limit")) {
+                    crate::metrics::outbound_rate_limited(&crate::core::Platform::GITHUB);
+                }
                 let details = source
                     .errors
                     .iter()
@@ -126,17 +132,28 @@ impl GithubClient {
             } => {
                 let pem = std::fs::read(private_key_path)
                     .map_err(|e| GithubError::AppKey(e.to_string()))?;
-                let key = jsonwebtoken::EncodingKey::from_rsa_pem(&pem)
-                    .map_err(|e| GithubError::AppKey(e.to_string()))?;
-                let app = builder(&base_url)?
-                    .app(octocrab::models::AppId(*app_id), key)
-                    .build()?;
-                Auth::App { app }
+                return Self::for_app(&base_url, *app_id, &pem);
             }
         };
         Ok(Self {
             base_url,
             auth,
+            tokens: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A client signed in as the GitHub App `app_id` with its private key (PEM), as
+    /// `lucid setup github` keeps it in the store.
+    pub fn for_app(api_url: &str, app_id: u64, pem: &[u8]) -> Result<Self, GithubError> {
+        let base_url = api_url.trim_end_matches('/').to_owned();
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem)
+            .map_err(|e| GithubError::AppKey(e.to_string()))?;
+        let app = builder(&base_url)?
+            .app(octocrab::models::AppId(app_id), key)
+            .build()?;
+        Ok(Self {
+            base_url,
+            auth: Auth::App { app },
             tokens: Mutex::new(HashMap::new()),
         })
     }
@@ -191,6 +208,12 @@ impl GithubClient {
             token,
             repo: repo.clone(),
         })
+    }
+
+    /// The REST API's root (`https://api.github.com`), for calls made as a person
+    /// with their own token.
+    pub fn api_url(&self) -> &str {
+        &self.base_url
     }
 }
 

@@ -31,8 +31,10 @@ const HEAD_AT_MOST_EVERY: Duration = Duration::from_millis(500);
 pub(super) enum Update {
     /// An event as the page's list item (empty for events shown elsewhere).
     Item { seq: u64, html: Arc<str> },
-    /// The header's state, time and spending, as JSON.
-    Head(Arc<str>),
+    /// The header's state, time and spending, as JSON, and the last event the feed
+    /// has read: a viewer that joined after the feed's first read catches up on what
+    /// the feed began after from the store.
+    Head { through: u64, json: Arc<str> },
     /// The session has finished and every event was sent.
     End,
 }
@@ -106,7 +108,10 @@ async fn run(store: Store, id: SessionId, feed: Weak<Feed>) {
         let finished = session.state.is_terminal();
         let now = tokio::time::Instant::now();
         if shown_state != Some(session.state) || now - head_sent >= HEAD_AT_MOST_EVERY {
-            let _ = sender.send(Arc::new(Update::Head(head(&session, usage))));
+            let _ = sender.send(Arc::new(Update::Head {
+                through: last,
+                json: head(&session, usage),
+            }));
             shown_state = Some(session.state);
             head_sent = now;
         }

@@ -111,7 +111,7 @@ fn follow(
             let (next, update) = match updates.recv().await {
                 Ok(update) => match &*update {
                     Update::Item { seq, .. } => (*seq, Some(update)),
-                    Update::Head(_) => (0, Some(update)),
+                    Update::Head { through, .. } => (through.saturating_add(1), Some(update)),
                     Update::End => (u64::MAX, Some(update)),
                 },
                 Err(RecvError::Lagged(_)) => (u64::MAX, None),
@@ -139,7 +139,7 @@ fn follow(
                         yield Ok(item(*seq, html));
                     }
                 }
-                Update::Head(json) => {
+                Update::Head { json, .. } => {
                     if let Some(token) = &share
                         && !share_opens(&state, id, token).await.unwrap_or(false)
                     {

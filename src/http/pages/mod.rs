@@ -1,6 +1,7 @@
 //! lucid's own pages, served by lucid itself: the session list (`/`), each session's
 //! live timeline (`/sessions/{id}`), and the forms that start, steer, stop and share a
-//! session and answer its agent's permission requests. Rendered on the server (askama
+//! session and answer its agent's permission requests, and the setup of lucid's
+//! GitHub App (`/setup/github`). Rendered on the server (askama
 //! templates under `templates/`, escaping everything they are given); one small
 //! script (`assets/live.js`) adds what arrives over the page's event stream. A strict
 //! Content-Security-Policy forbids any other script.
@@ -12,6 +13,7 @@ mod list;
 mod live;
 mod preview;
 mod session;
+mod setup_github;
 mod signin;
 mod timeline;
 mod viewer;
@@ -42,6 +44,14 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/sessions/{id}/share", post(forms::share))
         .route("/sessions/{id}/unshare", post(forms::unshare))
         .route("/assets/{name}", get(assets::serve))
+        .route(
+            crate::github::app_manifest::SETUP_PATH,
+            get(setup_github::page),
+        )
+        .route(
+            crate::github::app_manifest::CALLBACK_PATH,
+            get(setup_github::callback),
+        )
         .layer(axum::middleware::from_fn(guard))
 }
 
@@ -68,6 +78,10 @@ async fn guard(request: Request, next: Next) -> Response {
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
     ] {
+        // The GitHub App's setup page sets its own policy: its form posts to GitHub.
+        if name == header::CONTENT_SECURITY_POLICY && headers.contains_key(&name) {
+            continue;
+        }
         headers.insert(name, HeaderValue::from_static(value));
     }
     if !is_asset {

@@ -10,9 +10,11 @@ use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 /// Notion's documented pace: three requests a second on average, bursts allowed (how
@@ -67,8 +69,15 @@ pub struct NotionApi {
     /// `https://api.notion.com/v1`, or a test server's.
     base: String,
     token: SecretString,
-    pace: DefaultDirectRateLimiter,
     retry: RetryPolicy,
+    gate: Arc<Gate>,
+}
+
+/// What every request of one integration waits on, whichever client in this process
+/// sends it: Notion's limits are the integration's, so the platform's requests and
+/// the readiness checks `/readyz` reports keep one pace and honour one Retry-After.
+struct Gate {
+    pace: DefaultDirectRateLimiter,
     /// No request is sent before this: the last Retry-After Notion asked for holds
     /// for every request of the integration, not only the one it answered.
     hold: std::sync::Mutex<Option<tokio::time::Instant>>,
@@ -79,21 +88,42 @@ pub struct NotionApi {
     probe: tokio::sync::Mutex<()>,
 }
 
+/// The gate of the integration `token` at `base`, shared while any client holds it.
+fn gate_of(base: &str, token: &SecretString) -> Arc<Gate> {
+    static GATES: LazyLock<Mutex<HashMap<[u8; 32], Weak<Gate>>>> = LazyLock::new(Mutex::default);
+    let mut hasher = Sha256::new();
+    hasher.update(base.as_bytes());
+    hasher.update([0]);
+    hasher.update(token.expose_secret().as_bytes());
+    let key: [u8; 32] = hasher.finalize().into();
+    let mut gates = GATES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(gate) = gates.get(&key).and_then(Weak::upgrade) {
+        return gate;
+    }
+    gates.retain(|_, gate| gate.strong_count() > 0);
+    let gate = Arc::new(Gate {
+        pace: RateLimiter::direct(Quota::per_second(PER_SECOND).allow_burst(BURST)),
+        hold: std::sync::Mutex::new(None),
+        recovering: std::sync::atomic::AtomicBool::new(false),
+        probe: tokio::sync::Mutex::new(()),
+    });
+    gates.insert(key, Arc::downgrade(&gate));
+    gate
+}
+
 impl NotionApi {
     pub fn new(base: &str, token: SecretString) -> NotionApi {
+        let base = base.trim_end_matches('/').to_owned();
         NotionApi {
             http: reqwest::Client::new(),
-            base: base.trim_end_matches('/').to_owned(),
+            gate: gate_of(&base, &token),
+            base,
             token,
-            pace: RateLimiter::direct(Quota::per_second(PER_SECOND).allow_burst(BURST)),
             retry: RetryPolicy {
                 attempts: u32::MAX,
                 first_delay: Duration::from_millis(500),
                 max_delay: Duration::from_secs(60),
             },
-            hold: std::sync::Mutex::new(None),
-            recovering: std::sync::atomic::AtomicBool::new(false),
-            probe: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -247,12 +277,13 @@ impl NotionApi {
     /// Waits for the pace's next slot, outside any Retry-After.
     async fn wait_turn(&self) {
         loop {
-            let held = *self.hold.lock().unwrap();
+            let held = *self.gate.hold.lock().unwrap();
             if let Some(until) = held.filter(|u| *u > tokio::time::Instant::now()) {
                 tokio::time::sleep_until(until).await;
             }
-            self.pace.until_ready().await;
+            self.gate.pace.until_ready().await;
             let still = self
+                .gate
                 .hold
                 .lock()
                 .unwrap()
@@ -266,7 +297,7 @@ impl NotionApi {
     /// Holds every request for `wait` from now (never shortening a longer hold).
     fn hold_for(&self, wait: Duration) {
         let until = tokio::time::Instant::now() + wait;
-        let mut hold = self.hold.lock().unwrap();
+        let mut hold = self.gate.hold.lock().unwrap();
         if hold.is_none_or(|h| h < until) {
             *hold = Some(until);
         }
@@ -285,8 +316,8 @@ impl NotionApi {
         loop {
             attempt += 1;
             self.wait_turn().await;
-            let probe = if self.recovering.load(Ordering::Acquire) {
-                let probe = self.probe.lock().await;
+            let probe = if self.gate.recovering.load(Ordering::Acquire) {
+                let probe = self.gate.probe.lock().await;
                 // The probe before may have been told to wait again.
                 self.wait_turn().await;
                 Some(probe)
@@ -305,6 +336,7 @@ impl NotionApi {
                 Ok(response) => response,
                 Err(e) if started.elapsed() < GIVE_UP_AFTER => {
                     tracing::debug!(error = %e.without_url(), "Notion did not answer; trying again");
+                    crate::metrics::outbound_retry(&crate::core::Platform::NOTION);
                     tokio::time::sleep(self.retry.delay(attempt, None)).await;
                     continue;
                 }
@@ -312,13 +344,16 @@ impl NotionApi {
             };
             let status = response.status();
             if status.is_success() {
-                self.recovering.store(false, Ordering::Release);
+                self.gate.recovering.store(false, Ordering::Release);
                 return response
                     .json()
                     .await
                     .map_err(|e| NotionError::Unreadable(e.without_url().to_string()));
             }
             if not_now(status) {
+                if matches!(status.as_u16(), 429 | 529) {
+                    crate::metrics::outbound_rate_limited(&crate::core::Platform::NOTION);
+                }
                 if started.elapsed() >= GIVE_UP_AFTER {
                     return Err(NotionError::GaveUp {
                         status: status.as_u16(),
@@ -333,10 +368,11 @@ impl NotionApi {
                 let wait = self.retry.delay(attempt, asked.as_deref());
                 if asked.is_some() {
                     self.hold_for(wait);
-                    self.recovering.store(true, Ordering::Release);
+                    self.gate.recovering.store(true, Ordering::Release);
                 }
                 drop(probe);
                 tokio::time::sleep(wait).await;
+                crate::metrics::outbound_retry(&crate::core::Platform::NOTION);
                 continue;
             }
             let error: Value = response.json().await.unwrap_or(Value::Null);

@@ -5,6 +5,7 @@
 //! ([`prepared`]); a sandbox then swaps its container for one made from it.
 
 mod address;
+mod alive;
 mod container;
 mod exec;
 mod files;
@@ -314,12 +315,15 @@ impl Sandboxes for DockerSandboxes {
         session: SessionId,
         spec: &SandboxSpec,
     ) -> Result<Arc<dyn Sandbox>, SandboxError> {
+        let asked = Instant::now();
         if spec.same_container_as(&self.shared.settings.spec)
             && let Some(warm) = self.take_warm(session).await
         {
+            crate::metrics::sandbox_started(true, asked.elapsed());
             return Ok(self.hand_out(warm, spec, session));
         }
         let container = self.start_container(spec, &session.to_string()).await?;
+        crate::metrics::sandbox_started(false, asked.elapsed());
         Ok(self.hand_out(container, spec, session))
     }
 
@@ -379,18 +383,27 @@ impl Container {
         // One command at a time: they share the shell.
         let mut shell = self.shell.lock().await;
         if shell.is_none() {
-            *shell = Some(shell::Shell::start(&exec).await?);
+            match shell::Shell::start(&exec).await {
+                Ok(started) => *shell = Some(started),
+                Err(e) => {
+                    self.check_still_running(docker).await?;
+                    return Err(e);
+                }
+            }
         }
         let running = shell.as_mut().expect("started above");
         let outcome = running.run(&exec, command, live, cancel).await;
+        // A shell that broke or died: the container may have gone with it.
         let result = match outcome {
             Ok((result, shell::ShellAfter::Ready)) => result,
             Ok((result, shell::ShellAfter::Dead)) => {
                 *shell = None;
+                self.check_still_running(docker).await?;
                 result
             }
             Err(e) => {
                 *shell = None;
+                self.check_still_running(docker).await?;
                 return Err(e);
             }
         };

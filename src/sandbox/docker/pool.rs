@@ -41,7 +41,12 @@ impl DockerSandboxes {
     /// A warm container for `session`, if one is ready. Starts a refill either way.
     pub(super) async fn take_warm(&self, session: SessionId) -> Option<Arc<Container>> {
         let pool = &self.shared.pool;
-        let taken = pool.ready.lock().await.pop_front();
+        let taken = {
+            let mut ready = pool.ready.lock().await;
+            let taken = ready.pop_front();
+            crate::metrics::sandbox_pool_ready(ready.len());
+            taken
+        };
         self.refill_in_background();
         let container = taken?;
         // Its name says whose it is now (labels cannot change after creation).
@@ -55,7 +60,15 @@ impl DockerSandboxes {
             .await
             .map_err(docker_error)
         {
-            Ok(()) => Some(container),
+            Ok(()) if container.is_running(docker).await => Some(container),
+            Ok(()) => {
+                // Stopped while it waited: its engine restarted, so the others
+                // went with it.
+                tracing::warn!("discarding warm containers that stopped");
+                let _ = container.destroy().await;
+                self.discard_stopped_warm(docker).await;
+                None
+            }
             Err(e) => {
                 // Gone or broken: not worth a session's trust.
                 tracing::warn!(error = %e, "discarding a warm container");
@@ -63,6 +76,21 @@ impl DockerSandboxes {
                 None
             }
         }
+    }
+
+    /// Destroys the warm containers that no longer run, and refills the pool.
+    async fn discard_stopped_warm(&self, docker: &bollard::Docker) {
+        let ready: Vec<_> = self.shared.pool.ready.lock().await.drain(..).collect();
+        let mut live = Vec::new();
+        for container in ready {
+            if container.is_running(docker).await {
+                live.push(container);
+            } else {
+                let _ = container.destroy().await;
+            }
+        }
+        self.shared.pool.ready.lock().await.extend(live);
+        self.refill_in_background();
     }
 
     /// Brings the pool up to its size now, and returns when it is full (or a
@@ -78,7 +106,11 @@ impl DockerSandboxes {
         while !pool.closed.load(Ordering::SeqCst) && pool.ready.lock().await.len() < pool.size {
             let spec = self.shared.settings.spec.clone();
             match self.start_container(&spec, labels::POOL_SESSION).await {
-                Ok(container) => pool.ready.lock().await.push_back(container),
+                Ok(container) => {
+                    let mut ready = pool.ready.lock().await;
+                    ready.push_back(container);
+                    crate::metrics::sandbox_pool_ready(ready.len());
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "could not warm a sandbox; sessions start cold");
                     break;
@@ -112,6 +144,7 @@ impl DockerSandboxes {
             refill_ended.await;
         }
         let drained: Vec<_> = pool.ready.lock().await.drain(..).collect();
+        crate::metrics::sandbox_pool_ready(0);
         for container in drained {
             let _ = container.destroy().await;
         }

@@ -254,6 +254,8 @@ impl SlackApi {
             match error {
                 SlackClientError::RateLimitError(limit) if rate_limited < MAX_RATE_LIMITED => {
                     rate_limited += 1;
+                    crate::metrics::outbound_rate_limited(&crate::core::Platform::SLACK);
+                    crate::metrics::outbound_retry(&crate::core::Platform::SLACK);
                     let wait = limit.retry_after.unwrap_or(Duration::from_secs(1));
                     let until = tokio::time::Instant::now() + wait;
                     tracing::info!(
@@ -279,6 +281,7 @@ impl SlackApi {
                     if transport_failures + 1 < MAX_TRANSPORT_TRIES =>
                 {
                     transport_failures += 1;
+                    crate::metrics::outbound_retry(&crate::core::Platform::SLACK);
                     tokio::time::sleep(Duration::from_millis(250 << transport_failures)).await;
                 }
                 other => {

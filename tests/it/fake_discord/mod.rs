@@ -47,6 +47,7 @@
 // read every field.
 #![allow(dead_code)]
 
+mod direct;
 mod gateway;
 mod interactions;
 mod records;
@@ -55,6 +56,12 @@ mod state;
 mod tls;
 mod validate;
 
+// One file for every fake platform, the same switch in each (a benchmark takes one
+// fake alone, so each loads its own copy).
+#[allow(clippy::duplicate_mod)]
+#[path = "../fake_outage.rs"]
+mod outage;
+pub use outage::{Down, Outage};
 pub use records::{
     DiscordCall, DiscordEphemeral, DiscordMessage, DiscordReaction, DiscordThread, GatewayFrame,
     GatewaySession, InteractionResponse, PostedVia,
@@ -70,6 +77,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use crate::harness::DEADLINE;
+use outage::gate;
 
 /// The fixed seed of the fake's signing key: signatures are deterministic.
 const SIGNING_SEED: [u8; 32] = *b"lucid-fake-discord-ed25519-seed!";
@@ -88,6 +96,9 @@ pub struct FakeDiscord {
     /// (`HttpBuilder::client`) a reqwest client that resolves `discord.com` here and
     /// trusts `ca_pem()`.
     pub tls_addr: SocketAddr,
+    /// Makes the REST API answer 5xx when a test says (`fake_outage`; `Closing` is
+    /// not served over TLS).
+    pub outage: Outage,
     state: Arc<Shared>,
     key: SigningKey,
 }
@@ -113,9 +124,11 @@ impl FakeDiscord {
             inner: Mutex::new(Inner::default()),
             recorded: Notify::new(),
         });
+        let outage = Outage::default();
         let app = axum::Router::new()
             .fallback(rest::handle)
-            .with_state(state.clone());
+            .with_state(state.clone())
+            .layer(axum::middleware::from_fn_with_state(outage.clone(), gate));
         tokio::spawn(tls::serve(tls_listener, app.clone()));
         tokio::spawn(async move { axum::serve(listener, app).await });
         tokio::spawn(gateway::serve(gw_listener, state.clone()));
@@ -124,6 +137,7 @@ impl FakeDiscord {
             origin,
             gateway_url,
             tls_addr,
+            outage,
             state,
             key: SigningKey::from_bytes(&SIGNING_SEED),
         }
@@ -593,6 +607,20 @@ impl FakeDiscord {
     /// The messages of one channel or thread, oldest first.
     pub fn channel_messages(&self, channel_id: &str) -> Vec<DiscordMessage> {
         self.inner().messages_in(channel_id).cloned().collect()
+    }
+
+    /// What the bot said to `person` in a direct message, oldest first.
+    pub fn direct_messages(&self, person: &str) -> Vec<DiscordMessage> {
+        let inner = self.inner();
+        let Some(dm) = direct::with(&inner, person) else {
+            return Vec::new();
+        };
+        inner
+            .messages
+            .iter()
+            .filter(|m| m.channel_id == dm)
+            .cloned()
+            .collect()
     }
 
     /// The messages the bot posted or edited in (bot token or interaction webhook).

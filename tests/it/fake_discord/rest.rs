@@ -20,6 +20,8 @@ enum Route {
     Gateway,
     GatewayBot,
     Me,
+    /// Create DM.
+    Dm,
     Member {
         guild: String,
         user: String,
@@ -70,6 +72,7 @@ impl Route {
             ("GET", ["gateway"]) => Route::Gateway,
             ("GET", ["gateway", "bot"]) => Route::GatewayBot,
             ("GET", ["users", "@me"]) => Route::Me,
+            ("POST", ["users", "@me", "channels"]) => Route::Dm,
             ("GET", ["guilds", _, "members", _]) => Route::Member {
                 guild: s(1),
                 user: s(3),
@@ -129,6 +132,7 @@ impl Route {
             Route::Gateway => ("/gateway", String::new()),
             Route::GatewayBot => ("/gateway/bot", String::new()),
             Route::Me => ("/users/@me", String::new()),
+            Route::Dm => ("/users/@me/channels", String::new()),
             Route::Member { guild, .. } => ("/guilds/:g/members/:u", guild.clone()),
             Route::Commands { guild, .. } => ("/applications/:a/guilds/:g/commands", guild.clone()),
             Route::Channel { channel } => ("/channels/:c", channel.clone()),
@@ -483,6 +487,7 @@ fn serve(
             }),
         )),
         Route::Me => Ok(Answer::json(200, shared.bot_user_json())),
+        Route::Dm => Ok(Answer::json(200, super::direct::open(shared, inner, body)?)),
         // Get Guild Member: the person's member object with their user.
         Route::Member { guild, user } => {
             if !inner.guilds.contains_key(guild) {
@@ -702,7 +707,12 @@ fn create_message(
             errors.into_result()?;
         }
     }
-    let guild_id = inner.channels.get(channel).map(|c| c.guild_id.clone());
+    let guild_id = inner
+        .channels
+        .get(channel)
+        .map(|c| c.guild_id.clone())
+        .filter(|g| !g.is_empty());
+    let dm = super::direct::is_dm(inner, channel);
     let id = inner.next_id();
     let message = state::new_message(
         id,
@@ -715,7 +725,9 @@ fn create_message(
     );
     let json = inner.message_json(shared, &message, true);
     inner.push_message(message);
-    dispatch_message(inner, "MESSAGE_CREATE", json.clone());
+    if !dm {
+        dispatch_message(inner, "MESSAGE_CREATE", json.clone());
+    }
     Ok(Answer::json(200, json))
 }
 

@@ -9,12 +9,22 @@
 //! the fake does not serve answer 404 and are recorded as `unrouted`, so a test can
 //! assert lucid called nothing unexpected.
 
+mod device;
 mod git;
 mod json;
+mod manifests;
 mod records;
 mod rest;
 mod server;
 
+// One file for every fake platform, the same switch in each (a benchmark takes one
+// fake alone, so each loads its own copy).
+#[allow(clippy::duplicate_mod)]
+#[path = "../fake_outage.rs"]
+mod outage;
+pub use device::FakeDeviceCode;
+pub use manifests::ManifestApp;
+pub use outage::{Down, Outage};
 pub use records::{
     Auth, CommentKind, FakeComment, FakePull, FakeReaction, FakeRequest, MintedToken,
 };
@@ -27,10 +37,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 use crate::harness::DEADLINE;
+use outage::{Gated, gate};
 
 pub struct FakeGithub {
     /// `http://127.0.0.1:PORT`: the API root and the git host.
     pub origin: String,
+    /// Takes the API and git host down when a test says (`fake_outage`).
+    pub outage: Outage,
     state: Arc<Shared>,
 }
 
@@ -52,11 +65,18 @@ impl FakeGithub {
             }),
             recorded: Notify::new(),
         });
+        let outage = Outage::default();
         let app = axum::Router::new()
             .fallback(server::handle)
-            .with_state(state.clone());
+            .with_state(state.clone())
+            .layer(axum::middleware::from_fn_with_state(outage.clone(), gate));
+        let listener = Gated::new(listener, outage.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        FakeGithub { origin, state }
+        FakeGithub {
+            origin,
+            outage,
+            state,
+        }
     }
 
     fn inner(&self) -> MutexGuard<'_, Inner> {
@@ -255,6 +275,48 @@ impl FakeGithub {
             status,
             body,
         });
+    }
+
+    /// The next request whose method is `method` and path starts with `path_prefix`
+    /// is never answered (as if GitHub hung on it); later ones are answered.
+    pub fn hold_next(&self, method: &str, path_prefix: &str) {
+        self.inner()
+            .holds
+            .push_back((method.to_uppercase(), path_prefix.to_owned()));
+    }
+
+    /// `METHOD path` of each request held unanswered so far.
+    pub fn held(&self) -> Vec<String> {
+        self.inner().held.clone()
+    }
+
+    /// Turns GitHub's device flow on for the app `client_id`: codes poll no faster
+    /// than every `interval` seconds and live `expires_in` seconds.
+    pub fn enable_device_flow(&self, client_id: &str, interval: u64, expires_in: u64) {
+        self.inner().device.enable(client_id, interval, expires_in);
+    }
+
+    /// The device codes issued so far, oldest first.
+    pub fn device_codes(&self) -> Vec<FakeDeviceCode> {
+        self.inner().device.codes()
+    }
+
+    /// `login` enters `user_code` on the site and approves: the next poll gets a
+    /// token that acts as them.
+    pub fn approve_device(&self, user_code: &str, login: &str) {
+        self.inner().device.decide(user_code, Some(login));
+        self.state.recorded.notify_waiters();
+    }
+
+    /// The person declines `user_code` on the site.
+    pub fn deny_device(&self, user_code: &str) {
+        self.inner().device.decide(user_code, None);
+        self.state.recorded.notify_waiters();
+    }
+
+    /// Every token the device flow handed out.
+    pub fn person_tokens(&self) -> Vec<String> {
+        self.inner().device.person_tokens.keys().cloned().collect()
     }
 
     /// Waits until `f` returns Some, re-checking after every request the fake answers;

@@ -155,7 +155,7 @@ fn user(call: &Call) -> Answer {
     if matches!(call.auth, super::Auth::Installation(_)) {
         return Answer::error(403, "Resource not accessible by integration");
     }
-    let login = call.state.bot_login.clone();
+    let login = call.person();
     let id = call.inner().user_id(&login);
     let mut user = json::user(call.origin(), &login, id);
     user["name"] = json!(login);
@@ -171,6 +171,17 @@ impl Call<'_> {
 
     fn origin(&self) -> &str {
         &self.state.origin
+    }
+
+    /// Whose the request's token is: the person a device-flow token acts as, else
+    /// the bot (a personal token is the bot's account).
+    fn person(&self) -> String {
+        let inner = self.inner();
+        match self.auth {
+            Auth::Pat(token) => inner.device.person(token).map(str::to_owned),
+            _ => None,
+        }
+        .unwrap_or_else(|| self.state.bot_login.clone())
     }
 
     /// The repository's full name as it was created, if the fake has it.
@@ -367,10 +378,11 @@ fn paginate(call: &Call, list_url: &str, items: Vec<Value>) -> Answer {
 }
 
 fn get_repo(call: &Call) -> Answer {
+    let person = call.person();
     let mut inner = call.inner();
     let permissions = match call.auth {
         Auth::Pat(_) => {
-            let role = call.role(&inner, &call.state.bot_login);
+            let role = call.role(&inner, &person);
             Some(json::permission_flags(&role))
         }
         _ => None,

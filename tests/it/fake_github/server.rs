@@ -40,7 +40,15 @@ pub(super) struct Inner {
     pub(super) reactions: Vec<FakeReaction>,
     pub(super) pulls: Vec<PullRec>,
     pub(super) failures: VecDeque<Failure>,
+    /// Requests to hold without an answer, as (method, path prefix), each used once.
+    pub(super) holds: VecDeque<(String, String)>,
+    /// `METHOD path` of each request held so far (never answered).
+    pub(super) held: Vec<String>,
     pub(super) requests: Vec<FakeRequest>,
+    /// Apps made from manifests, and their codes.
+    pub(super) manifests: super::manifests::Manifests,
+    /// GitHub's device flow, and the people its tokens act as.
+    pub(super) device: super::device::DeviceFlow,
 }
 
 #[derive(Clone, Copy)]
@@ -256,7 +264,13 @@ impl Shared {
             };
         }
         match inner.app {
-            Some(app) if bearer && json::valid_app_jwt(secret, app.app_id) => Auth::AppJwt,
+            Some(app)
+                if bearer
+                    && json::valid_app_jwt(secret, app.app_id)
+                    && inner.manifests.signed_by(secret, app.app_id) =>
+            {
+                Auth::AppJwt
+            }
             _ => Auth::Rejected,
         }
     }
@@ -274,6 +288,15 @@ impl Shared {
     pub(super) fn may_reach(&self, auth: &Auth, full_name: &str) -> bool {
         self.token_scope(auth)
             .is_none_or(|scope| scope.iter().any(|r| r.eq_ignore_ascii_case(full_name)))
+    }
+
+    pub(super) fn take_hold(&self, method: &str, path: &str) -> bool {
+        let mut inner = self.inner();
+        let at = inner
+            .holds
+            .iter()
+            .position(|(m, prefix)| m == method && path.starts_with(prefix.as_str()));
+        at.and_then(|at| inner.holds.remove(at)).is_some()
     }
 
     pub(super) fn take_failure(&self, method: &str, path: &str) -> Option<Failure> {
@@ -298,6 +321,12 @@ pub(super) async fn handle(
         .unwrap_or_default();
     let path = uri.path().to_owned();
     let query = uri.query().unwrap_or_default().to_owned();
+    if state.take_hold(method.as_str(), &path) {
+        state.inner().held.push(format!("{method} {path}"));
+        state.recorded.notify_waiters();
+        // GitHub never answers this one: the client gives up or dies waiting.
+        std::future::pending::<()>().await;
+    }
     let credential = state.judge(&headers);
     let (answer, injected) = match state.take_failure(method.as_str(), &path) {
         Some(failure) => (Answer::json(failure.status, failure.body), true),
@@ -351,6 +380,12 @@ async fn route(
     body: &Bytes,
 ) -> Answer {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if segments.first() == Some(&"login") {
+        return super::device::serve(state, method, &segments, headers, body);
+    }
+    if let Some(answer) = super::manifests::serve(state, method, &segments, query, body) {
+        return answer;
+    }
     let is_git = segments.len() >= 3
         && segments[0] != "repos"
         && segments[0] != "app"

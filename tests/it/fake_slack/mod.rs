@@ -32,6 +32,12 @@
 mod records;
 mod server;
 
+// One file for every fake platform, the same switch in each (a benchmark takes one
+// fake alone, so each loads its own copy).
+#[allow(clippy::duplicate_mod)]
+#[path = "../fake_outage.rs"]
+mod outage;
+pub use outage::{Down, Outage};
 pub use records::{SlackCall, SlackEphemeral, SlackIdentity, SlackMessage, SlackReaction};
 
 use serde_json::{Value, json};
@@ -42,12 +48,15 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::harness::DEADLINE;
+use outage::{Gated, gate};
 
 pub struct FakeSlack {
     /// `http://127.0.0.1:PORT`.
     pub origin: String,
     /// `{origin}/api/`: what lucid's Slack API url is set to.
     pub api_url: String,
+    /// Takes the whole Web API down when a test says (`fake_outage`).
+    pub outage: Outage,
     state: Arc<Shared>,
 }
 
@@ -74,13 +83,17 @@ impl FakeSlack {
             }),
             recorded: Notify::new(),
         });
+        let outage = Outage::default();
         let app = axum::Router::new()
             .fallback(server::handle)
-            .with_state(state.clone());
+            .with_state(state.clone())
+            .layer(axum::middleware::from_fn_with_state(outage.clone(), gate));
+        let listener = Gated::new(listener, outage.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         FakeSlack {
             api_url: format!("{origin}/api/"),
             origin,
+            outage,
             state,
         }
     }

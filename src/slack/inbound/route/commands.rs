@@ -39,15 +39,21 @@ pub(super) async fn receive(
     // thread is the session's.
     let dyn_platform = as_dyn(&platform);
     let asked = dyn_platform.render(&messages::asked(&author, &task.text));
-    let root = match platform
-        .api
-        .post(&command.channel, None, &Post::text(asked))
-        .await
-    {
-        Ok(ts) => ts,
-        Err(e) => {
-            let text = messages::cannot_post_here(&e.to_string(), "/invite @lucid");
-            return Ok(ephemeral(&platform, &text));
+    // "login" and "logout" are answered to the person alone, in no thread: nothing
+    // is posted for them.
+    let root = if crate::core::intent::account_asked(&task.text).is_some() {
+        String::new()
+    } else {
+        match platform
+            .api
+            .post(&command.channel, None, &Post::text(asked))
+            .await
+        {
+            Ok(ts) => ts,
+            Err(e) => {
+                let text = messages::cannot_post_here(&e.to_string(), "/invite @lucid");
+                return Ok(ephemeral(&platform, &text));
+            }
         }
     };
     let intent = Intent {
