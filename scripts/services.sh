@@ -42,7 +42,9 @@ ensure_docker() {
   fi
   if ! docker version >/dev/null 2>&1; then
     echo "docker: starting dockerd in the background (log: /tmp/lucid-dockerd.log)"
-    as_root sh -c 'nohup dockerd >/tmp/lucid-dockerd.log 2>&1 &'
+    # In a session of its own: stopping the shell (or process group) that started it,
+    # a test run cut short say, must not take the engine down with it.
+    as_root sh -c 'setsid nohup dockerd >/tmp/lucid-dockerd.log 2>&1 < /dev/null &'
     wait_until 60 "dockerd" docker version || { tail -20 /tmp/lucid-dockerd.log >&2; return 1; }
   fi
   echo "docker: engine $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"

@@ -110,8 +110,23 @@ pub async fn run(env: &BTreeMap<String, String>, config: Option<&Path>, offline:
     check_database(&settings, &mut report).await;
     check_docker(&settings, &mut report).await;
     check_secrets(&settings, &mut report);
+    // As `lucid serve` does: without GitHub settings, the App `/setup/github` kept in
+    // the store connects GitHub.
+    let store = match (&settings.github, &settings.secret_key) {
+        (None, Some(_)) => existing_store(&settings).await,
+        (None, None) => {
+            check_app_without_key(&settings, &mut report).await;
+            None
+        }
+        _ => None,
+    };
+    let mut probe = PlatformProbe::new(&settings);
+    if let Some(store) = &store {
+        probe = probe.with_store(&settings, store.clone());
+    }
     if offline {
-        check_platforms(&settings, &mut report);
+        let kept_app = probe.kept_app_offline().await;
+        check_platforms(&settings, kept_app, &mut report);
         for (part, set) in [
             ("discord", settings.discord.is_some()),
             ("notion", settings.notion.is_some()),
@@ -126,9 +141,10 @@ pub async fn run(env: &BTreeMap<String, String>, config: Option<&Path>, offline:
             Some(_) => received_verification_token(&settings).await,
             None => None,
         };
-        report
-            .checks
-            .extend(PlatformProbe::new(&settings).run(received).await);
+        report.checks.extend(probe.run(received).await);
+    }
+    if let Some(store) = store {
+        store.close().await;
     }
     for (part, set, fix) in [
         (
@@ -430,7 +446,7 @@ fn page_passwords(settings: &Settings) -> &'static str {
     }
 }
 
-fn check_slack(settings: &Settings, report: &mut Report) {
+fn check_slack(settings: &Settings, github_on: bool, report: &mut Report) {
     let Some(slack) = &settings.slack else {
         report.add(
             "slack",
@@ -451,7 +467,7 @@ fn check_slack(settings: &Settings, report: &mut Report) {
         count(&slack.users, "user"),
         slack.channel_repos.len()
     );
-    if settings.github.is_none() {
+    if !github_on {
         report.add(
             "slack",
             Outcome::Warn,
@@ -463,7 +479,10 @@ fn check_slack(settings: &Settings, report: &mut Report) {
     }
 }
 
-fn check_platforms(settings: &Settings, report: &mut Report) {
+/// `kept_app`: the line of the App `/setup/github` kept, when no setting connects
+/// GitHub and one was kept.
+fn check_platforms(settings: &Settings, kept_app: Option<Check>, report: &mut Report) {
+    let github_on = settings.github.is_some() || kept_app.is_some();
     match &settings.github {
         Some(github) => {
             let auth = match &github.auth {
@@ -471,29 +490,55 @@ fn check_platforms(settings: &Settings, report: &mut Report) {
                 GithubAuth::App { app_id, .. } => format!("GitHub App {app_id}"),
             };
             let detail = format!(
-                "complete, not asked (--offline): {auth}, {} webhook secret(s), bot @{}",
+                "complete, not asked (--offline): {auth} from the settings, {} webhook secret(s), bot @{}",
                 github.webhook_secrets.len(),
                 github.bot_login
             );
             report.add("github", Outcome::Ok, detail, None);
         }
-        None => report.add(
-            "github",
-            Outcome::Off,
-            "not configured",
-            Some("set LUCID_GITHUB_WEBHOOK_SECRETS and LUCID_GITHUB_TOKEN to connect GitHub"),
-        ),
+        None => match kept_app {
+            Some(line) => report.checks.push(line),
+            None => report.add(
+                "github",
+                Outcome::Off,
+                "not configured",
+                Some("set LUCID_GITHUB_WEBHOOK_SECRETS and LUCID_GITHUB_TOKEN to connect GitHub"),
+            ),
+        },
     }
-    check_slack(settings, report);
+    check_slack(settings, github_on, report);
+}
+
+/// lucid's store, when it exists and answers (otherwise the database's line says
+/// why); a SQLite file that is not there yet is not made by doctor.
+/// An App `/setup/github` kept is of no use without the key it was sealed with:
+/// `lucid serve` leaves GitHub off, which "not configured" would not explain.
+async fn check_app_without_key(settings: &Settings, report: &mut Report) {
+    let Some(store) = existing_store(settings).await else {
+        return;
+    };
+    if let Ok(true) = store.has_credential(crate::github::APP_CREDENTIAL).await {
+        report.add(
+            "github",
+            Outcome::Fail,
+            "a GitHub App set up through /setup/github is kept, but LUCID_SECRET_KEY is not set to open it",
+            Some("set LUCID_SECRET_KEY to the key it was sealed with"),
+        );
+    }
+    store.close().await;
+}
+
+async fn existing_store(settings: &Settings) -> Option<Store> {
+    if sqlite_file(settings.database_url.expose()).is_some_and(|f| !Path::new(&f).exists()) {
+        return None;
+    }
+    Store::connect(&settings.database_url).await.ok()
 }
 
 /// The verification token Notion last sent, as `lucid serve` kept it; None when the
 /// store cannot be read (its own line says why) or none was sent.
 async fn received_verification_token(settings: &Settings) -> Option<String> {
-    if sqlite_file(settings.database_url.expose()).is_some_and(|f| !Path::new(&f).exists()) {
-        return None;
-    }
-    let store = Store::connect(&settings.database_url).await.ok()?;
+    let store = existing_store(settings).await?;
     let token = store
         .mark(
             &crate::core::Platform::NOTION,

@@ -17,6 +17,7 @@ pub mod http;
 pub mod messages;
 pub mod metrics;
 pub mod notion;
+pub mod outbound;
 pub mod registry;
 pub mod run;
 pub mod sandbox;

@@ -169,10 +169,13 @@ fn main() -> ExitCode {
         }
     };
     let load_settings = || {
-        Settings::load(&env, cli.config.as_deref()).map_err(|invalid| {
+        let settings = Settings::load(&env, cli.config.as_deref()).map_err(|invalid| {
             eprintln!("error: {invalid}");
             ExitCode::from(2)
-        })
+        })?;
+        // Before any platform's client is built.
+        lucid::outbound::set_request_timeout(settings.platform_timeout);
+        Ok(settings)
     };
     match cli.command {
         Command::Serve => {

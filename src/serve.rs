@@ -120,7 +120,7 @@ pub async fn run_on(
     }
     // What doctor would say of each token, asked now and then, for /readyz.
     crate::background::spawn(crate::doctor::platforms::keep_checking(
-        crate::doctor::PlatformProbe::new(&settings),
+        crate::doctor::PlatformProbe::new(&settings).with_store(&settings, store.clone()),
         store.clone(),
         state.platforms.clone(),
         stop_work.clone(),

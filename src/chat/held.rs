@@ -1,7 +1,8 @@
 //! Requests held while the forge cannot answer whether their author may ask (its API
 //! down, its token refused): the platform is answered at once, the request is kept in
 //! the store, and it is decided once the forge answers, tried again with backoff. So
-//! no mention is lost to an outage, and none is decided without the check.
+//! no mention is lost to an outage, and none is decided without the check. Requests
+//! from chat platforms checked as their author's linked account are held the same way.
 
 use super::intake::{ForgeIdentity, Intake, IntakeError, say_later};
 use super::{ChatPlatform, Taken};
@@ -20,6 +21,9 @@ const CLAIM: Duration = Duration::from_secs(60);
 const GIVE_UP_AFTER: Duration = Duration::from_secs(24 * 3600);
 /// How many held requests one pass tries.
 const PER_PASS: u32 = 50;
+/// The login a request checked as its author's linked account is kept with: none
+/// (no forge login is empty), since the account is the one linked when it is decided.
+const LINKED_ACCOUNT: &str = "";
 
 /// How long to wait before the try after `attempts` failed ones.
 pub fn backoff(attempts: u32) -> Duration {
@@ -29,22 +33,28 @@ pub fn backoff(attempts: u32) -> Duration {
 }
 
 impl Intake {
-    /// Keeps a request the forge could not check, answering the platform.
+    /// Keeps a request the forge could not check, answering the platform: checked
+    /// as `identity` when decided, or (None) as its author's linked account, looked
+    /// up again then (kept with no login).
     pub(super) async fn hold(
         &self,
         intent: Intent,
         policy: Policy,
-        identity: ForgeIdentity<'_>,
+        identity: Option<ForgeIdentity<'_>>,
         why: &str,
     ) -> Result<Taken, IntakeError> {
         let now = Timestamp::now();
+        let (forge, login) = match identity {
+            Some(identity) => (identity.forge, identity.login),
+            None => (self.linked_forge(), LINKED_ACCOUNT),
+        };
         let held = HeldRequest {
             platform: intent.origin.platform(),
             delivery: intent.origin.delivery.clone(),
             intent: to_json(&intent)?,
             policy: to_json(&policy)?,
-            forge: identity.forge.to_owned(),
-            login: identity.login.to_owned(),
+            forge: forge.to_owned(),
+            login: login.to_owned(),
             attempts: 0,
             created_at: now,
         };
@@ -100,14 +110,14 @@ impl Intake {
             self.store.defer_held(held, next, why).await?;
             return Ok(false);
         };
-        let identity = ForgeIdentity {
+        let identity = (held.login != LINKED_ACCOUNT).then_some(ForgeIdentity {
             forge: &held.forge,
             login: &held.login,
-        };
+        });
         let thread = intent.origin.thread.clone();
         let origin = intent.origin.clone();
         match self
-            .take_now(&platform, intent, policy, Some(identity), false)
+            .take_now(&platform, intent, policy, identity, false)
             .await
         {
             Ok(taken) => {

@@ -16,6 +16,30 @@ use crate::messages;
 use crate::store::{Delivered, DeliveryAction, Recorded, Store, StoreError};
 use serde_json::{Value, json};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a delivery waits on the forge's answer to whether its author may ask,
+/// before the request is held and decided once the forge answers: GitHub gives up on
+/// a delivery after 10 s and drops the connection (and with it the request, half
+/// taken), Slack retries after 3 s.
+pub(super) const CHECK_PATIENCE: Duration = Duration::from_secs(5);
+
+/// `check`, or a forge error when the forge has not answered within [`CHECK_PATIENCE`].
+pub(super) async fn within_patience<T>(
+    login: &str,
+    repo: &str,
+    check: impl Future<Output = Result<T, IntakeError>>,
+) -> Result<T, IntakeError> {
+    tokio::time::timeout(CHECK_PATIENCE, check)
+        .await
+        .unwrap_or_else(|_| {
+            Err(IntakeError::Forge {
+                login: login.to_owned(),
+                repo: repo.to_owned(),
+                reason: format!("no answer within {} s", CHECK_PATIENCE.as_secs()),
+            })
+        })
+}
 
 /// What came of a request, for the platform's answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -227,10 +251,12 @@ impl Intake {
         identity: Option<ForgeIdentity<'_>>,
         fresh: bool,
     ) -> Result<Taken, IntakeError> {
-        // Only a request checked with the forge can be held.
-        let Some(identity) = identity else {
+        // Only a request checked with the forge can be held: as its author where the
+        // platform knows them there, else as their linked account where one is
+        // required.
+        if identity.is_none() && !self.checks_linked_accounts(platform) {
             return self.take_now(platform, intent, policy, None, fresh).await;
-        };
+        }
         let origin = &intent.origin;
         if self
             .store
@@ -241,7 +267,7 @@ impl Intake {
         }
         let kept = (intent.clone(), policy.clone());
         match self
-            .take_now(platform, intent, policy, Some(identity), fresh)
+            .take_now(platform, intent, policy, identity, fresh)
             .await
         {
             Err(IntakeError::Forge { reason, .. }) => {
@@ -295,8 +321,8 @@ impl Intake {
         // account, where that is required (not to link or unlink one).
         if policy.refusal.is_none()
             && identity.is_none()
-            && platform.holds_to_linked_accounts()
-            && let Some(accounts) = self.accounts.clone().filter(|a| a.required())
+            && self.checks_linked_accounts(platform)
+            && let Some(accounts) = self.accounts.clone()
             && crate::core::decide::account(&intent).is_none()
         {
             policy.refusal = self
@@ -441,14 +467,17 @@ impl Intake {
             return Ok(None);
         };
         let login = identity.login;
-        let allowed = forge
-            .may_ask(&repo, login)
-            .await
-            .map_err(|e| IntakeError::Forge {
-                login: login.to_owned(),
-                repo: repo.to_string(),
-                reason: format!("{e:#}"),
-            })?;
+        let asked = async {
+            forge
+                .may_ask(&repo, login)
+                .await
+                .map_err(|e| IntakeError::Forge {
+                    login: login.to_owned(),
+                    repo: repo.to_string(),
+                    reason: format!("{e:#}"),
+                })
+        };
+        let allowed = within_patience(login, &repo.to_string(), asked).await?;
         Ok((!allowed).then_some(Refusal::CannotWrite { repo }))
     }
 

@@ -4,7 +4,7 @@
 //! code only where only the person sees it.
 
 use super::accounts::{Accounts, CannotBegin, LoginEnd};
-use super::intake::{Intake, IntakeError, say_later};
+use super::intake::{Intake, IntakeError, say_later, within_patience};
 use super::{ChatPlatform, Taken};
 use crate::core::intent::AccountAsk;
 use crate::core::{Intent, Origin, Policy, Refusal, ThreadState};
@@ -50,6 +50,20 @@ impl Intake {
         }
     }
 
+    /// Whether requests on `platform` are checked as their author's linked account
+    /// (`LUCID_REQUIRE_LINKED_ACCOUNT` on, people known there by the platform's ids).
+    pub(super) fn checks_linked_accounts(&self, platform: &Arc<dyn ChatPlatform>) -> bool {
+        platform.holds_to_linked_accounts() && self.accounts.as_ref().is_some_and(|a| a.required())
+    }
+
+    /// The forge a request checked as its author's linked account is held for.
+    pub(super) fn linked_forge(&self) -> &'static str {
+        self.accounts
+            .as_ref()
+            .and_then(|a| a.forge())
+            .unwrap_or("github")
+    }
+
     /// Why the request may not go on as its author's linked account, if it may not:
     /// they have none, it cannot be opened, the forge refuses its token, or it may
     /// not write to the repository the request is about. A request about no
@@ -88,15 +102,19 @@ impl Intake {
         else {
             return Ok(Some(cannot_write()));
         };
-        match on.access_as(&repo, &login, &linked.token).await {
-            Ok(Access::Write) => Ok(None),
-            Ok(Access::NoWrite) => Ok(Some(cannot_write())),
-            Ok(Access::TokenRefused) => Ok(Some(Refusal::LinkExpired { forge })),
-            Err(e) => Err(IntakeError::Forge {
-                login,
-                repo: repo.to_string(),
-                reason: format!("{e:#}"),
-            }),
+        let asked = async {
+            on.access_as(&repo, &login, &linked.token)
+                .await
+                .map_err(|e| IntakeError::Forge {
+                    login: login.clone(),
+                    repo: repo.to_string(),
+                    reason: format!("{e:#}"),
+                })
+        };
+        match within_patience(&login, &repo.to_string(), asked).await? {
+            Access::Write => Ok(None),
+            Access::NoWrite => Ok(Some(cannot_write())),
+            Access::TokenRefused => Ok(Some(Refusal::LinkExpired { forge })),
         }
     }
 }

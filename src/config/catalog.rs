@@ -104,6 +104,12 @@ pub const SETTINGS: &[Setting] = &[
         "Time a client has to send a request's whole body; past it, 408.",
     ),
     setting(
+        "LUCID_PLATFORM_TIMEOUT",
+        "platform_timeout",
+        Some("60s"),
+        "Longest one request to a platform's API (GitHub, Slack, Discord, Notion) may take, connecting included (at most 10s of it); past it the request counts as failed and is retried, or its request held, like any other failure. git on the host gives up on a transfer that moves nothing for as long.",
+    ),
+    setting(
         "LUCID_DRAFT_ON_BUDGET",
         "draft_on_budget",
         Some("on"),

@@ -49,6 +49,8 @@ pub struct Settings {
     pub lease: std::time::Duration,
     /// Whether a session out of budget with changes opens a draft change request.
     pub draft_on_budget: bool,
+    /// How long one request to a platform's API may take ([`crate::outbound`]).
+    pub platform_timeout: std::time::Duration,
     /// Sessions per person and per place (0: no limit).
     pub limits: crate::core::Limits,
     /// Linked forge accounts for people on chat platforms.
@@ -189,6 +191,12 @@ fn read_all(r: &mut Reader) -> Option<Settings> {
             .filter(|d| *d >= std::time::Duration::from_secs(3))
             .ok_or_else(|| format!("{s:?} is not a duration of 3s or more, such as 30s"))
     });
+    let platform_timeout = r.parsed("LUCID_PLATFORM_TIMEOUT", |s| {
+        humantime::parse_duration(s)
+            .ok()
+            .filter(|d| *d >= std::time::Duration::from_secs(1))
+            .ok_or_else(|| format!("{s:?} is not a duration of 1s or more, such as 60s"))
+    });
     let draft_on_budget = r.parsed("LUCID_DRAFT_ON_BUDGET", |s| match s {
         "on" => Ok(true),
         "off" => Ok(false),
@@ -224,6 +232,7 @@ fn read_all(r: &mut Reader) -> Option<Settings> {
         max_sessions: max_sessions?,
         lease: lease?,
         draft_on_budget: draft_on_budget?,
+        platform_timeout: platform_timeout?,
         limits: limits?,
         linking: linking?,
         http: http?,

@@ -5,6 +5,9 @@
 //! provider (its model listing). Each answer becomes one line: what was found, and
 //! what to do when it is wrong. Nothing secret is ever in a line.
 //!
+//! GitHub's App is the settings' one, or else the one `/setup/github` made and sealed
+//! in the store ([`StoredApp`]), asked the same way; its line says which.
+//!
 //! [`PlatformProbe`] owns what it needs, so `lucid serve` asks again now and then in
 //! the background and `/readyz` shows the last answers ([`LastChecks`]).
 
@@ -13,6 +16,9 @@ use crate::config::Provider;
 use crate::config::{
     DiscordSettings, GithubAuth, GithubSettings, NotionSettings, Settings, SlackSettings,
 };
+use crate::github::StoredApp;
+use crate::store::crypto::SecretKey;
+use crate::store::{Store, StoreError};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use std::sync::RwLock;
@@ -40,6 +46,33 @@ pub struct PlatformProbe {
     model: Option<ModelProbe>,
     external_agents: Vec<String>,
     public_url: String,
+    /// Where the App `/setup/github` made is looked for when no setting connects
+    /// GitHub: the store, with the key it is sealed with.
+    kept_app: Option<KeptApp>,
+}
+
+/// What opening the App `/setup/github` kept takes, and where GitHub's API is.
+#[derive(Clone)]
+struct KeptApp {
+    store: Store,
+    key: SecretKey,
+    api_url: String,
+}
+
+/// Where the GitHub App doctor asks about came from, as its line says.
+#[derive(Clone, Copy)]
+enum AppFrom {
+    Settings,
+    Setup,
+}
+
+impl AppFrom {
+    fn said(self) -> &'static str {
+        match self {
+            AppFrom::Settings => "from the settings",
+            AppFrom::Setup => "set up through /setup/github",
+        }
+    }
 }
 
 impl PlatformProbe {
@@ -62,7 +95,23 @@ impl PlatformProbe {
                 .map(|a| a.id.clone())
                 .collect(),
             public_url: settings.public_url.clone(),
+            kept_app: None,
         }
+    }
+
+    /// Also asks about the App `/setup/github` kept in `store`, when no setting
+    /// connects GitHub (settings win, as in `lucid serve`) and the key to open it is
+    /// set.
+    pub fn with_store(mut self, settings: &Settings, store: Store) -> Self {
+        self.kept_app = match (&settings.github, &settings.secret_key) {
+            (None, Some(key)) => Some(KeptApp {
+                store,
+                key: key.clone(),
+                api_url: settings.github_site.api_url.clone(),
+            }),
+            _ => None,
+        };
+        self
     }
 
     /// One line (or a few) per configured platform and one for the model, each
@@ -87,9 +136,10 @@ impl PlatformProbe {
         let mut checks = Vec::new();
         let (github, slack, discord, model) = tokio::join!(
             async {
-                match &self.github {
-                    Some(github) => Some(check_github(&client, github).await),
-                    None => None,
+                match (&self.github, &self.kept_app) {
+                    (Some(github), _) => Some(check_github(&client, github).await),
+                    (None, Some(kept)) => check_kept_app(&client, kept, &self.public_url).await,
+                    (None, None) => None,
                 }
             },
             async {
@@ -106,9 +156,10 @@ impl PlatformProbe {
             },
             self.check_model(&client),
         );
+        let github_on = github.is_some();
         checks.extend(github);
         if let Some(mut slack) = slack {
-            if slack.outcome == Outcome::Ok && self.github.is_none() {
+            if slack.outcome == Outcome::Ok && !github_on {
                 slack.outcome = Outcome::Warn;
                 slack.detail = format!(
                     "{}; but GitHub is off, so sessions have no repository to work on",
@@ -136,6 +187,27 @@ impl PlatformProbe {
         }
         checks.push(model);
         checks
+    }
+
+    /// The line of the App `/setup/github` kept, without asking GitHub; None when
+    /// there is none (or settings connect GitHub).
+    pub async fn kept_app_offline(&self) -> Option<Check> {
+        let kept = self.kept_app.as_ref()?;
+        let app = match StoredApp::load(&kept.store, &kept.key).await {
+            Ok(app) => app?,
+            Err(e) => return Some(kept_app_unreadable(&e, &self.public_url)),
+        };
+        Some(check(
+            "github",
+            Outcome::Ok,
+            format!(
+                "GitHub App {} ({}), {}; not asked (--offline)",
+                app.slug,
+                app.id,
+                AppFrom::Setup.said()
+            ),
+            None,
+        ))
     }
 
     /// The model's line: none set (sessions would stay queued), or the provider asked
@@ -305,9 +377,70 @@ async fn check_github(client: &reqwest::Client, github: &GithubSettings) -> Chec
         GithubAuth::App {
             app_id,
             private_key_path,
-        } => match github_app(client, api, *app_id, private_key_path).await {
-            Ok(check) | Err(check) => check,
-        },
+        } => {
+            let pem = std::fs::read(private_key_path).map_err(|e| {
+                check(
+                    "github",
+                    Outcome::Fail,
+                    format!(
+                        "the GitHub App's private key {}: {e}",
+                        private_key_path.display()
+                    ),
+                    Some(SETTINGS_KEY_FIX),
+                )
+            });
+            let asked = match pem {
+                Ok(pem) => github_app(client, api, *app_id, &pem, AppFrom::Settings).await,
+                Err(unreadable) => Err(unreadable),
+            };
+            match asked {
+                Ok(check) | Err(check) => check,
+            }
+        }
+    }
+}
+
+const SETTINGS_KEY_FIX: &str = "download a private key from the App's settings (Private keys) and set LUCID_GITHUB_PRIVATE_KEY_PATH to it";
+
+/// The App `/setup/github` kept, opened with `LUCID_SECRET_KEY` and asked like one
+/// from the settings; None when none was kept.
+async fn check_kept_app(
+    client: &reqwest::Client,
+    kept: &KeptApp,
+    public_url: &str,
+) -> Option<Check> {
+    let app = match StoredApp::load(&kept.store, &kept.key).await {
+        Ok(app) => app?,
+        Err(e) => return Some(kept_app_unreadable(&e, public_url)),
+    };
+    let api = kept.api_url.trim_end_matches('/');
+    let pem = app.private_key.expose_secret().as_bytes();
+    let asked = github_app(client, api, app.id, pem, AppFrom::Setup).await;
+    Some(match asked {
+        Ok(check) | Err(check) => check,
+    })
+}
+
+/// The App `/setup/github` kept cannot be opened: sealed with another key (the
+/// error names the setting and both key ids, never a key), damaged, or the store
+/// did not answer.
+fn kept_app_unreadable(e: &StoreError, public_url: &str) -> Check {
+    let setup = format!("{}/setup/github", public_url.trim_end_matches('/'));
+    match e {
+        StoreError::Credential(_) => check(
+            "github",
+            Outcome::Fail,
+            format!("the GitHub App set up through /setup/github cannot be opened: {e}"),
+            Some(&format!(
+                "set LUCID_SECRET_KEY to the key it was sealed with; without that key, make the App again at {setup}"
+            )),
+        ),
+        _ => check(
+            "github",
+            Outcome::Fail,
+            format!("could not read the GitHub App set up through /setup/github: {e}"),
+            Some("check DATABASE_URL and that the database answers"),
+        ),
     }
 }
 
@@ -377,13 +510,24 @@ async fn github_app(
     client: &reqwest::Client,
     api: &str,
     app_id: u64,
-    key_path: &std::path::Path,
+    pem: &[u8],
+    from: AppFrom,
 ) -> Result<Check, Check> {
     let fail = |detail: String, fix: &str| check("github", Outcome::Fail, detail, Some(fix));
-    let jwt = app_jwt(app_id, key_path).map_err(|e| {
+    let (key_fix, refused_fix) = match from {
+        AppFrom::Settings => (
+            SETTINGS_KEY_FIX,
+            "check LUCID_GITHUB_APP_ID, and that LUCID_GITHUB_PRIVATE_KEY_PATH holds a key of that App that was not deleted",
+        ),
+        AppFrom::Setup => (
+            "make the App again through lucid's page /setup/github",
+            "the App or its key was deleted on GitHub: make the App again through lucid's page /setup/github, or connect GitHub with settings",
+        ),
+    };
+    let jwt = app_jwt(app_id, pem).map_err(|e| {
         fail(
-            format!("the GitHub App's private key {}: {e}", key_path.display()),
-            "download a private key from the App's settings (Private keys) and set LUCID_GITHUB_PRIVATE_KEY_PATH to it",
+            format!("the private key of the GitHub App {}: {e}", from.said()),
+            key_fix,
         )
     })?;
     let unreachable = |e: String| {
@@ -397,8 +541,12 @@ async fn github_app(
     let app = send(get("/app")).await.map_err(unreachable)?;
     if app.status != 200 {
         return Err(fail(
-            format!("GitHub refused the App's key (GET /app: {})", app.reason()),
-            "check LUCID_GITHUB_APP_ID, and that LUCID_GITHUB_PRIVATE_KEY_PATH holds a key of that App that was not deleted",
+            format!(
+                "GitHub refused the App's key (GET /app: {}); the App is {}",
+                app.reason(),
+                from.said()
+            ),
+            refused_fix,
         ));
     }
     let slug = app.body["slug"].as_str().unwrap_or("?").to_owned();
@@ -415,7 +563,10 @@ async fn github_app(
     }
     let Some(first) = list.first() else {
         return Err(fail(
-            format!("the GitHub App {slug} ({app_id}) is installed nowhere"),
+            format!(
+                "the GitHub App {slug} ({app_id}), {}, is installed nowhere",
+                from.said()
+            ),
             "install it on the repositories lucid works on (the App's page, Install App)",
         ));
     };
@@ -443,7 +594,8 @@ async fn github_app(
         "github",
         Outcome::Ok,
         format!(
-            "GitHub App {slug} ({app_id}) works: installed on {} account(s); an installation token was minted for {account}",
+            "GitHub App {slug} ({app_id}), {}, works: installed on {} account(s); an installation token was minted for {account}",
+            from.said(),
             list.len()
         ),
         None,
@@ -451,9 +603,8 @@ async fn github_app(
 }
 
 /// A GitHub App JWT: RS256, issued a minute ago (clocks drift), for nine minutes.
-fn app_jwt(app_id: u64, key_path: &std::path::Path) -> Result<String, String> {
-    let pem = std::fs::read(key_path).map_err(|e| e.to_string())?;
-    let key = jsonwebtoken::EncodingKey::from_rsa_pem(&pem).map_err(|e| e.to_string())?;
+fn app_jwt(app_id: u64, pem: &[u8]) -> Result<String, String> {
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem).map_err(|e| e.to_string())?;
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default()
@@ -699,9 +850,17 @@ async fn ask_model(client: &reqwest::Client, model: &ModelProbe) -> Check {
 #[derive(Default)]
 pub struct LastChecks {
     last: RwLock<Option<(SystemTime, Vec<Check>)>>,
+    /// Rings when something changed that the platforms should be asked about now.
+    recheck: tokio::sync::Notify,
 }
 
 impl LastChecks {
+    /// Asks the platforms again now rather than at the next round (a GitHub App was
+    /// just made through `/setup/github`).
+    pub fn ask_again(&self) {
+        self.recheck.notify_one();
+    }
+
     pub fn set(&self, checks: Vec<Check>) {
         *self.last.write().unwrap_or_else(|e| e.into_inner()) = Some((SystemTime::now(), checks));
     }
@@ -754,7 +913,10 @@ pub async fn keep_checking(
                 .ok()
                 .flatten();
             last.set(probe.run(notion_token).await);
-            tokio::time::sleep(RECHECK_EVERY).await;
+            tokio::select! {
+                () = tokio::time::sleep(RECHECK_EVERY) => {}
+                () = last.recheck.notified() => {}
+            }
         }
     })
     .await;

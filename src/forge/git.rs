@@ -194,11 +194,18 @@ impl HostRepo {
                 .encode(format!("x-access-token:{}", self.token.expose_secret()))
         );
         let mut command = host_git(&self.git_dir, &self.work_tree);
+        // A transfer that moves nothing for the platforms' request limit is given up,
+        // not waited on for ever; one that moves goes on however long it takes.
+        let [speed, stall] = crate::outbound::git_stall_limit();
         command
             .args(args)
-            .env("GIT_CONFIG_COUNT", "1")
+            .env("GIT_CONFIG_COUNT", "3")
             .env("GIT_CONFIG_KEY_0", "http.extraHeader")
-            .env("GIT_CONFIG_VALUE_0", header);
+            .env("GIT_CONFIG_VALUE_0", header)
+            .env("GIT_CONFIG_KEY_1", speed.0)
+            .env("GIT_CONFIG_VALUE_1", speed.1)
+            .env("GIT_CONFIG_KEY_2", stall.0)
+            .env("GIT_CONFIG_VALUE_2", stall.1);
         let output = run(&mut command, action).await?;
         if output.status.success() {
             return Ok(String::from_utf8_lossy(&output.stdout).into_owned());

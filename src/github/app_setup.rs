@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 /// The one credential the App is kept in, all its parts sealed together.
-const APP_CREDENTIAL: &str = "github.app";
+pub const APP_CREDENTIAL: &str = "github.app";
 /// A setup's `state` is kept under this, followed by its hash.
 const STATE_PREFIX: &str = "github.app.setup_state.";
 /// As long as GitHub's code lives.
@@ -169,7 +169,9 @@ impl GithubStart {
             site: settings.github_site.clone(),
             public_url: settings.public_url.clone(),
             by_settings: connected_by_settings(settings),
-            http: reqwest::Client::new(),
+            http: crate::outbound::reqwest_builder()
+                .build()
+                .expect("a client with timeouts always builds"),
             connected_app: std::sync::Mutex::new(connected_app),
         };
         Ok(GithubStart {

@@ -24,13 +24,10 @@ use std::time::Duration;
 /// app can, on the repositories it is installed on).
 const SCOPE: &str = "repo";
 const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
-/// How long one request to GitHub may take.
-const PATIENCE: Duration = Duration::from_secs(20);
-
-/// An HTTP client for calls made as a person, not as lucid.
+/// An HTTP client for calls made as a person, not as lucid, bounded as every
+/// platform client is ([`crate::outbound`]).
 pub fn person_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(PATIENCE)
+    crate::outbound::reqwest_builder()
         .user_agent(concat!("lucid/", env!("CARGO_PKG_VERSION")))
         .build()
         .expect("a client with a timeout and a user agent always builds")

@@ -19,7 +19,8 @@ mod platform;
 pub mod repo_text;
 
 pub use app_setup::{
-    AppSetup, GithubStart, MadeApp, ManifestForm, SetupError, StoredApp, connected_by_settings,
+    APP_CREDENTIAL, AppSetup, GithubStart, MadeApp, ManifestForm, SetupError, StoredApp,
+    connected_by_settings,
 };
 pub use forge::GithubForge;
 pub use link::{GithubLink, Identity};

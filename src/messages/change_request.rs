@@ -2,7 +2,7 @@
 //! reviewer wants to read (what changed and why, the files, the last test, the cost,
 //! who asked and where, the session). Written in the Markdown forges render.
 
-use super::text::{one_line, shorten};
+use super::text::{one_line, one_line_within};
 use crate::core::words::{dollars, thousands};
 
 /// A file the change touches, with its line counts (none for a binary file).
@@ -58,7 +58,7 @@ pub fn change_request_title(summary: &str, fallback: &str) -> String {
     } else {
         first
     };
-    shorten(&one_line(title), TITLE_CHARS)
+    one_line_within(title, TITLE_CHARS)
 }
 
 /// The body.
@@ -126,7 +126,7 @@ fn test_line(test: Option<&TestRun>) -> String {
     let Some(test) = test else {
         return "**Last test:** none was run".to_owned();
     };
-    let command = shorten(&one_line(&test.command), 200);
+    let command = one_line_within(&test.command, 200);
     let outcome = match test.exit_code {
         Some(0) => "passed".to_owned(),
         Some(code) => format!("failed (exit {code})"),

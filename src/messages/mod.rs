@@ -26,7 +26,9 @@ pub use notices::*;
 pub use outages::*;
 pub use setup::*;
 pub use status::*;
-pub use text::{Markup, PlainWords, Span, Text, emoji_char, no_crowd_pings, one_line, shorten};
+pub use text::{
+    Markup, PlainWords, Span, Text, emoji_char, no_crowd_pings, one_line, one_line_within, shorten,
+};
 pub use workbench::*;
 
 #[cfg(test)]

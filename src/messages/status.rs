@@ -3,7 +3,7 @@
 //! a progress comment with a checklist) within their limits.
 
 use super::Text;
-use super::text::{one_line, shorten};
+use super::text::{one_line_within, shorten};
 use crate::core::digest::{Digest, Moment, Step};
 use crate::core::words::{diff_counts, dollars, elapsed_words, thousands};
 use crate::core::{Session, SessionState, Timestamp, Usage};
@@ -89,9 +89,9 @@ pub fn now_doing(session: &Session, digest: &Digest) -> Option<Text> {
         SessionState::Running => Some(match (digest.running(), digest.last_thought) {
             (Some(command), _) => Text::new()
                 .plain("Running ")
-                .code(shorten(&one_line(command), 200)),
+                .code(one_line_within(command, 200)),
             (None, Some(thought)) if !thought.trim().is_empty() => {
-                Text::new().plain(shorten(&one_line(thought), 300))
+                Text::new().plain(one_line_within(thought, 300))
             }
             _ => Text::new().plain("Reading the task."),
         }),
@@ -100,10 +100,10 @@ pub fn now_doing(session: &Session, digest: &Digest) -> Option<Text> {
         }
         SessionState::Failed => Some(Text::new().plain(format!(
             "Why: {}",
-            shorten(&one_line(&failure(session, digest)), 1_000)
+            one_line_within(&failure(session, digest), 1_000)
         ))),
         SessionState::Cancelled => non_empty(session.reason.as_deref())
-            .map(|reason| Text::new().plain(format!("Why: {}", shorten(&one_line(reason), 1_000)))),
+            .map(|reason| Text::new().plain(format!("Why: {}", one_line_within(reason, 1_000)))),
     }
 }
 
@@ -203,7 +203,7 @@ pub fn moment(moment: &Moment, session_url: &str) -> Text {
             let text = Text::new()
                 .emoji("warning")
                 .plain(" ")
-                .code(shorten(&one_line(command), 200))
+                .code(one_line_within(command, 200))
                 .plain(format!(" failed (exit {exit_code})"));
             if tail.is_empty() {
                 text
@@ -254,7 +254,7 @@ pub fn diff_too_large(added: &str, removed: &str) -> String {
 pub fn step(step: &Step) -> (bool, Text) {
     match step {
         Step::Command { command, exit_code } => {
-            let command = Text::new().code(shorten(&one_line(command), 120));
+            let command = Text::new().code(one_line_within(command, 120));
             match exit_code {
                 Some(0) => (true, command),
                 Some(code) => (true, command.plain(format!(" — exited {code}"))),
@@ -269,7 +269,7 @@ pub fn step(step: &Step) -> (bool, Text) {
         } => {
             let mut text = Text::new()
                 .plain("edited ")
-                .code(shorten(&one_line(path), 120))
+                .code(one_line_within(path, 120))
                 .plain(format!(" (+{added} −{removed})"));
             if let Some(n) = checkpoint {
                 text = text.plain(format!(" · step {n}"));
@@ -296,8 +296,8 @@ pub fn step(step: &Step) -> (bool, Text) {
             true,
             Text::new().plain(format!(
                 "{} said: {}",
-                shorten(&one_line(author), 40),
-                shorten(&one_line(text), 200)
+                one_line_within(author, 40),
+                one_line_within(text, 200)
             )),
         ),
     }

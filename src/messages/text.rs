@@ -125,6 +125,21 @@ pub fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// [`one_line`] then [`shorten`] to `max` characters, reading no more of `text` than
+/// it keeps (a status shows 300 characters of a thought that may run to megabytes).
+pub fn one_line_within(text: &str, max: usize) -> String {
+    let mut chars = text
+        .split_whitespace()
+        .flat_map(|word| std::iter::once(' ').chain(word.chars()))
+        .skip(1);
+    let mut kept: String = chars.by_ref().take(max).collect();
+    if chars.next().is_some() {
+        kept.pop();
+        kept.push('…');
+    }
+    kept
+}
+
 /// `text` with a zero-width space after the `@` of every `@channel`, `@here` and
 /// `@everyone` (any case), so that no platform reads them as a ping, even where it
 /// looks for them inside code; other `@`s are left as they are, to be copied.
@@ -163,5 +178,35 @@ pub fn emoji_char(name: &str) -> &'static str {
         "eyes" => "👀",
         "raised_hand" => "✋",
         _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{one_line, one_line_within, shorten};
+
+    #[test]
+    fn one_line_within_is_one_line_then_shorten() {
+        let texts = [
+            "",
+            "   \n\t ",
+            "abc",
+            "  a  b\n\nc  ",
+            "abcdef",
+            "abcde",
+            "abcd ef",
+            "ab     cdef   ",
+            "héllo wörld ✓ ok",
+            "\u{2003}a\u{2003}b",
+        ];
+        for text in texts {
+            for max in 0..=8 {
+                assert_eq!(
+                    one_line_within(text, max),
+                    shorten(&one_line(text), max),
+                    "{text:?} within {max}"
+                );
+            }
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The words of the agent's workbench: going back to a checkpoint, as the thread
 //! reads it and as the agent is told; a thread's earlier words in a task.
 
-use super::one_line;
+use super::{one_line, one_line_within};
 use crate::core::untrusted;
 
 /// Why an undo did nothing: no step has changed the work tree yet.
@@ -65,7 +65,7 @@ pub fn setup_ending(outcome: &crate::sandbox::Outcome) -> String {
 
 /// Why a session failed when its repository's setup (`command`) did.
 pub fn setup_failed(command: &str, ending: &str, tail: &str) -> String {
-    let script = super::shorten(&one_line(command), 200);
+    let script = one_line_within(command, 200);
     if tail.is_empty() {
         format!("the repository's setup ({script}) failed: {ending}, with no output")
     } else {

@@ -137,7 +137,7 @@ pub fn register(registry: &mut Registry) {
     );
     registry.register(
         "outbound_rate_limited",
-        "Answers of a platform's API that asked lucid to slow down (429, Notion's 529; Discord's limiter also counts its waits for a spent bucket), by platform",
+        "Answers of a platform's API that asked lucid to slow down (429, Notion's 529, GitHub's 403 that says its rate limit is spent; Discord's limiter also counts its waits for a spent bucket), by platform",
         s.rate_limited.clone(),
     );
     registry.register(

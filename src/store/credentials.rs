@@ -110,6 +110,16 @@ impl Store {
         Ok(Some(crypto::open(key, name, &sealed)?))
     }
 
+    /// Whether a credential `name` is kept. Needs no key: to say that one is there
+    /// but cannot be opened without it.
+    pub async fn has_credential(&self, name: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM credentials WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// Removes the credential `name`; answers whether there was one. Needs no key:
     /// what cannot be opened can still be forgotten.
     pub async fn remove_credential(&self, name: &str) -> Result<bool, StoreError> {

@@ -305,6 +305,7 @@ impl Store {
             for statement in [
                 "DELETE FROM events WHERE session_id = $1",
                 "DELETE FROM thread_messages WHERE session_id = $1",
+                "DELETE FROM pending_thread_ends WHERE session_id = $1",
                 "DELETE FROM conversations WHERE session_id = $1",
                 "DELETE FROM threads WHERE session_id = $1",
                 "DELETE FROM shares WHERE session_id = $1",
@@ -379,6 +380,8 @@ pub(super) async fn transition_in(
         }
     }
     let from = session.state;
+    // The worker's lease as it stood before the session ends (and gives it up).
+    let lease_before = session.lease.as_ref().map(|l| l.expires_at);
     session.transition(to, reason, now)?;
     let lease = session.lease.as_ref();
     let changed = sqlx::query(
@@ -404,6 +407,9 @@ pub(super) async fn transition_in(
         message: session.reason.clone(),
     };
     super::events::append_in(conn, id, &status, now).await?;
+    if to.is_terminal() {
+        super::pending_ends::ended_in(conn, id, lease_before, now).await?;
+    }
     Ok(session)
 }
 
@@ -420,7 +426,7 @@ pub struct Serves {
 
 impl Serves {
     /// Names joined by commas, for the claim's `LIKE`s.
-    fn joined(&self) -> (String, String) {
+    pub(super) fn joined(&self) -> (String, String) {
         let platforms: Vec<&str> = self.platforms.iter().map(Platform::as_str).collect();
         (platforms.join(","), self.forges.join(","))
     }

@@ -8,6 +8,7 @@
 
 pub mod backoff;
 pub mod driver;
+mod end_hold;
 pub mod follower;
 mod going_back;
 mod network;
@@ -15,6 +16,7 @@ mod prepare;
 mod preview;
 mod reasons;
 mod session;
+mod sweep;
 
 use crate::core::{Platform, SessionId, Timestamp};
 use crate::registry::Registry;
@@ -48,6 +50,8 @@ impl Worker {
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         // A run's writes wait out an outage of the store while its lease surely holds.
         self.store.wait_out_outages_for(self.lease / 2);
+        // Ends of sessions left unwritten by a lucid that stopped or died.
+        let sweep = tokio::spawn(self.clone().sweep_pending_ends(shutdown.clone()));
         let slots = Arc::new(Semaphore::new(self.max_sessions));
         let mut news = self.store.watch_all();
         let mut running = tokio::task::JoinSet::new();
@@ -88,6 +92,7 @@ impl Worker {
             }
         }
         while running.join_next().await.is_some() {}
+        let _ = sweep.await;
     }
 
     /// What this worker can run: a session needs its platform's thread, its forge and
@@ -114,6 +119,12 @@ impl Worker {
             ),
             Err(e) => tracing::warn!(error = %e, "could not count waiting sessions"),
         }
+    }
+
+    /// A name for one follower's hold on a session's pending end: this lucid's,
+    /// made unique, so that two followers here never take one for the other.
+    fn end_holder(&self) -> String {
+        format!("{}/{}", self.owner, uuid::Uuid::now_v7())
     }
 
     pub fn session_url(&self, id: SessionId) -> String {

@@ -71,6 +71,8 @@ impl Worker {
             session: id,
             thread: session.trigger.thread.clone(),
             session_url: url.clone(),
+            holder: self.end_holder(),
+            lease: self.lease,
         };
         let thread = tokio::spawn(follower.follow(done.clone(), shutdown.clone()));
         let stop = shutdown.child_token();

@@ -211,6 +211,11 @@ mod sqlite {
     }
 
     #[tokio::test(flavor = "multi_thread")]
+    async fn killed_mid_command_the_restarted_lucid_finishes_the_session() {
+        killed_at(Point::MidCommand, Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
     async fn killed_mid_stream_the_restarted_lucid_finishes_the_session() {
         killed_at(Point::ModelStream, Backend::Sqlite).await;
     }

@@ -47,7 +47,7 @@ impl Platforms {
 }
 
 /// `lucid doctor` (with `args`) and these settings: its exit code and its report.
-async fn doctor(args: &[&str], env: Vec<(&'static str, String)>) -> (i32, String) {
+pub(crate) async fn doctor(args: &[&str], env: Vec<(&'static str, String)>) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lucid"));
     command
@@ -73,7 +73,7 @@ async fn doctor(args: &[&str], env: Vec<(&'static str, String)>) -> (i32, String
 }
 
 /// The report's line for `part`.
-fn line<'a>(report: &'a str, part: &str) -> &'a str {
+pub(crate) fn line<'a>(report: &'a str, part: &str) -> &'a str {
     report
         .lines()
         .find(|l| {
@@ -247,7 +247,7 @@ async fn a_github_app_is_asked_for_itself_its_installations_and_a_token() {
     assert_eq!(code, 0, "{report}");
     assert_eq!(
         line(&report, "github"),
-        "ok    github    GitHub App lucid (777) works: installed on 1 account(s); an installation token was minted for acme"
+        "ok    github    GitHub App lucid (777), from the settings, works: installed on 1 account(s); an installation token was minted for acme"
     );
 
     // Another App's id: GitHub refuses the JWT.

@@ -642,3 +642,78 @@ async fn logins_waiting_are_bounded_end_at_expiry_and_links_are_sealed(backend: 
     assert!(matches!(login.wait().await, LoginEnd::Expired));
     assert_eq!(accounts.waiting(), 0);
 }
+
+/// GitHub down (5xx) while a linked person's access is checked: Slack has its answer
+/// at once (it gives up after three retries), the mention is kept in the store, lucid
+/// asks again with backoff, and the session starts once GitHub answers. Nothing is
+/// lost to the outage, and nothing starts without the check.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mention_whose_linked_check_github_cannot_answer_is_kept_and_starts_once_it_does() {
+    let lucid = start().await;
+    log_in(&lucid, "1700000031.000100").await;
+    said_to(&lucid.slack, ADA, "Linked").await;
+    let checks = format!("/repos/{REPO}");
+    lucid
+        .github
+        .outage
+        .begin_on(crate::fake_github::Down::Failing, &checks);
+
+    let ts = "1700000032.000100";
+    let asked = mention(CHANNEL, ADA, ts, "please fix add()");
+    let (status, answer) = lucid.slack_event(&asked, None).await;
+    assert_eq!(status, 200, "{answer}\n{}", lucid.log());
+    assert!(answer["held"].is_string(), "{answer}");
+    // Slack's own retry during the outage: taken once.
+    let (status, again) = lucid.slack_event(&asked, Some(1)).await;
+    assert_eq!(
+        (status, &again["duplicate"]),
+        (200, &serde_json::json!(true)),
+        "{again}"
+    );
+
+    // lucid asks again, and starts nothing meanwhile.
+    within("lucid to ask GitHub again", async {
+        while lucid.github.outage.turned_away_on(&checks).len() < 3 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(
+        lucid.sessions().await.is_empty(),
+        "started without the check"
+    );
+
+    lucid.github.outage.end();
+    let id = within("the session once GitHub answers", async {
+        loop {
+            if let Some(session) = lucid.sessions().await.first() {
+                return session["id"].as_str().unwrap().to_owned();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    // Its status message, in the mention's thread.
+    lucid
+        .slack
+        .wait_until("the status message in the thread", |s| {
+            s.thread(CHANNEL, ts).first().cloned()
+        })
+        .await;
+    let session = lucid
+        .until_session(&id, "the session to end", |s| {
+            ["completed", "failed", "cancelled"].contains(&s["state"].as_str().unwrap_or(""))
+        })
+        .await;
+    assert_eq!(session["state"], "completed", "{session}\n{}", lucid.log());
+    // Decided now: a late retry is a duplicate, and one session in all.
+    let (status, late) = lucid.slack_event(&asked, Some(2)).await;
+    assert_eq!(
+        (status, &late["duplicate"]),
+        (200, &serde_json::json!(true))
+    );
+    assert_eq!(lucid.sessions().await.len(), 1);
+    for token in lucid.github.person_tokens() {
+        assert_hidden(&lucid, &token).await;
+    }
+}

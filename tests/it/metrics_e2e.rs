@@ -326,3 +326,47 @@ async fn every_series_the_dashboard_queries_is_in_lucids_metrics() {
     let (_lucid, samples, _) = scraped_after_a_slack_session().await;
     assert_dashboard_is_served(&samples);
 }
+
+/// GitHub's client retries inside octocrab; each retry and each 429 is counted for
+/// `github` all the same. GitHub answers lucid's permission check with a 429, then a
+/// 502; octocrab asks a third time and the session goes on.
+#[tokio::test(flavor = "multi_thread")]
+async fn githubs_429s_and_retries_are_counted() {
+    use crate::rig::{REPO, comment_payload};
+    let lucid = Lucid::start(fixing_script()).await;
+    let gh = &lucid.github;
+    let asked = "@lucid please fix add()";
+    let comment = gh.add_comment(REPO, 7, "ada", asked);
+    let permission = format!("/repos/{REPO}/collaborators/ada/permission");
+    let slow_down = serde_json::json!({"message": "You have exceeded a secondary rate limit."});
+    gh.fail_next("GET", &permission, 429, slow_down);
+    let bad_gateway = serde_json::json!({"message": "Server Error"});
+    gh.fail_next("GET", &permission, 502, bad_gateway);
+    let payload = comment_payload(7, "add() subtracts", comment, "ada", asked);
+    let (status, answer) = lucid
+        .deliver("issue_comment", "metrics-gh-1", &payload)
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["session"].as_str().unwrap().to_owned();
+    lucid
+        .until_session(&id, "the session to finish", |s| s["state"] == "completed")
+        .await;
+    let answered: Vec<u16> = gh
+        .requests()
+        .iter()
+        .filter(|r| r.path == permission)
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(
+        answered.get(..3),
+        Some(&[429, 502, 200][..]),
+        "{answered:?}"
+    );
+    let github = ("platform", "github");
+    let samples = scrape_until(&lucid.url, "GitHub's retries to be counted", |s| {
+        total(s, "lucid_outbound_retries_total", &[github]) >= 2.0
+    })
+    .await;
+    assert!(total(&samples, "lucid_outbound_rate_limited_total", &[github]) >= 1.0);
+    assert_eq!(gh.pulls(REPO).len(), 1);
+}

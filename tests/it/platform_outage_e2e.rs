@@ -26,12 +26,12 @@ const AFTER_THE_END: Duration = Duration::from_secs(110);
 /// How many times lucid's wait must reach its cap during an outage.
 const CAPPED_WAITS: usize = 3;
 
-fn state(session: &Value) -> &str {
+pub(crate) fn state(session: &Value) -> &str {
     session["state"].as_str().unwrap_or_default()
 }
 
 /// Polls `f` every 100 ms until it answers, for at most `deadline`.
-async fn until<T>(what: &str, deadline: Duration, f: impl Fn() -> Option<T>) -> T {
+pub(crate) async fn until<T>(what: &str, deadline: Duration, f: impl Fn() -> Option<T>) -> T {
     let give_up = Instant::now() + deadline;
     loop {
         if let Some(value) = f() {
@@ -47,7 +47,7 @@ async fn until<T>(what: &str, deadline: Duration, f: impl Fn() -> Option<T>) -> 
 
 /// The session once it ended, while the platform is down (nothing it does waits on
 /// the platform's thread).
-async fn until_ended(lucid: &Lucid, id: &str) -> Value {
+pub(crate) async fn until_ended(lucid: &Lucid, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let session = lucid.api(&format!("/sessions/{id}")).await;
@@ -101,7 +101,7 @@ fn assert_backed_off(what: &str, tries: &[Instant], outage: Duration) {
 
 /// What the thread should tell of the log, once each: every failed command and every
 /// file edit, in Slack's and Discord's words (`messages::moment`).
-fn moments_of(events: &[Value]) -> Vec<String> {
+pub(crate) fn moments_of(events: &[Value]) -> Vec<String> {
     let mut command = String::new();
     let mut moments = Vec::new();
     for event in events {
@@ -125,7 +125,7 @@ fn moments_of(events: &[Value]) -> Vec<String> {
 
 /// Each of `moments` and the ending appears exactly once in `replies`, and no reply
 /// is repeated.
-fn assert_told_once(replies: &[String], moments: &[String], ending: &str) {
+pub(crate) fn assert_told_once(replies: &[String], moments: &[String], ending: &str) {
     let all = replies.join("\n---\n");
     assert!(!moments.is_empty(), "the log has no moments");
     for moment in moments.iter().map(String::as_str).chain([ending]) {

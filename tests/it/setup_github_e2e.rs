@@ -289,6 +289,152 @@ async fn the_app_made_from_lucids_manifest_connects_github_without_a_restart() {
     assert_eq!(status, 401);
 }
 
+/// The App the setup made is the one doctor and `/readyz` ask GitHub about when no
+/// setting connects GitHub: its line says where it came from; with another
+/// `LUCID_SECRET_KEY` doctor cannot open it and says so, naming the setting and no
+/// secret; settings still win over it.
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_and_readyz_check_the_app_the_setup_made() {
+    use crate::doctor_platforms::{doctor, line};
+    let lucid = Lucid::start_unconnected(vec![], &[("LUCID_SECRET_KEY", SECRET_KEY)]).await;
+    let gh = &lucid.github;
+    let http = browser();
+    let cookie = sign_in(&lucid, &http).await;
+    let setup = format!("{}/setup/github?name={APP_NAME}", lucid.url);
+    let (status, html) = get(&http, &setup, Some(&cookie)).await;
+    assert_eq!(status, 200, "{html}");
+    let action = attribute_after(&html, "id=\"manifest-form\" method=\"post\" action=\"");
+    let manifest = attribute_after(&html, "name=\"manifest\" value=\"");
+    let made = http
+        .post(&action)
+        .form(&[("manifest", manifest.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status().as_u16(), 302);
+    let back = made.headers()[LOCATION].to_str().unwrap().to_owned();
+    // GitHub made the App on Create; the operator installs it on the repositories.
+    let app = gh.manifest_apps().pop().unwrap();
+    gh.install_manifest_app(app.id, INSTALLATION);
+    let (status, html) = get(&http, &back, None).await;
+    assert_eq!(status, 200, "{html}");
+
+    // No GitHub setting: doctor opens the store and asks GitHub as the App.
+    let env = |key: &str| {
+        vec![
+            ("DATABASE_URL", lucid.database_url()),
+            ("LUCID_GITHUB_API_URL", gh.origin.clone()),
+            ("LUCID_GITHUB_WEB_URL", gh.origin.clone()),
+            ("LUCID_SECRET_KEY", key.to_owned()),
+        ]
+    };
+    let secrets = [
+        app.webhook_secret.clone(),
+        app.pem.lines().nth(1).unwrap().to_owned(),
+        SECRET_KEY.to_owned(),
+    ];
+    let (code, report) = doctor(&[], env(SECRET_KEY)).await;
+    let github = line(&report, "github");
+    assert!(
+        github.starts_with(&format!("ok    github    GitHub App {APP_NAME} ({}), set up through /setup/github, works: installed on 1 account(s); an installation token was minted for ", app.id)),
+        "{report}"
+    );
+    assert_eq!(code, 0, "{report}");
+    let asked_as_the_app = gh
+        .requests()
+        .iter()
+        .any(|r| r.path == "/app" && r.status == 200);
+    assert!(asked_as_the_app, "doctor did not ask GET /app");
+    let (code, report) = doctor(&["--offline"], env(SECRET_KEY)).await;
+    assert_eq!(
+        line(&report, "github"),
+        format!(
+            "ok    github    GitHub App {APP_NAME} ({}), set up through /setup/github; not asked (--offline)",
+            app.id
+        )
+    );
+    assert_eq!(code, 0, "{report}");
+
+    // /readyz asks again once the setup is done, and says the same.
+    let ready = within("/readyz to show the App", async {
+        loop {
+            let answer: Value = lucid
+                .http
+                .get(format!("{}/readyz", lucid.url))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let github = answer["platforms"]["checks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["part"] == "github")
+                .cloned();
+            if let Some(github) = github {
+                return (answer, github);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    let (answer, github) = ready;
+    assert_eq!(answer["status"], "ready", "{answer}");
+    assert_eq!(github["outcome"], "ok", "{answer}");
+    assert!(
+        github["detail"]
+            .as_str()
+            .unwrap()
+            .contains("set up through /setup/github, works"),
+        "{answer}"
+    );
+    for secret in &secrets {
+        assert!(!answer.to_string().contains(secret.as_str()), "{answer}");
+    }
+
+    // Another key cannot open the App: a clear failure, naming the setting only.
+    let other_key = "beefbeefbeefbeefbeefbeefbeefbeefbeefbeefbeefbeefbeefbeefbeefbeef";
+    for args in [&[][..], &["--offline"][..]] {
+        let (code, report) = doctor(args, env(other_key)).await;
+        let github = line(&report, "github");
+        assert!(
+            github.starts_with(
+                "FAIL  github    the GitHub App set up through /setup/github cannot be opened: "
+            ) && github.contains("LUCID_SECRET_KEY is key")
+                && github.contains("-> set LUCID_SECRET_KEY to the key it was sealed with"),
+            "{report}"
+        );
+        assert_eq!(code, 1, "{report}");
+        for secret in secrets.iter().map(String::as_str).chain([other_key]) {
+            assert!(!report.contains(secret), "{report}");
+        }
+    }
+
+    // No key at all: the kept App is named, not passed over as "not configured".
+    let mut without_key = env(SECRET_KEY);
+    without_key.retain(|(name, _)| *name != "LUCID_SECRET_KEY");
+    let (code, report) = doctor(&[], without_key).await;
+    assert_eq!(
+        line(&report, "github"),
+        "FAIL  github    a GitHub App set up through /setup/github is kept, but LUCID_SECRET_KEY is not set to open it -> set LUCID_SECRET_KEY to the key it was sealed with",
+        "{report}"
+    );
+    assert_eq!(code, 1, "{report}");
+
+    // Settings win: with a token set, the kept App is neither opened nor asked.
+    let mut with_token = env(other_key);
+    with_token.push(("LUCID_GITHUB_TOKEN", crate::rig::TOKEN.to_owned()));
+    with_token.push(("LUCID_GITHUB_WEBHOOK_SECRETS", "s".to_owned()));
+    let (code, report) = doctor(&[], with_token).await;
+    assert!(
+        line(&report, "github").starts_with("ok    github    the token works"),
+        "{report}"
+    );
+    assert_eq!(code, 0, "{report}");
+}
+
 /// `lucid setup github` says where to go, and what is missing first.
 #[test]
 fn setup_github_prints_the_page_to_open() {

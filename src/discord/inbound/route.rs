@@ -160,8 +160,9 @@ async fn on_command(
         .take(&as_dyn(platform), intent, policy, None, fresh)
         .await?;
     Ok(match (&taken, fresh) {
-        // The thread's first message, written as soon as it is known.
-        (Taken::Started(_) | Taken::AskedForRepo | Taken::Duplicate, true) => {
+        // The thread's first message, written as soon as it is known (a held
+        // request's once the forge answers).
+        (Taken::Started(_) | Taken::AskedForRepo | Taken::Duplicate | Taken::Held, true) => {
             with_taken(answer(json!({ "type": DEFERRED_CHANNEL_MESSAGE })), &taken)
         }
         // Said in a direct message (a login's code is for the person alone).

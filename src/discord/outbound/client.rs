@@ -16,7 +16,6 @@ use serenity::all::{
     GetMessages, GuildId, Http, HttpBuilder, Message, MessageId, MessageReference, ReactionType,
 };
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Discord's limit on a message's content, in characters.
 pub const MAX_CONTENT_CHARS: usize = 2_000;
@@ -235,7 +234,7 @@ impl DiscordApi {
     fn build_http(settings: &DiscordSettings, limited: bool) -> anyhow::Result<Http> {
         let application: ApplicationId = id(&settings.application_id)
             .context("LUCID_DISCORD_APPLICATION_ID must be the application's numeric id")?;
-        let mut client = reqwest::Client::builder().timeout(Duration::from_secs(30));
+        let mut client = crate::outbound::reqwest_builder();
         if let Some(address) = relay_address(&settings.api_url)? {
             client = client.resolve("discord.com", address);
         }

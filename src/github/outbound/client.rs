@@ -35,13 +35,9 @@ impl GithubError {
 impl From<octocrab::Error> for GithubError {
     fn from(e: octocrab::Error) -> Self {
         match e {
+            // Rate limits and retries are counted where every answer passes
+            // (`super::stack`), not here, where only the last one arrives.
             octocrab::Error::GitHub { source, .. } => {
-                // octocrab retries a 429 itself (at once, without telling): what is
-                // counted here is the refusal that reached lucid in the end.
-                let status = source.status_code.as_u16();
-                if status == 429 || (status == 403 && source.message.contains("rate limit")) {
-                    crate::metrics::outbound_rate_limited(&crate::core::Platform::GITHUB);
-                }
                 let details = source
                     .errors
                     .iter()
@@ -148,9 +144,13 @@ impl GithubClient {
         let base_url = api_url.trim_end_matches('/').to_owned();
         let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem)
             .map_err(|e| GithubError::AppKey(e.to_string()))?;
-        let app = builder(&base_url)?
-            .app(octocrab::models::AppId(app_id), key)
-            .build()?;
+        let app = super::stack::octocrab(
+            &base_url,
+            super::stack::SignIn::App(octocrab::auth::AppAuth {
+                app_id: octocrab::models::AppId(app_id),
+                key,
+            }),
+        )?;
         Ok(Self {
             base_url,
             auth: Auth::App { app },
@@ -218,25 +218,10 @@ impl GithubClient {
 }
 
 fn with_token(base_url: &str, token: &SecretString) -> Result<Octocrab, GithubError> {
-    Ok(builder(base_url)?
-        .personal_token(token.expose_secret().to_owned())
-        .build()?)
-}
-
-fn builder(
-    base_url: &str,
-) -> Result<
-    octocrab::OctocrabBuilder<
-        octocrab::NoSvc,
-        octocrab::DefaultOctocrabBuilderConfig,
-        octocrab::NoAuth,
-        octocrab::NotLayerReady,
-    >,
-    GithubError,
-> {
-    Octocrab::builder()
-        .base_uri(base_url)
-        .map_err(|_| GithubError::Unreachable(format!("{base_url:?} is not a usable URL")))
+    let bearer = format!("Bearer {}", token.expose_secret())
+        .parse()
+        .map_err(|_| GithubError::Unreachable("the token is not a usable header".into()))?;
+    super::stack::octocrab(base_url, super::stack::SignIn::Token(bearer))
 }
 
 pub struct RepoClient {

@@ -4,6 +4,7 @@
 //! parentheses.
 
 use crate::messages::{Markup, Span, emoji_char, shorten};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 /// Characters a link target keeps; a longer one is cut.
@@ -59,57 +60,90 @@ pub fn code(s: &str) -> String {
 /// elsewhere), `$` opens no math, and a zero-width space after each `@` keeps a
 /// mention from notifying anyone.
 pub fn prose(s: &str) -> String {
+    let runs = BacktickRuns::of(s);
     let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(start) = rest.find('`') {
-        out.push_str(&escape_html(&rest[..start]));
-        let from_fence = &rest[start..];
-        let fence_len = from_fence.len() - from_fence.trim_start_matches('`').len();
+    let mut at = 0;
+    for &(start, len) in &runs.all {
+        // Inside a code span already written out.
+        if start < at {
+            continue;
+        }
+        out.push_str(&escape_html(&s[at..start]));
+        let after = start + len;
         // A code span ends with its paragraph: it cannot reach past a blank line.
-        let paragraph = &from_fence[fence_len..];
-        let paragraph = &paragraph[..paragraph_end(paragraph)];
-        match closing_fence(paragraph, fence_len) {
-            Some(end) => {
-                let span_end = fence_len + end + fence_len;
-                out.push_str(&from_fence[..span_end]);
-                rest = &from_fence[span_end..];
+        match runs.closing(after, len, runs.paragraph_end(start)) {
+            Some(close) => {
+                out.push_str(&s[start..close + len]);
+                at = close + len;
             }
             None => {
                 // An unmatched run of backticks is literal text.
-                out.push_str(&from_fence[..fence_len]);
-                rest = &from_fence[fence_len..];
+                out.push_str(&s[start..after]);
+                at = after;
             }
         }
     }
-    out.push_str(&escape_html(rest));
+    out.push_str(&escape_html(&s[at..]));
     out
 }
 
-/// Where a run of exactly `len` backticks starts in `s`, if one does.
-fn closing_fence(s: &str, len: usize) -> Option<usize> {
-    let mut offset = 0;
-    let mut rest = s;
-    while let Some(start) = rest.find('`') {
-        let run = rest[start..].len() - rest[start..].trim_start_matches('`').len();
-        if run == len {
-            return Some(offset + start);
-        }
-        offset += start + run;
-        rest = &rest[start + run..];
-    }
-    None
+/// Where a text's runs of backticks and its blank lines are, found in one pass so that
+/// pairing the runs takes time in proportion to the text (agent output can hold
+/// thousands of unmatched backticks).
+struct BacktickRuns {
+    /// Each maximal run of backticks: where it starts and how long it is.
+    all: Vec<(usize, usize)>,
+    /// Where the runs of each length start, in order.
+    by_len: HashMap<usize, Vec<usize>>,
+    /// Where each blank line (only whitespace) starts, in order.
+    blank_lines: Vec<usize>,
 }
 
-/// Where the paragraph `s` starts in ends: at its first blank line, if it has one.
-fn paragraph_end(s: &str) -> usize {
-    let mut at = 0;
-    for line in s.split_inclusive('\n') {
-        if at > 0 && line.trim().is_empty() {
-            return at;
+impl BacktickRuns {
+    fn of(s: &str) -> Self {
+        let bytes = s.as_bytes();
+        let (mut all, mut by_len) = (Vec::new(), HashMap::<usize, Vec<usize>>::new());
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'`' {
+                let start = i;
+                while i < bytes.len() && bytes[i] == b'`' {
+                    i += 1;
+                }
+                all.push((start, i - start));
+                by_len.entry(i - start).or_default().push(start);
+            } else {
+                i += 1;
+            }
         }
-        at += line.len();
+        let mut blank_lines = Vec::new();
+        let mut at = 0;
+        for line in s.split_inclusive('\n') {
+            if line.trim().is_empty() {
+                blank_lines.push(at);
+            }
+            at += line.len();
+        }
+        Self {
+            all,
+            by_len,
+            blank_lines,
+        }
     }
-    s.len()
+
+    /// Where the paragraph holding `at` ends: at the next blank line, or the text's end.
+    fn paragraph_end(&self, at: usize) -> usize {
+        let next = self.blank_lines.partition_point(|&start| start <= at);
+        self.blank_lines.get(next).copied().unwrap_or(usize::MAX)
+    }
+
+    /// Where the first run of exactly `len` backticks at or after `from` starts, if it
+    /// starts before `end`.
+    fn closing(&self, from: usize, len: usize, end: usize) -> Option<usize> {
+        let starts = self.by_len.get(&len)?;
+        let next = starts.partition_point(|&start| start < from);
+        starts.get(next).copied().filter(|&start| start < end)
+    }
 }
 
 /// Text outside code spans: nothing in it is read as HTML, a link, math or a mention.

@@ -1,3 +1,4 @@
 pub mod client;
 pub mod markup;
 pub mod progress;
+mod stack;

@@ -10,7 +10,7 @@
 use super::markup::{GithubMarkup, code, pr_link, prose, quote};
 use crate::core::digest::{Digest, Step};
 use crate::core::{Event, Session, SessionState, Timestamp};
-use crate::messages::{self, Text, one_line, shorten};
+use crate::messages::{self, Text, one_line_within, shorten};
 use std::fmt::Write as _;
 
 /// The most the body may hold. GitHub refuses comments over 65,536 characters.
@@ -78,7 +78,7 @@ pub fn render(view: &ProgressView) -> String {
                     body,
                     "\n\n**{}** {}",
                     messages::RUNNING_NOW,
-                    code(&shorten(&one_line(command), COMMAND_CHARS))
+                    code(&one_line_within(command, COMMAND_CHARS))
                 );
             }
             if let Some(note) = digest.last_thought.filter(|t| !t.trim().is_empty()) {
@@ -86,7 +86,7 @@ pub fn render(view: &ProgressView) -> String {
                     body,
                     "\n\n> **{}** {}",
                     messages::LATEST_NOTE,
-                    prose(&shorten(&one_line(note), NOTE_CHARS))
+                    prose(&one_line_within(note, NOTE_CHARS))
                 );
             }
         }
@@ -107,7 +107,7 @@ pub fn render(view: &ProgressView) -> String {
                 body,
                 "\n\n**{}** {}",
                 messages::FAILED,
-                prose(&shorten(&one_line(&reason), REASON_CHARS))
+                prose(&one_line_within(&reason, REASON_CHARS))
             );
             // A draft of what was done, when a budget ran out.
             pull_request_line(&mut body, session, &digest);
@@ -118,7 +118,7 @@ pub fn render(view: &ProgressView) -> String {
                     body,
                     "\n\n**{}** {}",
                     messages::STOPPED,
-                    prose(&shorten(&one_line(reason), REASON_CHARS))
+                    prose(&one_line_within(reason, REASON_CHARS))
                 );
             }
         }

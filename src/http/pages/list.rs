@@ -7,7 +7,7 @@ use crate::core::words::{dollars, elapsed_words};
 use crate::core::{Platform, RepoRef, Session, SessionState, Timestamp};
 use crate::http::AppState;
 use crate::messages::page::{self, PageWords, WORDS, tab_title};
-use crate::messages::{one_line, shorten, state_words};
+use crate::messages::{one_line_within, state_words};
 use crate::store::SessionFilter;
 use askama::Template;
 use axum::extract::{Query, State};
@@ -48,7 +48,7 @@ impl Summary {
         Self {
             id: session.id.to_string(),
             href: format!("/sessions/{}", session.id),
-            task: shorten(&one_line(&heading), 120),
+            task: one_line_within(&heading, 120),
             state: session.state.as_str(),
             state_words: state_words(session.state).1,
             platform: chat

@@ -130,6 +130,8 @@ pub(super) async fn callback(
         }
         Err(SetupError::Store(e)) => return Err(e.into()),
     };
+    // /readyz shows what GitHub says of the new App now, not at the next round.
+    state.platforms.ask_again();
     let note = crate::messages::github_app_made(&made.slug, &made.install_url, made.by_settings);
     Ok(render(&DonePage {
         w: &WORDS,

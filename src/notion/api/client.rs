@@ -115,7 +115,9 @@ impl NotionApi {
     pub fn new(base: &str, token: SecretString) -> NotionApi {
         let base = base.trim_end_matches('/').to_owned();
         NotionApi {
-            http: reqwest::Client::new(),
+            http: crate::outbound::reqwest_builder()
+                .build()
+                .expect("a client with timeouts always builds"),
             gate: gate_of(&base, &token),
             base,
             token,

@@ -9,7 +9,7 @@
 use super::pace::ChannelPacer;
 use crate::slack::manifest::WebMethod;
 use secrecy::{ExposeSecret, SecretString};
-use slack_morphism::errors::SlackClientError;
+use slack_morphism::errors::{SlackClientError, SlackClientSystemError};
 use slack_morphism::prelude::*;
 use std::time::Duration;
 
@@ -78,13 +78,16 @@ impl SlackApi {
     pub fn new(api_url: &str, bot_token: &SecretString, interval: Duration) -> Self {
         // ring named here, not left to rustls to guess (it will not when a build has a
         // second back end compiled in).
+        let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
+        tcp.enforce_http(false);
+        tcp.set_connect_timeout(Some(crate::outbound::connect_timeout()));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
             .expect("ring supports TLS 1.2 and 1.3")
             .https_or_http()
             .enable_http1()
             .enable_http2()
-            .build();
+            .wrap_connector(tcp);
         // slack-morphism joins the url and the method with a slash of its own.
         let connector = SlackClientHyperConnector::with_connector(https)
             .with_slack_api_url(&format!("{}/", api_url.trim_end_matches('/')));
@@ -224,11 +227,7 @@ impl SlackApi {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, SlackClientError>>,
     {
-        self.retried(Some(channel), method, || async {
-            self.pacer.turn(channel).await;
-            call().await
-        })
-        .await
+        self.tried(Some(channel), true, method, call).await
     }
 
     /// Makes the call until it is answered: after a 429 (holding `channel` for
@@ -243,11 +242,31 @@ impl SlackApi {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, SlackClientError>>,
     {
+        self.tried(channel, false, method, call).await
+    }
+
+    /// [`Self::retried`], each try after `channel`'s turn when `paced`. A try Slack
+    /// does not answer within the request limit fails as one that could not reach
+    /// it (the wait for a turn is not counted).
+    async fn tried<T, F, Fut>(
+        &self,
+        channel: Option<&str>,
+        paced: bool,
+        method: WebMethod,
+        call: F,
+    ) -> Result<T, SlackError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, SlackClientError>>,
+    {
         let method = method.name();
         let mut rate_limited = 0;
         let mut transport_failures = 0;
         loop {
-            let error = match call().await {
+            if paced && let Some(channel) = channel {
+                self.pacer.turn(channel).await;
+            }
+            let error = match within_limit(call()).await {
                 Ok(answer) => return Ok(answer),
                 Err(error) => error,
             };
@@ -293,6 +312,19 @@ impl SlackApi {
             }
         }
     }
+}
+
+/// `call`, or a transport failure once it has taken the whole-request limit.
+async fn within_limit<T>(
+    call: impl Future<Output = Result<T, SlackClientError>>,
+) -> Result<T, SlackClientError> {
+    let limit = crate::outbound::request_timeout();
+    tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
+        Err(SlackClientError::SystemError(
+            SlackClientSystemError::new()
+                .with_message(format!("Slack did not answer within {limit:?}")),
+        ))
+    })
 }
 
 /// slack-morphism's errors run over several lines with the whole answer's body.

@@ -58,6 +58,14 @@ pub(super) struct Manifests {
 }
 
 impl Manifests {
+    /// The slug of the App made from a manifest as `app_id`, if it was.
+    pub(in crate::fake_github) fn slug_of(&self, app_id: u64) -> Option<String> {
+        self.made
+            .iter()
+            .find(|a| a.id == app_id)
+            .map(|a| a.slug.clone())
+    }
+
     /// Whether a JWT for `app_id` is signed with that App's key (any JWT is, for an
     /// App the fake did not make from a manifest).
     pub(super) fn signed_by(&self, token: &str, app_id: u64) -> bool {

@@ -12,7 +12,9 @@ pub(super) fn app(call: &Call) -> Answer {
     let Some(app) = call.inner().app else {
         return Answer::not_found();
     };
-    let slug = call.state.bot_login.trim_end_matches("[bot]").to_owned();
+    // An App made from a manifest is called as its manifest named it.
+    let made = call.inner().manifests.slug_of(app.app_id);
+    let slug = made.unwrap_or_else(|| call.state.bot_login.trim_end_matches("[bot]").to_owned());
     let owner_id = call.inner().user_id("acme");
     Answer::json(
         200,

@@ -1,0 +1,106 @@
+//! A platform that takes the connection and never answers: lucid's clients give each
+//! request `LUCID_PLATFORM_TIMEOUT` (2 seconds here), so the hung request fails and
+//! is tried again, instead of hanging whoever made it for ever. The fake GitHub holds
+//! one matching request unanswered (`hold_next`); the next one is answered. A delivery
+//! waits on a permission check only briefly, whatever the clients' limit.
+
+use crate::harness::within;
+use crate::rig::{Lucid, REPO, comment_payload, fixing_script};
+
+const LIMIT: (&str, &str) = ("LUCID_PLATFORM_TIMEOUT", "2s");
+
+/// How many `method path` requests the fake GitHub answered (held ones aside).
+fn asked(lucid: &Lucid, method: &str, path: &str) -> usize {
+    lucid
+        .github
+        .requests()
+        .iter()
+        .filter(|r| r.method == method && r.path == path)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_permission_check_github_never_answers_is_tried_again_not_waited_on() {
+    let lucid = Lucid::start_setting(fixing_script(), &[LIMIT]).await;
+    let check = format!("/repos/{REPO}/collaborators/ada/permission");
+    lucid.github.hold_next("GET", &check);
+    let words = "@lucid please fix add()";
+    let comment = lucid.github.add_comment(REPO, 7, "ada", words);
+    let payload = comment_payload(7, "add() subtracts", comment, "ada", words);
+    // The webhook's answer waits on the check: without a limit, for ever.
+    let (status, answer) = within(
+        "the webhook's answer",
+        lucid.deliver("issue_comment", "d-hung-check", &payload),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}\n{}", lucid.log());
+    assert!(answer["session"].is_string(), "{answer}");
+    assert_eq!(lucid.github.held(), [format!("GET {check}")]);
+    // Asked again once the first try ran out, and answered then.
+    assert_eq!(
+        asked(&lucid, "GET", &check),
+        1,
+        "{:#?}",
+        lucid.github.requests()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pull_request_github_never_answers_is_opened_by_the_next_try_once() {
+    let lucid = Lucid::start_setting(fixing_script(), &[LIMIT]).await;
+    let pulls = format!("/repos/{REPO}/pulls");
+    lucid.github.hold_next("POST", &pulls);
+    let words = "@lucid please fix add()";
+    let comment = lucid.github.add_comment(REPO, 7, "ada", words);
+    let payload = comment_payload(7, "add() subtracts", comment, "ada", words);
+    let (status, answer) = lucid.deliver("issue_comment", "d-hung-pr", &payload).await;
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["session"].as_str().unwrap().to_owned();
+    // Without a limit the worker waits on the held request and the session never ends.
+    let session = lucid
+        .until_session(&id, "the session to end", |s| {
+            ["completed", "failed", "cancelled"].contains(&s["state"].as_str().unwrap_or(""))
+        })
+        .await;
+    assert_eq!(session["state"], "completed", "{session}\n{}", lucid.log());
+    assert_eq!(lucid.github.held(), [format!("POST {pulls}")]);
+    assert_eq!(lucid.github.pulls(REPO).len(), 1, "one pull request");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_permission_check_slower_than_githubs_patience_is_held_not_waited_on() {
+    // The clients' own limit (60 s by default) is far past GitHub's 10 s for a
+    // delivery: the intake waits on the check for 5 s, then holds the request.
+    let lucid = Lucid::start(fixing_script()).await;
+    let check = format!("/repos/{REPO}/collaborators/ada/permission");
+    lucid.github.hold_next("GET", &check);
+    let words = "@lucid please fix add()";
+    let comment = lucid.github.add_comment(REPO, 7, "ada", words);
+    let payload = comment_payload(7, "add() subtracts", comment, "ada", words);
+    let (status, answer) = tokio::time::timeout(
+        std::time::Duration::from_secs(9),
+        lucid.deliver("issue_comment", "d-slow-check", &payload),
+    )
+    .await
+    .expect("answered after GitHub's 10 s would have given up");
+    assert_eq!(status, 202, "{answer}\n{}", lucid.log());
+    assert!(answer["held"].is_string(), "{answer}");
+    // Decided once GitHub answers the next check: one session, to its end.
+    let id = within("the held request's session", async {
+        loop {
+            if let Some(s) = lucid.sessions().await.first() {
+                return s["id"].as_str().unwrap().to_owned();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    let session = lucid
+        .until_session(&id, "the session to end", |s| {
+            ["completed", "failed", "cancelled"].contains(&s["state"].as_str().unwrap_or(""))
+        })
+        .await;
+    assert_eq!(session["state"], "completed", "{session}\n{}", lucid.log());
+    assert_eq!(lucid.github.held(), [format!("GET {check}")]);
+    assert_eq!(lucid.sessions().await.len(), 1);
+}
