@@ -579,11 +579,7 @@ impl Intake {
         origin: &Origin,
         refusal: Refusal,
     ) -> Result<Taken, IntakeError> {
-        let recorded = self
-            .store
-            .record_delivery(origin.platform(), &origin.delivery, DeliveryAction::Nothing)
-            .await?;
-        if recorded == Delivered::Duplicate {
+        if !self.first_time(origin).await? {
             return Ok(Taken::Duplicate);
         }
         say_later(
@@ -592,6 +588,16 @@ impl Intake {
             &messages::refusal(&refusal, &origin.author),
         );
         Ok(Taken::Refused(refusal))
+    }
+
+    /// Records a delivery that starts nothing, answering whether it is the first
+    /// time it came (a retry of one already taken is answered as a duplicate).
+    pub(super) async fn first_time(&self, origin: &Origin) -> Result<bool, IntakeError> {
+        let recorded = self
+            .store
+            .record_delivery(origin.platform(), &origin.delivery, DeliveryAction::Nothing)
+            .await?;
+        Ok(recorded != Delivered::Duplicate)
     }
 
     /// Posts a new session's status message as the thread's acknowledgement.

@@ -10,7 +10,7 @@ use crate::core::intent::AccountAsk;
 use crate::core::{Intent, Origin, Policy, Refusal, ThreadState};
 use crate::forge::linking::Access;
 use crate::messages::{self, Text};
-use crate::store::{Delivered, DeliveryAction, StoreError};
+use crate::store::StoreError;
 use std::sync::Arc;
 
 impl Intake {
@@ -22,11 +22,7 @@ impl Intake {
         origin: &Origin,
         ask: AccountAsk,
     ) -> Result<Taken, IntakeError> {
-        let recorded = self
-            .store
-            .record_delivery(origin.platform(), &origin.delivery, DeliveryAction::Nothing)
-            .await?;
-        if recorded == Delivered::Duplicate {
+        if !self.first_time(origin).await? {
             return Ok(Taken::Duplicate);
         }
         let (platform, origin) = (platform.clone(), origin.clone());
