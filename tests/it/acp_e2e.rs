@@ -152,6 +152,18 @@ async fn a_github_mention_runs_the_external_agent_to_a_pull_request_without_the_
     let body = pulls[0].body.clone().unwrap_or_default();
     assert!(body.contains("**Cost:** $0.0060"), "{body}");
     assert!(body.contains("the test passes now"), "{body}");
+    // The thread's status says what the agent spent, as for lucid's own agent.
+    within("the cost in the thread's status", async {
+        while !lucid
+            .github
+            .comments(REPO, 7)
+            .iter()
+            .any(|c| c.body.contains("$0.0060"))
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
 
     // The session says which agent ran it; the agents list says what it said of
     // itself when it started.
@@ -185,10 +197,17 @@ async fn a_github_mention_runs_the_external_agent_to_a_pull_request_without_the_
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_agent_that_crashes_or_breaks_the_protocol_fails_visibly_and_garbage_is_skipped() {
+async fn an_agent_that_crashes_breaks_the_protocol_or_stops_short_fails_visibly_and_garbage_is_skipped()
+ {
     for (scenario, expected) in [
         ("crash", Some("exited with status 3: panic: scripted crash")),
         ("violate", Some("broke the protocol")),
+        // A turn that stops short of its end fails with the stop reason in words.
+        ("refuse", Some("the agent script refused to go on")),
+        (
+            "max_tokens",
+            Some("the agent script reached the most tokens it may use in a turn"),
+        ),
         ("garbage", None),
     ] {
         let lucid = lucid_with(scenario, vec![Reply::text("Change - to +.", 10, 2)], &[]).await;
@@ -270,6 +289,24 @@ async fn a_stopped_agent_is_cancelled_and_one_deaf_to_it_is_killed_within_two_se
             asked.elapsed() < std::time::Duration::from_secs(8),
             "{scenario}: stopping took {:?}",
             asked.elapsed()
+        );
+        // The agent was asked to cancel (its own log says it heard it); the deaf one
+        // says it ignored it, so what ended it was the kill.
+        let log = within("the agent's log", async {
+            loop {
+                let events = lucid.events(&id).await;
+                if let Some(log) = of_kind(&events, "agent_log").first() {
+                    return log["text"].as_str().unwrap_or_default().to_owned();
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+        assert!(log.contains("session/cancel"), "{scenario}: {log}");
+        assert_eq!(
+            log.contains("deaf: ignoring session/cancel"),
+            scenario == "deaf",
+            "{scenario}: {log}"
         );
     }
 }
