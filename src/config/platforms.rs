@@ -55,8 +55,7 @@ pub struct SlackSettings {
 impl SlackSettings {
     /// The repository a channel works on when a message names none.
     pub fn channel_repo(&self, channel: &str) -> Option<&crate::core::RepoRef> {
-        let find = |key: &str| self.channel_repos.iter().find(|(c, _)| c == key);
-        find(channel).or_else(|| find("*")).map(|(_, repo)| repo)
+        repo_for(&self.channel_repos, channel)
     }
 }
 
@@ -93,8 +92,7 @@ pub struct DiscordSettings {
 impl DiscordSettings {
     /// The repository a channel works on when a request names none.
     pub fn channel_repo(&self, channel: &str) -> Option<&crate::core::RepoRef> {
-        let find = |key: &str| self.channel_repos.iter().find(|(c, _)| c == key);
-        find(channel).or_else(|| find("*")).map(|(_, repo)| repo)
+        repo_for(&self.channel_repos, channel)
     }
 }
 
@@ -138,8 +136,7 @@ pub struct NotionStatuses {
 impl NotionSettings {
     /// The repository a database's tasks work on when a page names none.
     pub fn database_repo(&self, database: &str) -> Option<&crate::core::RepoRef> {
-        let find = |key: &str| self.database_repos.iter().find(|(d, _)| d == key);
-        find(database).or_else(|| find("*")).map(|(_, repo)| repo)
+        repo_for(&self.database_repos, database)
     }
 }
 
@@ -324,6 +321,16 @@ pub(super) fn slack(r: &mut Reader) -> Section<SlackSettings> {
 }
 
 /// `C123=acme/app,*=acme/monorepo`; every bad pair is named.
+/// The repository `place` (a channel, a database) works on: its own, else the one
+/// given for `*`.
+fn repo_for<'a>(
+    repos: &'a [(String, crate::core::RepoRef)],
+    place: &str,
+) -> Option<&'a crate::core::RepoRef> {
+    let find = |key: &str| repos.iter().find(|(p, _)| p == key);
+    find(place).or_else(|| find("*")).map(|(_, repo)| repo)
+}
+
 fn channel_repos(r: &mut Reader, env: &str) -> Option<Vec<(String, crate::core::RepoRef)>> {
     let mut pairs = Vec::new();
     let mut ok = true;

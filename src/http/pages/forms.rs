@@ -182,13 +182,7 @@ pub(super) async fn revert(
     Form(form): Form<RevertForm>,
 ) -> Result<Response, Refusal> {
     let (_, session) = operator_session(&state, &headers, &form.form, &id).await?;
-    let checkpoint = match form.checkpoint.trim() {
-        "" => None,
-        n => Some(
-            n.parse::<u32>()
-                .map_err(|_| Refusal::Bad(StatusCode::BAD_REQUEST, WORDS.not_a_step.to_owned()))?,
-        ),
-    };
+    let checkpoint = optional_number(&form.checkpoint, WORDS.not_a_step)?;
     actions(&state)?
         .revert(session.id, &operator(None), checkpoint, &once(&form.once)?)
         .await?;
@@ -224,11 +218,7 @@ pub(super) async fn permission(
             ));
         }
     };
-    let request = Some(form.request.trim())
-        .filter(|n| !n.is_empty())
-        .map(str::parse::<u32>)
-        .transpose()
-        .map_err(|_| Refusal::Bad(StatusCode::BAD_REQUEST, WORDS.not_a_request.to_owned()))?;
+    let request = optional_number(&form.request, WORDS.not_a_request)?;
     actions(&state)?
         .answer_permission(
             &session,
@@ -239,6 +229,18 @@ pub(super) async fn permission(
         )
         .await?;
     Ok(back_to(session.id))
+}
+
+/// A form field holding a number or nothing (empty: `None`); anything else is refused
+/// with `not_a_number`.
+fn optional_number(field: &str, not_a_number: &str) -> Result<Option<u32>, Refusal> {
+    match field.trim() {
+        "" => Ok(None),
+        n => n
+            .parse()
+            .map(Some)
+            .map_err(|_| Refusal::Bad(StatusCode::BAD_REQUEST, not_a_number.to_owned())),
+    }
 }
 
 /// A new share link, shown once on the page that answers.
