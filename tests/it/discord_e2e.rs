@@ -29,17 +29,6 @@ fn has_stop_button(message: &DiscordMessage) -> bool {
         .contains("\"custom_id\":\"stop:")
 }
 
-/// Waits until lucid registered `/lucid` and holds a gateway session.
-async fn until_ready(discord: &FakeDiscord) {
-    discord
-        .wait_until("/lucid registered and the gateway identified", |d| {
-            let registered = d.commands(GUILD).iter().any(|c| c["name"] == "lucid");
-            let connected = d.gateway_sessions().iter().any(|s| s.connected);
-            (registered && connected).then_some(())
-        })
-        .await;
-}
-
 async fn only_session(lucid: &Lucid) -> String {
     let sessions = lucid.sessions().await;
     assert_eq!(sessions.len(), 1, "{sessions:#?}");
@@ -102,7 +91,7 @@ fn thread_messages(discord: &FakeDiscord, thread: &str) -> Vec<DiscordMessage> {
 async fn a_slash_command_answers_with_the_status_and_runs_in_its_thread_to_the_pull_request() {
     let lucid = Lucid::start_discord(fixing_script()).await;
     let discord = &lucid.discord;
-    until_ready(discord).await;
+    discord.until_ready(GUILD).await;
     let command = discord.slash_command(
         GUILD,
         DCHANNEL,
@@ -238,7 +227,7 @@ async fn a_mention_starts_a_thread_and_follow_ups_reach_the_agent_or_resume_the_
     ));
     let lucid = Lucid::start_discord(script).await;
     let discord = &lucid.discord;
-    until_ready(discord).await;
+    discord.until_ready(GUILD).await;
     let bot = at_lucid(discord);
     let asked = discord.post_as(DADA, DCHANNEL, &format!("{bot} please fix add()"));
 
@@ -304,7 +293,7 @@ async fn the_stop_button_ends_the_session_within_two_seconds_for_those_who_may()
     )])
     .await;
     let discord = &lucid.discord;
-    until_ready(discord).await;
+    discord.until_ready(GUILD).await;
     let asked = discord.post_as(
         DADA,
         DCHANNEL,
@@ -395,7 +384,7 @@ async fn the_stop_button_ends_the_session_within_two_seconds_for_those_who_may()
 async fn bad_signatures_strangers_and_bots_get_no_session() {
     let lucid = Lucid::start_discord(vec![]).await;
     let discord = &lucid.discord;
-    until_ready(discord).await;
+    discord.until_ready(GUILD).await;
     let url = lucid.interactions_url();
 
     // Discord's checks: a PING, and a badly signed one; a badly signed command.
@@ -478,7 +467,7 @@ async fn bad_signatures_strangers_and_bots_get_no_session() {
 async fn the_repository_is_asked_for_in_the_thread_and_the_answer_starts_the_session() {
     let lucid = Lucid::start_discord(fixing_script()).await;
     let discord = &lucid.discord;
-    until_ready(discord).await;
+    discord.until_ready(GUILD).await;
     let command =
         discord.slash_command(GUILD, DBARE, DADA, "lucid", &[("task", "please fix add()")]);
     let (status, answer) = discord.deliver(&lucid.interactions_url(), &command).await;
@@ -557,7 +546,7 @@ async fn the_repository_is_asked_for_in_the_thread_and_the_answer_starts_the_ses
 async fn a_dropped_gateway_resumes_and_loses_no_mention() {
     let lucid = Lucid::start_discord(vec![]).await;
     let discord = &lucid.discord;
-    until_ready(discord).await;
+    discord.until_ready(GUILD).await;
     discord.drop_gateway();
     // Said while lucid is not connected: Discord replays it on RESUME.
     let asked = discord.post_as(DADA, DBARE, &format!("{} fix add()", at_lucid(discord)));
@@ -607,7 +596,7 @@ async fn a_dropped_gateway_resumes_and_loses_no_mention() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_mention_made_while_lucid_was_down_is_taken_when_it_is_back() {
     let mut lucid = Lucid::start_discord(vec![]).await;
-    until_ready(&lucid.discord).await;
+    lucid.discord.until_ready(GUILD).await;
     let bot = at_lucid(&lucid.discord);
     let first = lucid
         .discord
@@ -648,7 +637,7 @@ async fn a_mention_made_while_lucid_was_down_is_taken_when_it_is_back() {
 async fn a_rate_limit_storm_delays_messages_but_loses_none() {
     let lucid = Lucid::start_discord(fixing_script()).await;
     let discord = &lucid.discord;
-    until_ready(discord).await;
+    discord.until_ready(GUILD).await;
     // Every write answers 429 for a while, per route and then globally.
     discord.rate_limit_next(3, Duration::from_millis(500), false);
     let asked = discord.post_as(
@@ -758,7 +747,7 @@ async fn with_the_content_intent_any_message_in_the_thread_reaches_the_running_a
     ];
     let lucid = Lucid::start_discord_with(script, &[("LUCID_DISCORD_MESSAGE_CONTENT", "on")]).await;
     let discord = &lucid.discord;
-    until_ready(discord).await;
+    discord.until_ready(GUILD).await;
     let asked = discord.post_as(
         DADA,
         DCHANNEL,
@@ -794,7 +783,7 @@ async fn a_failure_is_explained_and_lucid_typed_in_the_thread_takes_the_session_
     ])
     .await;
     let discord = &lucid.discord;
-    until_ready(discord).await;
+    discord.until_ready(GUILD).await;
     let asked = discord.post_as(DADA, DCHANNEL, &format!("{} fix it", at_lucid(discord)));
     let failure = discord
         .wait_until("the failure in the thread", |d| {

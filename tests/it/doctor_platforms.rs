@@ -6,9 +6,7 @@
 use crate::fake_github::FakeGithub;
 use crate::fake_llm::FakeLlm;
 use crate::fake_slack::FakeSlack;
-use crate::harness::within;
 use crate::rig::{APP_ID, LLM_KEY, Lucid, SLACK_TOKEN, TEAM, TOKEN};
-use serde_json::Value;
 
 /// The fakes doctor asks.
 struct Platforms {
@@ -296,24 +294,11 @@ async fn readyz_shows_what_the_platforms_last_answered_without_secrets() {
         .await;
     // The other platforms answer the same check at about the same time; /readyz
     // shows them once all have.
-    let ready = within("the platforms' lines in /readyz", async {
-        loop {
-            let answer: Value = lucid
-                .http
-                .get(format!("{}/readyz", lucid.url))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if !answer["platforms"].is_null() {
-                return answer;
-            }
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
+    let ready = lucid
+        .until_readyz("the platforms' lines in /readyz", |answer| {
+            (!answer["platforms"].is_null()).then(|| answer.clone())
+        })
+        .await;
     let checks = ready["platforms"]["checks"].as_array().unwrap();
     let outcome = |part: &str| {
         checks

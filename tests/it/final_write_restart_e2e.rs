@@ -10,7 +10,7 @@
 use crate::fake_llm::Reply;
 use crate::fake_slack::{Down, SlackMessage};
 use crate::harness::{Backend, TestDb, fresh_db};
-use crate::platform_outage_e2e::{assert_told_once, moments_of, state, until, until_ended};
+use crate::platform_outage_e2e::{assert_slack_thread_whole, state, until, until_ended};
 use crate::rig::{ADA, BOT_USER, CHANNEL, Lucid, REPO, fixing_script, slack_message};
 use sqlx::Connection;
 use std::time::{Duration, Instant};
@@ -203,27 +203,8 @@ async fn the_end_outlives_its_lucid(backend: Backend, outage: Outage, ts: &str) 
     until_counted(&store_url, PENDING_ENDS, 0).await;
     let thread = lucid.slack.thread(CHANNEL, ts);
 
-    // One status message: the acknowledgement, edited to its end.
-    let statuses: Vec<&SlackMessage> = thread.iter().filter(|m| !m.blocks.is_null()).collect();
-    assert_eq!(statuses.len(), 1, "status messages: {statuses:#?}");
-    assert_eq!(statuses[0].ts, ack.ts);
-    // Every moment of the log once, the ending once, the pull request once.
-    let replies: Vec<String> = thread
-        .iter()
-        .filter(|m| m.blocks.is_null())
-        .map(|m| m.text.clone())
-        .collect();
-    let events = lucid.events(&id).await;
-    assert_told_once(&replies, &moments_of(&events), "*Done.*");
-    let everything: String = thread
-        .iter()
-        .map(|m| format!("{}\n{}\n", m.text, m.blocks))
-        .collect();
-    assert_eq!(
-        everything.matches(&pr_url).count(),
-        1,
-        "the PR is announced once: {everything}"
-    );
+    // One status message edited to its end; every moment, the ending and the PR once.
+    assert_slack_thread_whole(&thread, &ack.ts, &lucid.events(&id).await, &pr_url);
     assert!(
         lucid.slack.unexpected().is_empty(),
         "{:#?}",

@@ -504,13 +504,7 @@ async fn on_discord_the_code_comes_in_a_direct_message() {
     .await;
     lucid.github.enable_device_flow(CLIENT_ID, 1, 900);
     let discord = &lucid.discord;
-    discord
-        .wait_until("/lucid registered and the gateway identified", |d| {
-            let registered = d.commands(GUILD).iter().any(|c| c["name"] == "lucid");
-            let connected = d.gateway_sessions().iter().any(|s| s.connected);
-            (registered && connected).then_some(())
-        })
-        .await;
+    discord.until_ready(GUILD).await;
     let bot = format!("<@{}>", discord.bot().user_id);
 
     // Not linked: the mention is refused, saying how to link.

@@ -5,6 +5,7 @@
 //! when their sessions' workers write them), so memory stays flat.
 
 use crate::rig::{ADA, BOT_USER, CHANNEL, Lucid, slack_message};
+use crate::storm_e2e::metric;
 
 /// A server that takes every connection and says nothing, ever.
 async fn black_hole() -> String {
@@ -28,20 +29,6 @@ fn rss_mib(pid: u32) -> f64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap();
     kib / 1024.0
-}
-
-/// A metric's value from `/metrics`.
-async fn metric(lucid: &Lucid, name: &str) -> f64 {
-    let text = reqwest::get(format!("{}/metrics", lucid.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
 }
 
 /// Sends `count` mentions, each in a thread of its own, `at_once` at a time.
@@ -77,8 +64,8 @@ async fn with_slack_silent_a_flood_of_mentions_leaves_memory_flat() {
     let warm = rss_mib(lucid.pid());
     mentions(&lucid, 1_500, 3_500, 64).await;
     let after = rss_mib(lucid.pid());
-    let pending = metric(&lucid, "lucid_follow_ups_pending").await;
-    let dropped = metric(&lucid, "lucid_follow_ups_dropped").await;
+    let pending = metric(&lucid.url, "lucid_follow_ups_pending").await;
+    let dropped = metric(&lucid.url, "lucid_follow_ups_dropped").await;
     eprintln!(
         "RSS after 1,500 mentions {warm:.0} MiB, after 5,000 {after:.0} MiB; \
          {pending} follow-ups waiting, {dropped} dropped"

@@ -159,13 +159,7 @@ async fn slack_clicks_on_allow_and_reject_answer_the_threads_session_for_those_w
 async fn discord_clicks_on_allow_and_reject_answer_the_session_for_those_who_may() {
     let lucid = Lucid::start_discord(slow()).await;
     let discord = &lucid.discord;
-    discord
-        .wait_until("/lucid registered and the gateway identified", |d| {
-            let registered = d.commands(GUILD).iter().any(|c| c["name"] == "lucid");
-            let connected = d.gateway_sessions().iter().any(|s| s.connected);
-            (registered && connected).then_some(())
-        })
-        .await;
+    discord.until_ready(GUILD).await;
     let at_lucid = format!("<@{}>", discord.bot().user_id);
     let asked = discord.post_as(DADA, DCHANNEL, &format!("{at_lucid} run the slow thing"));
     let session = lucid.first_session().await;

@@ -145,6 +145,35 @@ pub(crate) fn assert_told_once(replies: &[String], moments: &[String], ending: &
     }
 }
 
+/// A Slack thread told a session whole, once: one status message (the
+/// acknowledgement at `ack_ts`, edited in place), every moment of the log and the
+/// ending once, the pull request once.
+pub(crate) fn assert_slack_thread_whole(
+    thread: &[crate::fake_slack::SlackMessage],
+    ack_ts: &str,
+    events: &[Value],
+    pr_url: &str,
+) {
+    let statuses: Vec<_> = thread.iter().filter(|m| !m.blocks.is_null()).collect();
+    assert_eq!(statuses.len(), 1, "status messages: {statuses:#?}");
+    assert_eq!(statuses[0].ts, ack_ts);
+    let replies: Vec<String> = thread
+        .iter()
+        .filter(|m| m.blocks.is_null())
+        .map(|m| m.text.clone())
+        .collect();
+    assert_told_once(&replies, &moments_of(events), "*Done.*");
+    let everything: String = thread
+        .iter()
+        .map(|m| format!("{}\n{}\n", m.text, m.blocks))
+        .collect();
+    assert_eq!(
+        everything.matches(pr_url).count(),
+        1,
+        "the PR is announced once: {everything}"
+    );
+}
+
 mod slack {
     use super::*;
     use crate::fake_slack::{Down, SlackMessage};
@@ -220,27 +249,7 @@ mod slack {
             .collect();
         assert_backed_off(&format!("Slack {down:?}"), &tries, back - began);
 
-        // One status message: the acknowledgement, edited in place.
-        let statuses: Vec<&SlackMessage> = thread.iter().filter(|m| !m.blocks.is_null()).collect();
-        assert_eq!(statuses.len(), 1, "status messages: {statuses:#?}");
-        assert_eq!(statuses[0].ts, ack.ts);
-        // Every moment of the log once, the ending once, the pull request once.
-        let replies: Vec<String> = thread
-            .iter()
-            .filter(|m| m.blocks.is_null())
-            .map(|m| m.text.clone())
-            .collect();
-        let events = lucid.events(&id).await;
-        assert_told_once(&replies, &moments_of(&events), "*Done.*");
-        let everything: String = thread
-            .iter()
-            .map(|m| format!("{}\n{}\n", m.text, m.blocks))
-            .collect();
-        assert_eq!(
-            everything.matches(&pr_url).count(),
-            1,
-            "the PR is announced once: {everything}"
-        );
+        assert_slack_thread_whole(&thread, &ack.ts, &lucid.events(&id).await, &pr_url);
         assert!(slack.unexpected().is_empty(), "{:#?}", slack.unexpected());
         assert_eq!(lucid.github.pulls(REPO).len(), 1);
     }
@@ -374,13 +383,7 @@ mod discord {
     async fn with_discord_answering_5xx_for_minutes_the_thread_catches_up_from_the_log() {
         let lucid = Lucid::start_discord(fixing_script()).await;
         let discord = &lucid.discord;
-        discord
-            .wait_until("/lucid registered and the gateway identified", |d| {
-                let registered = d.commands(GUILD).iter().any(|c| c["name"] == "lucid");
-                let connected = d.gateway_sessions().iter().any(|s| s.connected);
-                (registered && connected).then_some(())
-            })
-            .await;
+        discord.until_ready(GUILD).await;
         let bot = format!("<@{}>", discord.bot().user_id);
         let asked = discord.post_as(DADA, DCHANNEL, &format!("{bot} please fix add()"));
         let status = discord

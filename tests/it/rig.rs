@@ -478,6 +478,29 @@ impl Lucid {
         .await
     }
 
+    /// Polls `/readyz` (with the test deadline) until `check` finds what it looks for
+    /// in the answer.
+    pub async fn until_readyz<T>(&self, what: &str, check: impl Fn(&Value) -> Option<T>) -> T {
+        within(what, async {
+            loop {
+                let answer: Value = self
+                    .http
+                    .get(format!("{}/readyz", self.url))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                if let Some(found) = check(&answer) {
+                    return found;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        })
+        .await
+    }
+
     /// Starts a session on `repo` through the API and waits for it to end (completed,
     /// failed or stopped); answers it as it ended and its events.
     pub async fn run_session(&self, repo: &str, task: &str) -> (Value, Vec<Value>) {

@@ -356,30 +356,17 @@ async fn doctor_and_readyz_check_the_app_the_setup_made() {
     assert_eq!(code, 0, "{report}");
 
     // /readyz asks again once the setup is done, and says the same.
-    let ready = within("/readyz to show the App", async {
-        loop {
-            let answer: Value = lucid
-                .http
-                .get(format!("{}/readyz", lucid.url))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+    let ready = lucid
+        .until_readyz("/readyz to show the App", |answer| {
             let github = answer["platforms"]["checks"]
                 .as_array()
                 .into_iter()
                 .flatten()
                 .find(|c| c["part"] == "github")
                 .cloned();
-            if let Some(github) = github {
-                return (answer, github);
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-    })
-    .await;
+            github.map(|github| (answer.clone(), github))
+        })
+        .await;
     let (answer, github) = ready;
     assert_eq!(answer["status"], "ready", "{answer}");
     assert_eq!(github["outcome"], "ok", "{answer}");

@@ -318,7 +318,7 @@ impl Acknowledgements {
 }
 
 /// A metric's value from a lucid's `/metrics`.
-async fn metric(url: &str, name: &str) -> f64 {
+pub(crate) async fn metric(url: &str, name: &str) -> f64 {
     let text = reqwest::get(format!("{url}/metrics"))
         .await
         .unwrap()

@@ -725,6 +725,17 @@ impl FakeDiscord {
 
     /// Waits until `f` returns Some, re-checking after every request, gateway frame and
     /// change the fake sees; panics after the harness deadline naming `what`.
+    /// Waits until lucid has registered `/lucid` in `guild` and identified on the
+    /// gateway: from then on it hears mentions and commands.
+    pub async fn until_ready(&self, guild: &str) {
+        self.wait_until("/lucid registered and the gateway identified", |d| {
+            let registered = d.commands(guild).iter().any(|c| c["name"] == "lucid");
+            let connected = d.gateway_sessions().iter().any(|s| s.connected);
+            (registered && connected).then_some(())
+        })
+        .await
+    }
+
     pub async fn wait_until<T>(&self, what: &str, f: impl Fn(&FakeDiscord) -> Option<T>) -> T {
         let deadline = tokio::time::Instant::now() + DEADLINE;
         loop {
