@@ -4,7 +4,7 @@
 //! session: a follow-up pushes to the same branch and updates it).
 
 use super::link::{GithubLink, Identity};
-use super::outbound::client::GithubClient;
+use super::outbound::client::{GithubClient, GithubError, PullRequest, RepoClient};
 use super::outbound::markup::prose;
 use crate::core::{RepoRef, Session, ThreadRef};
 use crate::forge::git::{CommitBy, HostRepo, branch_name, git_dir_for};
@@ -196,7 +196,14 @@ impl Forge for GithubForge {
             None => {
                 let title = messages::change_request_title(report.summary, &title_of(session));
                 let draft = report.unfinished.is_some();
-                api.create_pull(&checkout.branch, &checkout.base, &title, &body, draft)
+                let ask = PullAsked {
+                    branch: &checkout.branch,
+                    base: &checkout.base,
+                    title: &title,
+                    body: &body,
+                    draft,
+                };
+                open_pull_once(&api, &ask)
                     .await
                     .context("cannot open the pull request")?
             }
@@ -213,6 +220,41 @@ impl Forge for GithubForge {
 
     fn clean_up(&self, session: &Session) {
         let _ = std::fs::remove_dir_all(git_dir_for(&self.workspaces, &session.id.to_string()));
+    }
+}
+
+/// A pull request to open.
+struct PullAsked<'a> {
+    branch: &'a str,
+    base: &'a str,
+    title: &'a str,
+    body: &'a str,
+    draft: bool,
+}
+
+/// How often opening a pull request is tried when GitHub's answer does not arrive.
+const PULL_TRIES: u32 = 3;
+
+/// Opens the pull request, once. An answer that never arrived whole (a connection
+/// cut, a body that stalled) may hide a pull request GitHub did open, so before each
+/// new try lucid looks for it instead of opening a second one.
+async fn open_pull_once(api: &RepoClient, ask: &PullAsked<'_>) -> Result<PullRequest, GithubError> {
+    let mut tried = 0;
+    loop {
+        tried += 1;
+        match api
+            .create_pull(ask.branch, ask.base, ask.title, ask.body, ask.draft)
+            .await
+        {
+            Err(GithubError::Unreachable(why)) if tried < PULL_TRIES => {
+                tracing::warn!(branch = ask.branch, %why, "GitHub's answer to opening the pull request did not arrive; looking for it");
+                tokio::time::sleep(std::time::Duration::from_secs(u64::from(tried))).await;
+                if let Some(pull) = api.open_pull(ask.branch).await? {
+                    return Ok(pull);
+                }
+            }
+            answered => return answered,
+        }
     }
 }
 

@@ -30,6 +30,12 @@ use tokio_util::sync::CancellationToken;
 /// How often the worker says that sessions wait for a platform it does not serve.
 const UNSERVED_NOTICE_EVERY: Duration = Duration::from_secs(60);
 
+/// How long a stopping lucid waits for its running sessions to wind down before it
+/// leaves them: one stuck on a platform that stopped answering must not hold the
+/// process (an orchestrator kills it anyway, Kubernetes after 30 s). A session left
+/// is taken over when its lease runs out, like one whose lucid died.
+const STOP_GRACE: Duration = Duration::from_secs(20);
+
 pub struct Worker {
     pub store: Store,
     pub sandboxes: Arc<dyn Sandboxes>,
@@ -91,7 +97,17 @@ impl Worker {
                 () = shutdown.cancelled() => break,
             }
         }
-        while running.join_next().await.is_some() {}
+        let wound_down = tokio::time::timeout(STOP_GRACE, async {
+            while running.join_next().await.is_some() {}
+        })
+        .await;
+        if wound_down.is_err() {
+            tracing::warn!(
+                left = running.len(),
+                "sessions did not wind down in time; left for a lucid to take over when their lease runs out"
+            );
+            running.abort_all();
+        }
         let _ = sweep.await;
     }
 

@@ -4,6 +4,7 @@
 //! one matching request unanswered (`hold_next`); the next one is answered. A delivery
 //! waits on a permission check only briefly, whatever the clients' limit.
 
+use crate::fake_llm::Reply;
 use crate::harness::within;
 use crate::rig::{Lucid, REPO, comment_payload, fixing_script};
 
@@ -103,4 +104,77 @@ async fn a_permission_check_slower_than_githubs_patience_is_held_not_waited_on()
     assert_eq!(session["state"], "completed", "{session}\n{}", lucid.log());
     assert_eq!(lucid.github.held(), [format!("GET {check}")]);
     assert_eq!(lucid.sessions().await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pull_request_whose_answer_github_stalls_in_the_middle_of_is_not_waited_on() {
+    // GitHub opened it, but its answer stops half-way. Without a limit on the body
+    // the worker waits on it for ever and the session never ends; trying again
+    // without looking would open a second pull request (the fake refuses it, as
+    // GitHub does, so the session would fail).
+    let lucid = Lucid::start_setting(fixing_script(), &[LIMIT]).await;
+    let pulls = format!("/repos/{REPO}/pulls");
+    lucid.github.stall_next("POST", &pulls);
+    let words = "@lucid please fix add()";
+    let comment = lucid.github.add_comment(REPO, 7, "ada", words);
+    let payload = comment_payload(7, "add() subtracts", comment, "ada", words);
+    let (status, answer) = lucid
+        .deliver("issue_comment", "d-stalled-pr", &payload)
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["session"].as_str().unwrap().to_owned();
+    let session = lucid
+        .until_session(&id, "the session to end", |s| {
+            ["completed", "failed", "cancelled"].contains(&s["state"].as_str().unwrap_or(""))
+        })
+        .await;
+    assert_eq!(lucid.github.held(), [format!("POST {pulls}")]);
+    assert_eq!(session["state"], "completed", "{session}\n{}", lucid.log());
+    assert_eq!(lucid.github.pulls(REPO).len(), 1, "one pull request");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopping_lucid_leaves_a_session_stuck_on_github_for_the_next_to_take_over() {
+    // The clients' limit at its default (60 s a try, tried again by octocrab): the
+    // session waits on GitHub far longer than a stop may take.
+    // The run that takes over has nothing left to do but finish.
+    let mut script = fixing_script();
+    script.push(Reply::tool_call(
+        "c5",
+        "finish",
+        r#"{"summary": "Make add() add\n\nIt subtracted."}"#,
+    ));
+    let mut lucid = Lucid::start_setting(script, &[("LUCID_LEASE", "4s")]).await;
+    let pulls = format!("/repos/{REPO}/pulls");
+    lucid.github.hold_next("POST", &pulls);
+    let words = "@lucid please fix add()";
+    let comment = lucid.github.add_comment(REPO, 7, "ada", words);
+    let payload = comment_payload(7, "add() subtracts", comment, "ada", words);
+    let (status, answer) = lucid
+        .deliver("issue_comment", "d-stop-stuck", &payload)
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["session"].as_str().unwrap().to_owned();
+    lucid
+        .github
+        .wait_until("the pull request's request held", |g| {
+            (!g.held().is_empty()).then_some(())
+        })
+        .await;
+    // Stopped within its grace (20 s) and a margin, not after GitHub's minutes.
+    let took = lucid.terminate();
+    assert!(
+        took < std::time::Duration::from_secs(30),
+        "stopping took {took:?}\n{}",
+        lucid.log()
+    );
+    // The next lucid takes the session over once its lease runs out, and ends it.
+    lucid.restart().await;
+    let session = lucid
+        .until_session(&id, "the session to end", |s| {
+            ["completed", "failed", "cancelled"].contains(&s["state"].as_str().unwrap_or(""))
+        })
+        .await;
+    assert_eq!(session["state"], "completed", "{session}\n{}", lucid.log());
+    assert_eq!(lucid.github.pulls(REPO).len(), 1, "one pull request");
 }

@@ -74,9 +74,24 @@ pub struct Lucid {
 
 impl Drop for Lucid {
     fn drop(&mut self) {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let _ = self.child.wait();
+        stop(&mut self.child);
     }
+}
+
+/// Stops a `lucid serve` gracefully, or, if it has not stopped well past its own
+/// grace, kills it: a test that failed on something stuck ends instead of hanging.
+fn stop(child: &mut Child) {
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    while std::time::Instant::now() < deadline {
+        if !matches!(child.try_wait(), Ok(None)) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    eprintln!("lucid serve {} did not stop in 40 s; killed", child.id());
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// A second `lucid serve`, stopped when dropped.
@@ -95,8 +110,7 @@ impl Replica {
 impl Drop for Replica {
     fn drop(&mut self) {
         if let Some(child) = &mut self.child {
-            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-            let _ = child.wait();
+            stop(child);
         }
     }
 }
@@ -279,6 +293,13 @@ impl Lucid {
         let _ = self.child.wait();
     }
 
+    /// Stops `lucid serve` gracefully (SIGTERM) and answers how long it took to end.
+    pub fn terminate(&mut self) -> std::time::Duration {
+        let asked = std::time::Instant::now();
+        stop(&mut self.child);
+        asked.elapsed()
+    }
+
     /// Starts `lucid serve` again on the same store and settings.
     pub async fn restart(&mut self) {
         let (child, url) = spawn(&self.env, self.dir.path(), &self.log).await;
@@ -289,8 +310,7 @@ impl Lucid {
     /// Stops `lucid serve` (gracefully) and starts it again on the same store with
     /// the setting `key` changed to `value`.
     pub async fn restart_with(&mut self, key: &str, value: &str) {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let _ = self.child.wait();
+        self.terminate();
         self.env.retain(|(k, _)| k != key);
         self.env.push((key.to_owned(), value.to_owned()));
         self.restart().await;

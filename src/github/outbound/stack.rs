@@ -42,7 +42,11 @@ pub(super) fn octocrab(base_url: &str, sign_in: SignIn) -> Result<Octocrab, Gith
     let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build::<_, OctoBody>(connector);
     // Each try bounded (`LUCID_PLATFORM_TIMEOUT`): a GitHub that takes the connection
-    // and never answers fails the try, which octocrab's retry tries again.
+    // and never answers fails the try, which octocrab's retry tries again. The limit
+    // covers the answer's head only, so the body gets one of its own: an answer that
+    // stops half-way fails when no more of it comes within the limit.
+    let http =
+        tower_http::timeout::ResponseBodyTimeout::new(http, crate::outbound::request_timeout());
     let http = tower::timeout::Timeout::new(http, crate::outbound::request_timeout());
     let user_agent = vec![(
         hyper::http::header::USER_AGENT,

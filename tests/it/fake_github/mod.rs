@@ -282,7 +282,16 @@ impl FakeGithub {
     pub fn hold_next(&self, method: &str, path_prefix: &str) {
         self.inner()
             .holds
-            .push_back((method.to_uppercase(), path_prefix.to_owned()));
+            .push_back((method.to_uppercase(), path_prefix.to_owned(), false));
+    }
+
+    /// The next request whose method is `method` and path starts with `path_prefix`
+    /// is carried out, but its answer stops after the head and the first byte of its
+    /// body (a GitHub that stalls mid-answer); later ones are answered.
+    pub fn stall_next(&self, method: &str, path_prefix: &str) {
+        self.inner()
+            .holds
+            .push_back((method.to_uppercase(), path_prefix.to_owned(), true));
     }
 
     /// `METHOD path` of each request held unanswered so far.

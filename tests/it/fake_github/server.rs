@@ -41,7 +41,9 @@ pub(super) struct Inner {
     pub(super) pulls: Vec<PullRec>,
     pub(super) failures: VecDeque<Failure>,
     /// Requests to hold without an answer, as (method, path prefix), each used once.
-    pub(super) holds: VecDeque<(String, String)>,
+    /// Requests to hang on: `(METHOD, path prefix, stall)`; with `stall`, the answer's
+    /// head and the first bytes of its body are sent before it hangs.
+    pub(super) holds: VecDeque<(String, String, bool)>,
     /// `METHOD path` of each request held so far (never answered).
     pub(super) held: Vec<String>,
     pub(super) requests: Vec<FakeRequest>,
@@ -290,13 +292,15 @@ impl Shared {
             .is_none_or(|scope| scope.iter().any(|r| r.eq_ignore_ascii_case(full_name)))
     }
 
-    pub(super) fn take_hold(&self, method: &str, path: &str) -> bool {
+    /// Whether to hang on this request: `None` no; `Some(stall)` yes, after the head
+    /// and the first bytes of a body when `stall`.
+    pub(super) fn take_hold(&self, method: &str, path: &str) -> Option<bool> {
         let mut inner = self.inner();
         let at = inner
             .holds
             .iter()
-            .position(|(m, prefix)| m == method && path.starts_with(prefix.as_str()));
-        at.and_then(|at| inner.holds.remove(at)).is_some()
+            .position(|(m, prefix, _)| m == method && path.starts_with(prefix.as_str()))?;
+        inner.holds.remove(at).map(|(_, _, stall)| stall)
     }
 
     pub(super) fn take_failure(&self, method: &str, path: &str) -> Option<Failure> {
@@ -321,9 +325,12 @@ pub(super) async fn handle(
         .unwrap_or_default();
     let path = uri.path().to_owned();
     let query = uri.query().unwrap_or_default().to_owned();
-    if state.take_hold(method.as_str(), &path) {
+    let hold = state.take_hold(method.as_str(), &path);
+    if hold.is_some() {
         state.inner().held.push(format!("{method} {path}"));
         state.recorded.notify_waiters();
+    }
+    if hold == Some(false) {
         // GitHub never answers this one: the client gives up or dies waiting.
         std::future::pending::<()>().await;
     }
@@ -363,6 +370,16 @@ pub(super) async fn handle(
     state.inner().requests.push(record);
     state.recorded.notify_waiters();
 
+    if hold == Some(true) {
+        // Done, but the answer stops after its head and first byte, and never goes on.
+        let start = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"{"))]);
+        let body = Body::from_stream(futures::StreamExt::chain(start, futures::stream::pending()));
+        return Response::builder()
+            .status(answer.status)
+            .header("content-type", "application/json; charset=utf-8")
+            .body(body)
+            .unwrap();
+    }
     let mut response = Response::builder().status(answer.status);
     for (name, value) in &answer.headers {
         response = response.header(name, value);
