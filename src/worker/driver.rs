@@ -172,10 +172,12 @@ async fn work_in(
     }
     // Asked of the finished session (which that took up again): done before it starts.
     for asked in going_back::unanswered(history) {
-        let told = going_back::go_back(&steps, sandbox.workspace(), &asked).await?;
-        if let Start::Resume { said, .. } = &mut start {
-            said.push(told);
-        }
+        going_back::go_back(&steps, sandbox.workspace(), &asked, |told| {
+            if let Start::Resume { said, .. } = &mut start {
+                said.push(told);
+            }
+        })
+        .await?;
     }
     let (tx, inbox) = mpsc::unbounded_channel();
     let (answers_tx, answers) = mpsc::unbounded_channel();
@@ -407,11 +409,13 @@ async fn follow_thread(
                     });
                 }
                 if let Some(asked) = going_back::Asked::from_event(&event.body) {
-                    match going_back::go_back(steps, sandbox.workspace(), &asked).await {
-                        Ok(told) => {
-                            let _ = tx.send(told);
-                        }
-                        Err(e) => tracing::warn!(session = %id, error = %e, "going back failed"),
+                    let tell = |told| {
+                        let _ = tx.send(told);
+                    };
+                    if let Err(e) =
+                        going_back::go_back(steps, sandbox.workspace(), &asked, tell).await
+                    {
+                        tracing::warn!(session = %id, error = %e, "going back failed");
                     }
                 }
                 if let EventBody::PreviewAsked { port, .. } = event.body {

@@ -49,39 +49,62 @@ pub fn unanswered(history: &[Event]) -> Vec<Asked> {
     open.into()
 }
 
-/// Does what was asked and logs it; answers what the agent is to be told.
+/// Does what was asked, tells the agent (through `tell`) and logs it. The agent is
+/// told the moment the files are back, before anything is logged: a command of its
+/// waiting on the files can end at once, and its next model request must already
+/// carry the news.
 pub async fn go_back(
     steps: &StepLog<'_>,
     workspace: &Workspace,
     asked: &Asked,
-) -> Result<Said, StoreError> {
+    tell: impl FnOnce(Said),
+) -> Result<(), StoreError> {
     let outcome = match steps.checkpoints {
         Some(checkpoints) => restore(steps, checkpoints, workspace, asked).await?,
         None => Err(messages::steps_not_kept()),
     };
-    let told = match outcome {
-        Ok((checkpoint, files)) => {
-            let told = messages::agent_went_back(&asked.author, checkpoint, &files);
-            steps.log(EventBody::Reverted { checkpoint, files }).await?;
-            told
+    match outcome {
+        Ok(Restored {
+            checkpoint,
+            files,
+            logged,
+        }) => {
+            tell((
+                LUCID.to_owned(),
+                messages::agent_went_back(&asked.author, checkpoint, &files),
+            ));
+            if let Some(logged) = logged {
+                steps.log_checkpoint(logged).await?;
+            }
+            steps.log(EventBody::Reverted { checkpoint, files }).await
         }
         Err(reason) => {
-            let told = messages::agent_could_not_go_back(&asked.author, &reason);
-            steps.log(EventBody::RevertRefused { reason }).await?;
-            told
+            tell((
+                LUCID.to_owned(),
+                messages::agent_could_not_go_back(&asked.author, &reason),
+            ));
+            steps.log(EventBody::RevertRefused { reason }).await
         }
-    };
-    Ok((LUCID.to_owned(), told))
+    }
 }
 
-/// The checkpoint gone back to and the files changed back, or why not (in words for
-/// the thread).
+/// The work tree as it is after going back.
+struct Restored {
+    /// The checkpoint gone back to.
+    checkpoint: u32,
+    /// The files changed back.
+    files: Vec<String>,
+    /// The new checkpoint that records going back, to be logged.
+    logged: Option<crate::forge::checkpoint::Checkpoint>,
+}
+
+/// The work tree restored, or why not (in words for the thread).
 async fn restore(
     steps: &StepLog<'_>,
     checkpoints: &Checkpoints,
     workspace: &Workspace,
     asked: &Asked,
-) -> Result<Result<(u32, Vec<String>), String>, StoreError> {
+) -> Result<Result<Restored, String>, StoreError> {
     let last = match checkpoints.list().await {
         Ok(all) => all.last().map_or(0, |c| c.number),
         Err(e) => return Ok(Err(e.to_string())),
@@ -103,15 +126,14 @@ async fn restore(
     if let Err(e) = workspace.hand_over() {
         tracing::warn!(error = %e, "could not hand the restored files over");
     }
-    let files = match restored {
-        Some(checkpoint) => {
-            let files = checkpoint.changes.iter().map(|c| c.path.clone()).collect();
-            steps.log_checkpoint(checkpoint).await?;
-            files
-        }
-        None => Vec::new(),
-    };
-    Ok(Ok((target, files)))
+    let files = restored.as_ref().map_or_else(Vec::new, |checkpoint| {
+        checkpoint.changes.iter().map(|c| c.path.clone()).collect()
+    });
+    Ok(Ok(Restored {
+        checkpoint: target,
+        files,
+        logged: restored,
+    }))
 }
 
 #[cfg(test)]
