@@ -1,8 +1,10 @@
 //! A platform that takes the connection and never answers: lucid's clients give each
 //! request `LUCID_PLATFORM_TIMEOUT` (2 seconds here), so the hung request fails and
 //! is tried again, instead of hanging whoever made it for ever. The fake GitHub holds
-//! one matching request unanswered (`hold_next`); the next one is answered. A delivery
-//! waits on a permission check only briefly, whatever the clients' limit.
+//! one matching request unanswered (`hold_next`), or carries it out and stalls its
+//! answer half-way (`stall_next`); the next one is answered. A delivery waits on a
+//! permission check only briefly, whatever the clients' limit, and a stopping lucid
+//! does not wait on a session stuck on GitHub.
 
 use crate::fake_llm::Reply;
 use crate::harness::within;
@@ -20,20 +22,30 @@ fn asked(lucid: &Lucid, method: &str, path: &str) -> usize {
         .count()
 }
 
+/// "@lucid please fix add()" on issue 7, delivered as `delivery`; GitHub's answer.
+async fn mention(lucid: &Lucid, delivery: &str) -> (u16, serde_json::Value) {
+    let words = "@lucid please fix add()";
+    let comment = lucid.github.add_comment(REPO, 7, "ada", words);
+    let payload = comment_payload(7, "add() subtracts", comment, "ada", words);
+    lucid.deliver("issue_comment", delivery, &payload).await
+}
+
+/// The session once it has ended, however it did.
+async fn ended(lucid: &Lucid, id: &str) -> serde_json::Value {
+    lucid
+        .until_session(id, "the session to end", |s| {
+            ["completed", "failed", "cancelled"].contains(&s["state"].as_str().unwrap_or(""))
+        })
+        .await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_permission_check_github_never_answers_is_tried_again_not_waited_on() {
     let lucid = Lucid::start_setting(fixing_script(), &[LIMIT]).await;
     let check = format!("/repos/{REPO}/collaborators/ada/permission");
     lucid.github.hold_next("GET", &check);
-    let words = "@lucid please fix add()";
-    let comment = lucid.github.add_comment(REPO, 7, "ada", words);
-    let payload = comment_payload(7, "add() subtracts", comment, "ada", words);
     // The webhook's answer waits on the check: without a limit, for ever.
-    let (status, answer) = within(
-        "the webhook's answer",
-        lucid.deliver("issue_comment", "d-hung-check", &payload),
-    )
-    .await;
+    let (status, answer) = within("the webhook's answer", mention(&lucid, "d-hung-check")).await;
     assert_eq!(status, 202, "{answer}\n{}", lucid.log());
     assert!(answer["session"].is_string(), "{answer}");
     assert_eq!(lucid.github.held(), [format!("GET {check}")]);
@@ -51,18 +63,11 @@ async fn a_pull_request_github_never_answers_is_opened_by_the_next_try_once() {
     let lucid = Lucid::start_setting(fixing_script(), &[LIMIT]).await;
     let pulls = format!("/repos/{REPO}/pulls");
     lucid.github.hold_next("POST", &pulls);
-    let words = "@lucid please fix add()";
-    let comment = lucid.github.add_comment(REPO, 7, "ada", words);
-    let payload = comment_payload(7, "add() subtracts", comment, "ada", words);
-    let (status, answer) = lucid.deliver("issue_comment", "d-hung-pr", &payload).await;
+    let (status, answer) = mention(&lucid, "d-hung-pr").await;
     assert_eq!(status, 202, "{answer}");
     let id = answer["session"].as_str().unwrap().to_owned();
     // Without a limit the worker waits on the held request and the session never ends.
-    let session = lucid
-        .until_session(&id, "the session to end", |s| {
-            ["completed", "failed", "cancelled"].contains(&s["state"].as_str().unwrap_or(""))
-        })
-        .await;
+    let session = ended(&lucid, &id).await;
     assert_eq!(session["state"], "completed", "{session}\n{}", lucid.log());
     assert_eq!(lucid.github.held(), [format!("POST {pulls}")]);
     assert_eq!(lucid.github.pulls(REPO).len(), 1, "one pull request");
@@ -75,12 +80,9 @@ async fn a_permission_check_slower_than_githubs_patience_is_held_not_waited_on()
     let lucid = Lucid::start(fixing_script()).await;
     let check = format!("/repos/{REPO}/collaborators/ada/permission");
     lucid.github.hold_next("GET", &check);
-    let words = "@lucid please fix add()";
-    let comment = lucid.github.add_comment(REPO, 7, "ada", words);
-    let payload = comment_payload(7, "add() subtracts", comment, "ada", words);
     let (status, answer) = tokio::time::timeout(
         std::time::Duration::from_secs(9),
-        lucid.deliver("issue_comment", "d-slow-check", &payload),
+        mention(&lucid, "d-slow-check"),
     )
     .await
     .expect("answered after GitHub's 10 s would have given up");
@@ -96,11 +98,7 @@ async fn a_permission_check_slower_than_githubs_patience_is_held_not_waited_on()
         }
     })
     .await;
-    let session = lucid
-        .until_session(&id, "the session to end", |s| {
-            ["completed", "failed", "cancelled"].contains(&s["state"].as_str().unwrap_or(""))
-        })
-        .await;
+    let session = ended(&lucid, &id).await;
     assert_eq!(session["state"], "completed", "{session}\n{}", lucid.log());
     assert_eq!(lucid.github.held(), [format!("GET {check}")]);
     assert_eq!(lucid.sessions().await.len(), 1);
@@ -115,19 +113,10 @@ async fn a_pull_request_whose_answer_github_stalls_in_the_middle_of_is_not_waite
     let lucid = Lucid::start_setting(fixing_script(), &[LIMIT]).await;
     let pulls = format!("/repos/{REPO}/pulls");
     lucid.github.stall_next("POST", &pulls);
-    let words = "@lucid please fix add()";
-    let comment = lucid.github.add_comment(REPO, 7, "ada", words);
-    let payload = comment_payload(7, "add() subtracts", comment, "ada", words);
-    let (status, answer) = lucid
-        .deliver("issue_comment", "d-stalled-pr", &payload)
-        .await;
+    let (status, answer) = mention(&lucid, "d-stalled-pr").await;
     assert_eq!(status, 202, "{answer}");
     let id = answer["session"].as_str().unwrap().to_owned();
-    let session = lucid
-        .until_session(&id, "the session to end", |s| {
-            ["completed", "failed", "cancelled"].contains(&s["state"].as_str().unwrap_or(""))
-        })
-        .await;
+    let session = ended(&lucid, &id).await;
     assert_eq!(lucid.github.held(), [format!("POST {pulls}")]);
     assert_eq!(session["state"], "completed", "{session}\n{}", lucid.log());
     assert_eq!(lucid.github.pulls(REPO).len(), 1, "one pull request");
@@ -147,12 +136,7 @@ async fn a_stopping_lucid_leaves_a_session_stuck_on_github_for_the_next_to_take_
     let mut lucid = Lucid::start_setting(script, &[("LUCID_LEASE", "4s")]).await;
     let pulls = format!("/repos/{REPO}/pulls");
     lucid.github.hold_next("POST", &pulls);
-    let words = "@lucid please fix add()";
-    let comment = lucid.github.add_comment(REPO, 7, "ada", words);
-    let payload = comment_payload(7, "add() subtracts", comment, "ada", words);
-    let (status, answer) = lucid
-        .deliver("issue_comment", "d-stop-stuck", &payload)
-        .await;
+    let (status, answer) = mention(&lucid, "d-stop-stuck").await;
     assert_eq!(status, 202, "{answer}");
     let id = answer["session"].as_str().unwrap().to_owned();
     lucid
@@ -170,11 +154,7 @@ async fn a_stopping_lucid_leaves_a_session_stuck_on_github_for_the_next_to_take_
     );
     // The next lucid takes the session over once its lease runs out, and ends it.
     lucid.restart().await;
-    let session = lucid
-        .until_session(&id, "the session to end", |s| {
-            ["completed", "failed", "cancelled"].contains(&s["state"].as_str().unwrap_or(""))
-        })
-        .await;
+    let session = ended(&lucid, &id).await;
     assert_eq!(session["state"], "completed", "{session}\n{}", lucid.log());
     assert_eq!(lucid.github.pulls(REPO).len(), 1, "one pull request");
 }
