@@ -473,6 +473,8 @@ mod updates {
                     EventBody::Output { text, .. } => text,
                     // The session queued, before the run.
                     _ if stamps.is_empty() => continue,
+                    // The agent's stderr, kept when the run ends, after the burst.
+                    EventBody::AgentLog { .. } if stamps.len() as u64 == count => continue,
                     other => panic!("an event amid the burst: {other:?}"),
                 };
                 let mut words = text.split(' ').skip(1);
