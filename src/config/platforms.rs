@@ -320,7 +320,6 @@ pub(super) fn slack(r: &mut Reader) -> Section<SlackSettings> {
     }
 }
 
-/// `C123=acme/app,*=acme/monorepo`; every bad pair is named.
 /// The repository `place` (a channel, a database) works on: its own, else the one
 /// given for `*`.
 fn repo_for<'a>(
@@ -331,6 +330,7 @@ fn repo_for<'a>(
     find(place).or_else(|| find("*")).map(|(_, repo)| repo)
 }
 
+/// `C123=acme/app,*=acme/monorepo`; every bad pair is named.
 fn channel_repos(r: &mut Reader, env: &str) -> Option<Vec<(String, crate::core::RepoRef)>> {
     let mut pairs = Vec::new();
     let mut ok = true;
