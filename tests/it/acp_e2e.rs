@@ -485,11 +485,16 @@ async fn an_agent_silent_past_the_idle_limit_fails_with_the_reason_in_the_thread
         reason,
         "the agent script said nothing for 2s, so it was stopped"
     );
-    let comments = lucid.github.comments(REPO, 7);
-    assert!(
-        comments.iter().any(|c| c.body.contains(reason)),
-        "{comments:?}"
-    );
+    // The thread says why (it follows the log, so it may come just after).
+    lucid
+        .github
+        .wait_until("the reason in the thread", |g| {
+            g.comments(REPO, 7)
+                .iter()
+                .any(|c| c.body.contains(reason))
+                .then_some(())
+        })
+        .await;
     within("the sandbox to go", async {
         while containers_of(&id).await > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;

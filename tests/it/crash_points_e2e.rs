@@ -166,15 +166,21 @@ async fn killed_at(point: Point, backend: Backend) {
     // One status comment, edited to its end, saying so; one pull request, linked.
     let pulls = lucid.github.pulls(REPO);
     assert_eq!(pulls.len(), 1, "{point:?}");
+    let link = format!("/pull/{}", pulls[0].number);
+    // The status is edited after the log says the session ended, so it may come just
+    // after.
+    lucid
+        .github
+        .wait_until(&format!("{point:?}: the link in the status"), |g| {
+            g.comments(REPO, 7)
+                .iter()
+                .any(|c| c.author != "ada" && c.body.contains(&link))
+                .then_some(())
+        })
+        .await;
     let comments = lucid.github.comments(REPO, 7);
     let statuses: Vec<_> = comments.iter().filter(|c| c.author != "ada").collect();
     assert_eq!(statuses.len(), 1, "{point:?}: {comments:#?}");
-    let link = format!("/pull/{}", pulls[0].number);
-    assert!(
-        statuses[0].body.contains(&link),
-        "{point:?}: {}",
-        statuses[0].body
-    );
     assert_eq!(pulls[0].title, "Make add() add", "{point:?}");
     // The branch holds the fix and every other file as it was: a run that took over
     // changes what the dead one left, never loses it.

@@ -18,6 +18,14 @@ use tokio_util::sync::CancellationToken;
 /// How long a memory hog may take to be killed by the kernel (see its test).
 const OOM_PATIENCE: Duration = Duration::from_secs(90);
 
+/// Asks for 1 GiB at once. `MAP_POPULATE` faults every page in inside the kernel, so
+/// the cgroup's reclaim finds nothing to take but the hog's own memory and the OOM
+/// killer comes at once. A hog that touches its pages from user space (`bytearray`)
+/// keeps refaulting python's own code between pages, and each refault counts as
+/// reclaim progress: on a cold page cache that has delayed the kill past 90 s.
+const HOG: &str = "import mmap; mmap.mmap(-1, 1 << 30, \
+    flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | mmap.MAP_POPULATE)";
+
 struct Rig {
     sandboxes: DockerSandboxes,
     engine: Arc<DockerEngine>,
@@ -176,7 +184,7 @@ async fn a_memory_hog_is_reported_as_out_of_memory() {
     let sandbox = rig
         .sandbox(SandboxSpec::default().memory_bytes(128 << 20))
         .await;
-    let result = run(&*sandbox, "python3 -c 'b = bytearray(1024 * 1024 * 1024)'").await;
+    let result = run(&*sandbox, &format!("python3 -c '{HOG}'")).await;
     assert_eq!(
         result.outcome,
         Outcome::OutOfMemory,
@@ -820,10 +828,8 @@ async fn a_process_killed_for_its_memory_is_reported_out_of_memory() {
     let sandbox = rig
         .sandbox(SandboxSpec::default().memory_bytes(128 << 20))
         .await;
-    let hog = ProcessSpec::new(["python3", "-c", "b = bytearray(1024 * 1024 * 1024)"]);
+    let hog = ProcessSpec::new(["python3", "-c", HOG]);
     let process = spawn(&*sandbox, &hog).await;
-    // Before it kills, the kernel reclaims the cgroup's file pages (python's own code)
-    // again and again; on a loaded machine that alone has taken over 20 s.
     let exit = tokio::time::timeout(OOM_PATIENCE, process.handle.wait())
         .await
         .expect("the hog was not killed")
