@@ -405,16 +405,20 @@ mod updates {
             sandbox.destroy().await.unwrap();
         }
 
-        let stamps = stamps(store, session.id, count).await;
-        // One announcement per event appended, in order; any before (the agent's
-        // session saved) come first. A watcher that fell behind would have fewer.
+        let Burst { stamps, after } = stamps(store, session.id, count).await;
+        // One announcement per event appended, in order: any before the burst (the
+        // agent's session saved) come first, and one for each event logged after it
+        // (the agent's log, kept as the run ends) come last. Pairing the burst's
+        // stamps with announcements counted from the end without those last ones
+        // would pair each update with the next one's news: a pace (1 ms) too late.
+        // A watcher that fell behind would have fewer.
         let events = stamps.len();
         assert!(
-            announced.len() >= events,
-            "{} announcements for {events} events: the watcher fell behind",
+            announced.len() >= events + after,
+            "{} announcements for {events} events and {after} after them: the watcher fell behind",
             announced.len()
         );
-        let first = announced.len() - events;
+        let first = announced.len() - after - events;
         let mut latencies: Vec<Duration> = stamps
             .iter()
             .zip(&announced[first..])
@@ -458,15 +462,24 @@ mod updates {
         *session
     }
 
-    /// Each update's stamp, in the log's order; every update must be there, once,
-    /// and nothing else after the first.
-    async fn stamps(store: &Store, session: SessionId, count: u64) -> Vec<u64> {
+    /// The burst as logged.
+    struct Burst {
+        /// Each update's stamp, in the log's order.
+        stamps: Vec<u64>,
+        /// How many events the run logged after the burst.
+        after: usize,
+    }
+
+    /// The burst in the log: every update must be there, once, and nothing amid it
+    /// but the updates.
+    async fn stamps(store: &Store, session: SessionId, count: u64) -> Burst {
         let mut stamps = Vec::with_capacity(count as usize);
-        let mut after = 0;
+        let mut logged_after = 0;
+        let mut seq = 0;
         loop {
-            let events = store.events_after(session, after, 5_000).await.unwrap();
+            let events = store.events_after(session, seq, 5_000).await.unwrap();
             let Some(last) = events.last() else { break };
-            after = last.seq;
+            seq = last.seq;
             for event in events {
                 let text = match &event.body {
                     EventBody::Command { command } => command,
@@ -474,7 +487,10 @@ mod updates {
                     // The session queued, before the run.
                     _ if stamps.is_empty() => continue,
                     // The agent's stderr, kept when the run ends, after the burst.
-                    EventBody::AgentLog { .. } if stamps.len() as u64 == count => continue,
+                    EventBody::AgentLog { .. } if stamps.len() as u64 == count => {
+                        logged_after += 1;
+                        continue;
+                    }
                     other => panic!("an event amid the burst: {other:?}"),
                 };
                 let mut words = text.split(' ').skip(1);
@@ -484,7 +500,10 @@ mod updates {
             }
         }
         assert_eq!(stamps.len() as u64, count, "updates missing from the log");
-        stamps
+        Burst {
+            stamps,
+            after: logged_after,
+        }
     }
 
     /// Parts of the way alone, for where the time goes: `wire::sort` of one line in a
