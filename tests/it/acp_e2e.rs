@@ -153,17 +153,7 @@ async fn a_github_mention_runs_the_external_agent_to_a_pull_request_without_the_
     assert!(body.contains("**Cost:** $0.0060"), "{body}");
     assert!(body.contains("the test passes now"), "{body}");
     // The thread's status says what the agent spent, as for lucid's own agent.
-    within("the cost in the thread's status", async {
-        while !lucid
-            .github
-            .comments(REPO, 7)
-            .iter()
-            .any(|c| c.body.contains("$0.0060"))
-        {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-    })
-    .await;
+    lucid.github.until_comment_saying(REPO, 7, "$0.0060").await;
 
     // The session says which agent ran it; the agents list says what it said of
     // itself when it started.
@@ -224,15 +214,7 @@ async fn an_agent_that_crashes_breaks_the_protocol_or_stops_short_fails_visibly_
                 let said = session["reason"].as_str().unwrap_or_default();
                 assert!(said.contains(reason), "{scenario}: {said}");
                 // The thread says why (it follows the log, so it may come just after).
-                lucid
-                    .github
-                    .wait_until(&format!("{scenario}: the reason in the thread"), |g| {
-                        g.comments(REPO, 7)
-                            .iter()
-                            .any(|c| c.body.contains(reason))
-                            .then_some(())
-                    })
-                    .await;
+                lucid.github.until_comment_saying(REPO, 7, reason).await;
             }
             None => {
                 assert_eq!(
@@ -486,15 +468,7 @@ async fn an_agent_silent_past_the_idle_limit_fails_with_the_reason_in_the_thread
         "the agent script said nothing for 2s, so it was stopped"
     );
     // The thread says why (it follows the log, so it may come just after).
-    lucid
-        .github
-        .wait_until("the reason in the thread", |g| {
-            g.comments(REPO, 7)
-                .iter()
-                .any(|c| c.body.contains(reason))
-                .then_some(())
-        })
-        .await;
+    lucid.github.until_comment_saying(REPO, 7, reason).await;
     within("the sandbox to go", async {
         while containers_of(&id).await > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;

@@ -328,6 +328,23 @@ impl FakeGithub {
         self.inner().device.person_tokens.keys().cloned().collect()
     }
 
+    /// Waits until a comment on `full_name`#`issue` says `text` (lucid edits its status
+    /// after the log records a change, so a thread can lag the API by a moment).
+    pub async fn until_comment_saying(
+        &self,
+        full_name: &str,
+        issue: u64,
+        text: &str,
+    ) -> FakeComment {
+        let what = format!("a comment on {full_name}#{issue} saying {text:?}");
+        self.wait_until(&what, |g| {
+            g.comments(full_name, issue)
+                .into_iter()
+                .find(|c| c.body.contains(text))
+        })
+        .await
+    }
+
     /// Waits until `f` returns Some, re-checking after every request the fake answers;
     /// panics after the harness deadline naming `what`.
     pub async fn wait_until<T>(&self, what: &str, f: impl Fn(&FakeGithub) -> Option<T>) -> T {
