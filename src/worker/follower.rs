@@ -466,10 +466,12 @@ impl Follower {
         for (n, (reply, seq)) in replies.into_iter().enumerate() {
             self.platform.say(&session.trigger.thread, &reply).await?;
             shown.last_reply = Instant::now();
+            // The moments before the ending: a lucid killed between the two marks
+            // then says the ending again, never every moment of the reply again.
+            self.mark_replied(shown, seq).await?;
             if ends && n + 1 == count {
                 self.mark_ended(shown, run).await?;
             }
-            self.mark_replied(shown, seq).await?;
         }
         self.mark_replied(shown, through).await
     }
